@@ -6,7 +6,8 @@ class SoundtrackEmotionError(Exception):
 
 
 class ParameterError(SoundtrackEmotionError, ValueError):
-    """A parameter has an invalid value (in the style of ``librosa.util.exceptions.ParameterError``)."""
+    """A parameter has an invalid value (in the style of librosa's
+    ``librosa.util.exceptions.ParameterError``)."""
 
 
 class AudioDecodeError(SoundtrackEmotionError):
@@ -23,3 +24,36 @@ class DataValidationError(SoundtrackEmotionError):
 
 class ModelUnavailableError(SoundtrackEmotionError):
     """A pretrained model (VGGish) or a trained model cannot be loaded."""
+
+
+class PrerequisiteError(SoundtrackEmotionError):
+    """Something a run needs before it starts is missing: credentials, an executable (ffmpeg,
+    yt-dlp), an optional package (savify) or an input folder. Raised before any request."""
+
+
+class FetchError(SoundtrackEmotionError):
+    """One item could not be fetched (API request or audio download) and is recorded as failed.
+
+    ``reason`` is a short, stable code for reports (``http_500``, ``lastfm_error_29``,
+    ``timeout``, ``malformed_json``, ...); ``detail`` is the human-readable explanation;
+    ``tries`` is how many attempts were made (set by the retry loop).
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+        self.tries = 0
+
+
+class RetryableFetchError(FetchError):
+    """A failure that may go away on its own (rate limit, 5xx, time-out, dropped connection).
+
+    ``retry_after_s`` is the wait the server asked for (HTTP ``Retry-After``), if any.
+    """
+
+    def __init__(
+        self, reason: str, detail: str = "", *, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(reason, detail)
+        self.retry_after_s = retry_after_s

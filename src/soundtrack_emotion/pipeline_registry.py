@@ -5,7 +5,8 @@ from importlib import import_module
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from soundtrack_emotion.features import FEATURES, OFFLINE_FEATURES
+from soundtrack_emotion.features import OFFLINE_FEATURES
+from soundtrack_emotion.pipelines import modelling
 
 # Pipelines that need the network or credentials are never part of the default run.
 ONLINE_ONLY = ("acquisition",)
@@ -27,4 +28,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     batch = [name for name in pipelines if name not in ONLINE_ONLY and name != "__default__"]
     pipelines["__default__"] = sum((pipelines[name] for name in batch), start=Pipeline([]))
     pipelines["offline"] = sum((_offline(name) for name in batch), start=Pipeline([]))
+    # Every modelling variant and target (BiLSTM, Transformer, joint too), to pick from with
+    # --namespaces; not part of the default run (see README, "modelling").
+    pipelines["modelling_all"] = modelling.create_pipeline(
+        networks=modelling.ALL_NETWORKS, targets=modelling.ALL_TARGETS
+    )
     return pipelines

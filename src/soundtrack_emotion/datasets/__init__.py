@@ -1,10 +1,44 @@
 """Custom Kedro datasets of the project (each an ``AbstractDataset``)."""
 
+from soundtrack_emotion.datasets.feature_store import (
+    FeatureRecord,
+    FeatureStore,
+    FeatureStoreDataset,
+    SourceStamp,
+)
+from soundtrack_emotion.datasets.file_store import FileStore, FileStoreDataset
+from soundtrack_emotion.datasets.folder_index_dataset import FolderIndexDataset
+from soundtrack_emotion.datasets.lastfm_client import LastfmClient, LastfmClientDataset
 from soundtrack_emotion.datasets.model_input_dataset import (
     FrameChunk,
     FrameSplit,
     ModelInputDataset,
     ModelInputs,
 )
+from soundtrack_emotion.datasets.spotify_client import SpotifyClient, SpotifyClientDataset
+from soundtrack_emotion.datasets.vad_lexicon_dataset import (
+    LEXICON_FORMATS,
+    VadLexiconDataset,
+    parse_vad_lexicon,
+)
 
-__all__ = ["FrameChunk", "FrameSplit", "ModelInputDataset", "ModelInputs"]
+__all__ = [
+    "LEXICON_FORMATS",
+    "FeatureRecord",
+    "FeatureStore",
+    "FeatureStoreDataset",
+    "FileStore",
+    "FileStoreDataset",
+    "FolderIndexDataset",
+    "FrameChunk",
+    "FrameSplit",
+    "LastfmClient",
+    "LastfmClientDataset",
+    "ModelInputDataset",
+    "ModelInputs",
+    "SourceStamp",
+    "SpotifyClient",
+    "SpotifyClientDataset",
+    "VadLexiconDataset",
+    "parse_vad_lexicon",
+]

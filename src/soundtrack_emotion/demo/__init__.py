@@ -1,0 +1,21 @@
+"""The embedded demo corpus: a deterministic, synthetic stand-in for the crawled raw layer."""
+
+from soundtrack_emotion.demo.corpus import (
+    GROUND_TRUTH_RELPATH,
+    LEXICON_RELPATH,
+    BadEntry,
+    DemoConfig,
+    DemoTrack,
+    build_demo_corpus,
+    plan_corpus,
+)
+
+__all__ = [
+    "GROUND_TRUTH_RELPATH",
+    "LEXICON_RELPATH",
+    "BadEntry",
+    "DemoConfig",
+    "DemoTrack",
+    "build_demo_corpus",
+    "plan_corpus",
+]

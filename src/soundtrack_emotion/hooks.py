@@ -1,0 +1,57 @@
+"""Project hooks: generate the embedded demo corpus when a run needs a raw layer that is absent."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.pipeline import Pipeline
+
+from soundtrack_emotion.demo import DemoConfig, build_demo_corpus
+from soundtrack_emotion.pipelines.dataset_creation.pipeline import RAW_INPUTS
+
+logger = logging.getLogger(__name__)
+
+DEMO_PARAMS = "params:demo"
+
+
+class DemoCorpusHook:
+    """Before a run that reads the raw layer, write the demo corpus if ``<raw_dir>/lastfm/`` is
+    absent (configured by the ``demo`` parameters). An existing raw layer, e.g. a real crawl,
+    is never touched; runs that do not read the raw layer (acquisition) never trigger it."""
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
+    ) -> None:
+        needed = sorted(set(pipeline.inputs()) & set(RAW_INPUTS))
+        if not needed or DEMO_PARAMS not in catalog:
+            return
+        params = dict(catalog.load(DEMO_PARAMS) or {})
+        project_path = Path(run_params.get("project_path") or Path.cwd())
+        raw_dir = project_path / str(params.pop("raw_dir", "data/01_raw"))
+        if (raw_dir / "lastfm").exists():
+            return
+        if not params.get("enabled", True):
+            logger.warning(
+                "The raw layer %s has no lastfm/ folder and the demo is disabled "
+                "(demo.enabled: false): run the acquisition pipeline first.",
+                raw_dir,
+            )
+            return
+        config = DemoConfig.from_params(params)
+        logger.info(
+            "No raw layer in %s: generating the demo corpus (%d tracks, seed %d) for %s",
+            raw_dir,
+            config.n_tracks,
+            config.seed,
+            ", ".join(needed),
+        )
+        started = time.perf_counter()
+        tracks = build_demo_corpus(raw_dir, config)
+        logger.info(
+            "Demo corpus ready: %d tracks in %.1f s", len(tracks), time.perf_counter() - started
+        )

@@ -1,0 +1,85 @@
+"""Regression metrics for VAD predictions, shared by modelling and reporting.
+
+Every function takes two 1-D arrays of the same length (``y_true``, ``y_pred``) and returns a
+float. Statistics that are undefined for the input (R-squared when the truth is constant,
+Pearson r when either side is constant, CCC when both sides are constant) are ``nan`` rather
+than an arbitrary number, so a table never claims a score that was not measured.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from soundtrack_emotion.exceptions import ParameterError
+
+# Column order of every metrics table (the thesis's MSE and MAE first).
+METRIC_NAMES: tuple[str, ...] = ("mse", "mae", "rmse", "r2", "pearson_r", "ccc")
+
+
+def _pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    true = np.asarray(y_true, dtype=np.float64)
+    pred = np.asarray(y_pred, dtype=np.float64)
+    if true.ndim != 1 or true.shape != pred.shape:
+        raise ParameterError(
+            f"y_true and y_pred must be 1-D arrays of one length, got {true.shape} and {pred.shape}"
+        )
+    if not len(true):
+        raise ParameterError("cannot score an empty set of predictions")
+    return true, pred
+
+
+def mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean squared error (thesis, section 2.4.1)."""
+    true, pred = _pair(y_true, y_pred)
+    return float(np.mean((true - pred) ** 2))
+
+
+def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean absolute error (thesis, section 2.4.2)."""
+    true, pred = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(true - pred)))
+
+
+def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Root mean squared error, in the units of the labels."""
+    return float(np.sqrt(mse(y_true, y_pred)))
+
+
+def r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Coefficient of determination ``1 - SS_res / SS_tot``; 0 for predicting the test mean,
+    negative for anything worse; ``nan`` when the truth is constant."""
+    true, pred = _pair(y_true, y_pred)
+    ss_tot = float(np.sum((true - true.mean()) ** 2))
+    if ss_tot == 0.0:
+        return float("nan")
+    return 1.0 - float(np.sum((true - pred) ** 2)) / ss_tot
+
+
+def pearson_r(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Pearson correlation; ``nan`` when either side is constant."""
+    true, pred = _pair(y_true, y_pred)
+    dt, dp = true - true.mean(), pred - pred.mean()
+    denominator = float(np.sqrt(np.sum(dt**2) * np.sum(dp**2)))
+    if denominator == 0.0:
+        return float("nan")
+    return float(np.clip(np.sum(dt * dp) / denominator, -1.0, 1.0))
+
+
+def ccc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Lin's concordance correlation coefficient
+    ``2 cov / (var_true + var_pred + (mean_true - mean_pred)^2)`` with population moments: 1 only
+    for perfect agreement, 0 for constant predictions; ``nan`` when both sides are constant."""
+    true, pred = _pair(y_true, y_pred)
+    covariance = float(np.mean((true - true.mean()) * (pred - pred.mean())))
+    denominator = float(true.var() + pred.var() + (true.mean() - pred.mean()) ** 2)
+    if denominator == 0.0:
+        return float("nan")
+    return 2.0 * covariance / denominator
+
+
+_METRICS = {"mse": mse, "mae": mae, "rmse": rmse, "r2": r2, "pearson_r": pearson_r, "ccc": ccc}
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """All of :data:`METRIC_NAMES` for one set of predictions."""
+    return {name: _METRICS[name](y_true, y_pred) for name in METRIC_NAMES}

@@ -1,0 +1,77 @@
+"""Checks and reads the raw API bodies the crawl stores.
+
+A body is stored only if it has the shape the rest of the project relies on; anything else
+raises :class:`~soundtrack_emotion.exceptions.FetchError` (``malformed_json`` or
+``unexpected_shape``) and the item is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from soundtrack_emotion.exceptions import FetchError
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise FetchError("malformed_json", str(error)[:200]) from error
+
+
+def _as_list(value: Any) -> list[Any]:
+    """Last.fm collapses a one-element list to the element itself; an empty one may be ""."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        return [value]
+    if value in (None, ""):
+        return []
+    raise FetchError("unexpected_shape", f"expected a list, got {type(value).__name__}")
+
+
+def _get(body: Any, *keys: str) -> Any:
+    node = body
+    for key in keys:
+        if not isinstance(node, Mapping) or key not in node:
+            raise FetchError("unexpected_shape", f"no {'.'.join(keys)!r} in the answer")
+        node = node[key]
+    return node
+
+
+def parse_tag_top_tracks(body: bytes) -> tuple[list[tuple[str, str]], int]:
+    """``(artist, title)`` of each track of a ``tag.getTopTracks`` page, in rank order, and
+    the ``totalPages`` the answer announces."""
+    data = _json(body)
+    tracks = _as_list(_get(data, "tracks", "track"))
+    try:
+        total_pages = int(_get(data, "tracks", "@attr", "totalPages"))
+    except ValueError as error:
+        raise FetchError("unexpected_shape", f"totalPages is not a number: {error}") from error
+    pairs = []
+    for track in tracks:
+        artist = track.get("artist") if isinstance(track, Mapping) else None
+        artist_name = artist.get("name") if isinstance(artist, Mapping) else artist
+        title = track.get("name") if isinstance(track, Mapping) else None
+        if isinstance(artist_name, str) and isinstance(title, str) and artist_name and title:
+            pairs.append((artist_name, title))
+    return pairs, total_pages
+
+
+def count_top_tags(body: bytes) -> int:
+    """Number of tags in a ``track.getTopTags`` answer (0 for an unknown track)."""
+    tags = _as_list(_get(_json(body), "toptags", "tag"))
+    for tag in tags:
+        if not isinstance(tag, Mapping) or "name" not in tag or "count" not in tag:
+            raise FetchError("unexpected_shape", "a tag without name or count")
+    return len(tags)
+
+
+def search_items(body: bytes) -> list[Mapping[str, Any]]:
+    """The ``tracks.items`` of a Spotify search answer."""
+    items = _get(_json(body), "tracks", "items")
+    if not isinstance(items, list):
+        raise FetchError("unexpected_shape", "tracks.items is not a list")
+    return [item for item in items if isinstance(item, Mapping)]

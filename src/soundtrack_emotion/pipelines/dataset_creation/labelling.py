@@ -1,0 +1,112 @@
+"""The thesis's labelling rule: a track's VAD is the count-weighted mean of its mood tags' VAD.
+
+For one track, the Last.fm tags left after the stop-list that are in the lexicon are its mood
+tags; with counts ``c_i`` and lexicon scores ``v_i``::
+
+    valence = sum(v_i * c_i) / sum(c_i)        (likewise arousal and dominance)
+
+Tags are compared in a normal form (``normalise_tag``) so case, stray spaces and hyphen vs
+space do not hide a match. Tags that normalise to the same word are one tag: their counts add.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from soundtrack_emotion.exceptions import ParameterError
+
+# Whitespace, ASCII hyphen, underscore and the Unicode hyphens and dashes (U+2010..U+2015).
+_SEPARATORS = re.compile(r"[\s\-_\u2010-\u2015]+")
+
+
+def normalise_tag(text: str) -> str:
+    """Normal form of a tag or lexicon entry: NFKC, case-folded, hyphens/underscores as
+    spaces, inner whitespace collapsed, no surrounding whitespace.
+
+    >>> normalise_tag("  Feel-Good   MUSIC ")
+    'feel good music'
+    """
+    return " ".join(_SEPARATORS.split(unicodedata.normalize("NFKC", text).casefold())).strip()
+
+
+class DropReason:
+    """Why a crawled track did not make it into ``soundtracks`` (first failing step)."""
+
+    NO_TAG_RESPONSE = "no_tag_response"
+    LASTFM_ERROR = "lastfm_error"
+    MALFORMED_TAG_RESPONSE = "malformed_tag_response"
+    NO_TAGS = "no_tags"
+    NO_MOOD_TAGS = "no_mood_tags"
+    ZERO_MOOD_WEIGHT = "zero_mood_weight"
+    NO_SPOTIFY_RESPONSE = "no_spotify_response"
+    MALFORMED_SPOTIFY_RESPONSE = "malformed_spotify_response"
+    NO_SPOTIFY_MATCH = "no_spotify_match"
+    NO_AUDIO_FILE = "no_audio_file"
+
+
+@dataclass(frozen=True)
+class MoodLabel:
+    """A track's label: kept mood tags with their summed counts (descending) and its VAD."""
+
+    weighted_mood: dict[str, int]
+    valence: float
+    arousal: float
+    dominance: float
+
+    @property
+    def weighted_mood_json(self) -> str:
+        return json.dumps(self.weighted_mood, ensure_ascii=False)
+
+
+def stop_set(stop_list: Iterable[str]) -> frozenset[str]:
+    """The stop-list in normal form; refuses a bare string (a YAML list was meant)."""
+    if isinstance(stop_list, str):
+        raise ParameterError(f"stop_list must be a list of tags, got the string {stop_list!r}")
+    return frozenset(normalise_tag(str(word)) for word in stop_list)
+
+
+def mood_tags(
+    tags: Iterable[tuple[str, int]], lexicon_words: Mapping[str, object], stop_words: frozenset[str]
+) -> dict[str, int]:
+    """``{normalised tag: summed count}`` of the tags that are mood words: not stop-listed, in
+    the lexicon; sorted by descending count, then tag."""
+    counts: dict[str, int] = {}
+    for name, count in tags:
+        tag = normalise_tag(name)
+        if tag and tag not in stop_words and tag in lexicon_words:
+            counts[tag] = counts.get(tag, 0) + int(count)
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def weighted_vad(
+    weighted_mood: Mapping[str, int], lexicon: Mapping[str, tuple[float, float, float]]
+) -> tuple[float, float, float] | None:
+    """Count-weighted mean VAD of ``weighted_mood``; ``None`` when the total count is 0."""
+    counts = np.array(list(weighted_mood.values()), dtype=np.float64)
+    if counts.size == 0 or counts.sum() <= 0:
+        return None
+    scores = np.array([lexicon[tag] for tag in weighted_mood], dtype=np.float64)
+    v, a, d = (counts @ scores) / counts.sum()
+    return float(v), float(a), float(d)
+
+
+def label_track(
+    tags: Iterable[tuple[str, int]],
+    lexicon: Mapping[str, tuple[float, float, float]],
+    stop_words: frozenset[str],
+) -> MoodLabel | str:
+    """The track's ``MoodLabel``, or the ``DropReason`` when it has none."""
+    moods = mood_tags(tags, lexicon, stop_words)
+    if not moods:
+        return DropReason.NO_MOOD_TAGS
+    vad = weighted_vad(moods, lexicon)
+    if vad is None:
+        return DropReason.ZERO_MOOD_WEIGHT
+    positive = {tag: count for tag, count in moods.items() if count > 0}
+    return MoodLabel(positive, *vad)

@@ -1,0 +1,458 @@
+"""Nodes of dataset_creation: raw Last.fm / Spotify / audio files -> VAD-labelled soundtracks.
+
+Per-track problems (a missing or malformed response, no mood tag, no Spotify match, no audio
+file) never stop the run: the track is dropped with its reason, which ``track_status`` keeps
+and ``dataset_report`` lists. Only a broken crawl listing or an invalid output raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
+from soundtrack_emotion.matching import best_match, make_track_id, normalise_name
+from soundtrack_emotion.pipelines.dataset_creation.labelling import (
+    DropReason,
+    label_track,
+    normalise_tag,
+    stop_set,
+)
+from soundtrack_emotion.pipelines.dataset_creation.splitting import assign_splits
+from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+
+logger = logging.getLogger(__name__)
+
+Partitions = Mapping[str, Callable[[], Any]]
+
+# The funnel of the dataset report, in order; a track stops at the first step it fails.
+STEPS = ("crawled", "with_tags", "with_mood_tags", "with_spotify_id", "with_audio", "kept")
+SOUNDTRACK_COLUMNS = (
+    "id",
+    "track",
+    "artist",
+    "duration_ms",
+    "weighted_mood",
+    "spotify_id",
+    "audio_path",
+    *VAD_LABELS,
+    "n_mood_tags",
+    "split",
+)
+_PAGE_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+def _as_list(value: Any) -> list[Any]:
+    """Last.fm sends a single-element list as a bare object."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _page_key(partition_id: str) -> tuple[str, int, str]:
+    folder, _, name = partition_id.rpartition("/")
+    number = _PAGE_NUMBER.search(name)
+    return folder, int(number.group(1)) if number else 0, name
+
+
+def collect_crawled_tracks(tag_top_tracks: Partitions) -> pd.DataFrame:
+    """The crawled corpus: every track of the ``tag.getTopTracks`` pages, once.
+
+    Input: partitions ``<tag>/page-NNNN`` -> page body. Output, one row per track id (the
+    first listing wins, in tag, page and rank order): ``id, track, artist, source_tag, page,
+    rank``. A page that is not a ``tag.getTopTracks`` body raises ``DataValidationError``.
+    """
+    rows = []
+    for partition_id in sorted(tag_top_tracks, key=_page_key):
+        body = tag_top_tracks[partition_id]()
+        tracks = body.get("tracks") if isinstance(body, dict) else None
+        if not isinstance(tracks, dict):
+            detail = body.get("message") if isinstance(body, dict) else type(body).__name__
+            raise DataValidationError(
+                f"tag.getTopTracks page {partition_id!r} is not a page of tracks ({detail}); "
+                "re-crawl it"
+            )
+        attr = tracks.get("@attr") or {}
+        for position, entry in enumerate(_as_list(tracks.get("track"))):
+            artist = entry.get("artist") if isinstance(entry, dict) else None
+            artist_name = artist.get("name") if isinstance(artist, dict) else artist
+            title = entry.get("name") if isinstance(entry, dict) else None
+            if not isinstance(title, str) or not isinstance(artist_name, str):
+                raise DataValidationError(
+                    f"tag.getTopTracks page {partition_id!r}, entry {position}: no track name "
+                    f"or artist name in {entry!r}"
+                )
+            rank = (entry.get("@attr") or {}).get("rank")
+            rows.append(
+                {
+                    "id": make_track_id(artist_name, title),
+                    "track": title,
+                    "artist": artist_name,
+                    "source_tag": str(attr.get("tag", partition_id.rpartition("/")[0])),
+                    "page": _page_key(partition_id)[1],
+                    "rank": int(rank) if str(rank).isdigit() else position + 1,
+                }
+            )
+    crawled = pd.DataFrame(rows, columns=["id", "track", "artist", "source_tag", "page", "rank"])
+    crawled = crawled.astype({"page": "int64", "rank": "int64"})
+    duplicates = int(crawled["id"].duplicated().sum())
+    if duplicates:
+        logger.info("%d duplicate listings in the crawl; the first listing wins", duplicates)
+    return crawled.drop_duplicates("id", keep="first").reset_index(drop=True)
+
+
+def build_vad_lexicon(vad_lexicon_source: pd.DataFrame) -> pd.DataFrame:
+    """The lexicon keyed by normalised word: ``word, valence, arousal, dominance`` in [0, 1].
+
+    Entries that normalise to the same word keep the first one (file order).
+    """
+    lexicon = vad_lexicon_source.assign(word=vad_lexicon_source["word"].map(normalise_tag))
+    lexicon = lexicon[lexicon["word"] != ""]
+    collisions = int(lexicon["word"].duplicated().sum())
+    if collisions:
+        logger.warning(
+            "%d lexicon entries repeat a word after normalisation; kept the first", collisions
+        )
+    lexicon = lexicon.drop_duplicates("word", keep="first").reset_index(drop=True)
+    lexicon = lexicon[["word", *VAD_LABELS]].astype({label: "float64" for label in VAD_LABELS})
+    scores = lexicon[list(VAD_LABELS)].to_numpy()
+    if lexicon.empty or np.isnan(scores).any() or (scores < 0).any() or (scores > 1).any():
+        raise DataValidationError("vad_lexicon must be non-empty with scores in [0, 1], no NaN")
+    return lexicon
+
+
+def _tag_entry(entry: Any) -> tuple[str, int] | None:
+    """``(name, count)`` of one ``toptags.tag[]`` entry, ``None`` when it is malformed."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    count = entry.get("count") if isinstance(entry, dict) else None
+    if isinstance(count, str) and count.isdigit():  # older API versions send strings
+        count = int(count)
+    if not isinstance(name, str) or isinstance(count, bool) or not isinstance(count, int):
+        return None
+    return (name, count) if count >= 0 else None
+
+
+def _parse_tag_response(body: Any) -> tuple[str, str, list[tuple[str, int]]]:
+    """``(status, detail, [(name, count), ...])`` of one ``track.getTopTags`` body."""
+    toptags = body.get("toptags") if isinstance(body, dict) else None
+    if isinstance(body, dict) and "error" in body:
+        return DropReason.LASTFM_ERROR, f"error {body.get('error')}: {body.get('message')}", []
+    if not isinstance(toptags, dict):
+        return DropReason.MALFORMED_TAG_RESPONSE, "no 'toptags' object in the body", []
+    tags = []
+    for entry in _as_list(toptags.get("tag")):
+        tag = _tag_entry(entry)
+        if tag is None:
+            return DropReason.MALFORMED_TAG_RESPONSE, f"bad tag entry {entry!r}"[:200], []
+        tags.append(tag)
+    if not tags:
+        return DropReason.NO_TAGS, "Last.fm lists no tags for this track", []
+    return "ok", "", tags
+
+
+def parse_track_tags(
+    crawled_tracks: pd.DataFrame, track_top_tags: Partitions
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read every crawled track's ``track.getTopTags`` response.
+
+    Returns ``track_tags`` (long: ``id, position, name, tag, count``; ``name`` as on Last.fm,
+    ``tag`` normalised) and ``tag_responses`` (one row per crawled track: ``id, status,
+    detail, n_tags``; status ``ok`` or the ``DropReason``).
+    """
+    tag_rows: list[tuple[str, int, str, str, int]] = []
+    status_rows = []
+    for track_id in crawled_tracks["id"]:
+        load = track_top_tags.get(track_id)
+        if load is None:
+            status, detail, tags = DropReason.NO_TAG_RESPONSE, "no track.getTopTags file", []
+        else:
+            try:
+                body = load()
+            except Exception as exc:  # a truncated or non-JSON file is one track's problem
+                status, detail, tags = DropReason.MALFORMED_TAG_RESPONSE, str(exc)[-200:], []
+            else:
+                status, detail, tags = _parse_tag_response(body)
+        status_rows.append((track_id, status, detail, len(tags)))
+        tag_rows.extend(
+            (track_id, position, name, normalise_tag(name), count)
+            for position, (name, count) in enumerate(tags)
+        )
+    track_tags = pd.DataFrame(tag_rows, columns=["id", "position", "name", "tag", "count"])
+    tag_responses = pd.DataFrame(status_rows, columns=["id", "status", "detail", "n_tags"])
+    return (
+        track_tags.astype({"position": "int64", "count": "int64"}),
+        tag_responses.astype({"n_tags": "int64"}),
+    )
+
+
+def label_tracks(
+    tag_responses: pd.DataFrame,
+    track_tags: pd.DataFrame,
+    vad_lexicon: pd.DataFrame,
+    stop_list: Sequence[str],
+) -> pd.DataFrame:
+    """Label each track with the thesis's count-weighted mean VAD of its mood tags.
+
+    Output, one row per crawled track: ``id, n_mood_tags, weighted_mood`` (JSON ``{tag:
+    count}``, descending count), ``valence, arousal, dominance`` (NaN when dropped),
+    ``drop_reason, drop_detail`` (empty when labelled).
+    """
+    stop_words = stop_set(stop_list)
+    lexicon = {
+        word: (v, a, d)
+        for word, v, a, d in vad_lexicon[["word", *VAD_LABELS]].itertuples(index=False)
+    }
+    tags_by_id = {
+        track_id: list(zip(group["name"], group["count"], strict=True))
+        for track_id, group in track_tags.sort_values(["id", "position"]).groupby("id", sort=False)
+    }
+    rows = []
+    for track_id, status, detail in tag_responses[["id", "status", "detail"]].itertuples(
+        index=False
+    ):
+        row: dict[str, Any] = {"id": track_id, "n_mood_tags": 0, "weighted_mood": "{}"}
+        row.update(dict.fromkeys(VAD_LABELS, np.nan))
+        if status != "ok":
+            row.update(drop_reason=status, drop_detail=detail)
+        else:
+            label = label_track(tags_by_id.get(track_id, []), lexicon, stop_words)
+            if isinstance(label, str):
+                row.update(drop_reason=label, drop_detail=_label_detail(label))
+            else:
+                row.update(
+                    n_mood_tags=len(label.weighted_mood),
+                    weighted_mood=label.weighted_mood_json,
+                    valence=label.valence,
+                    arousal=label.arousal,
+                    dominance=label.dominance,
+                    drop_reason="",
+                    drop_detail="",
+                )
+        rows.append(row)
+    columns = ["id", "n_mood_tags", "weighted_mood", *VAD_LABELS, "drop_reason", "drop_detail"]
+    return pd.DataFrame(rows, columns=columns).astype({"n_mood_tags": "int64"})
+
+
+def _label_detail(reason: str) -> str:
+    if reason == DropReason.NO_MOOD_TAGS:
+        return "no tag left after the stop-list is in the lexicon"
+    return "every mood tag has count 0"
+
+
+def _spotify_items(body: Any) -> list[Any] | None:
+    tracks = body.get("tracks") if isinstance(body, dict) else None
+    items = tracks.get("items") if isinstance(tracks, dict) else None
+    return items if isinstance(items, list) else None
+
+
+def match_spotify(
+    crawled_tracks: pd.DataFrame, spotify_search: Partitions, match_threshold: float
+) -> pd.DataFrame:
+    """Pick each track's Spotify item from its saved search response with
+    ``matching.best_match`` (artist and title similarity above ``match_threshold``).
+
+    Output, one row per crawled track: ``id, spotify_id, spotify_track, spotify_artist,
+    duration_ms, match_score, drop_reason, drop_detail``.
+    """
+    rows = []
+    for track_id, title, artist in crawled_tracks[["id", "track", "artist"]].itertuples(
+        index=False
+    ):
+        row: dict[str, Any] = {
+            "id": track_id,
+            "spotify_id": "",
+            "spotify_track": "",
+            "spotify_artist": "",
+            "duration_ms": 0,
+            "match_score": 0.0,
+            "drop_reason": "",
+            "drop_detail": "",
+        }
+        load = spotify_search.get(track_id)
+        try:
+            items = _spotify_items(load()) if load is not None else None
+        except Exception as exc:  # a truncated or non-JSON file is one track's problem
+            items, error = None, str(exc)[-200:]
+        else:
+            error = "no tracks.items list in the search body"
+        if load is None:
+            row.update(drop_reason=DropReason.NO_SPOTIFY_RESPONSE, drop_detail="no search file")
+        elif items is None:
+            row.update(drop_reason=DropReason.MALFORMED_SPOTIFY_RESPONSE, drop_detail=error)
+        else:
+            item, score = best_match(artist, title, items, threshold=match_threshold)
+            duration = item.get("duration_ms") if item is not None else None
+            row["match_score"] = score
+            if item is None:
+                row.update(
+                    drop_reason=DropReason.NO_SPOTIFY_MATCH,
+                    drop_detail=f"best score {score:.2f} < {match_threshold}",
+                )
+            elif isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
+                detail = f"matched item has no valid duration_ms: {duration!r}"
+                row.update(drop_reason=DropReason.MALFORMED_SPOTIFY_RESPONSE, drop_detail=detail)
+            else:
+                artists = ", ".join(a.get("name", "") for a in item.get("artists") or [])
+                row.update(
+                    spotify_id=str(item["id"]),
+                    spotify_track=str(item.get("name", "")),
+                    spotify_artist=artists,
+                    duration_ms=duration,
+                )
+        rows.append(row)
+    return pd.DataFrame(rows).astype({"duration_ms": "int64", "match_score": "float64"})
+
+
+def join_track_status(
+    crawled_tracks: pd.DataFrame,
+    track_labels: pd.DataFrame,
+    spotify_matches: pd.DataFrame,
+    audio_files: Mapping[str, str],
+) -> pd.DataFrame:
+    """One row per crawled track with everything known about it and how far it got.
+
+    ``last_step`` is the last funnel step (``STEPS``) the track passed; ``drop_reason`` and
+    ``drop_detail`` say why it stopped there (empty for kept tracks).
+    """
+    status = crawled_tracks.merge(track_labels, on="id", how="left", validate="one_to_one")
+    status = status.merge(
+        spotify_matches, on="id", how="left", validate="one_to_one", suffixes=("", "_spotify")
+    )
+    status["audio_path"] = status["id"].map(lambda i: audio_files.get(i, "")).astype("str")
+    has_tag_response = ~status["drop_reason"].isin(
+        [
+            DropReason.NO_TAG_RESPONSE,
+            DropReason.LASTFM_ERROR,
+            DropReason.MALFORMED_TAG_RESPONSE,
+            DropReason.NO_TAGS,
+        ]
+    )
+    labelled = status["drop_reason"] == ""
+    matched = labelled & (status["drop_reason_spotify"] == "")
+    with_audio = matched & (status["audio_path"] != "")
+    passed = [
+        pd.Series(True, index=status.index),
+        has_tag_response,
+        labelled,
+        matched,
+        with_audio,
+        with_audio,
+    ]
+    status["last_step"] = [STEPS[sum(bool(p[i]) for p in passed) - 1] for i in range(len(status))]
+    spotify_failed = labelled & ~matched
+    status.loc[spotify_failed, "drop_reason"] = status.loc[spotify_failed, "drop_reason_spotify"]
+    status.loc[spotify_failed, "drop_detail"] = status.loc[spotify_failed, "drop_detail_spotify"]
+    no_audio = matched & ~with_audio
+    status.loc[no_audio, "drop_reason"] = DropReason.NO_AUDIO_FILE
+    status.loc[no_audio, "drop_detail"] = "no file named <id>.* in the audio folder"
+    return status.drop(columns=["drop_reason_spotify", "drop_detail_spotify"])
+
+
+def validate_soundtracks(soundtracks: pd.DataFrame) -> None:
+    """Raise ``DataValidationError`` unless ids are unique, VAD in [0, 1], nothing is NaN,
+    and the columns and splits are those of the contract."""
+    problems = []
+    if list(soundtracks.columns) != list(SOUNDTRACK_COLUMNS):
+        problems.append(f"columns {list(soundtracks.columns)} != {list(SOUNDTRACK_COLUMNS)}")
+    else:
+        if soundtracks.empty:
+            problems.append("no track survived dataset creation")
+        duplicated = soundtracks.loc[soundtracks["id"].duplicated(), "id"].tolist()
+        if duplicated:
+            problems.append(f"duplicate ids {duplicated[:5]}")
+        nan_columns = soundtracks.columns[soundtracks.isna().any()].tolist()
+        if nan_columns:
+            problems.append(f"NaN in {nan_columns}")
+        for label in VAD_LABELS:
+            out = soundtracks.loc[~soundtracks[label].between(0.0, 1.0), "id"].tolist()
+            if out:
+                problems.append(f"{label} outside [0, 1] for {out[:5]}")
+        bad_split = sorted(set(soundtracks["split"]) - set(SPLITS))
+        if bad_split:
+            problems.append(f"unknown split values {bad_split}")
+    if problems:
+        raise DataValidationError("soundtracks violates its contract: " + "; ".join(problems))
+
+
+def build_soundtracks(track_status: pd.DataFrame, split: Mapping[str, Any]) -> pd.DataFrame:
+    """The kept tracks with their split: exactly ``SOUNDTRACK_COLUMNS``, validated.
+
+    ``split``: ``validation_fraction``, ``test_fraction``, ``seed``, ``group_by_artist``.
+    """
+    unknown = set(split) - {"validation_fraction", "test_fraction", "seed", "group_by_artist"}
+    if unknown:
+        raise ParameterError(f"unknown split parameters: {sorted(unknown)}")
+    kept = track_status[track_status["last_step"] == "kept"].copy()
+    groups = (
+        kept["artist"].map(normalise_name) if split.get("group_by_artist", True) else kept["id"]
+    )
+    kept["split"] = assign_splits(
+        [str(g) for g in groups],
+        validation_fraction=float(split["validation_fraction"]),
+        test_fraction=float(split["test_fraction"]),
+        seed=int(split["seed"]),
+    )
+    soundtracks = kept[list(SOUNDTRACK_COLUMNS)].reset_index(drop=True)
+    soundtracks = soundtracks.astype(
+        {
+            "id": "str",
+            "track": "str",
+            "artist": "str",
+            "duration_ms": "int64",
+            "weighted_mood": "str",
+            "spotify_id": "str",
+            "audio_path": "str",
+            **dict.fromkeys(VAD_LABELS, "float64"),
+            "n_mood_tags": "int64",
+            "split": "str",
+        }
+    )
+    validate_soundtracks(soundtracks)
+    return soundtracks
+
+
+def build_dataset_report(
+    track_status: pd.DataFrame, soundtracks: pd.DataFrame, vad_lexicon: pd.DataFrame
+) -> dict[str, Any]:
+    """The dataset report: the funnel counts (``STEPS``), every dropped track with its step
+    and reason, the split sizes and the label statistics."""
+    reached = track_status["last_step"].map(STEPS.index)
+    counts = {step: int((reached >= i).sum()) for i, step in enumerate(STEPS)}
+    dropped = track_status[track_status["last_step"] != "kept"]
+    return {
+        "counts": counts,
+        "dropped_by_reason": {
+            str(k): int(v) for k, v in dropped["drop_reason"].value_counts().sort_index().items()
+        },
+        "dropped": [
+            {
+                "id": row.id,
+                "track": row.track,
+                "artist": row.artist,
+                "failed_step": STEPS[STEPS.index(row.last_step) + 1],
+                "reason": row.drop_reason,
+                "detail": row.drop_detail,
+            }
+            for row in dropped.itertuples(index=False)
+        ],
+        "splits": {s: int((soundtracks["split"] == s).sum()) for s in SPLITS},
+        "artists_per_split": {
+            s: int(soundtracks.loc[soundtracks["split"] == s, "artist"].nunique()) for s in SPLITS
+        },
+        "labels": {
+            label: {
+                "mean": round(float(soundtracks[label].mean()), 6),
+                "std": round(float(soundtracks[label].std(ddof=0)), 6),
+                "min": round(float(soundtracks[label].min()), 6),
+                "max": round(float(soundtracks[label].max()), 6),
+            }
+            for label in VAD_LABELS
+        },
+        "mood_tags_per_track": round(float(soundtracks["n_mood_tags"].mean()), 3),
+        "lexicon_words": len(vad_lexicon),
+    }

@@ -1,0 +1,259 @@
+"""Per-track extraction work and its parallel schedule (everything the nodes orchestrate).
+
+``extract_track`` is a pure function of one :class:`TrackTask`: decode the file once to every
+rate needed, compute the MFCCs, hand back the 16 kHz waveform for VGGish. It never raises for
+a bad file; the failure comes back as the result's ``error``. ``map_tracks`` fans tasks out
+over a process pool with a bounded number in flight, so memory does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+from soundtrack_emotion.audio import RESAMPLE_QUALITIES, VGGISH_SAMPLE_RATE, decode
+from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
+from soundtrack_emotion.features import (
+    FEATURES,
+    SHORT_TRACK_POLICIES,
+    mfcc,
+)
+
+logger = logging.getLogger(__name__)
+
+# Bump when the computation of a family changes, so stored partitions are recomputed.
+EXTRACTION_VERSION = {"mfcc": 1, "vggish": 1}
+# Tasks submitted per worker ahead of the results consumed: keeps every core busy while
+# bounding the decoded audio held in memory.
+TASKS_IN_FLIGHT_PER_WORKER = 2
+# Imported once by the fork server, so every worker starts with them loaded (librosa loads
+# its submodules lazily: ~1 s on a worker's first MFCC otherwise).
+WORKER_PRELOAD = ("librosa.feature.spectral",)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class MfccParams:
+    sample_rate: int
+    n_mfcc: int
+    n_fft: int
+    hop_length: int
+    drop_c0: bool
+
+
+@dataclass(frozen=True)
+class ExtractionParams:
+    """``params:feature_extraction``, validated (see parameters_feature_extraction.yml)."""
+
+    workers: int
+    resample_quality: str
+    silence_db: float
+    mfcc: MfccParams
+    vggish_handle: str
+    vggish_batch_windows: int
+    frame_hop: float
+    short_track_policy: str
+    min_seconds: float
+
+    @classmethod
+    def from_dict(cls, params: Mapping[str, Any]) -> ExtractionParams:
+        try:
+            audio, mfcc_p, vggish = params["audio"], params["mfcc"], params["vggish"]
+            framing = params["framing"]
+            short = framing["short_track"]
+            workers = params.get("workers") or os.cpu_count() or 1
+            result = cls(
+                workers=int(workers),
+                resample_quality=str(audio["resample_quality"]),
+                silence_db=float(audio["silence_db"]),
+                mfcc=MfccParams(
+                    sample_rate=int(mfcc_p["sample_rate"]),
+                    n_mfcc=int(mfcc_p["n_mfcc"]),
+                    n_fft=int(mfcc_p["n_fft"]),
+                    hop_length=int(mfcc_p["hop_length"]),
+                    drop_c0=bool(mfcc_p["drop_c0"]),
+                ),
+                vggish_handle=str(vggish["handle"]),
+                vggish_batch_windows=int(vggish["batch_windows"]),
+                frame_hop=float(framing["hop"]),
+                short_track_policy=str(short["policy"]),
+                min_seconds=float(short["min_seconds"]),
+            )
+        except KeyError as missing:
+            raise ParameterError(f"feature_extraction parameter {missing} is missing") from None
+        result._validate()
+        return result
+
+    def _validate(self) -> None:
+        checks = (
+            (self.workers >= 1, "workers", self.workers, ">= 1 (or null for all cores)"),
+            (
+                self.resample_quality in RESAMPLE_QUALITIES,
+                "audio.resample_quality",
+                self.resample_quality,
+                f"one of {RESAMPLE_QUALITIES}",
+            ),
+            (self.silence_db < 0, "audio.silence_db", self.silence_db, "negative (dBFS)"),
+            (self.mfcc.sample_rate > 0, "mfcc.sample_rate", self.mfcc.sample_rate, "> 0"),
+            (self.mfcc.n_mfcc >= 1 + self.mfcc.drop_c0, "mfcc.n_mfcc", self.mfcc.n_mfcc, ">= 2"),
+            (self.mfcc.n_fft > 0, "mfcc.n_fft", self.mfcc.n_fft, "> 0"),
+            (self.mfcc.hop_length > 0, "mfcc.hop_length", self.mfcc.hop_length, "> 0"),
+            (
+                self.vggish_batch_windows >= 2,
+                "vggish.batch_windows",
+                self.vggish_batch_windows,
+                ">= 2",
+            ),
+            (0 < self.frame_hop <= 1, "framing.hop", self.frame_hop, "in (0, 1]"),
+            (
+                self.short_track_policy in SHORT_TRACK_POLICIES,
+                "framing.short_track.policy",
+                self.short_track_policy,
+                f"one of {SHORT_TRACK_POLICIES}",
+            ),
+            (self.min_seconds >= 0, "framing.short_track.min_seconds", self.min_seconds, ">= 0"),
+        )
+        for ok, name, value, expected in checks:
+            if not ok:
+                raise ParameterError(f"feature_extraction.{name} must be {expected}, got {value!r}")
+
+    def fingerprint(self, family: str) -> str:
+        """Hash of everything the stored features of ``family`` depend on."""
+        if family == "mfcc":
+            spec: dict[str, Any] = {**asdict(self.mfcc)}
+        elif family == "vggish":
+            spec = {"handle": self.vggish_handle, "sample_rate": VGGISH_SAMPLE_RATE}
+        else:
+            raise ParameterError(f"unknown feature {family!r}; known: {list(FEATURES)}")
+        spec |= {
+            "family": family,
+            "version": EXTRACTION_VERSION[family],
+            "resample_quality": self.resample_quality,
+        }
+        blob = json.dumps(spec, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TrackTask:
+    """What to compute for one track: the families whose stored features are stale."""
+
+    id: str
+    path: str
+    families: tuple[str, ...]
+    mfcc: MfccParams
+    resample_quality: str
+    silence_db: float
+    min_seconds: float
+
+
+@dataclass
+class TrackResult:
+    """Outcome of :func:`extract_track`; ``error`` is set instead of raising."""
+
+    id: str
+    families: tuple[str, ...]
+    audio_seconds: float = float("nan")
+    mfcc: np.ndarray | None = None
+    waveform_16k: np.ndarray | None = None
+    error: str | None = None
+    decode_seconds: float = 0.0
+    mfcc_seconds: float = 0.0
+
+
+def extract_track(task: TrackTask) -> TrackResult:
+    """Decode ``task.path`` once and compute what ``task.families`` need.
+
+    ``mfcc`` [n_windows, n_mfcc(-1)] float32; ``waveform_16k`` [n] float32 for VGGish.
+    """
+    result = TrackResult(id=task.id, families=task.families)
+    rates = []
+    if "mfcc" in task.families:
+        rates.append(task.mfcc.sample_rate)
+    if "vggish" in task.families:
+        rates.append(VGGISH_SAMPLE_RATE)
+    start = time.perf_counter()
+    try:
+        audio = decode(
+            task.path,
+            sample_rates=rates,
+            min_seconds=task.min_seconds,
+            silence_db=task.silence_db,
+            quality=task.resample_quality,
+        )
+        result.audio_seconds = audio.seconds
+        result.decode_seconds = time.perf_counter() - start
+        if "mfcc" in task.families:
+            start = time.perf_counter()
+            p = task.mfcc
+            result.mfcc = mfcc(
+                audio[p.sample_rate],
+                sr=p.sample_rate,
+                n_mfcc=p.n_mfcc,
+                n_fft=p.n_fft,
+                hop_length=p.hop_length,
+                drop_c0=p.drop_c0,
+            )
+            result.mfcc_seconds = time.perf_counter() - start
+        if "vggish" in task.families:
+            result.waveform_16k = audio[VGGISH_SAMPLE_RATE]
+    except AudioDecodeError as error:
+        result.error = str(error)
+    except Exception as error:  # one unexpected file must not end a run over thousands
+        logger.exception("unexpected failure on track %s (%s)", task.id, task.path)
+        result.error = f"unexpected {type(error).__name__}: {error}"
+    return result
+
+
+def map_tracks(
+    func: Callable[[T], R],
+    tasks: Iterable[T],
+    *,
+    workers: int,
+    preload: Sequence[str] = WORKER_PRELOAD,
+) -> Iterator[R]:
+    """``func`` over ``tasks`` on ``workers`` processes, yielding results as they complete.
+
+    At most ``TASKS_IN_FLIGHT_PER_WORKER * workers`` tasks are submitted ahead of the consumer,
+    so a slow consumer (VGGish, the writer) holds memory flat. ``workers == 1`` runs inline.
+    Workers are forked from a ``forkserver`` (safe even after TensorFlow has started threads)
+    that has imported ``func``'s module and ``preload`` once; like any non-fork start method,
+    this re-imports the ``__main__`` script, which must guard its entry point.
+    """
+    if workers < 1:
+        raise ParameterError(f"workers must be >= 1, got {workers!r}")
+    tasks = iter(tasks)
+    if workers == 1:
+        yield from map(func, tasks)
+        return
+    limit = TASKS_IN_FLIGHT_PER_WORKER * workers
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([func.__module__, *preload])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: set[Future[R]] = set()
+        try:
+            while True:
+                for task in tasks:
+                    pending.add(pool.submit(func, task))
+                    if len(pending) >= limit:
+                        break
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()

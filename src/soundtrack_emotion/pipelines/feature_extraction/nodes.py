@@ -1,0 +1,304 @@
+"""Nodes of the feature_extraction pipeline.
+
+``extract_features`` is a generator node: it yields each track's records as soon as they are
+computed, and Kedro saves every chunk to the feature stores before the next is produced. A run
+killed part-way therefore keeps every finished track, and the next run skips the tracks whose
+stored fingerprint and audio file are unchanged (it reads the stores as they are on disk
+through the ``existing_*_features`` entries, which point at the same folders).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from soundtrack_emotion.datasets import FeatureRecord, FeatureStore, FrameChunk, SourceStamp
+from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError
+from soundtrack_emotion.features import (
+    FEATURES,
+    FRAME_SECONDS,
+    VggishBatcher,
+    count_frames,
+    frame_features,
+    frame_hop,
+    frame_length,
+    load_vggish,
+)
+from soundtrack_emotion.pipelines.feature_extraction.extraction import (
+    ExtractionParams,
+    TrackResult,
+    TrackTask,
+    extract_track,
+    map_tracks,
+)
+from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("id", "audio_path", "split", *VAD_LABELS)
+# Log progress every this many tracks.
+PROGRESS_EVERY = 50
+
+
+def _check_soundtracks(soundtracks: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in soundtracks.columns]
+    if missing:
+        raise DataValidationError(f"soundtracks lacks column(s) {missing}")
+    duplicated = soundtracks["id"][soundtracks["id"].duplicated()].tolist()
+    if duplicated:
+        raise DataValidationError(f"soundtracks has duplicate ids {duplicated[:5]}")
+    unknown = sorted(set(soundtracks["split"]) - set(SPLITS))
+    if unknown:
+        raise DataValidationError(f"soundtracks has unknown split(s) {unknown}")
+
+
+def extract_features(
+    soundtracks: pd.DataFrame,
+    params: dict[str, Any],
+    existing_mfcc: FeatureStore | None = None,
+    existing_vggish: FeatureStore | None = None,
+) -> Iterator[dict[str, dict[str, FeatureRecord]]]:
+    """Extract the families whose ``existing_*`` store is given, for every track of
+    ``soundtracks`` whose stored record is missing or stale.
+
+    Yields ``{family: {track_id: FeatureRecord}}`` chunks as tracks finish. MFCC records hold
+    [n_windows, n_mfcc] (12 with ``drop_c0``), VGGish records [N, 128]; a bad track gets an
+    error record with the reason. Decoding and MFCC run on ``workers`` processes, VGGish
+    inference here, batched across tracks.
+    """
+    _check_soundtracks(soundtracks)
+    p = ExtractionParams.from_dict(params)
+    stores = {"mfcc": existing_mfcc, "vggish": existing_vggish}
+    families = tuple(f for f in FEATURES if stores[f] is not None)
+    fingerprints = {f: p.fingerprint(f) for f in families}
+
+    tasks, stamps = [], {}
+    for track_id, audio_path in zip(soundtracks["id"], soundtracks["audio_path"], strict=True):
+        stamp = SourceStamp.of(audio_path)
+        stale = tuple(
+            f
+            for f in families
+            if not stores[f].is_current(track_id, fingerprint=fingerprints[f], source=stamp)
+        )
+        if stale:
+            stamps[track_id] = stamp
+            tasks.append(
+                TrackTask(
+                    id=track_id,
+                    path=str(audio_path),
+                    families=stale,
+                    mfcc=p.mfcc,
+                    resample_quality=p.resample_quality,
+                    silence_db=p.silence_db,
+                    min_seconds=p.min_seconds,
+                )
+            )
+    logger.info(
+        "feature_extraction: %d of %d tracks to extract (%s), %d up to date",
+        len(tasks),
+        len(soundtracks),
+        "+".join(families),
+        len(soundtracks) - len(tasks),
+    )
+    empty = {f: {} for f in families}
+    if not tasks:
+        yield empty
+        return
+
+    def record(result: TrackResult, family: str, **fields: Any) -> FeatureRecord:
+        common = {
+            "id": result.id,
+            "family": family,
+            "fingerprint": fingerprints[family],
+            "source": stamps[result.id],
+            "audio_seconds": result.audio_seconds,
+        }
+        if result.error is not None:
+            return FeatureRecord.error(**common, reason=result.error, seconds=result.decode_seconds)
+        return FeatureRecord(**common, **fields)
+
+    batcher = None
+    if any("vggish" in t.families for t in tasks):
+        batcher = VggishBatcher(load_vggish(p.vggish_handle), batch_windows=p.vggish_batch_windows)
+    waiting: dict[str, TrackResult] = {}
+
+    def vggish_done(finished: list[tuple[str, np.ndarray]]) -> dict[str, FeatureRecord]:
+        out = {}
+        for track_id, rows in finished:
+            result = waiting.pop(track_id)
+            seconds = batcher.seconds_spent.pop(track_id, 0.0)
+            # The decode is charged to the MFCC record when both came from the same pass.
+            if "mfcc" not in result.families:
+                seconds += result.decode_seconds
+            out[track_id] = record(result, "vggish", features=rows, seconds=seconds)
+        return out
+
+    started, n_errors, audio_total = time.perf_counter(), 0, 0.0
+    for n_done, result in enumerate(map_tracks(extract_track, tasks, workers=p.workers), 1):
+        chunk: dict[str, dict[str, FeatureRecord]] = {f: {} for f in families}
+        if "mfcc" in result.families:
+            chunk["mfcc"][result.id] = record(
+                result,
+                "mfcc",
+                features=result.mfcc,
+                seconds=result.decode_seconds + result.mfcc_seconds,
+            )
+        if "vggish" in result.families:
+            if result.error is not None:
+                chunk["vggish"][result.id] = record(result, "vggish")
+            else:
+                assert batcher is not None
+                waiting[result.id] = result
+                try:
+                    finished = batcher.add(result.id, result.waveform_16k)
+                except AudioDecodeError as error:
+                    del waiting[result.id]
+                    result.error = str(error)
+                    chunk["vggish"][result.id] = record(result, "vggish")
+                    finished = []
+                chunk["vggish"] |= vggish_done(finished)
+                result.waveform_16k = None
+        n_errors += result.error is not None
+        audio_total += 0.0 if result.error else result.audio_seconds
+        if n_done % PROGRESS_EVERY == 0 or n_done == len(tasks):
+            elapsed = time.perf_counter() - started
+            logger.info(
+                "feature_extraction: %d/%d tracks (%d errors), %.1f audio s per wall s",
+                n_done,
+                len(tasks),
+                n_errors,
+                audio_total / max(elapsed, 1e-9),
+            )
+        yield chunk
+    if batcher is not None and batcher.pending:
+        yield {f: {} for f in families} | {"vggish": vggish_done(batcher.flush())}
+
+
+# ------------------------------------------------------------------------------- framing
+
+
+def _frame_plan(
+    meta: Mapping[str, Any], feature: str, seconds: int, p: ExtractionParams
+) -> tuple[int, int, bool, str]:
+    """(frame length, hop, pad, note) for one stored record; note explains short tracks."""
+    length = frame_length(feature, seconds, sr=p.mfcc.sample_rate, hop_length=p.mfcc.hop_length)
+    hop = frame_hop(length, hop=p.frame_hop)
+    audio_seconds = float(meta["audio_seconds"])
+    if meta["n_rows"] >= length:
+        return length, hop, False, ""
+    if p.short_track_policy == "pad":
+        return (
+            length,
+            hop,
+            True,
+            f"{feature}: {audio_seconds:.1f} s padded to one {seconds} s frame",
+        )
+    return (
+        length,
+        hop,
+        False,
+        f"{feature}: {audio_seconds:.1f} s is shorter than a {seconds} s frame, dropped",
+    )
+
+
+def _too_short(meta: Mapping[str, Any], p: ExtractionParams) -> bool:
+    return float(meta["audio_seconds"]) < p.min_seconds
+
+
+def build_model_inputs(
+    features: FeatureStore,
+    soundtracks: pd.DataFrame,
+    params: dict[str, Any],
+    *,
+    feature: str,
+    seconds: int,
+) -> dict[str, Iterator[FrameChunk]]:
+    """Frames of ``seconds`` for every song of each split, streamed one song at a time.
+
+    Returns ``{split: iterator of FrameChunk}`` with frames [n, T, F] ((323, 13) / (646, 13)
+    MFCC, (15, 128) / (30, 128) VGGish), the song id, the frame's index in its song and the
+    song's VAD labels [n, 3] on every frame. Nothing is read until the dataset consumes it.
+    """
+    _check_soundtracks(soundtracks)
+    p = ExtractionParams.from_dict(params)
+
+    def split_chunks(rows: pd.DataFrame) -> Iterator[FrameChunk]:
+        for track_id, labels in zip(
+            rows["id"], rows[list(VAD_LABELS)].to_numpy(np.float32), strict=True
+        ):
+            meta = features.meta(track_id)
+            if meta is None or meta["status"] != "ok" or _too_short(meta, p):
+                continue
+            length, hop, pad, _ = _frame_plan(meta, feature, seconds, p)
+            frames = frame_features(features[track_id], length=length, hop=hop, pad=pad)
+            n = len(frames)
+            if n:
+                yield FrameChunk(
+                    frames=frames,
+                    song_id=np.full(n, track_id),
+                    frame_index=np.arange(n, dtype=np.int32),
+                    labels=np.broadcast_to(labels, (n, len(VAD_LABELS))).copy(),
+                )
+
+    return {split: split_chunks(soundtracks[soundtracks["split"] == split]) for split in SPLITS}
+
+
+# ------------------------------------------------------------------------------- report
+
+
+def report_feature_extraction(
+    soundtracks: pd.DataFrame,
+    params: dict[str, Any],
+    mfcc_features: FeatureStore | None = None,
+    vggish_features: FeatureStore | None = None,
+) -> pd.DataFrame:
+    """One row per track: id, status (ok/error), reason, audio_seconds,
+    ``{feature}_{seconds}s_frames`` per family and frame length, seconds spent extracting."""
+    _check_soundtracks(soundtracks)
+    p = ExtractionParams.from_dict(params)
+    stores = {
+        f: s for f, s in (("mfcc", mfcc_features), ("vggish", vggish_features)) if s is not None
+    }
+    rows = []
+    for track_id in soundtracks["id"]:
+        row: dict[str, Any] = {"id": track_id, "audio_seconds": np.nan, "seconds": 0.0}
+        errors, notes = [], []
+        for feature, store in stores.items():
+            meta = store.meta(track_id)
+            if meta is None:
+                errors.append(f"{feature}: not extracted")
+                meta = {"status": "error", "n_rows": 0, "audio_seconds": np.nan}
+            else:
+                row["seconds"] += float(meta["seconds"])
+                if np.isnan(row["audio_seconds"]):
+                    row["audio_seconds"] = meta["audio_seconds"]
+                if meta["status"] == "error":
+                    errors.append(meta["reason"])
+                elif _too_short(meta, p):
+                    errors.append(
+                        f"too short: {meta['audio_seconds']:.2f} s of audio, at least "
+                        f"{p.min_seconds:g} s needed (framing.short_track.min_seconds)"
+                    )
+            for seconds in FRAME_SECONDS:
+                n = 0
+                if meta["status"] == "ok" and not _too_short(meta, p):
+                    length, hop, pad, note = _frame_plan(meta, feature, seconds, p)
+                    n = count_frames(meta["n_rows"], length=length, hop=hop, pad=pad)
+                    notes += [note] if note else []
+                row[f"{feature}_{seconds}s_frames"] = n
+        row["status"] = "error" if errors else "ok"
+        row["reason"] = "; ".join(dict.fromkeys(errors or notes))
+        rows.append(row)
+    frame_columns = [f"{f}_{s}s_frames" for f in stores for s in FRAME_SECONDS]
+    columns = ["id", "status", "reason", "audio_seconds", *frame_columns, "seconds"]
+    report = pd.DataFrame(rows, columns=columns)
+    counts = report["status"].value_counts().to_dict()
+    logger.info(
+        "feature_extraction report: %d ok, %d errors", counts.get("ok", 0), counts.get("error", 0)
+    )
+    return report

@@ -1,0 +1,558 @@
+"""Inference nodes: VAD timelines for any audio with the trained models, and the emotional
+profile of a soundtrack album.
+
+A track's timeline cuts it into consecutive rows of ``hop_seconds`` (the last one shorter, so
+the rows cover ``[0, duration]`` exactly, without gap or overlap). Each row is scored by every
+label's model on one model frame (e.g. 15 s of MFCCs, shape taken from the model) centred on the
+row, moved inside the track at its ends. Features are computed with the feature_extraction
+parameters the models were trained on; a track shorter than one frame is zero-padded to it
+(``framing.short_track.policy: pad``, as ``features.frame_features(pad=True)``) or refused
+(``drop``). :func:`infer_track` is a pure function of one track, so tracks can be fanned out
+over processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from soundtrack_emotion.audio import VGGISH_SAMPLE_RATE, Audio, decode
+from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
+from soundtrack_emotion.features import (
+    VGGISH_WINDOW_SECONDS,
+    frame_features,
+    load_vggish,
+    mfcc,
+    vggish_embeddings,
+)
+from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+from soundtrack_emotion.pipelines.modelling.nodes import TARGETS
+from soundtrack_emotion.vad import VAD_LABELS
+
+logger = logging.getLogger(__name__)
+
+KEY_SEPARATOR = "__"
+BEST = "best"
+TIMELINE_COLUMNS = ("track", "start_s", "end_s", *VAD_LABELS)
+TRACK_COLUMNS = (
+    "position", "track", "path", "status", "error", "duration_s", "n_windows", *VAD_LABELS,
+)  # fmt: skip
+WAVEFORM_COLUMNS = ("track", "time_s", "low", "high")
+MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_val_loss")
+CSV_SUFFIX = ".csv"
+MIN_ROW_SECONDS = 1e-3
+
+
+def model_key(feature: str, network: str, target: str) -> str:
+    """Keyword name of one trained model's dataset in a node's inputs."""
+    return KEY_SEPARATOR.join((feature, network, target))
+
+
+def split_model_key(key: str) -> tuple[str, str, str]:
+    """``(feature, network, target)`` of a :func:`model_key`."""
+    parts = key.split(KEY_SEPARATOR)
+    if len(parts) != 3:
+        raise ParameterError(f"{key!r} is not named {model_key('feature', 'network', 'target')}")
+    return parts[0], parts[1], parts[2]
+
+
+# ------------------------------------------------------------------------------ track listing
+
+
+def _track_names(paths: Sequence[Path]) -> list[str]:
+    """Unique names: file stems, file names where two files share a stem, and ``name (2)``,
+    ``name (3)`` ... for a file listed again."""
+    files_per_stem: dict[str, set[Path]] = {}
+    for p in paths:
+        files_per_stem.setdefault(p.stem, set()).add(p)
+    names = [p.stem if len(files_per_stem[p.stem]) == 1 else p.name for p in paths]
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return unique
+
+
+def _read_track_list(csv_path: Path) -> list[Path]:
+    """Files listed in a CSV, in its row order: column ``path`` (else the first column),
+    relative paths taken from the CSV's folder."""
+    table = pd.read_csv(csv_path)
+    if table.empty:
+        raise ParameterError(f"{csv_path}: the track list is empty")
+    column = "path" if "path" in table.columns else table.columns[0]
+    return [
+        p if p.is_absolute() else csv_path.parent / p
+        for p in (Path(str(v)) for v in table[column].dropna())
+    ]
+
+
+def list_inference_tracks(audio_path: str | None, soundtracks: pd.DataFrame) -> pd.DataFrame:
+    """The tracks to run inference on, in album order: ``position`` (1-based), ``track``,
+    ``path``.
+
+    ``audio_path``: a file; a folder (every visible file in name order; non-audio files are
+    kept and reported unreadable later); a ``.csv`` listing files in order; or empty/None for
+    the demo's test songs (``soundtracks`` rows with split ``test``, in id order).
+    """
+    if audio_path is None or not str(audio_path).strip():
+        test = soundtracks[soundtracks["split"] == "test"].sort_values("id")
+        tracks = pd.DataFrame({"track": test["id"].astype(str), "path": test["audio_path"]})
+    else:
+        source = Path(str(audio_path)).expanduser()
+        if source.is_dir():
+            paths = sorted(
+                (p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")),
+                key=lambda p: p.name,
+            )
+            if not paths:
+                raise ParameterError(f"inference.audio_path {source} is an empty folder")
+        elif source.suffix.lower() == CSV_SUFFIX and source.is_file():
+            paths = _read_track_list(source)
+        elif source.exists():
+            paths = [source]
+        else:
+            raise ParameterError(f"inference.audio_path {source} does not exist")
+        tracks = pd.DataFrame({"track": _track_names(paths), "path": [str(p) for p in paths]})
+    tracks.insert(0, "position", np.arange(1, len(tracks) + 1, dtype=np.int64))
+    return tracks.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- model choice
+
+
+def select_inference_models(
+    model_metrics: pd.DataFrame, choice: str, *, available: Sequence[str]
+) -> pd.DataFrame:
+    """Which trained model predicts each label: one row per label (``MODEL_COLUMNS``).
+
+    ``choice``: ``"best"`` (per label, the model trained on that label with the lowest
+    validation loss in ``model_metrics``); a variant ``"{feature}_{network}"`` (its model per
+    label); or one model ``"{feature}_{network}.{target}"`` (e.g. ``mfcc_cnn.joint``) for every
+    label it predicts. A multi-label model (``joint``) serves a label only when no model was
+    trained on that label alone (their validation losses are not comparable).
+    ``available``: model keys (:func:`model_key`) the pipeline loaded.
+    """
+    models = pd.DataFrame(
+        [split_model_key(key) for key in available], columns=["feature", "network", "target"]
+    )
+    models["variant"] = models["feature"] + "_" + models["network"]
+    losses = (
+        model_metrics.drop_duplicates(["feature", "network", "target"])
+        .set_index(["feature", "network", "target"])["best_val_loss"]
+        .astype(float)
+    )
+    models["best_val_loss"] = [
+        losses.get((f, n, t), np.nan)
+        for f, n, t in zip(models["feature"], models["network"], models["target"], strict=True)
+    ]
+    if choice == BEST:
+        pool = models[models["best_val_loss"].notna()]
+    elif "." in choice:
+        variant, target = choice.split(".", 1)
+        pool = models[(models["variant"] == variant) & (models["target"] == target)]
+    else:
+        pool = models[models["variant"] == choice]
+    if pool.empty:
+        options = sorted({*models["variant"], *(models["variant"] + "." + models["target"])})
+        raise ParameterError(
+            f"inference.model={choice!r} names no trained model; use {BEST!r} or one of {options}"
+        )
+    rows = []
+    for label in VAD_LABELS:
+        own = pool[pool["target"] == label]
+        predicts = pool["target"].map(lambda t, label=label: label in TARGETS.get(t, ()))
+        candidates = own if len(own) else pool[predicts]
+        if candidates.empty:
+            raise ParameterError(f"inference.model={choice!r} has no model that predicts {label}")
+        best = candidates.sort_values("best_val_loss", na_position="last").iloc[0]
+        index = TARGETS[best["target"]].index(label)
+        rows.append((label, best["feature"], best["network"], best["target"], index,
+                     best["best_val_loss"]))  # fmt: skip
+    chosen = pd.DataFrame(rows, columns=list(MODEL_COLUMNS))
+    logger.info("inference models: %s", chosen.to_dict("records"))
+    return chosen
+
+
+# ------------------------------------------------------------------------------ one track
+
+
+@dataclass(frozen=True)
+class LabelModel:
+    """The model that predicts one label: ``predict([b, T, F]) -> [b, k]``, column
+    ``output_index``, fed ``feature`` frames of ``frame_shape`` (T, F)."""
+
+    label: str
+    feature: str
+    predict: Callable[[np.ndarray], np.ndarray]
+    frame_shape: tuple[int, int]
+    output_index: int
+
+
+@dataclass(frozen=True)
+class TrackInference:
+    """One track's result: its timeline (``TIMELINE_COLUMNS``), waveform envelope
+    (``WAVEFORM_COLUMNS``) and summary row (``TRACK_COLUMNS`` without position/track/path)."""
+
+    timeline: pd.DataFrame
+    waveform: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def timeline_windows(duration: float, *, hop_seconds: float) -> np.ndarray:
+    """Row edges of a timeline, [n, 2] (start, end) seconds: consecutive ``hop_seconds`` rows
+    from 0, the last one ending at ``duration`` (at most ``hop_seconds + MIN_ROW_SECONDS``)."""
+    if not hop_seconds > 0:
+        raise ParameterError(f"inference.hop_seconds must be > 0, got {hop_seconds!r}")
+    if not duration > 0:
+        raise ParameterError(f"duration must be > 0, got {duration!r}")
+    # A remainder shorter than a millisecond joins the last row instead of making its own.
+    n = max(1, math.ceil((duration - MIN_ROW_SECONDS) / hop_seconds))
+    starts = np.arange(n, dtype=np.float64) * hop_seconds
+    ends = np.minimum(starts + hop_seconds, duration)
+    ends[-1] = duration
+    return np.stack([starts, ends], axis=1)
+
+
+def window_starts(
+    centres_s: np.ndarray, *, n_rows: int, length: int, row_seconds: float
+) -> np.ndarray:
+    """First feature row of the ``length``-row frame centred on each time in ``centres_s`` [n],
+    kept inside ``[0, n_rows - length]`` (0 when the track is shorter than a frame)."""
+    starts = np.rint(centres_s / row_seconds - length / 2).astype(np.int64)
+    return np.clip(starts, 0, max(0, n_rows - length))
+
+
+def waveform_envelope(y: np.ndarray, *, sr: int, points: int) -> pd.DataFrame:
+    """Min/max envelope of a waveform [n] in ``points`` bins (for plots): ``time_s`` (bin
+    centre), ``low``, ``high``."""
+    if points < 1:
+        raise ParameterError(f"inference.waveform_points must be >= 1, got {points!r}")
+    bins = min(points, len(y))
+    edges = np.linspace(0, len(y), bins + 1).astype(np.int64)
+    low = np.minimum.reduceat(y, edges[:-1])
+    high = np.maximum.reduceat(y, edges[:-1])
+    return pd.DataFrame({"time_s": (edges[:-1] + edges[1:]) / 2 / sr, "low": low, "high": high})
+
+
+def _sample_rate(feature: str, extraction: ExtractionParams) -> int:
+    return extraction.mfcc.sample_rate if feature == "mfcc" else VGGISH_SAMPLE_RATE
+
+
+def row_seconds(feature: str, extraction: ExtractionParams) -> float:
+    """Seconds between consecutive feature rows: one MFCC window per ``hop_length`` samples,
+    one VGGish embedding per 0.96 s."""
+    if feature == "mfcc":
+        return extraction.mfcc.hop_length / extraction.mfcc.sample_rate
+    if feature == "vggish":
+        return VGGISH_WINDOW_SECONDS
+    raise ParameterError(f"unknown feature {feature!r}")
+
+
+def _feature_matrix(
+    feature: str,
+    audio: Audio,
+    extraction: ExtractionParams,
+    vggish: Callable[[np.ndarray], np.ndarray] | None,
+) -> np.ndarray:
+    """[rows, F] features of one decoded track, computed as feature_extraction computes them."""
+    if feature == "mfcc":
+        p = extraction.mfcc
+        return mfcc(
+            audio[p.sample_rate],
+            sr=p.sample_rate,
+            n_mfcc=p.n_mfcc,
+            n_fft=p.n_fft,
+            hop_length=p.hop_length,
+            drop_c0=p.drop_c0,
+        )
+    if feature == "vggish":
+        if vggish is None:
+            raise ParameterError("a VGGish model was chosen but no VGGish model was given")
+        return vggish_embeddings(
+            audio[VGGISH_SAMPLE_RATE], model=vggish, batch_windows=extraction.vggish_batch_windows
+        )
+    raise ParameterError(f"unknown feature {feature!r}")
+
+
+def _predict_in_batches(
+    predict: Callable[[np.ndarray], np.ndarray], frames: np.ndarray, *, batch_size: int
+) -> np.ndarray:
+    """``predict`` over frames [n, T, F] in batches of exactly ``batch_size`` (the last one
+    zero-padded, its extra rows dropped), so a compiled model is traced once -> [n, k]."""
+    if batch_size < 1:
+        raise ParameterError(f"inference.batch_size must be >= 1, got {batch_size!r}")
+    parts = []
+    for start in range(0, len(frames), batch_size):
+        batch = np.ascontiguousarray(frames[start : start + batch_size], dtype=np.float32)
+        n = len(batch)
+        if n < batch_size:
+            padding = np.zeros((batch_size - n, *batch.shape[1:]), np.float32)
+            batch = np.concatenate([batch, padding])
+        parts.append(np.asarray(predict(batch))[:n])
+    return np.concatenate(parts)
+
+
+def _frames(
+    matrix: np.ndarray,
+    centres_s: np.ndarray,
+    *,
+    length: int,
+    seconds_per_row: float,
+    short_track_policy: str,
+    path: str,
+) -> tuple[np.ndarray, bool]:
+    """The model frame [length, F] centred on each time in ``centres_s`` -> ([n, length, F],
+    whether the track was zero-padded to one frame)."""
+    if len(matrix) >= length:
+        starts = window_starts(
+            centres_s, n_rows=len(matrix), length=length, row_seconds=seconds_per_row
+        )
+        windows = np.lib.stride_tricks.sliding_window_view(matrix, length, axis=0)
+        return windows[starts].transpose(0, 2, 1), False
+    if short_track_policy != "pad":
+        raise AudioDecodeError(
+            f"{path}: too short: {len(matrix)} feature rows, one model frame needs {length} "
+            f"(feature_extraction.framing.short_track.policy is {short_track_policy!r})"
+        )
+    one_frame = frame_features(matrix, length=length, hop=length, pad=True)
+    return np.broadcast_to(one_frame, (len(centres_s), length, matrix.shape[1])), True
+
+
+def infer_track(
+    path: str,
+    *,
+    track: str,
+    models: Sequence[LabelModel],
+    extraction: ExtractionParams,
+    hop_seconds: float,
+    batch_size: int,
+    waveform_points: int,
+    vggish: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> TrackInference:
+    """Decode one file, compute the features its models need exactly as feature_extraction
+    does (``extraction``: its parameters), score the timeline and summarise it.
+
+    Raises :class:`AudioDecodeError` when the file cannot be used (missing, empty, corrupt,
+    not audio, silent, shorter than ``framing.short_track.min_seconds``, or shorter than one
+    frame with the ``drop`` policy).
+    """
+    features = sorted({m.feature for m in models})
+    audio = decode(
+        path,
+        sample_rates=[_sample_rate(f, extraction) for f in features],
+        min_seconds=extraction.min_seconds,
+        silence_db=extraction.silence_db,
+        quality=extraction.resample_quality,
+    )
+    edges = timeline_windows(audio.seconds, hop_seconds=hop_seconds)
+    centres = edges.mean(axis=1)
+    matrices = {f: _feature_matrix(f, audio, extraction, vggish) for f in features}
+    padded = False
+    values: dict[str, np.ndarray] = {}
+    for model in models:
+        length, n_features = model.frame_shape
+        matrix = matrices[model.feature]
+        if matrix.shape[1] != n_features:
+            raise DataValidationError(
+                f"the {model.label} model takes {n_features} {model.feature} features per step, "
+                f"feature_extraction gives {matrix.shape[1]}: were the parameters changed "
+                "after training?"
+            )
+        frames, was_padded = _frames(
+            matrix,
+            centres,
+            length=length,
+            seconds_per_row=row_seconds(model.feature, extraction),
+            short_track_policy=extraction.short_track_policy,
+            path=path,
+        )
+        padded |= was_padded
+        predicted = _predict_in_batches(model.predict, frames, batch_size=batch_size)
+        values[model.label] = np.clip(predicted[:, model.output_index].astype(np.float64), 0, 1)
+    timeline = pd.DataFrame(
+        {"track": track, "start_s": edges[:, 0], "end_s": edges[:, 1], **values}
+    )[list(TIMELINE_COLUMNS)]
+    weights = edges[:, 1] - edges[:, 0]
+    rate = _sample_rate(features[0], extraction)
+    waveform = waveform_envelope(audio[rate], sr=rate, points=waveform_points)
+    waveform.insert(0, "track", track)
+    summary = {
+        "status": "padded" if padded else "ok",
+        "error": "shorter than one model frame: zero-padded" if padded else "",
+        "duration_s": audio.seconds,
+        "n_windows": len(timeline),
+        **{label: float(np.average(values[label], weights=weights)) for label in VAD_LABELS},
+    }
+    return TrackInference(timeline=timeline, waveform=waveform, summary=summary)
+
+
+# ---------------------------------------------------------------------------------- the node
+
+
+def _label_models(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[LabelModel]:
+    models = []
+    for row in chosen.itertuples(index=False):
+        key = model_key(row.feature, row.network, row.target)
+        if key not in loaded:
+            raise ParameterError(f"model {key} was chosen but is not an input of the node")
+        keras_model = loaded[key]
+        _, length, n_features = keras_model.input_shape
+        models.append(
+            LabelModel(
+                label=row.label,
+                feature=row.feature,
+                predict=keras_model.predict_on_batch,
+                frame_shape=(int(length), int(n_features)),
+                output_index=int(row.output_index),
+            )
+        )
+    return models
+
+
+def predict_vad_timelines(
+    inference_tracks: pd.DataFrame,
+    inference_models: pd.DataFrame,
+    *,
+    hop_seconds: float,
+    batch_size: int,
+    waveform_points: int,
+    feature_extraction: Mapping[str, Any],
+    **models: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Run :func:`infer_track` on every track, with a progress bar (tracks done, ETA).
+
+    A file that cannot be read gets a ``track_vad`` row with status ``error`` and the reason;
+    the others are processed. ``models``: :func:`model_key` -> loaded Keras model;
+    ``feature_extraction``: that pipeline's parameters, so features are computed as for
+    training (VGGish is loaded from its handle only when a chosen model uses VGGish).
+
+    Returns:
+        ``vad_timelines`` (``TIMELINE_COLUMNS``, one row per window), ``track_vad``
+        (``TRACK_COLUMNS``, one row per input track) and ``inference_waveforms``
+        (``WAVEFORM_COLUMNS``).
+    """
+    label_models = _label_models(inference_models, models)
+    extraction = ExtractionParams.from_dict(feature_extraction)
+    vggish = None
+    if any(m.feature == "vggish" for m in label_models):
+        vggish = load_vggish(extraction.vggish_handle)
+    timelines, waveforms, rows = [], [], []
+    for row in tqdm(
+        inference_tracks.itertuples(index=False),
+        total=len(inference_tracks),
+        desc="inference",
+        unit="track",
+    ):
+        base = {"position": row.position, "track": row.track, "path": row.path}
+        try:
+            result = infer_track(
+                row.path,
+                track=row.track,
+                models=label_models,
+                extraction=extraction,
+                hop_seconds=float(hop_seconds),
+                batch_size=int(batch_size),
+                waveform_points=int(waveform_points),
+                vggish=vggish,
+            )
+        except AudioDecodeError as error:
+            logger.warning("inference skipped %s: %s", row.path, error)
+            rows.append({**base, "status": "error", "error": str(error), "n_windows": 0})
+            continue
+        timelines.append(result.timeline)
+        waveforms.append(result.waveform)
+        rows.append({**base, **result.summary})
+    track_vad = pd.DataFrame(rows, columns=list(TRACK_COLUMNS))
+    track_vad["error"] = track_vad["error"].fillna("").astype(str)
+    track_vad["n_windows"] = track_vad["n_windows"].astype(np.int64)
+    for column in ("duration_s", *VAD_LABELS):
+        track_vad[column] = track_vad[column].astype(np.float64)
+    n_failed = int((track_vad["status"] == "error").sum())
+    logger.info("inference: %d tracks scored, %d unreadable", len(track_vad) - n_failed, n_failed)
+    return (
+        _concat(timelines, TIMELINE_COLUMNS),
+        track_vad,
+        _concat(waveforms, WAVEFORM_COLUMNS),
+    )
+
+
+def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame(
+            {c: pd.Series(dtype="str" if c == "track" else "float64") for c in columns}
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- movie profile
+
+
+def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The emotional profile of an album from its readable tracks (duration-weighted).
+
+    Returns:
+        ``movie_profile``: one row per label: ``mean`` (duration-weighted), ``std``
+        (duration-weighted, population), ``min``, ``max``, ``opening`` / ``closing`` (first /
+        last track), ``trend_per_hour`` (weighted least-squares slope of the track values over
+        album time, per hour), ``n_tracks``, ``total_s``.
+        ``movie_arc``: the readable tracks in album order with ``album_start_s`` /
+        ``album_end_s`` (their place on the album's clock) and their VAD.
+    """
+    readable = track_vad[track_vad["status"] != "error"].sort_values("position")
+    durations = readable["duration_s"].to_numpy(float)
+    ends = np.cumsum(durations)
+    arc = pd.DataFrame(
+        {
+            "position": readable["position"].to_numpy(np.int64),
+            "track": readable["track"].to_numpy(str),
+            "duration_s": durations,
+            "album_start_s": ends - durations,
+            "album_end_s": ends,
+            **{label: readable[label].to_numpy(float) for label in VAD_LABELS},
+        }
+    )
+    rows = []
+    centres_h = (arc["album_start_s"] + arc["album_end_s"]).to_numpy(float) / 2 / 3600
+    for label in VAD_LABELS:
+        values = arc[label].to_numpy(float)
+        if len(values) == 0:
+            rows.append({"label": label, "n_tracks": 0, "total_s": 0.0})
+            continue
+        mean = float(np.average(values, weights=durations))
+        std = float(np.sqrt(np.average((values - mean) ** 2, weights=durations)))
+        t_mean = float(np.average(centres_h, weights=durations))
+        t_var = float(np.average((centres_h - t_mean) ** 2, weights=durations))
+        covariance = float(np.average((centres_h - t_mean) * (values - mean), weights=durations))
+        rows.append(
+            {
+                "label": label,
+                "mean": mean,
+                "std": std,
+                "min": float(values.min()),
+                "max": float(values.max()),
+                "opening": float(values[0]),
+                "closing": float(values[-1]),
+                "trend_per_hour": covariance / t_var if t_var > 0 else np.nan,
+                "n_tracks": len(values),
+                "total_s": float(durations.sum()),
+            }
+        )
+    columns = ["label", "mean", "std", "min", "max", "opening", "closing", "trend_per_hour",
+               "n_tracks", "total_s"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns), arc
+
+
+def export_csv(
+    vad_timelines: pd.DataFrame, track_vad: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The timelines and per-track VAD unchanged, to be saved as CSV next to the Parquet."""
+    return vad_timelines, track_vad

@@ -1,0 +1,108 @@
+"""Inference pipeline: trained models -> VAD timelines per track -> a movie's emotional profile.
+
+    kedro run --pipeline=inference --params="inference.audio_path=<file|folder|csv>"
+
+Every trained model of the given feature families is an input (the ones the modelling pipeline
+trains, by the same defaults), and ``select_inference_models`` picks the one per label to use;
+the ``offline`` pipeline passes ``features=("mfcc",)``, so it never loads a VGGish model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial, update_wrapper
+from typing import Any
+
+from kedro.pipeline import Node, Pipeline
+
+from soundtrack_emotion.features import FEATURES
+from soundtrack_emotion.pipelines.inference.nodes import (
+    build_movie_profile,
+    export_csv,
+    list_inference_tracks,
+    model_key,
+    predict_vad_timelines,
+    select_inference_models,
+)
+from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
+from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_NETWORKS, DEFAULT_TARGETS
+
+
+def create_pipeline(
+    *,
+    features: Sequence[str] = FEATURES,
+    networks: Sequence[str] = DEFAULT_NETWORKS,
+    targets: Sequence[str] = DEFAULT_TARGETS,
+    **kwargs: Any,
+) -> Pipeline:
+    """Inference with the models of ``features x networks x targets``."""
+    models = {
+        model_key(feature, network, target): f"{feature}_{network}.{target}.model"
+        for feature in features
+        for network in networks
+        for target in targets
+    }
+    select = update_wrapper(
+        partial(select_inference_models, available=tuple(models)), select_inference_models
+    )
+    model_tags = ["vggish"] if "vggish" in features else []
+    return Pipeline(
+        [
+            Node(
+                list_inference_tracks,
+                inputs=["params:inference.audio_path", "soundtracks"],
+                outputs="inference_tracks",
+                name="list_inference_tracks",
+            ),
+            Node(
+                select,
+                inputs=["model_metrics", "params:inference.model"],
+                outputs="inference_models",
+                name="select_inference_models",
+            ),
+            Node(
+                predict_vad_timelines,
+                inputs={
+                    "inference_tracks": "inference_tracks",
+                    "inference_models": "inference_models",
+                    "hop_seconds": "params:inference.hop_seconds",
+                    "batch_size": "params:inference.batch_size",
+                    "waveform_points": "params:inference.waveform_points",
+                    "feature_extraction": "params:feature_extraction",
+                    **models,
+                },
+                outputs=["vad_timelines", "track_vad", "inference_waveforms"],
+                name="predict_vad_timelines",
+                tags=model_tags,
+            ),
+            Node(
+                export_csv,
+                inputs=["vad_timelines", "track_vad"],
+                outputs=["vad_timelines_csv", "track_vad_csv"],
+                name="export_inference_csv",
+            ),
+            Node(
+                plot_track_timelines,
+                inputs=["vad_timelines", "inference_waveforms", "track_vad"],
+                outputs="vad_timeline_plots",
+                name="plot_track_timelines",
+            ),
+            Node(
+                build_movie_profile,
+                inputs="track_vad",
+                outputs=["movie_profile", "movie_arc"],
+                name="build_movie_profile",
+            ),
+            Node(
+                plot_movie_profile,
+                inputs={
+                    "arc": "movie_arc",
+                    "profile": "movie_profile",
+                    "audio_path": "params:inference.audio_path",
+                    "title": "params:inference.album_title",
+                },
+                outputs="movie_profile_plot",
+                name="plot_movie_profile",
+            ),
+        ]
+    )

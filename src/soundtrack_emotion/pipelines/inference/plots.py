@@ -1,0 +1,158 @@
+"""Figures of the inference pipeline: a track's VAD timeline above its waveform, and the emotional
+arc of a whole soundtrack album. Built on ``matplotlib.figure.Figure`` (no pyplot state), so they
+can be drawn from any thread or process and saved by ``matplotlib.MatplotlibDataset``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from soundtrack_emotion.vad import VAD_LABELS
+
+# One colour per emotion dimension, shared by every figure of the project.
+VAD_COLORS: dict[str, str] = {
+    "valence": "#1f77b4",
+    "arousal": "#ff7f0e",
+    "dominance": "#2ca02c",
+}
+WAVEFORM_COLOR = "#7f7f7f"
+
+
+def _edges(timeline: pd.DataFrame) -> np.ndarray:
+    """Window edges [n + 1] in seconds of a contiguous timeline [n rows]."""
+    return np.append(timeline["start_s"].to_numpy(float), timeline["end_s"].to_numpy(float)[-1:])
+
+
+def plot_vad_timeline(
+    timeline: pd.DataFrame,
+    waveform: pd.DataFrame,
+    *,
+    title: str,
+    true_vad: Mapping[str, float] | None = None,
+) -> Figure:
+    """VAD over time (top, one step line per dimension, one step per window) above the
+    waveform envelope (bottom), sharing the time axis (thesis Figs. 5.8-5.10).
+
+    ``timeline``: one track's windows (``start_s``, ``end_s``, valence, arousal, dominance);
+    ``waveform``: its envelope (``time_s``, ``low``, ``high``); ``true_vad``: labels drawn as
+    dashed lines when the track is labelled.
+    """
+    fig = Figure(figsize=(10, 5.2), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1))
+    timeline = timeline.sort_values("start_s")
+    edges = _edges(timeline) if len(timeline) else np.array([0.0, 1.0])
+    for label in VAD_LABELS:
+        color = VAD_COLORS[label]
+        if len(timeline):
+            top.stairs(
+                timeline[label].to_numpy(float),
+                edges,
+                baseline=None,
+                color=color,
+                lw=2,
+                label=label,
+            )
+        if true_vad is not None and label in true_vad:
+            top.axhline(
+                true_vad[label],
+                color=color,
+                ls="--",
+                lw=1.2,
+                label=f"true {label} {true_vad[label]:.2f}",
+            )
+    top.set_ylim(0, 1)
+    top.set_ylabel("Predicted VAD (0-1)")
+    top.set_title(title)
+    top.grid(alpha=0.3)
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+
+    if len(waveform):
+        bottom.fill_between(
+            waveform["time_s"], waveform["low"], waveform["high"], color=WAVEFORM_COLOR, lw=0
+        )
+    bottom.set_ylim(-1.05, 1.05)
+    bottom.set_ylabel("Amplitude")
+    bottom.set_xlabel("Time (s)")
+    bottom.set_xlim(edges[0], edges[-1])
+    return fig
+
+
+def album_title(audio_path: str | None, title: str | None) -> str:
+    """Title of a movie profile: ``title``, else named after ``audio_path``."""
+    if title:
+        return str(title)
+    if audio_path is None or not str(audio_path).strip():
+        return "Emotional arc of the demo's test songs"
+    return f"Emotional arc of {Path(str(audio_path)).stem}"
+
+
+def file_name(track: str) -> str:
+    """``track`` with every character but letters, digits, ``-_.`` replaced by ``_``."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(track))
+
+
+def plot_movie_profile(
+    arc: pd.DataFrame, profile: pd.DataFrame, *, audio_path: str | None, title: str | None
+) -> Figure:
+    """The arc of an album: one panel per VAD dimension, each track's overall value as a step
+    over album time, the duration-weighted mean as a dashed line and mean ± std as a band.
+
+    ``arc``: one row per readable track in album order (``position``, ``album_start_s``,
+    ``album_end_s``, valence, arousal, dominance); ``profile``: one row per label
+    (``label``, ``mean``, ``std``); the title is ``title``, else named after ``audio_path``.
+    """
+    fig = Figure(figsize=(11, 7), layout="constrained")
+    axes = fig.subplots(len(VAD_LABELS), 1, sharex=True)
+    minutes = 60.0
+    edges = np.append(arc["album_start_s"].to_numpy(float), arc["album_end_s"].to_numpy(float)[-1:])
+    edges_min = edges / minutes if len(arc) else np.array([0.0, 1.0])
+    stats = profile.set_index("label")
+    for ax, label in zip(axes, VAD_LABELS, strict=True):
+        color = VAD_COLORS[label]
+        if len(arc):
+            ax.stairs(
+                arc[label].to_numpy(float),
+                edges_min,
+                baseline=None,
+                color=color,
+                lw=2,
+                label="track",
+            )
+            mean, std = float(stats.loc[label, "mean"]), float(stats.loc[label, "std"])
+            ax.axhline(mean, color="black", ls="--", lw=1, label=f"weighted mean {mean:.2f}")
+            ax.axhspan(mean - std, mean + std, color=color, alpha=0.12, label=f"± std {std:.2f}")
+            for edge in edges_min[1:-1]:
+                ax.axvline(edge, color="0.85", lw=0.8, zorder=0)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(label.capitalize())
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    if len(arc):
+        top = axes[0].secondary_xaxis("top")
+        centres = (edges_min[:-1] + edges_min[1:]) / 2
+        top.set_xticks(centres, labels=[str(p) for p in arc["position"]], fontsize=8)
+        top.set_xlabel("Track number")
+    axes[-1].set_xlim(edges_min[0], edges_min[-1])
+    axes[-1].set_xlabel("Album time (min)")
+    total_min = float(edges[-1]) / minutes if len(arc) else 0.0
+    fig.suptitle(f"{album_title(audio_path, title)} ({len(arc)} tracks, {total_min:.1f} min)")
+    return fig
+
+
+def plot_track_timelines(
+    vad_timelines: pd.DataFrame, inference_waveforms: pd.DataFrame, track_vad: pd.DataFrame
+) -> dict[str, Figure]:
+    """One :func:`plot_vad_timeline` per readable track, named ``<position>_<track>.png``."""
+    figures: dict[str, Figure] = {}
+    for row in track_vad[track_vad["status"] != "error"].itertuples(index=False):
+        figures[f"{int(row.position):03d}_{file_name(row.track)}.png"] = plot_vad_timeline(
+            vad_timelines[vad_timelines["track"] == row.track],
+            inference_waveforms[inference_waveforms["track"] == row.track],
+            title=f"{row.track}: overall valence {row.valence:.2f}, arousal {row.arousal:.2f}, "
+            f"dominance {row.dominance:.2f}",
+        )
+    return figures

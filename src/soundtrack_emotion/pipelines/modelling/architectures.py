@@ -1,0 +1,146 @@
+"""The regression networks: the thesis's CNN and LSTM (section 4.2) and, beyond it, a BiLSTM
+and a small Transformer encoder (its future work, chapter 6).
+
+Every model maps a batch of frames ``[b, T, F]`` (T time steps of F features: (323, 13) for 15 s
+of MFCC, (15, 128) for 15 s of VGGish) to ``[b, n_outputs]`` VAD values. It starts with a
+``Normalization`` layer holding the training set's per-feature mean and variance, so a saved
+model takes raw features, and ends with the thesis's dense head (128, 128, 64, linear output).
+Only built-in Keras layers are used, so the ``.keras`` files load with ``safe_mode=True``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from keras import layers
+
+from soundtrack_emotion.exceptions import ParameterError
+
+
+def _cnn_body(frames: Any, *, conv_filters: Sequence[int], kernel_size: int, pool_size: int) -> Any:
+    """Conv2D + max-pooling blocks over the (time, feature) plane, flattened."""
+    x = layers.Reshape((*frames.shape[1:], 1), name="as_image")(frames)
+    for filters in conv_filters:
+        x = layers.Conv2D(filters, kernel_size, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(pool_size, padding="same")(x)
+    return layers.Flatten()(x)
+
+
+def _lstm_body(frames: Any, *, units: int) -> Any:
+    """One LSTM layer; its last hidden state summarises the frame."""
+    return layers.LSTM(units)(frames)
+
+
+def _bilstm_body(frames: Any, *, units: int) -> Any:
+    """One bidirectional LSTM layer (``units`` per direction), last states concatenated."""
+    return layers.Bidirectional(layers.LSTM(units))(frames)
+
+
+def _transformer_body(
+    frames: Any,
+    *,
+    model_dim: int,
+    num_heads: int,
+    feedforward_dim: int,
+    num_layers: int,
+    dropout: float,
+    positional_kernel: int,
+) -> Any:
+    """Post-norm Transformer encoder blocks, mean-pooled over time."""
+    if model_dim % num_heads:
+        raise ParameterError(f"model_dim {model_dim} is not divisible by num_heads {num_heads}")
+    x = layers.Dense(model_dim, name="projection")(frames)
+    # Attention is blind to order; a convolution over time adds relative position information,
+    # as wav2vec 2.0 does, with built-in layers only (no custom layer to register on load).
+    position = layers.Conv1D(
+        model_dim, positional_kernel, padding="same", activation="gelu", name="position"
+    )(x)
+    x = layers.LayerNormalization()(layers.Add()([x, position]))
+    for _ in range(num_layers):
+        attended = layers.MultiHeadAttention(
+            num_heads, key_dim=model_dim // num_heads, dropout=dropout
+        )(x, x)
+        x = layers.LayerNormalization()(layers.Add()([x, layers.Dropout(dropout)(attended)]))
+        hidden = layers.Dense(feedforward_dim, activation="gelu")(x)
+        hidden = layers.Dense(model_dim)(hidden)
+        x = layers.LayerNormalization()(layers.Add()([x, layers.Dropout(dropout)(hidden)]))
+    return layers.GlobalAveragePooling1D()(x)
+
+
+BODIES: dict[str, Callable[..., Any]] = {
+    "cnn": _cnn_body,
+    "lstm": _lstm_body,
+    "bilstm": _bilstm_body,
+    "transformer": _transformer_body,
+}
+NETWORKS: tuple[str, ...] = tuple(BODIES)
+
+
+def _check_architecture(network: str, architecture: Mapping[str, Any]) -> dict[str, Any]:
+    body = BODIES[network]
+    expected = {
+        name
+        for name, p in inspect.signature(body).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    } | {"dense_units"}
+    given = set(architecture)
+    if given != expected:
+        raise ParameterError(
+            f"architecture of {network!r}: unknown {sorted(given - expected)}, "
+            f"missing {sorted(expected - given)}"
+        )
+    for name, value in architecture.items():
+        values = value if isinstance(value, Sequence) else [value]
+        if name == "dropout":
+            if not 0.0 <= value < 1.0:
+                raise ParameterError(f"{network}.dropout must be in [0, 1), got {value}")
+        elif not all(isinstance(v, int) and v >= 1 for v in values):
+            raise ParameterError(f"{network}.{name} must be positive integers, got {value!r}")
+    return dict(architecture)
+
+
+def build_model(
+    network: str,
+    *,
+    frame_shape: tuple[int, int],
+    n_outputs: int,
+    feature_mean: Sequence[float],
+    feature_variance: Sequence[float],
+    architecture: Mapping[str, Any],
+) -> keras.Model:
+    """Build an uncompiled regressor ``[b, T, F] -> [b, n_outputs]``.
+
+    Args:
+        network: one of :data:`NETWORKS`.
+        frame_shape: ``(T, F)`` of one frame.
+        n_outputs: 1 for a per-label model, 3 for the joint VAD model.
+        feature_mean, feature_variance: ``[F]`` training statistics for the input normaliser.
+        architecture: the network's sizes (``parameters_modelling.yml``), ``dense_units``
+            included.
+    """
+    if network not in BODIES:
+        raise ParameterError(f"unknown network {network!r}; known: {list(NETWORKS)}")
+    sizes = _check_architecture(network, architecture)
+    dense_units = sizes.pop("dense_units")
+    n_features = frame_shape[-1]
+    if len(feature_mean) != n_features or len(feature_variance) != n_features:
+        raise ParameterError(
+            f"normaliser has {len(feature_mean)} means and {len(feature_variance)} variances "
+            f"for {n_features} features"
+        )
+    frames = keras.Input(shape=tuple(frame_shape), name="frames")
+    x = layers.Normalization(
+        axis=-1,
+        mean=np.asarray(feature_mean, dtype=np.float32),
+        variance=np.asarray(feature_variance, dtype=np.float32),
+        name="feature_normaliser",
+    )(frames)
+    x = BODIES[network](x, **sizes)
+    for units in dense_units:
+        x = layers.Dense(units, activation="relu")(x)
+    outputs = layers.Dense(n_outputs, name="vad")(x)
+    return keras.Model(frames, outputs, name=network)

@@ -1,0 +1,370 @@
+"""Nodes of the modelling pipeline: pick the framed inputs, fit the input normaliser and the
+mean baseline on the training split, train one regressor per (feature, network, target) on
+streamed batches, predict the test split and score it at frame and song level.
+
+Shapes: a frame is ``[T, F]`` (``T`` time steps of ``F`` features); a batch ``[b, T, F]``; a
+model maps it to ``[b, k]`` with ``k`` = 1 for a per-label model and 3 for the joint model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from soundtrack_emotion.datasets import FrameSplit, ModelInputs
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
+from soundtrack_emotion.features import FEATURES, FRAME_SECONDS
+from soundtrack_emotion.metrics import METRIC_NAMES, regression_metrics
+from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS, build_model
+from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+
+logger = logging.getLogger(__name__)
+
+# One model per label, as the thesis trained them (section 3.2.2), or one model for all three.
+TARGETS: dict[str, tuple[str, ...]] = {
+    **{label: (label,) for label in VAD_LABELS},
+    "joint": VAD_LABELS,
+}
+LEVELS: tuple[str, str] = ("frame", "song")
+HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "loss", "val_loss", "mae", "val_mae", "seconds")
+MODEL_METRICS_COLUMNS: tuple[str, ...] = (
+    "feature",
+    "network",
+    "target",
+    "label",
+    "level",
+    "frame_seconds",
+    "n",
+    *METRIC_NAMES,
+    *(f"baseline_{name}" for name in METRIC_NAMES),
+    "best_val_loss",
+    "epochs",
+    "train_seconds",
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model a node works on: the feature family, the network and the target."""
+
+    feature: str
+    network: str
+    target: str
+
+    def __post_init__(self) -> None:
+        for value, known in (
+            (self.feature, FEATURES),
+            (self.network, NETWORKS),
+            (self.target, tuple(TARGETS)),
+        ):
+            if value not in known:
+                raise ParameterError(f"unknown {value!r}; known: {list(known)}")
+
+    @property
+    def variant(self) -> str:
+        return f"{self.feature}_{self.network}"
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return TARGETS[self.target]
+
+
+def select_frame_length(frame_seconds: int, *candidates: ModelInputs) -> ModelInputs:
+    """Return the model inputs framed at ``frame_seconds``; ``candidates`` are the inputs of
+    every length in ``FRAME_SECONDS``, in that order."""
+    if len(candidates) != len(FRAME_SECONDS):
+        raise ParameterError(
+            f"expected model inputs for {list(FRAME_SECONDS)} s, got {len(candidates)}"
+        )
+    if frame_seconds not in FRAME_SECONDS:
+        raise ParameterError(
+            f"modelling.frame_seconds must be one of {list(FRAME_SECONDS)}, got {frame_seconds!r}"
+        )
+    chosen = candidates[FRAME_SECONDS.index(frame_seconds)]
+    empty = [split for split in SPLITS if chosen[split].n_frames == 0]
+    if empty:
+        raise DataValidationError(
+            f"model inputs at {frame_seconds} s have no frames in split(s) {empty}: "
+            "the corpus is too small or its songs shorter than one frame"
+        )
+    return chosen
+
+
+def fit_feature_normaliser(model_input: ModelInputs) -> dict[str, list[float]]:
+    """Per-feature ``mean`` and ``variance`` ([F] each) over every time step of every training
+    frame, merged shard by shard (Chan et al.'s pairwise update: one pass, bounded memory,
+    no cancellation for features far from zero such as MFCC c0)."""
+    count, mean, sum_sq = 0, 0.0, 0.0
+    for chunk in model_input.train.iter_chunks():
+        values = chunk.frames.reshape(-1, chunk.frames.shape[-1]).astype(np.float64)
+        n = len(values)
+        chunk_mean = values.mean(axis=0)
+        delta = chunk_mean - mean
+        total = count + n
+        mean = mean + delta * n / total
+        sum_sq = sum_sq + ((values - chunk_mean) ** 2).sum(axis=0) + delta**2 * count * n / total
+        count = total
+    if not count:
+        raise DataValidationError("cannot fit the feature normaliser: no training frames")
+    return {"mean": np.asarray(mean).tolist(), "variance": (np.asarray(sum_sq) / count).tolist()}
+
+
+def fit_mean_baseline(model_input: ModelInputs) -> dict[str, float]:
+    """The baseline predictor: each label's mean over the training frames."""
+    train = model_input.train
+    means = train.labels().astype(np.float64).mean(axis=0)
+    return {name: float(means[train.label_index(name)[0]]) for name in train.label_names}
+
+
+def _check_training(training: Mapping[str, Any]) -> None:
+    expected = {"learning_rate", "batch_size", "epochs", "patience"}
+    if set(training) != expected:
+        raise ParameterError(
+            f"training parameters must be {sorted(expected)}, got {sorted(training)}"
+        )
+    if not training["learning_rate"] > 0:
+        raise ParameterError(f"learning_rate must be > 0, got {training['learning_rate']}")
+    for name in ("batch_size", "epochs"):
+        if not (isinstance(training[name], int) and training[name] >= 1):
+            raise ParameterError(f"{name} must be an integer >= 1, got {training[name]!r}")
+    if not (isinstance(training["patience"], int) and training["patience"] >= 0):
+        raise ParameterError(f"patience must be an integer >= 0, got {training['patience']!r}")
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Times each epoch and logs its losses through ``logging`` (Kedro's console)."""
+
+    def __init__(self, name: str, epochs: int) -> None:
+        super().__init__()
+        self.name, self.epochs, self.seconds = name, epochs, []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+        logs = logs or {}
+        logger.info(
+            "%s epoch %d/%d: loss %.5f, val_loss %.5f (%.1f s)",
+            self.name,
+            epoch + 1,
+            self.epochs,
+            logs.get("loss", math.nan),
+            logs.get("val_loss", math.nan),
+            self.seconds[-1],
+        )
+
+
+def _stream(
+    split: FrameSplit,
+    labels: tuple[str, ...],
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Batches ``([b, T, F], [b, k])`` read shard by shard, with their count declared so Keras
+    knows the epoch length in advance."""
+    dataset = split.to_tf_dataset(labels=labels, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    n_batches = math.ceil(split.n_frames / batch_size)
+    return dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
+
+
+def train_model(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    network: Mapping[str, Any],
+    seed: int,
+    tensorboard_dir: str,
+    *,
+    spec: ModelSpec,
+) -> tuple[keras.Model, pd.DataFrame]:
+    """Train ``spec``'s network on the training split ``[n, T, F] -> [n, k]`` with Adam and MSE,
+    stopping early on the validation loss and restoring the best weights.
+
+    Batches are streamed from the model inputs (``FrameSplit.to_tf_dataset``); seeds and
+    deterministic ops make a rerun on CPU give the same model. TensorBoard logs go to
+    ``{tensorboard_dir}/{variant}/{target}`` (replaced on each run).
+
+    Returns:
+        The trained model, and its history (one row per epoch: ``HISTORY_COLUMNS``).
+    """
+    training = network["training"]
+    _check_training(training)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+    train, validation = model_input.train, model_input.validation
+    model = build_model(
+        spec.network,
+        frame_shape=train.frame_shape,
+        n_outputs=len(spec.labels),
+        feature_mean=feature_normaliser["mean"],
+        feature_variance=feature_normaliser["variance"],
+        architecture=network["architecture"],
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]),
+        loss="mse",
+        metrics=["mae"],
+    )
+    log_dir = Path(tensorboard_dir) / spec.variant / spec.target
+    shutil.rmtree(log_dir, ignore_errors=True)
+    epoch_log = _EpochLog(f"{spec.variant}.{spec.target}", training["epochs"])
+    batch_size = training["batch_size"]
+    logger.info(
+        "training %s.%s: %d parameters, %d training / %d validation frames of shape %s",
+        spec.variant,
+        spec.target,
+        model.count_params(),
+        train.n_frames,
+        validation.n_frames,
+        train.frame_shape,
+    )
+    fitted = model.fit(
+        _stream(train, spec.labels, batch_size, shuffle=True, seed=seed),
+        validation_data=_stream(validation, spec.labels, batch_size),
+        epochs=training["epochs"],
+        shuffle=False,  # the stream shuffles, seeded
+        callbacks=[
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=training["patience"], restore_best_weights=True
+            ),
+            keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False),
+            epoch_log,
+        ],
+        verbose=0,
+    )
+    history = pd.DataFrame({name: fitted.history[name] for name in HISTORY_COLUMNS[1:-1]})
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    history["seconds"] = epoch_log.seconds
+    return model, history
+
+
+def predict_test_split(
+    model: keras.Model, model_input: ModelInputs, batch_size: int, *, spec: ModelSpec
+) -> pd.DataFrame:
+    """Predict every test frame, shard by shard in batches of ``batch_size`` (bounded memory).
+
+    Returns:
+        Long format, one row per frame and label: ``song_id, frame_index, label, true,
+        predicted``.
+    """
+    if not (isinstance(batch_size, int) and batch_size >= 1):
+        raise ParameterError(f"prediction_batch_size must be an integer >= 1, got {batch_size!r}")
+    test = model_input.test
+    columns = test.label_index(spec.labels)
+    parts = []
+    for chunk in test.iter_chunks():
+        predicted = np.concatenate(
+            [
+                np.asarray(model.predict_on_batch(chunk.frames[start : start + batch_size]))
+                for start in range(0, len(chunk), batch_size)
+            ]
+        )
+        for j, label in enumerate(spec.labels):
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "song_id": chunk.song_id.astype(str),
+                        "frame_index": chunk.frame_index.astype(np.int32),
+                        "label": label,
+                        "true": chunk.labels[:, columns[j]].astype(np.float64),
+                        "predicted": predicted[:, j].astype(np.float64),
+                    }
+                )
+            )
+    predictions = pd.concat(parts, ignore_index=True)
+    if not np.isfinite(predictions["predicted"]).all():
+        raise DataValidationError(f"{spec.variant}.{spec.target} predicted non-finite values")
+    return predictions.sort_values(["label", "song_id", "frame_index"], ignore_index=True)
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def evaluate_model(
+    test_predictions: pd.DataFrame,
+    mean_baseline: Mapping[str, float],
+    history: pd.DataFrame,
+    frame_seconds: int,
+    *,
+    spec: ModelSpec,
+) -> dict[str, Any]:
+    """Score the test predictions per label at frame level and at song level (a song's
+    prediction is the mean of its frames'), next to the training-mean baseline.
+
+    Returns:
+        A JSON-ready report: the model's identity, its training summary, the baseline means and
+        one metrics row per (label, level); undefined statistics are ``None``.
+    """
+    rows = []
+    for label in spec.labels:
+        frames = test_predictions[test_predictions["label"] == label]
+        songs = frames.groupby("song_id", sort=True)[["true", "predicted"]].mean()
+        for level, table in zip(LEVELS, (frames, songs), strict=True):
+            true = table["true"].to_numpy()
+            model_scores = regression_metrics(true, table["predicted"].to_numpy())
+            baseline_scores = regression_metrics(true, np.full(len(true), mean_baseline[label]))
+            rows.append(
+                {
+                    "label": label,
+                    "level": level,
+                    "n": len(table),
+                    **{k: _json_number(v) for k, v in model_scores.items()},
+                    **{f"baseline_{k}": _json_number(v) for k, v in baseline_scores.items()},
+                }
+            )
+    best = int(history["val_loss"].idxmin())
+    return {
+        "feature": spec.feature,
+        "network": spec.network,
+        "target": spec.target,
+        "labels": list(spec.labels),
+        "frame_seconds": int(frame_seconds),
+        "training": {
+            "epochs": len(history),
+            "best_epoch": int(history["epoch"].iloc[best]),
+            "best_val_loss": float(history["val_loss"].iloc[best]),
+            "train_seconds": float(history["seconds"].sum()),
+        },
+        "baseline": {label: float(mean_baseline[label]) for label in spec.labels},
+        "metrics": rows,
+    }
+
+
+def collect_model_metrics(*reports: Mapping[str, Any]) -> pd.DataFrame:
+    """Flatten per-model reports into ``model_metrics``: one row per (feature, network, target,
+    label, level), columns ``MODEL_METRICS_COLUMNS``; undefined statistics are NaN."""
+    rows = [
+        {
+            "feature": report["feature"],
+            "network": report["network"],
+            "target": report["target"],
+            "frame_seconds": report["frame_seconds"],
+            "best_val_loss": report["training"]["best_val_loss"],
+            "epochs": report["training"]["epochs"],
+            "train_seconds": report["training"]["train_seconds"],
+            **row,
+        }
+        for report in reports
+        for row in report["metrics"]
+    ]
+    table = pd.DataFrame(rows, columns=list(MODEL_METRICS_COLUMNS))
+    numeric = [*METRIC_NAMES, *(f"baseline_{name}" for name in METRIC_NAMES)]
+    table[numeric] = table[numeric].astype(np.float64)
+    return table.astype({"frame_seconds": np.int64, "n": np.int64, "epochs": np.int64})

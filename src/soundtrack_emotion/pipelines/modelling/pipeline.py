@@ -1,0 +1,176 @@
+"""The modelling pipeline: one template, instantiated per variant and target by namespaces.
+
+Namespaces are ``{feature}_{network}`` (e.g. ``vggish_lstm``) with one sub-namespace per target
+(``valence``, ``arousal``, ``dominance`` or ``joint``), so every output is a distinct catalog entry
+matched by the dataset factories in ``catalog.yml``, e.g. ``vggish_lstm.valence.model``. A variant
+reads ``{feature}_15s`` and ``{feature}_30s`` and trains on the one ``modelling.frame_seconds``
+selects; its network's sizes and training settings are ``modelling.networks.<network>``.
+
+    kedro run --pipeline=modelling --namespaces=vggish_lstm           # one variant
+    kedro run --pipeline=modelling --namespaces=mfcc_cnn.valence      # one model
+    kedro run --pipeline=modelling_all --namespaces=mfcc_transformer  # beyond the default run
+
+``modelling`` (and the default run) has the thesis's networks and one model per label
+(``DEFAULT_NETWORKS``, ``DEFAULT_TARGETS``); ``modelling_all`` every network and target.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from functools import partial, update_wrapper
+from typing import Any
+
+from kedro.pipeline import Pipeline, node
+
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.features import FEATURES, FRAME_SECONDS
+from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
+from soundtrack_emotion.pipelines.modelling.nodes import (
+    TARGETS,
+    ModelSpec,
+    collect_model_metrics,
+    evaluate_model,
+    fit_feature_normaliser,
+    fit_mean_baseline,
+    predict_test_split,
+    select_frame_length,
+    train_model,
+)
+from soundtrack_emotion.vad import VAD_LABELS
+
+# What `kedro run` trains: the thesis's four variants, one model per label (see README).
+DEFAULT_NETWORKS: tuple[str, ...] = ("cnn", "lstm")
+DEFAULT_TARGETS: tuple[str, ...] = VAD_LABELS
+# What the `modelling_all` pipeline offers to pick from with --namespaces.
+ALL_NETWORKS: tuple[str, ...] = NETWORKS
+ALL_TARGETS: tuple[str, ...] = tuple(TARGETS)
+
+# Template parameter -> project parameter; the network's section is mapped per variant.
+_PARAMETERS = {
+    "params:frame_seconds": "params:modelling.frame_seconds",
+    "params:seed": "params:modelling.seed",
+    "params:tensorboard_dir": "params:modelling.tensorboard_dir",
+    "params:prediction_batch_size": "params:modelling.prediction_batch_size",
+}
+
+
+def _bind(func: Callable[..., Any], spec: ModelSpec) -> Callable[..., Any]:
+    """``func`` with its ``spec`` bound, keeping its name and docstring for kedro-viz."""
+    return update_wrapper(partial(func, spec=spec), func)
+
+
+def _model_template(spec: ModelSpec) -> Pipeline:
+    """Every step of one model, from the framed inputs to its metrics. Self-contained, so that
+    ``--namespaces={variant}.{target}`` runs one model alone."""
+    return Pipeline(
+        [
+            node(
+                select_frame_length,
+                inputs=["params:frame_seconds", *_model_inputs(spec.feature)],
+                outputs="model_input",
+                name="select_frame_length",
+            ),
+            node(
+                fit_feature_normaliser,
+                inputs="model_input",
+                outputs="feature_normaliser",
+                name="fit_feature_normaliser",
+            ),
+            node(
+                fit_mean_baseline,
+                inputs="model_input",
+                outputs="mean_baseline",
+                name="fit_mean_baseline",
+            ),
+            node(
+                _bind(train_model, spec),
+                inputs=[
+                    "model_input",
+                    "feature_normaliser",
+                    "params:network",
+                    "params:seed",
+                    "params:tensorboard_dir",
+                ],
+                outputs=["model", "history"],
+                name="train_model",
+            ),
+            node(
+                _bind(predict_test_split, spec),
+                inputs=["model", "model_input", "params:prediction_batch_size"],
+                outputs="test_predictions",
+                name="predict_test_split",
+            ),
+            node(
+                _bind(evaluate_model, spec),
+                inputs=["test_predictions", "mean_baseline", "history", "params:frame_seconds"],
+                outputs="metrics",
+                name="evaluate_model",
+            ),
+        ]
+    )
+
+
+def _model_inputs(feature: str) -> list[str]:
+    return [f"{feature}_{seconds}s" for seconds in FRAME_SECONDS]
+
+
+def _variant_pipeline(feature: str, network: str, targets: Sequence[str]) -> Pipeline:
+    """The template once per target, namespaced ``{feature}_{network}.{target}``."""
+    per_target = [
+        Pipeline(
+            _model_template(ModelSpec(feature, network, target)),
+            namespace=target,
+            inputs=set(_model_inputs(feature)),
+            parameters={*_PARAMETERS, "params:network"},
+        )
+        for target in targets
+    ]
+    return Pipeline(
+        per_target,
+        namespace=f"{feature}_{network}",
+        inputs=set(_model_inputs(feature)),
+        parameters={**_PARAMETERS, "params:network": f"params:modelling.networks.{network}"},
+        tags=[feature, network],
+    )
+
+
+def _check(kind: str, requested: Sequence[str], known: Sequence[str]) -> tuple[str, ...]:
+    unknown = [name for name in requested if name not in known]
+    if unknown or not requested:
+        raise ParameterError(f"unknown or no {kind} {list(requested)}; known: {list(known)}")
+    return tuple(dict.fromkeys(requested))
+
+
+def create_pipeline(
+    *,
+    features: Sequence[str] = FEATURES,
+    networks: Sequence[str] = DEFAULT_NETWORKS,
+    targets: Sequence[str] = DEFAULT_TARGETS,
+    **kwargs: Any,
+) -> Pipeline:
+    """Build the variants ``features x networks``, each with one model per target, and the
+    ``model_metrics`` table that collects them. ``features`` limits the feature families (the
+    ``offline`` pipeline passes ``("mfcc",)``); VGGish variants are tagged ``vggish``."""
+    features = _check("features", features, FEATURES)
+    networks = _check("networks", networks, NETWORKS)
+    targets = _check("targets", targets, tuple(TARGETS))
+    variants = [
+        _variant_pipeline(feature, network, targets) for feature in features for network in networks
+    ]
+    with warnings.catch_warnings():
+        # Kedro warns about dotted names outside their namespace; reading every variant's
+        # namespaced metrics is exactly what this node is for.
+        warnings.filterwarnings("ignore", message="One or more dataset names contain '.'")
+        collect = node(
+            collect_model_metrics,
+            inputs=[
+                f"{feature}_{network}.{target}.metrics"
+                for feature in features
+                for network in networks
+                for target in targets
+            ],
+            outputs="model_metrics",
+            name="collect_model_metrics",
+        )
+    return Pipeline([*variants, collect])

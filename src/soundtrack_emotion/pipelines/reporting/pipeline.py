@@ -1,0 +1,114 @@
+"""Reporting pipeline: tables and figures of the thesis, then one HTML page with all of them.
+
+Figures are saved through ``matplotlib.MatplotlibDataset`` (``<name>@figure``) and read back
+for the HTML page as images (``<name>@png``, Kedro transcoding of the same files), so the page
+can be rebuilt on its own: ``kedro run --pipeline=reporting --nodes=build_html_report``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kedro.pipeline import Node, Pipeline
+
+from soundtrack_emotion.features import FEATURES
+from soundtrack_emotion.pipelines.inference.nodes import model_key
+from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_NETWORKS, DEFAULT_TARGETS
+from soundtrack_emotion.pipelines.reporting.figures import (
+    plot_predicted_vs_true,
+    plot_test_song_timelines,
+    plot_training_curves,
+    plot_vad_histograms,
+    plot_vad_scatter,
+)
+from soundtrack_emotion.pipelines.reporting.nodes import (
+    FIGURE_SECTIONS,
+    build_html_report,
+    build_results_table,
+    results_markdown,
+)
+
+
+def _per_model_inputs(
+    features: Sequence[str], networks: Sequence[str], targets: Sequence[str], output: str
+) -> dict[str, str]:
+    """``{feature}__{network}__{target}`` -> catalog name of that model's ``output``, for the
+    models the modelling pipeline trains (same defaults, same namespaces)."""
+    return {
+        model_key(feature, network, target): f"{feature}_{network}.{target}.{output}"
+        for feature in features
+        for network in networks
+        for target in targets
+    }
+
+
+def create_pipeline(
+    *,
+    features: Sequence[str] = FEATURES,
+    networks: Sequence[str] = DEFAULT_NETWORKS,
+    targets: Sequence[str] = DEFAULT_TARGETS,
+    **kwargs: Any,
+) -> Pipeline:
+    """Tables, figures and the HTML report for the models of ``features x networks x targets``
+    (the modelling pipeline's defaults; ``offline`` passes ``features=("mfcc",)``)."""
+    model_tags = ["vggish"] if "vggish" in features else []
+    return Pipeline(
+        [
+            Node(
+                build_results_table,
+                inputs={
+                    "model_metrics": "model_metrics",
+                    "levels": "params:reporting.table_levels",
+                },
+                outputs="results_table",
+                name="build_results_table",
+            ),
+            Node(results_markdown, "results_table", "results_markdown", name="results_markdown"),
+            Node(
+                plot_vad_histograms,
+                inputs={"soundtracks": "soundtracks", "bins": "params:reporting.histogram_bins"},
+                outputs="vad_histograms@figure",
+                name="plot_vad_histograms",
+            ),
+            Node(plot_vad_scatter, "soundtracks", "vad_scatter_3d@figure", name="plot_vad_scatter"),
+            Node(
+                plot_predicted_vs_true,
+                inputs=_per_model_inputs(features, networks, targets, "test_predictions"),
+                outputs="predicted_vs_true@figure",
+                name="plot_predicted_vs_true",
+                tags=model_tags,
+            ),
+            Node(
+                plot_training_curves,
+                inputs=_per_model_inputs(features, networks, targets, "history"),
+                outputs="training_curves@figure",
+                name="plot_training_curves",
+                tags=model_tags,
+            ),
+            Node(
+                plot_test_song_timelines,
+                inputs={
+                    "vad_timelines": "vad_timelines",
+                    "inference_waveforms": "inference_waveforms",
+                    "soundtracks": "soundtracks",
+                    "n_songs": "params:reporting.n_test_songs",
+                },
+                outputs="test_song_timelines@figure",
+                name="plot_test_song_timelines",
+                tags=model_tags,
+            ),
+            Node(
+                build_html_report,
+                inputs={
+                    "results_table": "results_table",
+                    "dataset_report": "dataset_report",
+                    "title": "params:reporting.title",
+                    **{name: f"{name}@png" for name in FIGURE_SECTIONS},
+                },
+                outputs="report_html",
+                name="build_html_report",
+                tags=model_tags,
+            ),
+        ]
+    )

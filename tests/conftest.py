@@ -1,0 +1,33 @@
+"""Fixtures shared across test packages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from soundtrack_emotion.demo import DemoConfig, DemoTrack, build_demo_corpus
+
+# A demo corpus small and short enough to build in about a second, bad entries included.
+SMALL_DEMO = DemoConfig(
+    seed=7,
+    n_tracks=14,
+    min_seconds=1.0,
+    max_seconds=2.0,
+    min_tracks_per_artist=2,
+    max_tracks_per_artist=4,
+    page_size=8,
+)
+
+
+@pytest.fixture(scope="session")
+def small_demo_config() -> DemoConfig:
+    """The configuration of the ``small_demo`` corpus."""
+    return SMALL_DEMO
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[DemoTrack]]:
+    """``(raw_dir, planned tracks)`` of a small demo corpus; treat it as read-only."""
+    raw_dir = tmp_path_factory.mktemp("demo") / "data" / "01_raw"
+    return raw_dir, build_demo_corpus(raw_dir, SMALL_DEMO)

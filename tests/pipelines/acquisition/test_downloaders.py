@@ -1,0 +1,284 @@
+"""The downloader backends' contracts, without the network: the local folder matcher, a fake
+``yt-dlp`` executable on PATH, and a fake ``savify`` module."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from soundtrack_emotion.exceptions import FetchError, ParameterError, PrerequisiteError
+from soundtrack_emotion.matching import make_track_id
+from soundtrack_emotion.pipelines.acquisition.downloaders import (
+    LocalFolderDownloader,
+    SavifyDownloader,
+    TrackToFetch,
+    YtDlpDownloader,
+    build_downloader,
+)
+
+from .conftest import CATALOGUE, SPOTIFY_ID, SPOTIFY_SECRET, crawl_parameters, run_crawl, write_tone
+
+MATCHED = 8  # tracks of the loopback corpus with a Spotify match
+
+FAKE_YT_DLP = """\
+#!{python}
+# A stand-in for yt-dlp: logs its arguments, writes a WAV for the search, fails for some.
+import json, sys, time, wave
+args = sys.argv[1:]
+if args == ["--version"]:
+    print("2025.01.15")
+    sys.exit(0)
+with open({log!r}, "a") as log:
+    log.write(json.dumps(args) + "\\n")
+query = args[args.index("--") + 1]
+if "Breaking Benjamin" in query:
+    sys.stderr.write("ERROR: [youtube:search] no video matches the query\\n")
+    sys.exit(1)
+if "Jake Bugg" in query:
+    time.sleep(5)
+fmt = args[args.index("--audio-format") + 1]
+target = args[args.index("--output") + 1].replace("%(ext)s", fmt)
+with wave.open(target, "wb") as out:
+    out.setnchannels(1)
+    out.setsampwidth(2)
+    out.setframerate(8000)
+    out.writeframes(b"\\x00\\x01" * 8000)
+"""
+
+
+def make_executable(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def tool_dir(tmp_path, monkeypatch) -> Path:
+    """A PATH holding only the fake tools a test writes into it."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    monkeypatch.setenv("PATH", str(folder))
+    return folder
+
+
+def add_ffmpeg(tool_dir: Path) -> None:
+    make_executable(tool_dir, "ffmpeg", "#!/bin/sh\nexit 0\n")
+
+
+def add_yt_dlp(tool_dir: Path, log: Path) -> None:
+    make_executable(tool_dir, "yt-dlp", FAKE_YT_DLP.format(python=sys.executable, log=str(log)))
+
+
+def test_yt_dlp_backend_fills_the_audio_folder(
+    lastfm_client, spotify_client, tool_dir, tmp_path, audio_library
+):
+    log = tmp_path / "yt-dlp.log"
+    add_ffmpeg(tool_dir)
+    add_yt_dlp(tool_dir, log)
+    params = crawl_parameters(
+        audio_library,
+        downloader={
+            "backend": "yt-dlp",
+            "yt_dlp": {"audio_format": "wav", "timeout_s": 1.0},
+        },
+    )
+    crawl = run_crawl(lastfm_client, spotify_client, tmp_path / "raw", params)
+
+    statuses = crawl.report[crawl.report["stage"] == "audio.yt-dlp"]
+    failed = statuses[statuses["status"] == "failed"].set_index("item")
+    benjamin = make_track_id("Breaking Benjamin", "Blow Me Away")
+    bugg = make_track_id("Jake Bugg", "Simple as This")
+    assert failed.loc[benjamin, "reason"] == "download_failed"
+    assert "no video matches" in failed.loc[benjamin, "detail"]
+    assert failed.loc[bugg, "reason"] == "timeout"
+    audio = sorted((tmp_path / "raw" / "audio").iterdir())
+    assert len(audio) == MATCHED - 2
+    assert all(p.suffix == ".wav" and p.stat().st_size > 44 for p in audio)
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    first = calls[0]
+    assert first[first.index("--ffmpeg-location") + 1] == str(tool_dir / "ffmpeg")
+    assert first[-1] == "ytsearch1:Skeeter Davis - The End of the World audio"
+    assert "--extract-audio" in first
+
+
+def test_yt_dlp_without_the_executable_or_ffmpeg_fails_before_the_crawl(
+    lastfm_client, spotify_client, fake_lastfm, tool_dir, tmp_path, audio_library
+):
+    params = crawl_parameters(audio_library, downloader={"backend": "yt-dlp"})
+    add_ffmpeg(tool_dir)
+    with pytest.raises(PrerequisiteError, match=r"yt-dlp.*not found.*\[ytdlp\]"):
+        run_crawl(lastfm_client, spotify_client, tmp_path / "raw", params)
+    (tool_dir / "ffmpeg").unlink()
+    add_yt_dlp(tool_dir, tmp_path / "log")
+    with pytest.raises(PrerequisiteError, match="ffmpeg"):
+        run_crawl(lastfm_client, spotify_client, tmp_path / "raw", params)
+    assert fake_lastfm.requests == []
+
+
+def fake_savify_modules(calls: dict) -> dict[str, types.ModuleType]:
+    """``savify`` and ``savify.utils`` with the real package's constructor and download
+    signatures; downloads "<artist> - <title>.<format>" for ids it knows, nothing otherwise
+    (savify logs a failure and returns); raises for one, as its youtube-dl stack may."""
+    known = {t.id: t for t in CATALOGUE if t.artists[0] != "Breaking Benjamin"}
+
+    class PathHolder:
+        def __init__(self, data_path: str | None = None, downloads_path: str | None = None):
+            self.data_path = Path(data_path or ".")
+            self.downloads_path = Path(downloads_path or self.data_path / "downloads")
+
+        def get_download_dir(self) -> Path:
+            return self.downloads_path
+
+    class Savify:
+        def __init__(
+            self,
+            api_credentials=None,
+            quality="0",
+            download_format="mp3",
+            group=None,
+            path_holder=None,
+            retry=3,
+            ydl_options=None,
+            skip_cover_art=False,
+            language=None,
+            logger=None,
+            ffmpeg_location="ffmpeg",
+        ):
+            calls.setdefault("init", []).append(
+                {
+                    "api_credentials": api_credentials,
+                    "download_format": download_format,
+                    "skip_cover_art": skip_cover_art,
+                    "ffmpeg_location": ffmpeg_location,
+                }
+            )
+            self.path_holder = path_holder
+            self.download_format = download_format
+
+        def download(self, query, query_type="track", create_m3u=False, artist_albums=False):
+            calls.setdefault("download", []).append(query)
+            if "Hans Zimmer" in str(known.get(query.rsplit("/", 1)[-1])):
+                raise RuntimeError("youtube_dl.utils.DownloadError: unable to extract")
+            track = known.get(query.rsplit("/", 1)[-1])
+            if track is None:
+                return
+            name = f"{track.artists[0]} - {track.name}.{self.download_format}"
+            write_tone(self.path_holder.get_download_dir() / name)
+
+    savify = types.ModuleType("savify")
+    savify.Savify = Savify
+    utils = types.ModuleType("savify.utils")
+    utils.PathHolder = PathHolder
+    savify.utils = utils
+    return {"savify": savify, "savify.utils": utils}
+
+
+def test_savify_backend_downloads_by_spotify_id(
+    lastfm_client, spotify_client, tool_dir, tmp_path, audio_library, monkeypatch
+):
+    calls: dict = {}
+    for name, module in fake_savify_modules(calls).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    add_ffmpeg(tool_dir)
+    params = crawl_parameters(
+        audio_library, downloader={"backend": "savify", "savify": {"audio_format": "wav"}}
+    )
+    crawl = run_crawl(lastfm_client, spotify_client, tmp_path / "raw", params)
+
+    assert len(calls["init"]) == 1  # one instance: its constructor phones GitHub
+    assert calls["init"][0]["api_credentials"] == (SPOTIFY_ID, SPOTIFY_SECRET)
+    assert calls["init"][0]["skip_cover_art"] is True
+    assert calls["download"][0] == f"https://open.spotify.com/track/{CATALOGUE[0].id}"
+    assert len(calls["download"]) == MATCHED
+    audio = sorted(p.name for p in (tmp_path / "raw" / "audio").iterdir())
+    assert len(audio) == MATCHED - 2
+    assert make_track_id("Skeeter Davis", "The End of the World") + ".wav" in audio
+    failed = crawl.report[crawl.report["status"] == "failed"]
+    assert list(failed["reason"]) == ["not_found", "download_failed"]  # the crawl went on
+    assert "unable to extract" in failed["detail"].iloc[1]
+
+
+def test_savify_missing_is_explained_before_the_crawl(
+    lastfm_client, spotify_client, fake_lastfm, tool_dir, tmp_path, audio_library, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "savify", None)  # "not installed"
+    add_ffmpeg(tool_dir)
+    params = crawl_parameters(audio_library, downloader={"backend": "savify"})
+    with pytest.raises(PrerequisiteError, match=r"\[savify\].*unmaintained youtube-dl"):
+        run_crawl(lastfm_client, spotify_client, tmp_path / "raw", params)
+    assert fake_lastfm.requests == []
+
+
+def test_savify_without_ffmpeg_or_credentials(tool_dir, monkeypatch):
+    for name, module in fake_savify_modules({}).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    with pytest.raises(PrerequisiteError, match="ffmpeg"):
+        SavifyDownloader(credentials=(SPOTIFY_ID, SPOTIFY_SECRET)).check()
+    add_ffmpeg(tool_dir)
+    with pytest.raises(PrerequisiteError, match="client id and secret"):
+        SavifyDownloader(credentials=(SPOTIFY_ID, "")).check()
+
+
+def track(artist: str, title: str, spotify_id: str = "0000000000000000000000") -> TrackToFetch:
+    return TrackToFetch(make_track_id(artist, title), artist, title, spotify_id)
+
+
+def test_local_matching_rules(tmp_path):
+    library = tmp_path / "library"
+    by_id = write_tone(library / "4uLU6hMCjMI75M1A2tKUQC.flac")
+    by_track_id = write_tone(library / f"{make_track_id('A', 'B')}.ogg")
+    by_name = write_tone(library / "deep" / "Sigur Rós - Hoppípolla.wav")
+    (library / "Empty Artist - Empty Song.mp3").write_bytes(b"")
+    (library / "Text Artist - Text Song.txt").write_text("lyrics")
+    downloader = LocalFolderDownloader(folder=str(library))
+    downloader.check()
+
+    assert downloader.match(track("X", "Y", "4uLU6hMCjMI75M1A2tKUQC")) == by_id
+    assert downloader.match(track("A", "B")) == by_track_id
+    assert downloader.match(track("sigur ros", "HOPPIPOLLA (Live)")) == by_name
+    assert downloader.match(track("Text Artist", "Text Song")) is None
+    with pytest.raises(FetchError) as caught:
+        downloader.fetch(track("Empty Artist", "Empty Song"), tmp_path)
+    assert caught.value.reason == "empty_file"
+    with pytest.raises(FetchError) as caught:
+        downloader.fetch(track("Nobody", "Nothing"), tmp_path)
+    assert caught.value.reason == "not_found"
+    (tmp_path / "work").mkdir()
+    copied = downloader.fetch(track("Sigur Rós", "Hoppípolla"), tmp_path / "work")
+    assert copied.read_bytes() == by_name.read_bytes() and by_name.exists()
+
+
+def test_local_folder_must_exist(tmp_path):
+    with pytest.raises(PrerequisiteError, match="does not exist"):
+        LocalFolderDownloader(folder=str(tmp_path / "missing")).check()
+
+
+@pytest.mark.parametrize(
+    ("backend", "options"),
+    [
+        ("local", {"folder": "x", "colour": "red"}),
+        ("yt-dlp", {"audio_format": "aiff"}),
+        ("yt-dlp", {"query": "ytsearch1:{title}"}),
+        ("savify", {"audio_format": "exe"}),
+        ("napster", {}),
+    ],
+)
+def test_bad_downloader_options_are_refused(backend, options):
+    with pytest.raises(ParameterError):
+        build_downloader(backend, options, spotify_credentials=("a", "b"))
+
+
+def test_yt_dlp_fetch_without_check_resolves_itself(tool_dir, tmp_path):
+    add_ffmpeg(tool_dir)
+    add_yt_dlp(tool_dir, tmp_path / "log")
+    downloader = YtDlpDownloader(audio_format="wav", timeout_s=5)
+    work = tmp_path / "work"
+    work.mkdir()
+    fetched = downloader.fetch(track("Mandy Moore", "Only Hope"), work)
+    assert fetched.parent == work and fetched.suffix == ".wav"

@@ -1,0 +1,120 @@
+"""dataset_creation end to end on a small demo corpus, with the project's own catalog entries
+and parameters (paths moved under a temporary folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+
+from soundtrack_emotion.demo import GROUND_TRUTH_RELPATH, BadEntry
+from soundtrack_emotion.pipelines.dataset_creation import create_pipeline
+from soundtrack_emotion.pipelines.dataset_creation.labelling import DropReason
+from soundtrack_emotion.pipelines.dataset_creation.nodes import SOUNDTRACK_COLUMNS
+from soundtrack_emotion.vad import VAD_LABELS
+
+CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
+EXPECTED_DROPS = {
+    BadEntry.NO_TAGS: ("with_tags", DropReason.NO_TAGS),
+    BadEntry.NO_MOOD_TAGS: ("with_mood_tags", DropReason.NO_MOOD_TAGS),
+    BadEntry.ZERO_COUNTS: ("with_mood_tags", DropReason.ZERO_MOOD_WEIGHT),
+    BadEntry.NO_SPOTIFY_MATCH: ("with_spotify_id", DropReason.NO_SPOTIFY_MATCH),
+    BadEntry.MISSING_AUDIO: ("with_audio", DropReason.NO_AUDIO_FILE),
+}
+
+
+def _catalog(root: Path, names: set[str]) -> DataCatalog:
+    """The project's catalog entries for ``names``, with ``data/...`` paths under ``root``."""
+    config = yaml.safe_load((CONF / "catalog.yml").read_text(encoding="utf-8"))
+    entries = {}
+    for name in names:
+        entry = dict(config[name])
+        for key in ("path", "filepath"):
+            if key in entry:
+                entry[key] = str(root / entry[key])
+        entries[name] = entry
+    catalog = DataCatalog.from_config(entries)
+    params = yaml.safe_load((CONF / "parameters_dataset_creation.yml").read_text())
+    for key, value in params["dataset_creation"].items():
+        catalog[f"params:dataset_creation.{key}"] = value
+    return catalog
+
+
+@pytest.fixture(scope="module")
+def run_outputs(small_demo):
+    raw_dir, tracks = small_demo
+    root = raw_dir.parents[1]
+    pipeline = create_pipeline()
+    datasets = {d for d in pipeline.datasets() if not d.startswith("params:")}
+    catalog = _catalog(root, datasets)
+    SequentialRunner().run(pipeline, catalog)
+    return catalog, tracks, raw_dir
+
+
+def test_every_output_of_the_pipeline_is_catalogued_with_a_layer():
+    config = yaml.safe_load((CONF / "catalog.yml").read_text(encoding="utf-8"))
+    for name in create_pipeline().datasets():
+        if not name.startswith("params:"):
+            assert config[name]["metadata"]["kedro-viz"]["layer"], name
+
+
+def test_report_counts_every_step_and_every_bad_entry(run_outputs):
+    catalog, tracks, _ = run_outputs
+    report = catalog.load("dataset_report")
+    n = len(tracks)
+    assert report["counts"] == {
+        "crawled": n,
+        "with_tags": n - 1,
+        "with_mood_tags": n - 3,
+        "with_spotify_id": n - 4,
+        "with_audio": n - 5,
+        "kept": n - 5,
+    }
+    by_id = {d["id"]: (d["failed_step"], d["reason"]) for d in report["dropped"]}
+    bad = {t.bad: t.track_id for t in tracks if t.bad}
+    assert by_id == {bad[kind]: expected for kind, expected in EXPECTED_DROPS.items()}
+    assert sum(report["splits"].values()) == n - 5
+
+
+def test_soundtracks_keep_the_corrupt_and_the_short_file(run_outputs):
+    catalog, tracks, _ = run_outputs
+    soundtracks = catalog.load("soundtracks").set_index("id")
+    for track in tracks:
+        if track.bad in (BadEntry.CORRUPT_AUDIO, BadEntry.SHORT_CLIP):
+            path = Path(soundtracks.loc[track.track_id, "audio_path"])
+            assert path.is_file() and path.suffix == f".{track.extension}"
+
+
+def test_soundtracks_follow_the_contract(run_outputs):
+    catalog, _, _ = run_outputs
+    soundtracks = catalog.load("soundtracks")  # read back from Parquet
+    assert list(soundtracks.columns) == list(SOUNDTRACK_COLUMNS)
+    assert soundtracks["id"].is_unique and not soundtracks.isna().any().any()
+    assert soundtracks[list(VAD_LABELS)].apply(lambda c: c.between(0, 1).all()).all()
+    assert soundtracks["duration_ms"].dtype == "int64" and soundtracks["n_mood_tags"].min() >= 1
+    assert soundtracks.groupby("artist")["split"].nunique().max() == 1  # grouped by artist
+    moods = soundtracks["weighted_mood"].map(json.loads)
+    assert (moods.map(len) == soundtracks["n_mood_tags"]).all()
+    assert all(list(m.values()) == sorted(m.values(), reverse=True) for m in moods)
+
+
+def test_labels_follow_the_hidden_latent_vad(run_outputs):
+    catalog, _, raw_dir = run_outputs
+    soundtracks = catalog.load("soundtracks").set_index("id")
+    truth = pd.read_csv(raw_dir / GROUND_TRUTH_RELPATH).set_index("id").loc[soundtracks.index]
+    for label in VAD_LABELS:
+        assert np.corrcoef(soundtracks[label], truth[label])[0, 1] > 0.9
+
+
+def test_lexicon_is_normalised_and_genre_words_do_not_label(run_outputs):
+    catalog, _, _ = run_outputs
+    lexicon = catalog.load("vad_lexicon")
+    assert {"feel good", "laid back", "rock", "sad"} <= set(lexicon["word"])
+    moods = set().union(*catalog.load("soundtracks")["weighted_mood"].map(json.loads))
+    assert not moods & {"rock", "soundtrack", "epic", "film", "piano"}

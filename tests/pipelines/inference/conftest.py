@@ -1,0 +1,91 @@
+"""Hand-made audio files and tiny Keras models for the inference tests."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SAMPLE_RATE = 22050
+
+
+def _write_tone(path: Path, seconds: float, *, sr: int = SAMPLE_RATE, freq: float = 440.0) -> Path:
+    t = np.arange(round(seconds * sr)) / sr
+    tone = 0.5 * np.sin(2 * np.pi * freq * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, tone.astype(np.float32), sr)
+    return path
+
+
+@pytest.fixture
+def write_tone():
+    """``write_tone(path, seconds, sr=22050)``: a mono tone file of exactly that length."""
+    return _write_tone
+
+
+def _tiny_model(frame_shape: tuple[int, int], outputs: int = 1, value: float = 0.5):
+    """A real Keras model ``[b, T, F] -> [b, outputs]`` whose output is ``value`` for every
+    input (zero kernel, constant bias), so a test knows which model produced a number."""
+    import keras
+
+    inputs = keras.Input(shape=frame_shape, name="frames")
+    pooled = keras.layers.GlobalAveragePooling1D()(inputs)
+    out = keras.layers.Dense(
+        outputs,
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant(value),
+    )(pooled)
+    return keras.Model(inputs, out)
+
+
+@pytest.fixture
+def tiny_model():
+    return _tiny_model
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def extraction_params() -> dict:
+    """The project's feature_extraction parameters (conf/base), accepting tracks from 0.5 s so
+    that short hand-made files reach the framing step."""
+    import yaml
+
+    text = (PROJECT_ROOT / "conf/base/parameters_feature_extraction.yml").read_text()
+    params = yaml.safe_load(text)["feature_extraction"]
+    params["workers"] = 1
+    params["framing"]["short_track"] = {"policy": "pad", "min_seconds": 0.5}
+    return params
+
+
+@pytest.fixture
+def extraction(extraction_params):
+    from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+
+    return ExtractionParams.from_dict(extraction_params)
+
+
+def _vggish_standin(waveform: np.ndarray) -> np.ndarray:
+    """Tests only, never the model: VGGish's signature (1-D float32 16 kHz waveform -> float32
+    [N, 128], one row per whole 0.96 s window, (0, 128) under 0.96 s); each row is the window's
+    RMS level times 1..128."""
+    from soundtrack_emotion.features import VGGISH_WINDOW_SAMPLES, vggish_windows
+
+    waveform = np.asarray(waveform, dtype=np.float32)
+    assert waveform.ndim == 1
+    n = vggish_windows(len(waveform))
+    windows = waveform[: n * VGGISH_WINDOW_SAMPLES].reshape(n, VGGISH_WINDOW_SAMPLES)
+    rms = np.sqrt(np.mean(windows**2, axis=1, keepdims=True))
+    return (rms * np.arange(1, 129, dtype=np.float32)).astype(np.float32)
+
+
+@pytest.fixture
+def vggish_standin():
+    return _vggish_standin

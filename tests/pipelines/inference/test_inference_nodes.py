@@ -1,0 +1,362 @@
+"""Track listing, model choice, the inference node on good and unreadable files, the movie
+profile and the figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.patches import StepPatch
+
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.pipelines.inference.nodes import (
+    MODEL_COLUMNS,
+    TIMELINE_COLUMNS,
+    TRACK_COLUMNS,
+    build_movie_profile,
+    list_inference_tracks,
+    model_key,
+    predict_vad_timelines,
+    select_inference_models,
+)
+from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
+from soundtrack_emotion.vad import VAD_LABELS
+
+FRAME = (43, 13)
+
+
+@pytest.fixture
+def soundtracks() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": ["b-song", "a-song", "c-song"],
+            "audio_path": ["data/01_raw/audio/b-song.wav", "x/a-song.flac", "x/c-song.ogg"],
+            "split": ["test", "test", "train"],
+        }
+    )
+
+
+# --------------------------------------------------------------------------------- listing
+
+
+def test_default_tracks_are_the_demo_test_songs(soundtracks):
+    tracks = list_inference_tracks("", soundtracks)
+
+    assert tracks.to_dict("list") == {
+        "position": [1, 2],
+        "track": ["a-song", "b-song"],
+        "path": ["x/a-song.flac", "data/01_raw/audio/b-song.wav"],
+    }
+
+
+def test_a_folder_is_listed_in_name_order_with_unique_track_names(tmp_path, soundtracks):
+    for name in ("02 Theme.wav", "01 Intro.flac", "cover.jpg", ".DS_Store", "02 Theme.mp3"):
+        (tmp_path / name).write_bytes(b"x")
+
+    tracks = list_inference_tracks(str(tmp_path), soundtracks)
+
+    assert tracks["track"].tolist() == ["01 Intro", "02 Theme.mp3", "02 Theme.wav", "cover"]
+    assert tracks["position"].tolist() == [1, 2, 3, 4]
+    assert tracks["path"].iloc[0] == str(tmp_path / "01 Intro.flac")
+
+
+def test_a_csv_gives_the_album_order_relative_to_its_folder(tmp_path, soundtracks):
+    album = tmp_path / "album"
+    album.mkdir()
+    pd.DataFrame({"path": ["z.wav", "a.wav", "/abs/m.wav", "z.wav"]}).to_csv(
+        album / "order.csv", index=False
+    )
+
+    tracks = list_inference_tracks(str(album / "order.csv"), soundtracks)
+
+    assert tracks["path"].tolist() == [
+        str(album / "z.wav"),
+        str(album / "a.wav"),
+        "/abs/m.wav",
+        str(album / "z.wav"),
+    ]
+    assert tracks["track"].tolist() == ["z", "a", "m", "z (2)"]
+
+
+def test_a_single_file_and_a_missing_path(tmp_path, soundtracks):
+    song = tmp_path / "song.ogg"
+    song.write_bytes(b"x")
+    assert list_inference_tracks(str(song), soundtracks)["track"].tolist() == ["song"]
+    with pytest.raises(ParameterError, match="does not exist"):
+        list_inference_tracks(str(tmp_path / "nope"), soundtracks)
+
+
+# ---------------------------------------------------------------------------- model choice
+
+
+@pytest.fixture
+def model_metrics() -> pd.DataFrame:
+    """val losses: valence best with vggish_lstm, arousal with mfcc_cnn, dominance with
+    mfcc_lstm; a joint mfcc_cnn model with a (not comparable) lower loss."""
+    losses = {
+        ("mfcc", "cnn", "valence"): 0.020,
+        ("mfcc", "lstm", "valence"): 0.019,
+        ("vggish", "lstm", "valence"): 0.015,
+        ("mfcc", "cnn", "arousal"): 0.010,
+        ("mfcc", "lstm", "arousal"): 0.011,
+        ("vggish", "lstm", "arousal"): 0.012,
+        ("mfcc", "cnn", "dominance"): 0.009,
+        ("mfcc", "lstm", "dominance"): 0.008,
+        ("vggish", "lstm", "dominance"): 0.0081,
+        ("mfcc", "cnn", "joint"): 0.001,
+    }
+    rows = []
+    for (feature, network, target), loss in losses.items():
+        for label in VAD_LABELS if target == "joint" else (target,):
+            for level in ("frame", "song"):
+                rows.append((feature, network, target, label, level, loss))
+    return pd.DataFrame(
+        rows, columns=["feature", "network", "target", "label", "level", "best_val_loss"]
+    )
+
+
+AVAILABLE = tuple(
+    model_key(f, n, t)
+    for f, n in (("mfcc", "cnn"), ("mfcc", "lstm"), ("vggish", "lstm"))
+    for t in (*VAD_LABELS, "joint")
+    if not (t == "joint" and (f, n) != ("mfcc", "cnn"))
+)
+
+
+def _choice(chosen: pd.DataFrame) -> dict[str, tuple]:
+    return {
+        row.label: (row.feature, row.network, row.target, row.output_index)
+        for row in chosen.itertuples()
+    }
+
+
+def test_best_picks_the_lowest_validation_loss_among_models_of_that_label(model_metrics):
+    chosen = select_inference_models(model_metrics, "best", available=AVAILABLE)
+
+    assert list(chosen.columns) == list(MODEL_COLUMNS)
+    assert _choice(chosen) == {
+        "valence": ("vggish", "lstm", "valence", 0),
+        "arousal": ("mfcc", "cnn", "arousal", 0),
+        "dominance": ("mfcc", "lstm", "dominance", 0),
+    }
+
+
+def test_best_among_offline_models_only(model_metrics):
+    offline = tuple(key for key in AVAILABLE if key.startswith("mfcc"))
+    chosen = select_inference_models(model_metrics, "best", available=offline)
+    assert _choice(chosen)["valence"] == ("mfcc", "lstm", "valence", 0)
+
+
+def test_a_variant_or_one_joint_model_can_be_chosen(model_metrics):
+    variant = select_inference_models(model_metrics, "mfcc_cnn", available=AVAILABLE)
+    assert {v[:3] for v in _choice(variant).values()} == {
+        ("mfcc", "cnn", label) for label in VAD_LABELS
+    }
+    joint = select_inference_models(model_metrics, "mfcc_cnn.joint", available=AVAILABLE)
+    assert _choice(joint) == {
+        label: ("mfcc", "cnn", "joint", i) for i, label in enumerate(VAD_LABELS)
+    }
+
+
+def test_an_unknown_model_choice_lists_the_options(model_metrics):
+    with pytest.raises(ParameterError, match=r"mfcc_gru.*'mfcc_cnn'.*'mfcc_cnn.joint'"):
+        select_inference_models(model_metrics, "mfcc_gru", available=AVAILABLE)
+
+
+# ------------------------------------------------------------------ the node, bad files too
+
+
+def _chosen(feature="mfcc", network="cnn") -> pd.DataFrame:
+    return pd.DataFrame(
+        [(label, feature, network, label, 0, 0.01) for label in VAD_LABELS],
+        columns=list(MODEL_COLUMNS),
+    )
+
+
+def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
+    tmp_path, write_tone, tiny_model, extraction_params
+):
+    good_a = write_tone(tmp_path / "a.wav", 6.0)
+    good_b = write_tone(tmp_path / "b.flac", 3.3, sr=16000)
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x10\x00\x00WAVEfmt " + bytes(200))
+    text = tmp_path / "notes.mp3"
+    text.write_text("these are liner notes, not audio\n" * 20)
+    empty = tmp_path / "empty.ogg"
+    empty.write_bytes(b"")
+    missing = tmp_path / "missing.wav"
+    paths = [good_a, corrupt, text, missing, empty, good_b]
+    tracks = pd.DataFrame(
+        {"position": range(1, 7), "track": [p.stem for p in paths], "path": [str(p) for p in paths]}
+    )
+    models = {
+        model_key("mfcc", "cnn", label): tiny_model(FRAME, value=v)
+        for label, v in zip(VAD_LABELS, (0.2, 0.5, 0.8), strict=True)
+    }
+
+    timelines, track_vad, waveforms = predict_vad_timelines(
+        tracks,
+        _chosen(),
+        hop_seconds=2.0,
+        batch_size=4,
+        waveform_points=100,
+        feature_extraction=extraction_params,
+        **models,
+    )
+
+    assert list(track_vad.columns) == list(TRACK_COLUMNS)
+    assert track_vad["track"].tolist() == ["a", "corrupt", "notes", "missing", "empty", "b"]
+    assert track_vad["status"].tolist() == ["ok", "error", "error", "error", "error", "ok"]
+    reasons = dict(zip(track_vad["track"], track_vad["error"], strict=True))
+    assert reasons["a"] == "" and reasons["b"] == ""
+    assert "corrupt" in reasons["corrupt"]
+    assert "not an audio file" in reasons["notes"] or "ffmpeg" in reasons["notes"]
+    assert "file not found" in reasons["missing"]
+    assert "empty file" in reasons["empty"]
+    assert track_vad.loc[track_vad["status"] == "error", list(VAD_LABELS)].isna().all().all()
+
+    ok = track_vad[track_vad["status"] == "ok"].set_index("track")
+    assert ok["duration_s"].to_dict() == pytest.approx({"a": 6.0, "b": 3.3})
+    assert ok["n_windows"].to_dict() == {"a": 3, "b": 2}
+    np.testing.assert_allclose(ok[list(VAD_LABELS)].to_numpy(), [[0.2, 0.5, 0.8]] * 2, atol=1e-6)
+
+    assert list(timelines.columns) == list(TIMELINE_COLUMNS)
+    assert timelines["track"].tolist() == ["a"] * 3 + ["b"] * 2
+    b_rows = timelines[timelines["track"] == "b"]
+    np.testing.assert_allclose(b_rows[["start_s", "end_s"]], [[0.0, 2.0], [2.0, 3.3]])
+    assert set(waveforms["track"]) == {"a", "b"}
+
+
+def test_a_run_where_nothing_is_readable_still_reports_every_track(
+    tmp_path, tiny_model, extraction_params
+):
+    tracks = pd.DataFrame({"position": [1], "track": ["x"], "path": [str(tmp_path / "x.wav")]})
+    models = {model_key("mfcc", "cnn", label): tiny_model(FRAME) for label in VAD_LABELS}
+
+    timelines, track_vad, waveforms = predict_vad_timelines(
+        tracks,
+        _chosen(),
+        hop_seconds=2.0,
+        batch_size=4,
+        waveform_points=100,
+        feature_extraction=extraction_params,
+        **models,
+    )
+
+    assert timelines.empty and list(timelines.columns) == list(TIMELINE_COLUMNS)
+    assert waveforms.empty
+    assert track_vad["status"].tolist() == ["error"]
+    profile, arc = build_movie_profile(track_vad)
+    assert arc.empty and profile["n_tracks"].tolist() == [0, 0, 0]
+
+
+def test_a_chosen_model_that_is_not_loaded_is_a_parameter_error(
+    tmp_path, tiny_model, extraction_params
+):
+    tracks = pd.DataFrame({"position": [1], "track": ["x"], "path": [str(tmp_path / "x.wav")]})
+    with pytest.raises(ParameterError, match="mfcc__lstm__valence"):
+        predict_vad_timelines(
+            tracks,
+            _chosen(network="lstm"),
+            hop_seconds=2.0,
+            batch_size=4,
+            waveform_points=100,
+            feature_extraction=extraction_params,
+            **{model_key("mfcc", "cnn", "valence"): tiny_model(FRAME)},
+        )
+
+
+# --------------------------------------------------------------------------- movie profile
+
+
+@pytest.fixture
+def album() -> pd.DataFrame:
+    """Three readable tracks of 60, 120 and 180 s (and one unreadable), hand-computable."""
+    return pd.DataFrame(
+        {
+            "position": [1, 2, 3, 4],
+            "track": ["opening", "broken", "chase", "finale"],
+            "path": ["1.wav", "2.wav", "3.wav", "4.wav"],
+            "status": ["ok", "error", "ok", "padded"],
+            "error": ["", "corrupt", "", "short"],
+            "duration_s": [60.0, np.nan, 120.0, 180.0],
+            "n_windows": [12, 0, 24, 36],
+            "valence": [0.2, np.nan, 0.5, 0.8],
+            "arousal": [0.6, np.nan, 0.6, 0.6],
+            "dominance": [0.9, np.nan, 0.3, 0.3],
+        }
+    )
+
+
+def test_movie_profile_is_duration_weighted(album):
+    profile, arc = build_movie_profile(album)
+
+    stats = profile.set_index("label")
+    # valence: (60*0.2 + 120*0.5 + 180*0.8) / 360 = 216 / 360 = 0.6
+    assert stats.loc["valence", "mean"] == pytest.approx(0.6)
+    # spread: sqrt((60*0.16 + 120*0.01 + 180*0.04) / 360) = sqrt(18 / 360)
+    assert stats.loc["valence", "std"] == pytest.approx(np.sqrt(0.05))
+    assert stats.loc["arousal", "mean"] == pytest.approx(0.6)
+    assert stats.loc["arousal", "std"] == pytest.approx(0.0)
+    # dominance: (54 + 36 + 54) / 360 = 0.4; spread sqrt((60*0.25 + 300*0.01) / 360)
+    assert stats.loc["dominance", "mean"] == pytest.approx(0.4)
+    assert stats.loc["dominance", "std"] == pytest.approx(np.sqrt(18 / 360))
+    assert stats.loc["valence", ["min", "max", "opening", "closing"]].tolist() == pytest.approx(
+        [0.2, 0.8, 0.2, 0.8]
+    )
+    assert stats.loc["valence", "trend_per_hour"] > 0  # valence rises across the album
+    assert stats.loc["dominance", "trend_per_hour"] < 0
+    assert stats.loc["arousal", "trend_per_hour"] == pytest.approx(0.0)
+    assert stats["n_tracks"].tolist() == [3, 3, 3]
+    assert stats["total_s"].tolist() == [360.0] * 3
+
+    assert arc["track"].tolist() == ["opening", "chase", "finale"]
+    assert arc["album_start_s"].tolist() == [0.0, 60.0, 180.0]
+    assert arc["album_end_s"].tolist() == [60.0, 180.0, 360.0]
+
+
+def test_movie_profile_plot_has_a_panel_per_label_on_the_album_clock(album):
+    profile, arc = build_movie_profile(album)
+
+    fig = plot_movie_profile(arc, profile, audio_path="/music/Interstellar", title="")
+
+    panels = fig.axes
+    assert len(panels) == 3
+    (track_axis,) = panels[0].child_axes  # track numbers along the top
+    assert track_axis.get_xlabel() == "Track number"
+    assert [t.get_text() for t in track_axis.get_xticklabels()] == ["1", "3", "4"]
+    assert [ax.get_ylabel() for ax in panels] == ["Valence", "Arousal", "Dominance"]
+    assert panels[-1].get_xlabel() == "Album time (min)"
+    assert panels[0].get_xlim() == pytest.approx((0.0, 6.0))
+    (steps,) = [p for p in panels[0].patches if isinstance(p, StepPatch)]
+    np.testing.assert_allclose(steps.get_data().edges, [0, 1, 3, 6])
+    np.testing.assert_allclose(steps.get_data().values, [0.2, 0.5, 0.8])
+    legend = [t.get_text() for t in panels[0].get_legend().get_texts()]
+    assert legend == ["track", "weighted mean 0.60", "± std 0.22"]
+    assert fig.get_suptitle() == "Emotional arc of Interstellar (3 tracks, 6.0 min)"
+    assert (
+        "Memento" in plot_movie_profile(arc, profile, audio_path="", title="Memento").get_suptitle()
+    )
+
+
+def test_one_timeline_plot_per_readable_track(album):
+    timelines = pd.concat(
+        pd.DataFrame(
+            {
+                "track": t,
+                "start_s": [0.0, 5.0],
+                "end_s": [5.0, 9.0],
+                **{label: [0.3, 0.6] for label in VAD_LABELS},
+            }
+        )
+        for t in ("opening", "chase", "finale")
+    )
+    waveforms = pd.DataFrame({"track": "chase", "time_s": [1.0, 8.0], "low": -0.5, "high": 0.5})
+
+    figures = plot_track_timelines(timelines, waveforms, album)
+
+    assert list(figures) == ["001_opening.png", "003_chase.png", "004_finale.png"]
+    top, bottom = figures["003_chase.png"].axes
+    assert top.get_title().startswith("chase: overall valence 0.50")
+    assert bottom.get_xlim() == (0.0, 9.0)
+    assert len(bottom.collections) == 1

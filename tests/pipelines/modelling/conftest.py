@@ -1,0 +1,104 @@
+"""Tiny synthetic model inputs whose labels can be learnt from the frames."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from soundtrack_emotion.datasets import FrameChunk, ModelInputDataset, ModelInputs
+from soundtrack_emotion.vad import SPLITS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+SONGS = {"train": 24, "validation": 8, "test": 8}
+
+
+@dataclass
+class Corpus:
+    """What was written, kept whole so tests can check the streamed results against it."""
+
+    inputs: ModelInputs
+    frames: dict[str, np.ndarray]  # split -> [n, T, F]
+    labels: dict[str, np.ndarray]  # split -> [n, 3]
+    song_id: dict[str, np.ndarray]  # split -> [n]
+
+
+def write_model_inputs(
+    path: Path,
+    *,
+    frame_shape: tuple[int, int] = (6, 4),
+    frames_per_song: int = 3,
+    shard_frames: int = 16,
+    seed: int = 0,
+) -> Corpus:
+    """Write a ModelInputDataset at ``path``: each song has random VAD labels, and its frames
+    are noise around a linear function of them, on an MFCC-like scale (offset 100, scale 40)
+    so that training without the normaliser would struggle."""
+    rng = np.random.default_rng(seed)
+    t, f = frame_shape
+    mixing = rng.normal(size=(3, f))
+    frames, labels, song_ids = {}, {}, {}
+    for split in SPLITS:
+        n_songs = SONGS[split]
+        song_labels = rng.uniform(0.1, 0.9, size=(n_songs, 3)).astype(np.float32)
+        per_frame = np.repeat(song_labels, frames_per_song, axis=0)
+        signal = (per_frame - 0.5) @ mixing
+        noise = rng.normal(scale=0.3, size=(len(per_frame), t, f))
+        frames[split] = (100.0 + 40.0 * (signal[:, None, :] + noise)).astype(np.float32)
+        labels[split] = per_frame
+        song_ids[split] = np.repeat([f"{split}-{i:03d}" for i in range(n_songs)], frames_per_song)
+
+    def chunks(split: str):
+        n = len(frames[split])
+        index = np.tile(np.arange(frames_per_song, dtype=np.int32), n // frames_per_song)
+        for start in range(0, n, 4):  # small chunks, regrouped into shards of `shard_frames`
+            stop = start + 4
+            yield FrameChunk(
+                frames=frames[split][start:stop],
+                song_id=song_ids[split][start:stop],
+                frame_index=index[start:stop],
+                labels=labels[split][start:stop],
+            )
+
+    dataset = ModelInputDataset(path=str(path), shard_frames=shard_frames)
+    dataset.save({split: chunks(split) for split in SPLITS})
+    return Corpus(dataset.load(), frames, labels, song_ids)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Corpus:
+    return write_model_inputs(tmp_path / "mfcc_15s")
+
+
+@pytest.fixture(scope="session")
+def modelling_parameters() -> dict:
+    """The project's ``modelling`` parameters as shipped in conf/base."""
+    text = (PROJECT_ROOT / "conf/base/parameters_modelling.yml").read_text()
+    return yaml.safe_load(text)["modelling"]
+
+
+@pytest.fixture
+def tiny_networks(modelling_parameters: dict) -> dict:
+    """Every network's section with tiny sizes and a short training, for fast tests."""
+    networks = copy.deepcopy(modelling_parameters["networks"])
+    tiny = {
+        "cnn": {"conv_filters": [4, 8], "kernel_size": 3, "pool_size": 2},
+        "lstm": {"units": 8},
+        "bilstm": {"units": 4},
+        "transformer": {
+            "model_dim": 8,
+            "num_heads": 2,
+            "feedforward_dim": 16,
+            "num_layers": 1,
+            "dropout": 0.1,
+            "positional_kernel": 3,
+        },
+    }
+    for name, sizes in tiny.items():
+        networks[name]["architecture"] = {**sizes, "dense_units": [16, 8]}
+        networks[name]["training"].update(batch_size=8, epochs=3, patience=2)
+    return networks

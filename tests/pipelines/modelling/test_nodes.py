@@ -1,0 +1,222 @@
+"""Nodes: frame-length choice, streamed statistics, the baseline, training, evaluation."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from soundtrack_emotion.datasets import FrameSplit
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
+from soundtrack_emotion.pipelines.modelling.nodes import (
+    HISTORY_COLUMNS,
+    MODEL_METRICS_COLUMNS,
+    ModelSpec,
+    collect_model_metrics,
+    evaluate_model,
+    fit_feature_normaliser,
+    fit_mean_baseline,
+    predict_test_split,
+    select_frame_length,
+    train_model,
+)
+from soundtrack_emotion.vad import VAD_LABELS
+
+from .conftest import write_model_inputs
+
+CNN_VALENCE = ModelSpec("mfcc", "cnn", "valence")
+
+
+def test_select_frame_length(corpus, tmp_path):
+    longer = write_model_inputs(tmp_path / "mfcc_30s", frame_shape=(12, 4)).inputs
+    assert select_frame_length(15, corpus.inputs, longer) is corpus.inputs
+    assert select_frame_length(30, corpus.inputs, longer) is longer
+    with pytest.raises(ParameterError, match="must be one of \\[15, 30\\], got 20"):
+        select_frame_length(20, corpus.inputs, longer)
+
+
+def test_select_frame_length_rejects_empty_split(tmp_path):
+    from soundtrack_emotion.datasets import ModelInputDataset
+
+    dataset = ModelInputDataset(path=str(tmp_path / "empty"))
+    dataset.save({"train": [], "validation": [], "test": []})
+    with pytest.raises(DataValidationError, match="no frames in split"):
+        select_frame_length(15, dataset.load(), dataset.load())
+
+
+def test_normaliser_streams_shards_and_matches_whole_array(corpus, monkeypatch):
+    frames = corpus.frames["train"]
+    assert corpus.inputs.train.n_frames == len(frames) > 16  # several shards of 16 frames
+    _forbid_whole_frame_columns(monkeypatch)
+    stats = fit_feature_normaliser(corpus.inputs)
+    flat = frames.reshape(-1, frames.shape[-1]).astype(np.float64)
+    np.testing.assert_allclose(stats["mean"], flat.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(stats["variance"], flat.var(axis=0), rtol=1e-6)
+
+
+def test_mean_baseline_is_training_label_mean(corpus):
+    baseline = fit_mean_baseline(corpus.inputs)
+    assert list(baseline) == list(VAD_LABELS)
+    np.testing.assert_allclose(
+        list(baseline.values()), corpus.labels["train"].mean(axis=0, dtype=np.float64)
+    )
+
+
+def _forbid_whole_frame_columns(monkeypatch):
+    """Fail if anything reads the frames of a whole split at once."""
+    original = FrameSplit._column
+
+    def column(self, name):
+        if name == "frames":
+            raise AssertionError("materialised every frame of a split")
+        return original(self, name)
+
+    monkeypatch.setattr(FrameSplit, "_column", column)
+
+
+def _train(corpus, networks, spec=CNN_VALENCE, seed=7, tensorboard_dir="tb"):
+    normaliser = fit_feature_normaliser(corpus.inputs)
+    return train_model(
+        corpus.inputs, normaliser, networks[spec.network], seed, str(tensorboard_dir), spec=spec
+    )
+
+
+def test_training_streams_batches_no_larger_than_a_shard(
+    corpus, tiny_networks, monkeypatch, tmp_path
+):
+    _forbid_whole_frame_columns(monkeypatch)
+    seen = []
+    original = FrameSplit.iter_chunks
+
+    def iter_chunks(self, **kwargs):
+        for chunk in original(self, **kwargs):
+            seen.append((self.path.name, len(chunk)))
+            yield chunk
+
+    monkeypatch.setattr(FrameSplit, "iter_chunks", iter_chunks)
+    _, history = _train(corpus, tiny_networks, tensorboard_dir=tmp_path)
+    train_chunks = [n for split, n in seen if split == "train"]
+    assert max(train_chunks) <= 16
+    # the normaliser's pass plus one pass per epoch over every training frame
+    assert sum(train_chunks) == corpus.inputs.train.n_frames * (1 + len(history))
+
+
+def test_training_history_and_tensorboard(corpus, tiny_networks, tmp_path):
+    model, history = _train(corpus, tiny_networks, tensorboard_dir=tmp_path / "tb")
+    assert tuple(history.columns) == HISTORY_COLUMNS
+    assert history["epoch"].tolist() == list(range(1, len(history) + 1))
+    assert 1 <= len(history) <= tiny_networks["cnn"]["training"]["epochs"]
+    assert np.isfinite(history[["loss", "val_loss", "mae", "val_mae"]].to_numpy()).all()
+    logs = list((tmp_path / "tb" / "mfcc_cnn" / "valence").rglob("events.out.tfevents.*"))
+    assert logs, "no TensorBoard event file written"
+    assert model.output_shape == (None, 1)
+
+
+def test_rerun_with_same_seed_gives_same_results(corpus, tiny_networks, tmp_path):
+    spec = ModelSpec("mfcc", "transformer", "joint")  # dropout and shuffling both seeded
+    runs = []
+    for _ in range(2):
+        model, history = _train(corpus, tiny_networks, spec=spec, tensorboard_dir=tmp_path)
+        runs.append((history, predict_test_split(model, corpus.inputs, 5, spec=spec)))
+    (history_a, predictions_a), (history_b, predictions_b) = runs
+    columns = ["loss", "val_loss", "mae", "val_mae"]
+    pd.testing.assert_frame_equal(history_a[columns], history_b[columns])
+    pd.testing.assert_frame_equal(predictions_a, predictions_b)
+    other, _ = _train(corpus, tiny_networks, spec=spec, seed=8, tensorboard_dir=tmp_path)
+    other_predictions = predict_test_split(other, corpus.inputs, 5, spec=spec)
+    assert not np.allclose(other_predictions["predicted"], predictions_a["predicted"])
+
+
+def test_bad_training_parameters_raise(corpus, tiny_networks):
+    tiny_networks["cnn"]["training"]["batch_size"] = 0
+    with pytest.raises(ParameterError, match="batch_size must be an integer >= 1, got 0"):
+        _train(corpus, tiny_networks)
+
+
+def test_predictions_cover_every_test_frame_and_label(corpus, tiny_networks, tmp_path):
+    spec = ModelSpec("mfcc", "lstm", "joint")
+    model, _ = _train(corpus, tiny_networks, spec=spec, tensorboard_dir=tmp_path)
+    predictions = predict_test_split(model, corpus.inputs, 4, spec=spec)
+    assert list(predictions.columns) == ["song_id", "frame_index", "label", "true", "predicted"]
+    n_test = corpus.inputs.test.n_frames
+    assert len(predictions) == 3 * n_test
+    for j, label in enumerate(VAD_LABELS):
+        rows = predictions[predictions["label"] == label]
+        order = np.lexsort((corpus_index := np.arange(n_test) % 3, corpus.song_id["test"]))
+        np.testing.assert_allclose(rows["true"], corpus.labels["test"][order, j], rtol=1e-6)
+        assert rows["frame_index"].tolist() == corpus_index[order].tolist()
+    # the same frames predicted in one batch give the same values as in batches of 4
+    frames = corpus.frames["test"]
+    whole = model.predict_on_batch(frames)[:, 0]
+    valence = predictions[predictions["label"] == "valence"]
+    order = np.lexsort((np.arange(n_test) % 3, corpus.song_id["test"]))
+    np.testing.assert_allclose(valence["predicted"], whole[order], rtol=1e-4, atol=1e-6)
+
+
+def _history(val_losses):
+    n = len(val_losses)
+    return pd.DataFrame(
+        {
+            "epoch": range(1, n + 1),
+            "loss": val_losses,
+            "val_loss": val_losses,
+            "mae": val_losses,
+            "val_mae": val_losses,
+            "seconds": [2.0] * n,
+        }
+    )
+
+
+def test_evaluate_frame_and_song_level_against_baseline():
+    # two songs of two frames; song level averages the frames' predictions
+    predictions = pd.DataFrame(
+        {
+            "song_id": ["a", "a", "b", "b"],
+            "frame_index": [0, 1, 0, 1],
+            "label": "valence",
+            "true": [0.2, 0.2, 0.8, 0.8],
+            "predicted": [0.1, 0.5, 0.7, 0.7],
+        }
+    )
+    report = evaluate_model(
+        predictions, {"valence": 0.4}, _history([0.3, 0.1, 0.2]), 15, spec=CNN_VALENCE
+    )
+    assert report["training"] == {
+        "epochs": 3,
+        "best_epoch": 2,
+        "best_val_loss": 0.1,
+        "train_seconds": 6.0,
+    }
+    frame, song = report["metrics"]
+    assert (frame["level"], frame["n"], song["level"], song["n"]) == ("frame", 4, "song", 2)
+    assert frame["mse"] == pytest.approx((0.01 + 0.09 + 0.01 + 0.01) / 4)
+    # song predictions 0.3 and 0.7 against 0.2 and 0.8
+    assert song["mse"] == pytest.approx(0.01)
+    assert song["r2"] == pytest.approx(1 - 0.02 / 0.18)
+    # the baseline predicts 0.4 everywhere: errors 0.2 and 0.4
+    assert song["baseline_mse"] == pytest.approx((0.04 + 0.16) / 2)
+    assert song["baseline_mae"] == pytest.approx(0.3)
+    assert song["baseline_r2"] == pytest.approx(1 - 0.20 / 0.18)
+    assert song["baseline_pearson_r"] is None  # undefined for a constant prediction
+    assert song["baseline_ccc"] == 0.0
+
+
+def test_collect_model_metrics_schema():
+    predictions = pd.DataFrame(
+        {
+            "song_id": ["a", "b", "c"],
+            "frame_index": [0, 0, 0],
+            "label": "valence",
+            "true": [0.2, 0.5, 0.8],
+            "predicted": [0.3, 0.5, 0.6],
+        }
+    )
+    spec = ModelSpec("vggish", "lstm", "valence")
+    report = evaluate_model(predictions, {"valence": 0.5}, _history([0.2]), 30, spec=spec)
+    table = collect_model_metrics(report, {**report, "network": "cnn"})
+    assert tuple(table.columns) == MODEL_METRICS_COLUMNS
+    assert len(table) == 4
+    assert table["network"].tolist() == ["lstm", "lstm", "cnn", "cnn"]
+    assert table["frame_seconds"].dtype == np.int64
+    assert math.isnan(table["baseline_pearson_r"].iloc[0])
+    assert (table["r2"] > table["baseline_r2"]).all()

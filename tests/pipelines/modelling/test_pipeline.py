@@ -1,0 +1,163 @@
+"""The template pipeline: namespaces, catalog factories, feature selection, and a tiny run."""
+
+import json
+
+import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.features import FEATURES
+from soundtrack_emotion.pipelines.modelling import create_pipeline
+from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
+from soundtrack_emotion.pipelines.modelling.nodes import MODEL_METRICS_COLUMNS, TARGETS
+from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_TARGETS
+
+from .conftest import PROJECT_ROOT, write_model_inputs
+
+EVERYTHING = create_pipeline(features=FEATURES, networks=NETWORKS, targets=tuple(TARGETS))
+OUTPUT_KINDS = {
+    "model": ("TensorFlowModelDataset", "data/06_models/{variant}/{target}.keras"),
+    "history": ("CSVDataset", "data/07_model_output/{variant}/{target}_history.csv"),
+    "test_predictions": (
+        "ParquetDataset",
+        "data/07_model_output/{variant}/{target}_test_predictions.parquet",
+    ),
+    "metrics": ("JSONDataset", "data/08_reporting/metrics/{variant}/{target}.json"),
+}
+
+
+@pytest.fixture(scope="module")
+def project_config():
+    loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="base")
+    return loader["catalog"], loader["parameters"]
+
+
+def _catalog(catalog_config) -> DataCatalog:
+    """The project's catalog, with empty credentials for the API entries (never materialised)."""
+    names = {entry["credentials"] for entry in catalog_config.values() if "credentials" in entry}
+    return DataCatalog.from_config(catalog_config, credentials={name: {} for name in names})
+
+
+def _persisted(pipeline) -> set[str]:
+    """Datasets a pipeline writes other than in-memory intermediates."""
+    return {name for name in pipeline.all_outputs() if name.split(".")[-1] in OUTPUT_KINDS}
+
+
+def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
+    catalog = _catalog(project_config[0])
+    outputs = _persisted(EVERYTHING)
+    assert len(outputs) == len(FEATURES) * len(NETWORKS) * len(TARGETS) * len(OUTPUT_KINDS)
+    paths = set()
+    for name in outputs:
+        variant, target, kind = name.split(".")
+        dataset_type, path = OUTPUT_KINDS[kind]
+        described = catalog[name]._describe()
+        assert type(catalog[name]).__name__ == dataset_type
+        assert str(described["filepath"]).endswith(path.format(variant=variant, target=target))
+        paths.add(str(described["filepath"]))
+    assert len(paths) == len(outputs)
+    assert type(catalog["model_metrics"]).__name__ == "ParquetDataset"
+    # the intermediates stay in memory: no catalog pattern (e.g. "{feature}_{seconds}s") grabs them
+    intermediates = EVERYTHING.all_outputs() - outputs - {"model_metrics"}
+    assert {name.split(".")[-1] for name in intermediates} == {
+        "model_input",
+        "feature_normaliser",
+        "mean_baseline",
+    }
+    assert not [name for name in intermediates if name in catalog]
+
+
+def test_parameters_resolve_against_conf_base(project_config):
+    parameters = project_config[1]
+    for name in EVERYTHING.inputs():
+        if name.startswith("params:"):
+            value = parameters
+            for key in name.removeprefix("params:").split("."):
+                value = value[key]
+    assert parameters["modelling"]["frame_seconds"] in (15, 30)
+
+
+def test_variant_namespace_selects_one_variant():
+    pipeline = create_pipeline()
+    selected = pipeline.only_nodes_with_namespaces(["vggish_lstm"])
+    trained = sorted(n.name for n in selected.nodes if n.name.endswith(".train_model"))
+    assert trained == [f"vggish_lstm.{label}.train_model" for label in sorted(DEFAULT_TARGETS)]
+    assert selected.inputs() >= {"vggish_15s", "vggish_30s", "params:modelling.networks.lstm"}
+    assert all("vggish" in n.tags for n in selected.nodes)
+
+
+def test_one_model_namespace_is_self_contained():
+    selected = EVERYTHING.only_nodes_with_namespaces(["mfcc_cnn.joint"])
+    assert {n.name.split(".")[-1] for n in selected.nodes} == {
+        "select_frame_length",
+        "fit_feature_normaliser",
+        "fit_mean_baseline",
+        "train_model",
+        "predict_test_split",
+        "evaluate_model",
+    }
+    # it needs nothing but the catalogued model inputs and parameters
+    assert {n for n in selected.inputs() if not n.startswith("params:")} == {
+        "mfcc_15s",
+        "mfcc_30s",
+    }
+
+
+def test_offline_features_build_no_vggish_node():
+    pipeline = create_pipeline(features=("mfcc",))
+    assert not [n for n in pipeline.nodes if "vggish" in n.name or "vggish" in n.tags]
+    assert not [name for name in pipeline.all_inputs() if name.startswith("vggish")]
+    assert {n.namespace.split(".")[0] for n in pipeline.nodes if n.namespace} == {
+        "mfcc_cnn",
+        "mfcc_lstm",
+    }
+
+
+def test_unknown_names_raise():
+    with pytest.raises(ParameterError, match="unknown or no networks \\['gru'\\]"):
+        create_pipeline(networks=("gru",))
+    with pytest.raises(ParameterError, match="unknown or no features"):
+        create_pipeline(features=())
+
+
+def test_tiny_run_writes_the_contract_outputs(
+    project_config, modelling_parameters, tiny_networks, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the catalog's relative paths now land under tmp_path
+    for seconds, frame_shape in ((15, (6, 4)), (30, (12, 4))):
+        write_model_inputs(
+            tmp_path / f"data/05_model_input/mfcc_{seconds}s", frame_shape=frame_shape
+        )
+    catalog = _catalog(project_config[0])
+    parameters = {**modelling_parameters, "networks": tiny_networks, "frame_seconds": 30}
+    for name, value in _flatten("modelling", parameters):
+        catalog[f"params:{name}"] = value
+    pipeline = create_pipeline(features=("mfcc",), networks=("cnn",), targets=("valence", "joint"))
+    SequentialRunner().run(pipeline, catalog)
+
+    table = pd.read_parquet("data/08_reporting/model_metrics.parquet")
+    assert tuple(table.columns) == MODEL_METRICS_COLUMNS
+    assert len(table) == (1 + 3) * 2  # valence + joint's three labels, at two levels
+    assert set(table["frame_seconds"]) == {30}
+    assert set(zip(table["target"], table["label"], strict=True)) == {
+        ("valence", "valence"),
+        ("joint", "valence"),
+        ("joint", "arousal"),
+        ("joint", "dominance"),
+    }
+    report = json.loads((tmp_path / "data/08_reporting/metrics/mfcc_cnn/joint.json").read_text())
+    assert report["labels"] == ["valence", "arousal", "dominance"]
+    predictions = pd.read_parquet("data/07_model_output/mfcc_cnn/joint_test_predictions.parquet")
+    assert len(predictions) == 3 * 8 * 3  # labels x test songs x frames per song
+    assert (tmp_path / "data/06_models/mfcc_cnn/valence.keras").is_file()
+    assert (tmp_path / "data/07_model_output/tensorboard/mfcc_cnn/joint").is_dir()
+
+
+def _flatten(prefix, value):
+    yield prefix, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flatten(f"{prefix}.{key}", item)
