@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -203,9 +204,7 @@ class VggishModel:
 
 def vggish_cache_dir(handle: str = VGGISH_HANDLE) -> Path:
     """Where ``tensorflow_hub`` caches (and looks for) the model of a URL ``handle``."""
-    root = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(
-        os.environ.get("TMPDIR", "/tmp"), "tfhub_modules"
-    )
+    root = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "tfhub_modules")
     return Path(root) / hashlib.sha1(handle.encode("utf8")).hexdigest()
 
 

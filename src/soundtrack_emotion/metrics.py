@@ -2,7 +2,8 @@
 
 Every function takes two 1-D arrays of the same length (``y_true``, ``y_pred``) and returns a
 float. Statistics that are undefined for the input (R-squared when the truth is constant,
-Pearson r when either side is constant, CCC when both sides are constant) are ``nan`` rather
+Pearson r when either side is constant, CCC when both sides are the same constant) are ``nan``
+rather
 than an arbitrary number, so a table never claims a score that was not measured.
 """
 
@@ -45,36 +46,47 @@ def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.sqrt(mse(y_true, y_pred)))
 
 
+def _constant(values: np.ndarray) -> bool:
+    # Exact test: the mean of n equal floats can differ from them in the last bit, which would
+    # turn a zero spread into a tiny one and an undefined statistic into noise.
+    return bool(np.all(values == values[0]))
+
+
+def _centred(values: np.ndarray) -> np.ndarray:
+    return np.zeros_like(values) if _constant(values) else values - values.mean()
+
+
 def r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Coefficient of determination ``1 - SS_res / SS_tot``; 0 for predicting the test mean,
     negative for anything worse; ``nan`` when the truth is constant."""
     true, pred = _pair(y_true, y_pred)
-    ss_tot = float(np.sum((true - true.mean()) ** 2))
-    if ss_tot == 0.0:
+    if _constant(true):
         return float("nan")
+    ss_tot = float(np.sum(_centred(true) ** 2))
     return 1.0 - float(np.sum((true - pred) ** 2)) / ss_tot
 
 
 def pearson_r(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Pearson correlation; ``nan`` when either side is constant."""
     true, pred = _pair(y_true, y_pred)
-    dt, dp = true - true.mean(), pred - pred.mean()
-    denominator = float(np.sqrt(np.sum(dt**2) * np.sum(dp**2)))
-    if denominator == 0.0:
+    if _constant(true) or _constant(pred):
         return float("nan")
-    return float(np.clip(np.sum(dt * dp) / denominator, -1.0, 1.0))
+    dt, dp = _centred(true), _centred(pred)
+    r = np.sum(dt * dp) / np.sqrt(np.sum(dt**2) * np.sum(dp**2))
+    return float(np.clip(r, -1.0, 1.0))
 
 
 def ccc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Lin's concordance correlation coefficient
     ``2 cov / (var_true + var_pred + (mean_true - mean_pred)^2)`` with population moments: 1 only
-    for perfect agreement, 0 for constant predictions; ``nan`` when both sides are constant."""
+    for perfect agreement, 0 for constant predictions; ``nan`` when both sides are the same
+    constant."""
     true, pred = _pair(y_true, y_pred)
-    covariance = float(np.mean((true - true.mean()) * (pred - pred.mean())))
-    denominator = float(true.var() + pred.var() + (true.mean() - pred.mean()) ** 2)
-    if denominator == 0.0:
+    dt, dp = _centred(true), _centred(pred)
+    denominator = float(np.mean(dt**2) + np.mean(dp**2) + (true.mean() - pred.mean()) ** 2)
+    if _constant(true) and _constant(pred) and true[0] == pred[0]:
         return float("nan")
-    return 2.0 * covariance / denominator
+    return 2.0 * float(np.mean(dt * dp)) / denominator
 
 
 _METRICS = {"mse": mse, "mae": mae, "rmse": rmse, "r2": r2, "pearson_r": pearson_r, "ccc": ccc}

@@ -1,36 +1,42 @@
 """Project pipelines."""
 
+from collections.abc import Sequence
 from importlib import import_module
 
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from soundtrack_emotion.features import OFFLINE_FEATURES
-from soundtrack_emotion.pipelines import modelling
+from soundtrack_emotion.features import FEATURES
 
-# Pipelines that need the network or credentials are never part of the default run.
-ONLINE_ONLY = ("acquisition",)
+# The batch run, in order. `acquisition` needs the network and credentials, so it is never
+# part of a default run; `offline` is a composite of these (see pipelines/offline).
+BATCH = ("dataset_creation", "feature_extraction", "modelling", "reporting", "inference")
 
 
-def _offline(name: str) -> Pipeline:
-    module = import_module(f"soundtrack_emotion.pipelines.{name}")
-    return module.create_pipeline(features=OFFLINE_FEATURES)
+def batch_pipeline(features: Sequence[str]) -> Pipeline:
+    """Every batch pipeline built for ``features``, with the thesis's default model variants
+    (``modelling.DEFAULT_NETWORKS`` x ``DEFAULT_TARGETS``)."""
+    modelling = import_module("soundtrack_emotion.pipelines.modelling")
+    variants = {"networks": modelling.DEFAULT_NETWORKS, "targets": modelling.DEFAULT_TARGETS}
+    return sum(
+        (
+            import_module(f"soundtrack_emotion.pipelines.{name}").create_pipeline(
+                features=features, **variants
+            )
+            for name in BATCH
+        ),
+        start=Pipeline([]),
+    )
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines.
 
-    ``__default__`` runs the whole demo, every feature family in ``FEATURES`` (VGGish is fetched
-    once from TF Hub, then cached); ``offline`` is the same run restricted to
-    ``OFFLINE_FEATURES``, so it needs no network at all.
+    One pipeline per package under ``pipelines/`` (found by ``find_pipelines``, which loads only
+    the ones a run asks for), plus ``__default__``: the whole demo for every feature family in
+    ``FEATURES`` (VGGish is fetched once from TF Hub, then cached).
     """
     pipelines = find_pipelines(raise_errors=True)
-    batch = [name for name in pipelines if name not in ONLINE_ONLY and name != "__default__"]
-    pipelines["__default__"] = sum((pipelines[name] for name in batch), start=Pipeline([]))
-    pipelines["offline"] = sum((_offline(name) for name in batch), start=Pipeline([]))
-    # Every modelling variant and target (BiLSTM, Transformer, joint too), to pick from with
-    # --namespaces; not part of the default run (see README, "modelling").
-    pipelines["modelling_all"] = modelling.create_pipeline(
-        networks=modelling.ALL_NETWORKS, targets=modelling.ALL_TARGETS
-    )
+    if "__default__" in pipelines:
+        pipelines["__default__"] = batch_pipeline(FEATURES)
     return pipelines

@@ -3,8 +3,10 @@
 from kedro.config import OmegaConfigLoader
 
 from soundtrack_emotion.hooks import DemoCorpusHook
+from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
 
-HOOKS = (DemoCorpusHook(),)
+# VggishPreflightHook runs first (tryfirst): a missing VGGish fails the run before the demo.
+HOOKS = (DemoCorpusHook(), VggishPreflightHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

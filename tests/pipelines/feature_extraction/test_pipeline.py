@@ -376,14 +376,30 @@ def test_catalog_and_parameters_resolve_from_conf() -> None:
 
     loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="base")
     mine = [f"{prefix}{f}_features" for prefix in ("", "existing_") for f in FEATURES]
-    mine += ["feature_extraction_report", "{feature}_{seconds}s"]
+    mine += ["feature_extraction_report", *(f"{f}_{s}s" for f in FEATURES for s in FRAME_SECONDS)]
     catalog = DataCatalog.from_config({k: loader["catalog"][k] for k in mine})
     for family in FEATURES:
         for name in (f"{family}_features", f"existing_{family}_features"):
             dataset = catalog.get(name)
             assert isinstance(dataset, FeatureStoreDataset)
             assert dataset._describe()["path"] == f"data/04_feature/{family}"
-        assert isinstance(catalog.get(f"{family}_15s"), ModelInputDataset)
+        for seconds in FRAME_SECONDS:
+            assert isinstance(catalog.get(f"{family}_{seconds}s"), ModelInputDataset)
     assert isinstance(catalog.get("feature_extraction_report"), CSVDataset)
     params = loader["parameters"]["feature_extraction"]
     assert nodes.ExtractionParams.from_dict(params).mfcc.hop_length == 1024
+
+
+def test_bad_parameters_name_the_value(params: dict) -> None:
+    from soundtrack_emotion.exceptions import ParameterError
+
+    params["framing"]["short_track"]["policy"] = "stretch"
+    with pytest.raises(ParameterError, match=r"short_track\.policy must be one of .* 'stretch'"):
+        nodes.ExtractionParams.from_dict(params)
+    params["framing"]["short_track"]["policy"] = "pad"
+    params["vggish"]["batch_windows"] = 1
+    with pytest.raises(ParameterError, match="batch_windows must be >= 2, got 1"):
+        nodes.ExtractionParams.from_dict(params)
+    del params["mfcc"]
+    with pytest.raises(ParameterError, match="'mfcc' is missing"):
+        nodes.ExtractionParams.from_dict(params)

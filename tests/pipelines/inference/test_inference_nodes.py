@@ -248,6 +248,9 @@ def test_a_run_where_nothing_is_readable_still_reports_every_track(
     assert track_vad["status"].tolist() == ["error"]
     profile, arc = build_movie_profile(track_vad)
     assert arc.empty and profile["n_tracks"].tolist() == [0, 0, 0]
+    assert plot_track_timelines(timelines, waveforms, track_vad) == {}
+    empty = plot_movie_profile(arc, profile, audio_path="", title="")
+    assert empty.get_suptitle() == "Emotional arc of the demo's test songs (0 tracks, 0.0 min)"
 
 
 def test_a_chosen_model_that_is_not_loaded_is_a_parameter_error(

@@ -54,6 +54,17 @@ def test_constant_predictions():
     assert r2(TRUE, np.full(4, TRUE.mean())) == pytest.approx(0.0)
 
 
+def test_constant_whose_mean_is_inexact():
+    # the float mean of 41 copies of this value is off by one ulp: still exactly constant
+    constant = np.full(41, 0.46842936931790174)
+    assert constant.mean() != constant[0]
+    truth = np.linspace(0.1, 0.9, 41)
+    assert math.isnan(pearson_r(truth, constant))
+    assert ccc(truth, constant) == 0.0
+    assert math.isnan(r2(constant, truth))
+    assert math.isnan(ccc(constant, constant))
+
+
 def test_single_song():
     one_true, one_pred = np.array([0.5]), np.array([0.7])
     assert mse(one_true, one_pred) == pytest.approx(0.04)

@@ -151,7 +151,8 @@ def test_training_curves_have_a_panel_per_network_and_target_with_the_best_epoch
         np.testing.assert_allclose(lines["training"].get_ydata(), history["loss"])
         np.testing.assert_allclose(lines["validation"].get_ydata(), history["val_loss"])
         assert lines["best epoch"].get_xdata()[0] == best_epoch
-        assert (ax.get_xlabel(), ax.get_ylabel()) == ("Epoch", "Loss (MSE)")
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("Epoch", "Loss (MSE, log scale)")
+        assert ax.get_yscale() == "log"
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
         "training",
         "validation",

@@ -57,6 +57,37 @@ def _check_soundtracks(soundtracks: pd.DataFrame) -> None:
         raise DataValidationError(f"soundtracks has unknown split(s) {unknown}")
 
 
+def _plan_tasks(
+    soundtracks: pd.DataFrame,
+    stores: Mapping[str, FeatureStore | None],
+    fingerprints: Mapping[str, str],
+    p: ExtractionParams,
+) -> tuple[list[TrackTask], dict[str, SourceStamp | None]]:
+    """One task per track with at least one family missing or stale in its store."""
+    tasks, stamps = [], {}
+    for track_id, audio_path in zip(soundtracks["id"], soundtracks["audio_path"], strict=True):
+        stamp = SourceStamp.of(audio_path)
+        stale = tuple(
+            family
+            for family, fingerprint in fingerprints.items()
+            if not stores[family].is_current(track_id, fingerprint=fingerprint, source=stamp)
+        )
+        if stale:
+            stamps[track_id] = stamp
+            tasks.append(
+                TrackTask(
+                    id=track_id,
+                    path=str(audio_path),
+                    families=stale,
+                    mfcc=p.mfcc,
+                    resample_quality=p.resample_quality,
+                    silence_db=p.silence_db,
+                    min_seconds=p.min_seconds,
+                )
+            )
+    return tasks, stamps
+
+
 def extract_features(
     soundtracks: pd.DataFrame,
     params: dict[str, Any],
@@ -77,27 +108,7 @@ def extract_features(
     families = tuple(f for f in FEATURES if stores[f] is not None)
     fingerprints = {f: p.fingerprint(f) for f in families}
 
-    tasks, stamps = [], {}
-    for track_id, audio_path in zip(soundtracks["id"], soundtracks["audio_path"], strict=True):
-        stamp = SourceStamp.of(audio_path)
-        stale = tuple(
-            f
-            for f in families
-            if not stores[f].is_current(track_id, fingerprint=fingerprints[f], source=stamp)
-        )
-        if stale:
-            stamps[track_id] = stamp
-            tasks.append(
-                TrackTask(
-                    id=track_id,
-                    path=str(audio_path),
-                    families=stale,
-                    mfcc=p.mfcc,
-                    resample_quality=p.resample_quality,
-                    silence_db=p.silence_db,
-                    min_seconds=p.min_seconds,
-                )
-            )
+    tasks, stamps = _plan_tasks(soundtracks, stores, fingerprints, p)
     logger.info(
         "feature_extraction: %d of %d tracks to extract (%s), %d up to date",
         len(tasks),

@@ -4,6 +4,7 @@ can be drawn from any thread or process and saved by ``matplotlib.MatplotlibData
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +21,8 @@ VAD_COLORS: dict[str, str] = {
     "dominance": "#2ca02c",
 }
 WAVEFORM_COLOR = "#7f7f7f"
+# Most track numbers labelled along the top of a movie profile.
+MAX_TRACK_TICKS = 25
 
 
 def _edges(timeline: pd.DataFrame) -> np.ndarray:
@@ -134,7 +137,10 @@ def plot_movie_profile(
     if len(arc):
         top = axes[0].secondary_xaxis("top")
         centres = (edges_min[:-1] + edges_min[1:]) / 2
-        top.set_xticks(centres, labels=[str(p) for p in arc["position"]], fontsize=8)
+        every = math.ceil(len(arc) / MAX_TRACK_TICKS)  # keep the numbers legible on long albums
+        top.set_xticks(
+            centres[::every], labels=[str(p) for p in arc["position"][::every]], fontsize=8
+        )
         top.set_xlabel("Track number")
     axes[-1].set_xlim(edges_min[0], edges_min[-1])
     axes[-1].set_xlabel("Album time (min)")

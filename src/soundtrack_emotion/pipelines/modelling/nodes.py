@@ -143,7 +143,8 @@ def _check_training(training: Mapping[str, Any]) -> None:
 
 
 class _EpochLog(keras.callbacks.Callback):
-    """Times each epoch and logs its losses through ``logging`` (Kedro's console)."""
+    """Times each epoch and logs its losses through ``logging`` (at DEBUG: one line per
+    epoch of every model would flood the console)."""
 
     def __init__(self, name: str, epochs: int) -> None:
         super().__init__()
@@ -156,7 +157,7 @@ class _EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.seconds.append(time.perf_counter() - self._start)
         logs = logs or {}
-        logger.info(
+        logger.debug(
             "%s epoch %d/%d: loss %.5f, val_loss %.5f (%.1f s)",
             self.name,
             epoch + 1,
@@ -251,6 +252,16 @@ def train_model(
     history = pd.DataFrame({name: fitted.history[name] for name in HISTORY_COLUMNS[1:-1]})
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     history["seconds"] = epoch_log.seconds
+    best = int(history["val_loss"].idxmin())
+    logger.info(
+        "%s.%s: %d epochs in %.1f s, kept epoch %d (val_loss %.5f)",
+        spec.variant,
+        spec.target,
+        len(history),
+        history["seconds"].sum(),
+        best + 1,
+        history["val_loss"].iloc[best],
+    )
     return model, history
 
 

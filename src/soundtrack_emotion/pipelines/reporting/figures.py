@@ -202,8 +202,9 @@ def plot_training_curves(**histories: pd.DataFrame) -> dict[str, Figure]:
                 best = history.loc[history["val_loss"].idxmin()]
                 ax.plot(best["epoch"], best["val_loss"], "o", color="C1", ms=6, label="best epoch")
             ax.set_title(f"{display_name(network)}: {display_name(target)}", fontsize=10)
+            ax.set_yscale("log")  # the first epochs' loss would flatten the rest
             ax.set_xlabel("Epoch")
-            ax.set_ylabel("Loss (MSE)")
+            ax.set_ylabel("Loss (MSE, log scale)")
             ax.grid(alpha=0.3)
         axes[0, 0].legend(fontsize=8)
         fig.suptitle(f"Training and validation loss, {display_name(feature)} features")
