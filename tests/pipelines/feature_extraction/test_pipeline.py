@@ -152,7 +152,8 @@ def test_full_run_records_every_track(
 
     mfcc_store = FeatureStoreDataset(path=str(tmp_path / "04_feature/mfcc"), family="mfcc").load()
     y, _ = librosa.load(corpus["medium"])
-    np.testing.assert_array_equal(mfcc_store["medium"], mfcc(y))
+    # Workers use one BLAS thread: equal to librosa's numbers up to float rounding.
+    np.testing.assert_allclose(mfcc_store["medium"], mfcc(y), rtol=1e-5, atol=1e-4)
     vggish_store = FeatureStoreDataset(path=str(tmp_path / "04_feature/vggish"), family="vggish")
     y16, _ = librosa.load(corpus["long"], sr=16000)
     embeddings = vggish_store.load()["long"]

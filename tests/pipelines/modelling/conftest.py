@@ -36,18 +36,19 @@ def write_model_inputs(
     seed: int = 0,
 ) -> Corpus:
     """Write a ModelInputDataset at ``path``: each song has random VAD labels, and its frames
-    are noise around a linear function of them, on an MFCC-like scale (offset 100, scale 40)
-    so that training without the normaliser would struggle."""
+    are noise around a linear function of them (needs ``F >= 3``), on an MFCC-like scale
+    (offset 100, scale 40) so that training without the normaliser would struggle."""
     rng = np.random.default_rng(seed)
     t, f = frame_shape
-    mixing = rng.normal(size=(3, f))
+    # each label drives one feature (the rest is noise): learnable by every network
+    mixing = 2.0 * np.eye(3, f)
     frames, labels, song_ids = {}, {}, {}
     for split in SPLITS:
         n_songs = SONGS[split]
         song_labels = rng.uniform(0.1, 0.9, size=(n_songs, 3)).astype(np.float32)
         per_frame = np.repeat(song_labels, frames_per_song, axis=0)
         signal = (per_frame - 0.5) @ mixing
-        noise = rng.normal(scale=0.3, size=(len(per_frame), t, f))
+        noise = rng.normal(scale=0.2, size=(len(per_frame), t, f))
         frames[split] = (100.0 + 40.0 * (signal[:, None, :] + noise)).astype(np.float32)
         labels[split] = per_frame
         song_ids[split] = np.repeat([f"{split}-{i:03d}" for i in range(n_songs)], frames_per_song)

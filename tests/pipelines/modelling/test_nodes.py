@@ -220,3 +220,19 @@ def test_collect_model_metrics_schema():
     assert table["frame_seconds"].dtype == np.int64
     assert math.isnan(table["baseline_pearson_r"].iloc[0])
     assert (table["r2"] > table["baseline_r2"]).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("network", ["cnn", "transformer"])
+def test_models_learn_the_signal_and_beat_the_baseline(network, tiny_networks, tmp_path):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s", frames_per_song=4)
+    tiny_networks[network]["training"].update(epochs=60, patience=10, learning_rate=0.003)
+    spec = ModelSpec("mfcc", network, "joint")
+    model, history = _train(corpus, tiny_networks, spec=spec, tensorboard_dir=tmp_path)
+    predictions = predict_test_split(model, corpus.inputs, 32, spec=spec)
+    baseline = fit_mean_baseline(corpus.inputs)
+    report = evaluate_model(predictions, baseline, history, 15, spec=spec)
+    for row in report["metrics"]:
+        assert row["r2"] > row["baseline_r2"] + 0.3, row
+        if row["level"] == "song":
+            assert row["r2"] > 0.6, row

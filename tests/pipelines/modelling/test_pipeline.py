@@ -161,3 +161,15 @@ def _flatten(prefix, value):
     if isinstance(value, dict):
         for key, item in value.items():
             yield from _flatten(f"{prefix}.{key}", item)
+
+
+def test_modelling_all_offers_every_variant_and_target():
+    from soundtrack_emotion.pipelines import modelling_all
+
+    trained = {
+        n.namespace for n in modelling_all.create_pipeline().nodes if n.name.endswith("train_model")
+    }
+    assert len(trained) == len(FEATURES) * len(NETWORKS) * len(TARGETS)
+    assert "mfcc_transformer.joint" in trained
+    offline = modelling_all.create_pipeline(features=("mfcc",))
+    assert not [n for n in offline.nodes if "vggish" in n.tags]

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from soundtrack_emotion.audio import RESAMPLE_QUALITIES, VGGISH_SAMPLE_RATE, decode
 from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
@@ -42,6 +43,11 @@ WORKER_PRELOAD = ("librosa.feature.spectral",)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's total)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ class ExtractionParams:
             audio, mfcc_p, vggish = params["audio"], params["mfcc"], params["vggish"]
             framing = params["framing"]
             short = framing["short_track"]
-            workers = params.get("workers") or os.cpu_count() or 1
+            workers = params.get("workers") or available_cores()
             result = cls(
                 workers=int(workers),
                 resample_quality=str(audio["resample_quality"]),
@@ -217,6 +223,10 @@ def extract_track(task: TrackTask) -> TrackResult:
     return result
 
 
+def _one_blas_thread() -> None:
+    threadpool_limits(limits=1)
+
+
 def map_tracks(
     func: Callable[[T], R],
     tasks: Iterable[T],
@@ -230,18 +240,25 @@ def map_tracks(
     so a slow consumer (VGGish, the writer) holds memory flat. ``workers == 1`` runs inline.
     Workers are forked from a ``forkserver`` (safe even after TensorFlow has started threads)
     that has imported ``func``'s module and ``preload`` once; like any non-fork start method,
-    this re-imports the ``__main__`` script, which must guard its entry point.
+    this re-imports the ``__main__`` script, which must guard its entry point. Each worker
+    uses one BLAS thread: the processes are the parallelism (more threads only oversubscribe
+    the cores, and OpenBLAS's spinning threads cost ~30 % more CPU).
     """
     if workers < 1:
         raise ParameterError(f"workers must be >= 1, got {workers!r}")
     tasks = iter(tasks)
     if workers == 1:
-        yield from map(func, tasks)
+        for task in tasks:
+            with threadpool_limits(limits=1):
+                result = func(task)
+            yield result
         return
     limit = TASKS_IN_FLIGHT_PER_WORKER * workers
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([func.__module__, *preload])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_one_blas_thread
+    ) as pool:
         pending: set[Future[R]] = set()
         try:
             while True:
