@@ -1,4 +1,4 @@
-"""The emotion dimensions (Russell / Mehrabian VAD) and the dataset splits, shared by every pipeline."""
+"""The emotion dimensions (Russell and Mehrabian VAD) and the dataset splits, used everywhere."""
 
 VAD_LABELS: tuple[str, str, str] = ("valence", "arousal", "dominance")
 SPLITS: tuple[str, str, str] = ("train", "validation", "test")

@@ -21,6 +21,13 @@ from soundtrack_emotion.pipelines.acquisition.plan import AcquisitionPlan
 from soundtrack_emotion.pipelines.dataset_creation import (
     create_pipeline as dataset_creation_pipeline,
 )
+from soundtrack_emotion.pipelines.feature_extraction import (
+    create_pipeline as feature_extraction_pipeline,
+)
+from soundtrack_emotion.pipelines.inference import create_pipeline as inference_pipeline
+from soundtrack_emotion.pipelines.modelling import create_pipeline as modelling_pipeline
+from soundtrack_emotion.pipelines.reporting import create_pipeline as reporting_pipeline
+from soundtrack_emotion.vad import VAD_LABELS
 
 from .conftest import (
     CATALOGUE,
@@ -157,18 +164,22 @@ def test_kedro_runs_acquisition_from_the_project_configuration(project, fake_las
     assert set(again["status"]) == {"cached", "skipped", "failed"}
 
 
-def test_chain_acquisition_then_dataset_creation(project, tmp_path):
-    """The crawl's raw layer is exactly what dataset_creation reads. The later pipelines
-    (feature_extraction, modelling, reporting) extend this chain."""
-    SequentialRunner().run(acquisition_pipeline(), project())
+def _lexicon_catalog(project: Callable[..., DataCatalog], tmp_path: Path, **overrides: Any):
     lexicon = tmp_path / "lexicon" / "nrc_vad_test.txt"
-    lexicon.parent.mkdir()
+    lexicon.parent.mkdir(exist_ok=True)
     lexicon.write_text(
         "Word\tValence\tArousal\tDominance\n"
         + "".join(f"{word}\t{v}\t{a}\t{d}\n" for word, (v, a, d) in LEXICON.items())
     )
-    catalog = project()
+    catalog = project(**overrides)
     catalog["vad_lexicon_source"] = VadLexiconDataset(filepath=str(lexicon), format="nrc_vad_v1")
+    return catalog
+
+
+def test_chain_acquisition_then_dataset_creation(project, tmp_path):
+    """The crawl's raw layer is exactly what dataset_creation reads."""
+    SequentialRunner().run(acquisition_pipeline(), project())
+    catalog = _lexicon_catalog(project, tmp_path)
 
     SequentialRunner().run(dataset_creation_pipeline(), catalog)
 
@@ -180,3 +191,48 @@ def test_chain_acquisition_then_dataset_creation(project, tmp_path):
     assert by_id.loc[bugg, "audio_path"] == f"data/01_raw/audio/{bugg}.wav"
     assert Path(by_id.loc[bugg, "audio_path"]).is_file()
     assert soundtracks[["valence", "arousal", "dominance"]].notna().all().all()
+
+
+def test_whole_chain_from_the_loopback_crawl_to_the_report(project, tmp_path):
+    """acquisition -> dataset_creation -> feature_extraction -> modelling -> inference ->
+    reporting (its per-song timeline figures come from inference), each
+    pipeline built as the registry builds it, on the crawl of the fake servers and a local
+    audio folder (small models, one epoch: this checks the wiring, not the learning)."""
+    SequentialRunner().run(acquisition_pipeline(), project())
+    parameters = OmegaConfigLoader(str(tmp_path / "conf"), base_env="base")["parameters"]
+    modelling = parameters["modelling"]
+    cnn = modelling["networks"]["cnn"]
+    cnn["architecture"].update(conv_filters=[2, 2], dense_units=[4, 4, 4])
+    cnn["training"].update(epochs=1, patience=1)
+    extraction = parameters["feature_extraction"] | {"workers": 1}
+    catalog = _lexicon_catalog(
+        project, tmp_path, modelling=modelling, feature_extraction=extraction
+    )
+
+    variants = {"features": ("mfcc",), "networks": ("cnn",), "targets": VAD_LABELS}
+    chain = (
+        dataset_creation_pipeline()
+        + feature_extraction_pipeline(**variants)
+        + modelling_pipeline(**variants)
+        + inference_pipeline(**variants)
+        + reporting_pipeline(**variants)
+    )
+    SequentialRunner().run(chain, catalog)
+
+    soundtracks = pd.read_parquet("data/03_primary/soundtracks.parquet")
+    extraction_report = pd.read_csv("data/08_reporting/feature_extraction_report.csv")
+    assert set(extraction_report["id"]) == set(soundtracks["id"])
+    assert set(extraction_report["status"]) == {"ok"}
+    inputs = catalog.load("mfcc_15s")
+    assert inputs.train.frame_shape == (323, 13)
+    total = sum(inputs[split].n_frames for split in ("train", "validation", "test"))
+    assert total == 2 * len(soundtracks)  # 31 s tracks: two non-overlapping 15 s frames each
+
+    metrics = pd.read_parquet("data/08_reporting/model_metrics.parquet")
+    assert set(metrics["level"]) == {"frame", "song"}
+    assert set(metrics["feature"] + "_" + metrics["network"]) == {"mfcc_cnn"}
+    assert all(Path(f"data/06_models/mfcc_cnn/{label}.keras").is_file() for label in VAD_LABELS)
+    timelines = pd.read_parquet("data/07_model_output/inference/vad_timelines.parquet")
+    assert len(timelines) > 0 and {"start_s", "end_s", "valence"} <= set(timelines.columns)
+    html = Path("data/08_reporting/report.html").read_text()
+    assert "mfcc" in html.lower() and "<img" in html
