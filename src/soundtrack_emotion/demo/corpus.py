@@ -43,7 +43,8 @@ from soundtrack_emotion.vad import VAD_LABELS
 
 LEXICON_RELPATH = "lexicon/demo_vad_lexicon.txt"
 GROUND_TRUTH_RELPATH = "demo_ground_truth.csv"
-# (extension, libsndfile subtype); every format x rate x channel count occurs every 24 tracks.
+# (extension, libsndfile subtype); every format x rate x channel count occurs every 24 tracks
+# (MP3 at 44.1 and 48 kHz only, see MP3_SAMPLE_RATE_FALLBACK).
 AUDIO_FORMATS = (
     ("wav", "PCM_16"),
     ("flac", "PCM_16"),
@@ -51,6 +52,9 @@ AUDIO_FORMATS = (
     ("mp3", "MPEG_LAYER_III"),
 )
 SAMPLE_RATES = (22050, 44100, 48000)
+# libsndfile's MPEG-2 Layer III encoder (22.05 kHz) writes frames that libmpg123 reports as
+# damaged ("part2_3_length too large"), so demo MP3s at 22.05 kHz are written at 44.1 kHz.
+MP3_SAMPLE_RATE_FALLBACK = {22050: 44100}
 SHORT_CLIP_SECONDS = 3.0
 LATENT_RANGE = (0.06, 0.94)
 
@@ -274,6 +278,8 @@ def plan_corpus(config: DemoConfig) -> list[DemoTrack]:
         seconds = round(float(rng.uniform(config.min_seconds, config.max_seconds)), 2)
         extension, subtype = AUDIO_FORMATS[index % len(AUDIO_FORMATS)]
         sample_rate = SAMPLE_RATES[(index // len(AUDIO_FORMATS)) % len(SAMPLE_RATES)]
+        if extension == "mp3":
+            sample_rate = MP3_SAMPLE_RATE_FALLBACK.get(sample_rate, sample_rate)
         channels = 1 + (index // (len(AUDIO_FORMATS) * len(SAMPLE_RATES))) % 2
         duration_ms = round(seconds * 1000)
         if bad == BadEntry.SHORT_CLIP:
