@@ -223,7 +223,7 @@ def _unavailable_message(handle: str, error: BaseException) -> str:
         f'     TFHUB_CACHE_DIR=/some/dir python -c "import tensorflow_hub as hub; '
         f"hub.load('{VGGISH_HANDLE}')\"\n"
         "     copy /some/dir to this machine and export TFHUB_CACHE_DIR=<that copy>;\n"
-        "  3. or run without VGGish: kedro run --pipeline=offline"
+        "  3. or run without VGGish: kedro run --pipelines=offline"
     )
 
 

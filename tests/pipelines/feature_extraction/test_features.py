@@ -182,7 +182,7 @@ def test_missing_local_model_says_how_to_provide_it(tmp_path: Path) -> None:
         load_vggish(str(tmp_path / "no-model-here"))
     message = str(error.value)
     assert "no-model-here" in message and "No other model is substituted" in message
-    assert "TFHUB_CACHE_DIR" in message and "kedro run --pipeline=offline" in message
+    assert "TFHUB_CACHE_DIR" in message and "kedro run --pipelines=offline" in message
 
 
 def test_unreachable_hub_is_a_model_unavailable_error(

@@ -1,7 +1,7 @@
 """The acquisition pipeline: fill the raw layer from Last.fm, Spotify and an audio source.
 
 Online only, so never part of ``__default__`` or ``offline``: run it with
-``kedro run --pipeline=acquisition`` (see the README), then the other pipelines.
+``kedro run --pipelines=acquisition`` (see the README), then the other pipelines.
 """
 
 from __future__ import annotations

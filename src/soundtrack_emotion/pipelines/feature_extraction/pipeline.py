@@ -81,4 +81,4 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
         ),
     ]
     nodes += [_frame_node(f, s) for f in features for s in FRAME_SECONDS]
-    return Pipeline(nodes)
+    return Pipeline(nodes, tags=["feature_extraction"])

@@ -1,6 +1,6 @@
 """Inference pipeline: trained models -> VAD timelines per track -> a movie's emotional profile.
 
-    kedro run --pipeline=inference --params="inference.audio_path=<file|folder|csv>"
+    kedro run --pipelines=inference --params="inference.audio_path=<file|folder|csv>"
 
 Every trained model of the given feature families is an input (the ones the modelling pipeline
 trains, by the same defaults), and ``select_inference_models`` picks the one per label to use;
@@ -104,5 +104,6 @@ def create_pipeline(
                 outputs="movie_profile_plot",
                 name="plot_movie_profile",
             ),
-        ]
+        ],
+        tags=["inference"],
     )

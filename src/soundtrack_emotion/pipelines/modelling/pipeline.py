@@ -6,9 +6,9 @@ matched by the dataset factories in ``catalog.yml``, e.g. ``vggish_lstm.valence.
 reads ``{feature}_15s`` and ``{feature}_30s`` and trains on the one ``modelling.frame_seconds``
 selects; its network's sizes and training settings are ``modelling.networks.<network>``.
 
-    kedro run --pipeline=modelling --namespaces=vggish_lstm           # one variant
-    kedro run --pipeline=modelling --namespaces=mfcc_cnn.valence      # one model
-    kedro run --pipeline=modelling_all --namespaces=mfcc_transformer  # beyond the default run
+    kedro run --pipelines=modelling --namespaces=vggish_lstm           # one variant
+    kedro run --pipelines=modelling --namespaces=mfcc_cnn.valence      # one model
+    kedro run --pipelines=modelling_all --namespaces=mfcc_transformer  # beyond the default run
 
 ``modelling`` (and the default run) has the thesis's networks and one model per label
 (``DEFAULT_NETWORKS``, ``DEFAULT_TARGETS``); ``modelling_all`` every network and target.
@@ -16,7 +16,6 @@ selects; its network's sizes and training settings are ``modelling.networks.<net
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from functools import partial, update_wrapper
 from typing import Any
@@ -158,19 +157,15 @@ def create_pipeline(
     variants = [
         _variant_pipeline(feature, network, targets) for feature in features for network in networks
     ]
-    with warnings.catch_warnings():
-        # Kedro warns about dotted names outside their namespace; reading every variant's
-        # namespaced metrics is exactly what this node is for.
-        warnings.filterwarnings("ignore", message="One or more dataset names contain '.'")
-        collect = node(
-            collect_model_metrics,
-            inputs=[
-                f"{feature}_{network}.{target}.metrics"
-                for feature in features
-                for network in networks
-                for target in targets
-            ],
-            outputs="model_metrics",
-            name="collect_model_metrics",
-        )
-    return Pipeline([*variants, collect])
+    collect = node(
+        collect_model_metrics,
+        inputs=[
+            f"{feature}_{network}.{target}.metrics"
+            for feature in features
+            for network in networks
+            for target in targets
+        ],
+        outputs="model_metrics",
+        name="collect_model_metrics",
+    )
+    return Pipeline([*variants, collect], tags=["modelling"])

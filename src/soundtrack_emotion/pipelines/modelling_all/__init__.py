@@ -1,4 +1,4 @@
-"""``kedro run --pipeline=modelling_all --namespaces=...``: every modelling variant and target,
+"""``kedro run --pipelines=modelling_all --namespaces=...``: every modelling variant and target,
 the BiLSTM, the Transformer and the joint model included (``modelling.ALL_NETWORKS`` x
 ``ALL_TARGETS``), to pick from by namespace, e.g. ``mfcc_transformer`` or ``mfcc_cnn.joint``.
 Not part of the default run.

@@ -1,4 +1,4 @@
-"""``kedro run --pipeline=offline``: the default batch run restricted to the feature families
+"""``kedro run --pipelines=offline``: the default batch run restricted to the feature families
 that need no download (``OFFLINE_FEATURES``), so it never touches VGGish or the network.
 
 A package of its own (rather than an entry added in ``register_pipelines``) so that Kedro's

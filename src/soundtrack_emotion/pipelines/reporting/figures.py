@@ -239,7 +239,7 @@ def plot_test_song_timelines(
     if not figures:
         figures[f"{NO_TEST_SONGS}.png"] = _message_figure(
             "The latest inference run has no test song of the corpus.\n"
-            "Run `kedro run --pipeline=inference` with the default audio_path to draw them."
+            "Run `kedro run --pipelines=inference` with the default audio_path to draw them."
         )
     return figures
 

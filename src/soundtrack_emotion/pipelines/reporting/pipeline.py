@@ -2,7 +2,7 @@
 
 Figures are saved through ``matplotlib.MatplotlibDataset`` (``<name>@figure``) and read back
 for the HTML page as images (``<name>@png``, Kedro transcoding of the same files), so the page
-can be rebuilt on its own: ``kedro run --pipeline=reporting --nodes=build_html_report``.
+can be rebuilt on its own: ``kedro run --pipelines=reporting --nodes=build_html_report``.
 """
 
 from __future__ import annotations
@@ -110,5 +110,6 @@ def create_pipeline(
                 name="build_html_report",
                 tags=model_tags,
             ),
-        ]
+        ],
+        tags=["reporting"],
     )
