@@ -106,7 +106,7 @@ def test_offline_pipeline_never_touches_vggish() -> None:
         "frame_mfcc_30s",
     }
     assert not any("vggish" in d for d in offline.datasets())
-    assert not any(n.tags for n in offline.nodes)
+    assert all(n.tags == {"feature_extraction"} for n in offline.nodes)
     full = create_pipeline()
     vggish_nodes = {"extract_features", "report_feature_extraction"}
     vggish_nodes |= {"frame_vggish_15s", "frame_vggish_30s"}
