@@ -58,6 +58,17 @@ class MfccParams:
     hop_length: int
     drop_c0: bool
 
+    def compute(self, y: np.ndarray) -> np.ndarray:
+        """MFCCs [windows, n_mfcc] (one fewer with ``drop_c0``) of ``y`` at ``sample_rate``."""
+        return mfcc(
+            y,
+            sr=self.sample_rate,
+            n_mfcc=self.n_mfcc,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            drop_c0=self.drop_c0,
+        )
+
 
 @dataclass(frozen=True)
 class ExtractionParams:
@@ -203,15 +214,7 @@ def extract_track(task: TrackTask) -> TrackResult:
         result.decode_seconds = time.perf_counter() - start
         if "mfcc" in task.families:
             start = time.perf_counter()
-            p = task.mfcc
-            result.mfcc = mfcc(
-                audio[p.sample_rate],
-                sr=p.sample_rate,
-                n_mfcc=p.n_mfcc,
-                n_fft=p.n_fft,
-                hop_length=p.hop_length,
-                drop_c0=p.drop_c0,
-            )
+            result.mfcc = task.mfcc.compute(audio[task.mfcc.sample_rate])
             result.mfcc_seconds = time.perf_counter() - start
         if "vggish" in task.families:
             result.waveform_16k = audio[VGGISH_SAMPLE_RATE]

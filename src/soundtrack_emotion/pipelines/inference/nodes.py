@@ -30,7 +30,6 @@ from soundtrack_emotion.features import (
     VGGISH_WINDOW_SECONDS,
     frame_features,
     load_vggish,
-    mfcc,
     vggish_embeddings,
 )
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
@@ -265,15 +264,7 @@ def _feature_matrix(
 ) -> np.ndarray:
     """[rows, F] features of one decoded track, computed as feature_extraction computes them."""
     if feature == "mfcc":
-        p = extraction.mfcc
-        return mfcc(
-            audio[p.sample_rate],
-            sr=p.sample_rate,
-            n_mfcc=p.n_mfcc,
-            n_fft=p.n_fft,
-            hop_length=p.hop_length,
-            drop_c0=p.drop_c0,
-        )
+        return extraction.mfcc.compute(audio[extraction.mfcc.sample_rate])
     if feature == "vggish":
         if vggish is None:
             raise ParameterError("a VGGish model was chosen but no VGGish model was given")
