@@ -317,7 +317,8 @@ class VggishBatcher:
             k = min(n_rows - row, self.batch_windows - self._used - 1)
             start = row * VGGISH_WINDOW_SAMPLES
             end = (row + k) * VGGISH_WINDOW_SAMPLES + VGGISH_CONTEXT_SAMPLES
-            self._pieces.append(_Piece(key, row, k, waveform[start:end]))
+            # A copy: a view would keep the whole track alive while its tail waits in the queue.
+            self._pieces.append(_Piece(key, row, k, waveform[start:end].copy()))
             self._used += k + 1
             row += k
         if self.batch_windows - self._used < 2:

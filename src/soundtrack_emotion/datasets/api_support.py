@@ -96,12 +96,20 @@ _FILTER = _SecretFilter()
 
 
 def protect_secrets(*secrets: str) -> None:
-    """Mask ``secrets`` in everything the HTTP libraries log from now on."""
+    """Mask ``secrets`` in everything the HTTP libraries log from now on.
+
+    A logger's filter sees only the records logged on that very logger, not those of its
+    children (``httpcore2.http11``), so the filter also goes on the root logger's handlers,
+    which every propagated record passes through.
+    """
     _FILTER.add(*secrets)
     for name in _LIBRARY_LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+    for handler in logging.getLogger().handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
 
 
 def redact(text: str) -> str:

@@ -13,7 +13,12 @@ import pytest
 from soundtrack_emotion.datasets.file_store import FileStore
 from soundtrack_emotion.datasets.lastfm_client import LastfmClient
 from soundtrack_emotion.demo import GROUND_TRUTH_RELPATH
-from soundtrack_emotion.exceptions import ParameterError, PrerequisiteError
+from soundtrack_emotion.exceptions import (
+    DataValidationError,
+    FetchError,
+    ParameterError,
+    PrerequisiteError,
+)
 from soundtrack_emotion.matching import clean_query, make_track_id
 from soundtrack_emotion.pipelines.acquisition import downloaders
 from soundtrack_emotion.pipelines.acquisition.nodes import (
@@ -22,6 +27,8 @@ from soundtrack_emotion.pipelines.acquisition.nodes import (
     plan_acquisition,
     tag_page_path,
 )
+from soundtrack_emotion.pipelines.acquisition.responses import parse_tag_top_tracks
+from soundtrack_emotion.pipelines.dataset_creation.nodes import collect_crawled_tracks
 
 from .conftest import (
     CATALOGUE,
@@ -264,6 +271,27 @@ def test_malformed_or_refused_answers_fail_the_item_and_the_crawl_goes_on(
     # without its tags the track is neither searched nor downloaded, and says why
     assert crawl.outcome("spotify.search", lovefool)["reason"] == "lastfm_tags_missing"
     assert crawl.outcome("audio.local", lovefool)["reason"] == "no_spotify_match"
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        {"tracks": {"track": [], "@attr": {"totalPages": None}}},
+        {"tracks": {"track": [], "@attr": {"totalPages": ["3"]}}},
+        {"tracks": {"track": [{"name": "x"}], "@attr": {"totalPages": "1"}}},
+        {"tracks": {"track": [{"name": 7, "artist": {"name": "A"}}], "@attr": {"totalPages": "1"}}},
+    ],
+)
+def test_a_page_dataset_creation_would_refuse_is_never_stored(page):
+    """The crawl's check is at least as strict as dataset_creation's reading of a stored page,
+    and a malformed page is the item's failure, never an exception that ends the crawl."""
+    body = json.dumps(page).encode()
+    with pytest.raises(FetchError) as caught:
+        parse_tag_top_tracks(body)
+    assert caught.value.reason == "unexpected_shape"
+    if page["tracks"]["track"]:
+        with pytest.raises(DataValidationError):
+            collect_crawled_tracks({"soundtrack/page-0001": lambda: page})
 
 
 def test_exhausted_retries_fail_the_item_and_a_rerun_fetches_only_it(

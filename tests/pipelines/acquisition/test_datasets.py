@@ -120,6 +120,29 @@ def test_redaction_masks_registered_secrets_and_auth_headers():
     assert text == "key=***; Authorization: Bearer *** and Basic ***"
 
 
+def test_secrets_are_masked_in_records_of_child_loggers_too():
+    import io
+    import logging
+
+    from soundtrack_emotion.datasets.api_support import protect_secrets
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    child = logging.getLogger("httpcore2.http11")  # a child of a protected library logger
+    level = child.level
+    child.setLevel(logging.DEBUG)
+    try:
+        protect_secrets("child-s3cr3t")
+        child.debug("send_request headers=[(b'api_key', b'%s')]", "child-s3cr3t")
+    finally:
+        root.removeHandler(handler)
+        child.setLevel(level)
+    assert "child-s3cr3t" not in stream.getvalue()
+    assert "api_key" in stream.getvalue()
+
+
 @pytest.mark.parametrize(
     ("value", "seconds"),
     [("7", 7.0), (" 0 ", 0.0), ("", None), (None, None), ("soon", None), ("-3", 0.0)],

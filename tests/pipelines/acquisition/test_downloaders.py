@@ -254,6 +254,28 @@ def test_local_matching_rules(tmp_path):
     assert copied.read_bytes() == by_name.read_bytes() and by_name.exists()
 
 
+def test_a_file_gone_since_indexing_fails_only_its_track(tmp_path):
+    library = tmp_path / "library"
+    source = write_tone(library / "Sigur Rós - Hoppípolla.wav")
+    downloader = LocalFolderDownloader(folder=str(library))
+    downloader.start(tmp_path)
+    source.unlink()
+    with pytest.raises(FetchError) as caught:
+        downloader.fetch(track("Sigur Rós", "Hoppípolla"), tmp_path)
+    assert caught.value.reason == "io_error"
+
+
+def test_yt_dlp_that_can_no_longer_run_fails_only_its_track(tool_dir, tmp_path):
+    add_ffmpeg(tool_dir)
+    add_yt_dlp(tool_dir, tmp_path / "log")
+    downloader = YtDlpDownloader(timeout_s=5)
+    downloader.check()
+    (tool_dir / "yt-dlp").unlink()
+    with pytest.raises(FetchError) as caught:
+        downloader.fetch(track("Mandy Moore", "Only Hope"), tmp_path)
+    assert caught.value.reason == "download_failed"
+
+
 def test_local_folder_must_exist(tmp_path):
     with pytest.raises(PrerequisiteError, match="does not exist"):
         LocalFolderDownloader(folder=str(tmp_path / "missing")).check()
@@ -265,6 +287,7 @@ def test_local_folder_must_exist(tmp_path):
         ("local", {"folder": "x", "colour": "red"}),
         ("yt-dlp", {"audio_format": "aiff"}),
         ("yt-dlp", {"query": "ytsearch1:{title}"}),
+        ("yt-dlp", {"query": "ytsearch1:{artist} {title} {year}"}),
         ("savify", {"audio_format": "exe"}),
         ("napster", {}),
     ],

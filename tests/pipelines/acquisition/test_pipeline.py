@@ -3,6 +3,7 @@ against the loopback servers; then the chain acquisition -> dataset_creation."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,6 +18,11 @@ from kedro.runner import SequentialRunner
 from soundtrack_emotion.datasets import VadLexiconDataset
 from soundtrack_emotion.matching import make_track_id
 from soundtrack_emotion.pipelines.acquisition import create_pipeline as acquisition_pipeline
+from soundtrack_emotion.pipelines.acquisition.downloaders import (
+    LocalFolderDownloader,
+    SavifyDownloader,
+    YtDlpDownloader,
+)
 from soundtrack_emotion.pipelines.acquisition.plan import AcquisitionPlan
 from soundtrack_emotion.pipelines.dataset_creation import (
     create_pipeline as dataset_creation_pipeline,
@@ -129,6 +135,14 @@ def test_parameters_file_is_a_valid_plan():
     assert plan.lastfm.tags == ("soundtrack",)
     assert plan.lastfm.requests_per_second == 5.0
     assert plan.downloader.backend == "local"
+    # every backend setting is in conf/base (credentials come from the Spotify client)
+    for backend, downloader in (
+        ("local", LocalFolderDownloader),
+        ("yt_dlp", YtDlpDownloader),
+        ("savify", SavifyDownloader),
+    ):
+        settings = set(inspect.signature(downloader).parameters) - {"credentials"}
+        assert set(plan.downloader.options[backend]) == settings, backend
 
 
 def test_pipeline_ignores_features_and_reads_only_online_inputs():

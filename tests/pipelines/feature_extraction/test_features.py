@@ -230,3 +230,19 @@ def test_a_hub_serving_garbage_is_a_model_unavailable_error(
             load_vggish(f"http://127.0.0.1:{server.server_port}/vggish/1")
     finally:
         server.shutdown()
+
+
+def test_a_queued_piece_does_not_keep_its_whole_track_alive() -> None:
+    import gc
+    import weakref
+
+    batcher = VggishBatcher(
+        lambda y: np.zeros((vggish_windows(len(y)), 128), np.float32), batch_windows=8
+    )
+    track = signal(59.0, sr=16000).copy()  # owns its samples
+    alive = weakref.ref(track)
+    batcher.add("long", track)  # 61 windows: eight calls of 7, the last 5 stay queued
+    assert batcher.pending == 1
+    del track
+    gc.collect()
+    assert alive() is None, "the queued tail still references the whole 59 s waveform"

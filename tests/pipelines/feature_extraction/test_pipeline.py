@@ -346,6 +346,29 @@ def test_changed_parameters_or_audio_are_recomputed(
     assert [(t.id, t.families) for t in counted] == [("t1", ("mfcc", "vggish"))]
 
 
+def test_a_stricter_silence_threshold_reaches_tracks_extracted_before(
+    tmp_path: Path, params: dict, counted: list
+) -> None:
+    quiet = tone(11.0, sr=22050, seed=1)
+    quiet *= 0.03 / np.abs(quiet).max()  # peak about -30 dBFS (-31 once mixed to mono)
+    audio = {
+        "loud": write_audio(tmp_path / "loud.wav", tone(11.0, sr=22050), 22050),
+        "quiet": write_audio(tmp_path / "quiet.wav", quiet, 22050),
+    }
+    soundtracks = make_soundtracks(audio)
+    run(tmp_path, soundtracks, params, features=("mfcc",))
+    assert (pd.read_csv(tmp_path / "report.csv")["status"] == "ok").all()
+
+    counted.clear()
+    params["audio"]["silence_db"] = -20.0
+    run(tmp_path, soundtracks, params, features=("mfcc",))
+    assert sorted(t.id for t in counted) == ["loud", "quiet"]
+    report = pd.read_csv(tmp_path / "report.csv").set_index("id")
+    assert report.loc["loud", "status"] == "ok"
+    assert report.loc["quiet", "status"] == "error"
+    assert "is below -20 dBFS" in report.loc["quiet", "reason"]
+
+
 def test_process_pool_gives_the_same_features(tmp_path: Path, params: dict) -> None:
     audio = {
         f"t{i}": write_audio(tmp_path / f"t{i}.flac", tone(10.5, sr=44100, seed=i), 44100)

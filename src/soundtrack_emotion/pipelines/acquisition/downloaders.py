@@ -133,12 +133,12 @@ class LocalFolderDownloader:
         source = self.match(track)
         if source is None:
             raise FetchError("not_found", f"no file for {track.artist} - {track.title}")
-        if source.stat().st_size == 0:
-            raise FetchError("empty_file", str(source))
         target = workdir / f"{track.track_id}{source.suffix.lower()}"
         try:
+            if source.stat().st_size == 0:
+                raise FetchError("empty_file", str(source))
             shutil.copyfile(source, target)
-        except OSError as error:  # unreadable file, vanished meanwhile, ...
+        except OSError as error:  # unreadable file, vanished since the index was built, ...
             raise FetchError("io_error", f"{source}: {error}") from error
         return target
 
@@ -161,6 +161,12 @@ class YtDlpDownloader:
         _check_audio_format(audio_format)
         if "{artist}" not in query or "{title}" not in query:
             raise ParameterError(f"query must contain {{artist}} and {{title}}, got {query!r}")
+        try:  # any other placeholder would fail every fetch
+            query.format(artist="", title="")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ParameterError(
+                f"query may only use {{artist}} and {{title}}, got {query!r} ({error!r})"
+            ) from error
         self.executable = executable
         self.ffmpeg = ffmpeg
         self.audio_format = audio_format
@@ -221,6 +227,8 @@ class YtDlpDownloader:
             )
         except subprocess.TimeoutExpired as error:
             raise FetchError("timeout", f"yt-dlp ran longer than {self.timeout_s} s") from error
+        except OSError as error:  # the executable vanished or cannot run any more
+            raise FetchError("download_failed", f"{executable}: {error}") from error
         if result.returncode != 0:
             raise FetchError("download_failed", result.stderr.strip()[-_STDERR_TAIL:])
         produced = sorted(

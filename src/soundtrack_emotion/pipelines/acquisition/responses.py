@@ -46,16 +46,22 @@ def parse_tag_top_tracks(body: bytes) -> tuple[list[tuple[str, str]], int]:
     the ``totalPages`` the answer announces."""
     data = _json(body)
     tracks = _as_list(_get(data, "tracks", "track"))
+    total_pages = _get(data, "tracks", "@attr", "totalPages")
     try:
-        total_pages = int(_get(data, "tracks", "@attr", "totalPages"))
-    except ValueError as error:
-        raise FetchError("unexpected_shape", f"totalPages is not a number: {error}") from error
+        total_pages = int(total_pages)
+    except (TypeError, ValueError):  # null, a list, "n/a": all malformed, none may crash
+        raise FetchError(
+            "unexpected_shape", f"totalPages is not a number: {total_pages!r}"[:200]
+        ) from None
     pairs = []
-    for track in tracks:
+    for position, track in enumerate(tracks):
         artist = track.get("artist") if isinstance(track, Mapping) else None
         artist_name = artist.get("name") if isinstance(artist, Mapping) else artist
         title = track.get("name") if isinstance(track, Mapping) else None
-        if isinstance(artist_name, str) and isinstance(title, str) and artist_name and title:
+        # dataset_creation refuses a stored page with such an entry: do not store it.
+        if not isinstance(artist_name, str) or not isinstance(title, str):
+            raise FetchError("unexpected_shape", f"entry {position} has no track or artist name")
+        if artist_name and title:
             pairs.append((artist_name, title))
     return pairs, total_pages
 

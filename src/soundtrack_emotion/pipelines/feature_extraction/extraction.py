@@ -147,7 +147,8 @@ class ExtractionParams:
                 raise ParameterError(f"feature_extraction.{name} must be {expected}, got {value!r}")
 
     def fingerprint(self, family: str) -> str:
-        """Hash of everything the stored features of ``family`` depend on."""
+        """Hash of everything the stored features of ``family`` depend on, the silence
+        threshold included (a stricter one must turn stored ``ok`` records into errors)."""
         if family == "mfcc":
             spec: dict[str, Any] = {**asdict(self.mfcc)}
         elif family == "vggish":
@@ -158,6 +159,7 @@ class ExtractionParams:
             "family": family,
             "version": EXTRACTION_VERSION[family],
             "resample_quality": self.resample_quality,
+            "silence_db": self.silence_db,
         }
         blob = json.dumps(spec, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
