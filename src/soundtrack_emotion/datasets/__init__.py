@@ -16,6 +16,7 @@ from soundtrack_emotion.datasets.model_input_dataset import (
     ModelInputs,
 )
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient, SpotifyClientDataset
+from soundtrack_emotion.datasets.track_cache import CachedTrack, TrackCache, TrackCacheDataset
 from soundtrack_emotion.datasets.vad_lexicon_dataset import (
     LEXICON_FORMATS,
     VadLexiconDataset,
@@ -24,6 +25,7 @@ from soundtrack_emotion.datasets.vad_lexicon_dataset import (
 
 __all__ = [
     "LEXICON_FORMATS",
+    "CachedTrack",
     "FeatureRecord",
     "FeatureStore",
     "FeatureStoreDataset",
@@ -39,6 +41,8 @@ __all__ = [
     "SourceStamp",
     "SpotifyClient",
     "SpotifyClientDataset",
+    "TrackCache",
+    "TrackCacheDataset",
     "VadLexiconDataset",
     "parse_vad_lexicon",
 ]

@@ -4,12 +4,14 @@ parameters, streamed model inputs, and the offline (MFCC only) variant."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import librosa
@@ -24,7 +26,7 @@ from soundtrack_emotion.datasets import FeatureStoreDataset, ModelInputDataset
 from soundtrack_emotion.exceptions import ModelUnavailableError
 from soundtrack_emotion.features import FEATURES, FRAME_SECONDS, mfcc
 from soundtrack_emotion.pipelines.feature_extraction import create_pipeline, nodes
-from soundtrack_emotion.pipelines.feature_extraction.extraction import extract_track
+from soundtrack_emotion.pipelines.feature_extraction.extraction import extract_track, map_tracks
 from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 
@@ -427,3 +429,34 @@ def test_bad_parameters_name_the_value(params: dict) -> None:
     del params["mfcc"]
     with pytest.raises(ParameterError, match="'mfcc' is missing"):
         nodes.ExtractionParams.from_dict(params)
+
+
+CRASHY_MODULE = """
+import os
+
+
+def double_or_die(task):
+    if task == 3:
+        os._exit(13)  # what a segfaulting native decoder does to its worker
+    return task * 2
+"""
+
+
+def test_a_task_that_kills_its_worker_fails_alone(tmp_path, monkeypatch) -> None:
+    (tmp_path / "crashy_worker_task.py").write_text(CRASHY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the forkserver's workers import it from here
+    crashy = importlib.import_module("crashy_worker_task")
+    crashes: list[tuple[int, str]] = []
+
+    def on_crash(task: int, error: BaseException) -> int:
+        crashes.append((task, type(error).__name__))
+        return -1
+
+    results = list(
+        map_tracks(crashy.double_or_die, range(8), workers=2, preload=(), on_crash=on_crash)
+    )
+
+    assert crashes == [(3, "BrokenProcessPool")]
+    assert sorted(results) == sorted([-1, *(2 * t for t in range(8) if t != 3)])
+    with pytest.raises(BrokenProcessPool):
+        list(map_tracks(crashy.double_or_die, range(8), workers=2, preload=()))

@@ -89,3 +89,26 @@ def _vggish_standin(waveform: np.ndarray) -> np.ndarray:
 @pytest.fixture
 def vggish_standin():
     return _vggish_standin
+
+
+def _run_inference(tracks, chosen, cache_dir: Path, **kwargs):
+    """Both inference nodes as Kedro runs them: every chunk ``predict_vad_timelines`` yields
+    is saved to a track cache in ``cache_dir`` before the next one is computed, then
+    ``collect_vad_timelines`` assembles the tables from it."""
+    from soundtrack_emotion.datasets import TrackCacheDataset
+    from soundtrack_emotion.pipelines.inference.nodes import (
+        collect_vad_timelines,
+        predict_vad_timelines,
+    )
+
+    cache = TrackCacheDataset(path=str(cache_dir))
+    for chunk in predict_vad_timelines(tracks, chosen, existing_results=cache.load(), **kwargs):
+        cache.save(chunk)
+    return collect_vad_timelines(tracks, cache.load())
+
+
+@pytest.fixture
+def run_inference():
+    """``run_inference(tracks, chosen, cache_dir, **node_kwargs)`` -> (vad_timelines,
+    track_vad, inference_waveforms)."""
+    return _run_inference

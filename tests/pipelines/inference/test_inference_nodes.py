@@ -16,7 +16,6 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     build_movie_profile,
     list_inference_tracks,
     model_key,
-    predict_vad_timelines,
     select_inference_models,
 )
 from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
@@ -174,7 +173,7 @@ def _chosen(feature="mfcc", network="cnn") -> pd.DataFrame:
 
 
 def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
-    tmp_path, write_tone, tiny_model, extraction_params
+    tmp_path, write_tone, tiny_model, extraction_params, run_inference
 ):
     good_a = write_tone(tmp_path / "a.wav", 6.0)
     good_b = write_tone(tmp_path / "b.flac", 3.3, sr=16000)
@@ -194,9 +193,10 @@ def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
         for label, v in zip(VAD_LABELS, (0.2, 0.5, 0.8), strict=True)
     }
 
-    timelines, track_vad, waveforms = predict_vad_timelines(
+    timelines, track_vad, waveforms = run_inference(
         tracks,
         _chosen(),
+        tmp_path / "cache",
         hop_seconds=2.0,
         batch_size=4,
         waveform_points=100,
@@ -228,14 +228,15 @@ def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
 
 
 def test_a_run_where_nothing_is_readable_still_reports_every_track(
-    tmp_path, tiny_model, extraction_params
+    tmp_path, tiny_model, extraction_params, run_inference
 ):
     tracks = pd.DataFrame({"position": [1], "track": ["x"], "path": [str(tmp_path / "x.wav")]})
     models = {model_key("mfcc", "cnn", label): tiny_model(FRAME) for label in VAD_LABELS}
 
-    timelines, track_vad, waveforms = predict_vad_timelines(
+    timelines, track_vad, waveforms = run_inference(
         tracks,
         _chosen(),
+        tmp_path / "cache",
         hop_seconds=2.0,
         batch_size=4,
         waveform_points=100,
@@ -254,13 +255,14 @@ def test_a_run_where_nothing_is_readable_still_reports_every_track(
 
 
 def test_a_chosen_model_that_is_not_loaded_is_a_parameter_error(
-    tmp_path, tiny_model, extraction_params
+    tmp_path, tiny_model, extraction_params, run_inference
 ):
     tracks = pd.DataFrame({"position": [1], "track": ["x"], "path": [str(tmp_path / "x.wav")]})
     with pytest.raises(ParameterError, match="mfcc__lstm__valence"):
-        predict_vad_timelines(
+        run_inference(
             tracks,
             _chosen(network="lstm"),
+            tmp_path / "cache",
             hop_seconds=2.0,
             batch_size=4,
             waveform_points=100,

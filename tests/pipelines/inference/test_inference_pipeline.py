@@ -17,6 +17,7 @@ PROJECT = Path(__file__).resolve().parents[3]
 LAYERS = {
     "inference_tracks": "model_input",
     "inference_models": "model_output",
+    "inference_results": "model_output",
     "vad_timelines": "model_output",
     "vad_timelines_csv": "model_output",
     "track_vad": "model_output",
@@ -59,6 +60,10 @@ def test_every_inference_output_is_catalogued_with_its_layer():
     assert set(LAYERS) == pipeline.all_outputs()
     for name, layer in LAYERS.items():
         assert catalog[name]["metadata"]["kedro-viz"]["layer"] == layer, name
+    # The cache as it is on disk when a run starts: the same folder, read to skip done tracks.
+    existing = catalog["existing_inference_results"]
+    assert existing["path"] == catalog["inference_results"]["path"]
+    assert existing["metadata"]["kedro-viz"]["layer"] == "model_output"
 
 
 @pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")

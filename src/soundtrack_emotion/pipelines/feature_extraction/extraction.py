@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
@@ -232,12 +233,23 @@ def _one_blas_thread() -> None:
     threadpool_limits(limits=1)
 
 
+def crashed_track(task: TrackTask, error: BaseException) -> TrackResult:
+    """The result of a track whose decoding killed its worker process (``map_tracks``)."""
+    return TrackResult(
+        id=task.id,
+        families=task.families,
+        error=f"{task.path}: decoding it crashed the worker process ({type(error).__name__}); "
+        "the file is probably damaged",
+    )
+
+
 def map_tracks(
     func: Callable[[T], R],
     tasks: Iterable[T],
     *,
     workers: int,
     preload: Sequence[str] = WORKER_PRELOAD,
+    on_crash: Callable[[T, BaseException], R] | None = None,
 ) -> Iterator[R]:
     """``func`` over ``tasks`` on ``workers`` processes, yielding results as they complete.
 
@@ -248,6 +260,11 @@ def map_tracks(
     this re-imports the ``__main__`` script, which must guard its entry point. Each worker
     uses one BLAS thread: the processes are the parallelism (more threads only oversubscribe
     the cores, and OpenBLAS's spinning threads cost ~30 % more CPU).
+
+    A task that kills its worker (a native decoder crash on a damaged file) breaks the whole
+    pool. With ``on_crash``, the tasks that were in flight are then re-run one at a time, each
+    in a fresh process, so only the culprit's result is ``on_crash(task, error)``, and the
+    remaining tasks go on in a new pool. Without it, the crash propagates.
     """
     if workers < 1:
         raise ParameterError(f"workers must be >= 1, got {workers!r}")
@@ -258,24 +275,65 @@ def map_tracks(
                 result = func(task)
             yield result
         return
-    limit = TASKS_IN_FLIGHT_PER_WORKER * workers
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([func.__module__, *preload])
-    with ProcessPoolExecutor(
+    while True:
+        suspects: list[T] = []
+        yield from _map_in_pool(func, tasks, workers, context, suspects)
+        if not suspects:
+            return
+        if on_crash is None:
+            raise BrokenProcessPool(f"a worker died while running one of {len(suspects)} tasks")
+        logger.warning("a worker process died; re-running its %d tasks one by one", len(suspects))
+        for task in suspects:
+            yield _run_isolated(func, task, context, on_crash)
+
+
+def _pool(workers: int, context: Any) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_one_blas_thread
-    ) as pool:
-        pending: set[Future[R]] = set()
+    )
+
+
+def _map_in_pool(
+    func: Callable[[T], R], tasks: Iterator[T], workers: int, context: Any, suspects: list[T]
+) -> Iterator[R]:
+    """Run ``tasks`` in one pool until they are done or the pool breaks; on a break, the tasks
+    still in flight are appended to ``suspects`` and the rest stay in ``tasks``."""
+    limit = TASKS_IN_FLIGHT_PER_WORKER * workers
+    with _pool(workers, context) as pool:
+        pending: dict[Future[R], T] = {}
         try:
             while True:
                 for task in tasks:
-                    pending.add(pool.submit(func, task))
+                    pending[pool.submit(func, task)] = task
                     if len(pending) >= limit:
                         break
                 if not pending:
                     return
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield future.result()
+                    task = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        suspects.extend([task, *pending.values()])
+                        pending.clear()
+                        return
+                    yield result
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _run_isolated(
+    func: Callable[[T], R],
+    task: T,
+    context: Any,
+    on_crash: Callable[[T, BaseException], R],
+) -> R:
+    with _pool(1, context) as pool:
+        try:
+            return pool.submit(func, task).result()
+        except BrokenProcessPool as error:
+            return on_crash(task, error)

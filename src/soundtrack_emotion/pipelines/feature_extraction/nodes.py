@@ -33,6 +33,7 @@ from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     ExtractionParams,
     TrackResult,
     TrackTask,
+    crashed_track,
     extract_track,
     map_tracks,
 )
@@ -150,7 +151,9 @@ def extract_features(
         return out
 
     started, n_errors, audio_total = time.perf_counter(), 0, 0.0
-    for n_done, result in enumerate(map_tracks(extract_track, tasks, workers=p.workers), 1):
+    for n_done, result in enumerate(
+        map_tracks(extract_track, tasks, workers=p.workers, on_crash=crashed_track), 1
+    ):
         chunk: dict[str, dict[str, FeatureRecord]] = {f: {} for f in families}
         if "mfcc" in result.families:
             chunk["mfcc"][result.id] = record(

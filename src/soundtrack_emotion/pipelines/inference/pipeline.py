@@ -5,6 +5,12 @@
 Every trained model of the given feature families is an input (the ones the modelling pipeline
 trains, by the same defaults), and ``select_inference_models`` picks the one per label to use;
 the ``offline`` pipeline passes ``features=("mfcc",)``, so it never loads a VGGish model.
+
+    existing_inference_results -> predict_vad_timelines -> inference_results (track by track)
+    inference_results -> collect_vad_timelines -> vad_timelines, track_vad, inference_waveforms
+
+``existing_inference_results`` is the track cache as it is on disk when the run starts (the
+same folder as ``inference_results``), so a rerun skips the tracks already scored.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from kedro.pipeline import Node, Pipeline
 from soundtrack_emotion.features import FEATURES
 from soundtrack_emotion.pipelines.inference.nodes import (
     build_movie_profile,
+    collect_vad_timelines,
     export_csv,
     list_inference_tracks,
     model_key,
@@ -69,11 +76,18 @@ def create_pipeline(
                     "batch_size": "params:inference.batch_size",
                     "waveform_points": "params:inference.waveform_points",
                     "feature_extraction": "params:feature_extraction",
+                    "existing_results": "existing_inference_results",
                     **models,
                 },
-                outputs=["vad_timelines", "track_vad", "inference_waveforms"],
+                outputs="inference_results",
                 name="predict_vad_timelines",
                 tags=model_tags,
+            ),
+            Node(
+                collect_vad_timelines,
+                inputs=["inference_tracks", "inference_results"],
+                outputs=["vad_timelines", "track_vad", "inference_waveforms"],
+                name="collect_vad_timelines",
             ),
             Node(
                 export_csv,
