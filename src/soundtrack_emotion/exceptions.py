@@ -22,6 +22,10 @@ class DataValidationError(SoundtrackEmotionError):
     """A pipeline output violates its contract (duplicate ids, NaN, values out of range, ...)."""
 
 
+class TrainingDivergedError(SoundtrackEmotionError):
+    """Training produced a non-finite loss (too high a learning rate, or NaN in the inputs)."""
+
+
 class ModelUnavailableError(SoundtrackEmotionError):
     """A pretrained model (VGGish) or a trained model cannot be loaded."""
 

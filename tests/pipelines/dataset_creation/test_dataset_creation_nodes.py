@@ -287,6 +287,9 @@ def test_unknown_split_parameter_is_refused():
     track_status = join_track_status(*_status_inputs())
     with pytest.raises(ParameterError, match="unknown split parameters"):
         build_soundtracks(track_status, {**SPLIT, "test_fracton": 0.2})
+    without_seed = {key: value for key, value in SPLIT.items() if key != "seed"}
+    with pytest.raises(ParameterError, match=r"dataset_creation.split lacks \['seed'\]"):
+        build_soundtracks(track_status, without_seed)
 
 
 def _valid_soundtracks() -> pd.DataFrame:

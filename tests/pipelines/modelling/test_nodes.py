@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 from soundtrack_emotion.datasets import FrameSplit
-from soundtrack_emotion.exceptions import DataValidationError, ParameterError
+from soundtrack_emotion.exceptions import (
+    DataValidationError,
+    ParameterError,
+    TrainingDivergedError,
+)
 from soundtrack_emotion.pipelines.modelling.nodes import (
     HISTORY_COLUMNS,
     MODEL_METRICS_COLUMNS,
@@ -131,6 +135,12 @@ def test_bad_training_parameters_raise(corpus, tiny_networks):
     tiny_networks["cnn"]["training"]["batch_size"] = 0
     with pytest.raises(ParameterError, match="batch_size must be an integer >= 1, got 0"):
         _train(corpus, tiny_networks)
+
+
+def test_diverging_training_raises_a_clear_error(corpus, tiny_networks, tmp_path):
+    tiny_networks["cnn"]["training"]["learning_rate"] = 1e30
+    with pytest.raises(TrainingDivergedError, match=r"mfcc_cnn\.valence diverged.*learning_rate"):
+        _train(corpus, tiny_networks, tensorboard_dir=tmp_path)
 
 
 def test_predictions_cover_every_test_frame_and_label(corpus, tiny_networks, tmp_path):

@@ -387,6 +387,9 @@ def build_soundtracks(track_status: pd.DataFrame, split: Mapping[str, Any]) -> p
     unknown = set(split) - {"validation_fraction", "test_fraction", "seed", "group_by_artist"}
     if unknown:
         raise ParameterError(f"unknown split parameters: {sorted(unknown)}")
+    missing = {"validation_fraction", "test_fraction", "seed"} - set(split)
+    if missing:
+        raise ParameterError(f"dataset_creation.split lacks {sorted(missing)}")
     kept = track_status[track_status["last_step"] == "kept"].copy()
     groups = (
         kept["artist"].map(normalise_name) if split.get("group_by_artist", True) else kept["id"]

@@ -23,7 +23,11 @@ import pandas as pd
 import tensorflow as tf
 
 from soundtrack_emotion.datasets import FrameSplit, ModelInputs
-from soundtrack_emotion.exceptions import DataValidationError, ParameterError
+from soundtrack_emotion.exceptions import (
+    DataValidationError,
+    ParameterError,
+    TrainingDivergedError,
+)
 from soundtrack_emotion.features import FEATURES, FRAME_SECONDS
 from soundtrack_emotion.metrics import METRIC_NAMES, regression_metrics
 from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS, build_model
@@ -245,10 +249,18 @@ def train_model(
                 monitor="val_loss", patience=training["patience"], restore_best_weights=True
             ),
             keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False),
+            keras.callbacks.TerminateOnNaN(),
             epoch_log,
         ],
         verbose=0,
     )
+    losses = [np.asarray(fitted.history.get(key, []), dtype=float) for key in ("loss", "val_loss")]
+    if any(not len(values) or not np.isfinite(values).all() for values in losses):
+        raise TrainingDivergedError(
+            f"training {spec.variant}.{spec.target} diverged: the loss became NaN or infinite. "
+            f"Lower modelling.networks.{spec.network}.training.learning_rate (now "
+            f"{training['learning_rate']!r}) or look for NaN in the model inputs."
+        )
     history = pd.DataFrame({name: fitted.history[name] for name in HISTORY_COLUMNS[1:-1]})
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     history["seconds"] = epoch_log.seconds
