@@ -10,7 +10,7 @@ from soundtrack_emotion.audio import load_audio
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
 from soundtrack_emotion.features import mfcc, vggish_embeddings
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
-from soundtrack_emotion.pipelines.inference.nodes import (
+from soundtrack_emotion.pipelines.inference.track import (
     MIN_ROW_SECONDS,
     TIMELINE_COLUMNS,
     WAVEFORM_COLUMNS,
