@@ -108,24 +108,18 @@ class FeatureStore(Mapping[str, np.ndarray]):
 
     def record_ids(self) -> list[str]:
         """Ids of every stored record, ok or error, sorted."""
-        if not self.path.is_dir():
-            return []
-        return sorted(
-            p.name[: -len(SUFFIX)]
-            for p in self.path.iterdir()
-            if p.name.endswith(SUFFIX) and not p.name.startswith(".")
-        )
+        return record_keys(self.path)
 
     def meta(self, track_id: str) -> dict[str, Any] | None:
         """Metadata of one record (reads only its ``meta`` member), None when absent."""
         if self._meta is not None:
             return self._meta.get(track_id)
-        return _read_meta(self._file(track_id))
+        return read_record_meta(self._file(track_id))
 
     def all_meta(self) -> dict[str, dict[str, Any]]:
         """Metadata of every record, read once and cached."""
         if self._meta is None:
-            metas = ((i, _read_meta(self._file(i))) for i in self.record_ids())
+            metas = ((i, read_record_meta(self._file(i))) for i in self.record_ids())
             self._meta = {i: m for i, m in metas if m is not None}
         return self._meta
 
@@ -165,14 +159,28 @@ class FeatureStore(Mapping[str, np.ndarray]):
         return meta is not None and meta["status"] == "ok"
 
 
-def _read_meta(file: Path) -> dict[str, Any] | None:
+def record_keys(path: Path) -> list[str]:
+    """Keys of the ``<key>.npz`` records in ``path``, sorted; temporary files (dot-prefixed)
+    are not records. Shared with the inference track cache."""
+    if not path.is_dir():
+        return []
+    return sorted(
+        p.name[: -len(SUFFIX)]
+        for p in path.iterdir()
+        if p.name.endswith(SUFFIX) and not p.name.startswith(".")
+    )
+
+
+def read_record_meta(file: Path) -> dict[str, Any] | None:
+    """The JSON ``meta`` member of one ``.npz`` record (nothing else is read), None when the
+    file does not exist. Shared with the inference track cache."""
     try:
         with np.load(file, allow_pickle=False) as npz:
             return json.loads(str(npz["meta"]))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError) as error:
-        raise DatasetError(f"unreadable feature partition {file}: {error}") from error
+        raise DatasetError(f"unreadable record {file}: {error}") from error
 
 
 class FeatureStoreDataset(

@@ -27,10 +27,14 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
-from soundtrack_emotion.datasets.feature_store import SourceStamp
+from soundtrack_emotion.datasets.feature_store import (
+    SUFFIX,
+    SourceStamp,
+    read_record_meta,
+    record_keys,
+)
 from soundtrack_emotion.datasets.file_store import FileStore
 
-SUFFIX = ".npz"
 ERROR = "error"
 _META = "meta"
 _SAFE_KEY = re.compile(r"^[\w][\w.\-]*$")
@@ -80,23 +84,11 @@ class TrackCache:
 
     def keys(self) -> list[str]:
         """Keys of every stored record, sorted (temporary files excluded)."""
-        if not self.path.is_dir():
-            return []
-        return sorted(
-            p.name[: -len(SUFFIX)]
-            for p in self.path.iterdir()
-            if p.name.endswith(SUFFIX) and not p.name.startswith(".")
-        )
+        return record_keys(self.path)
 
     def meta(self, key: str) -> dict[str, Any] | None:
         """Metadata of one record (reads only its ``meta`` member), None when absent."""
-        try:
-            with np.load(self._file(key), allow_pickle=False) as npz:
-                return json.loads(str(npz[_META]))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError) as error:
-            raise DatasetError(f"unreadable cache record {self._file(key)}: {error}") from error
+        return read_record_meta(self._file(key))
 
     def is_current(self, key: str, *, fingerprint: str, source: SourceStamp | None) -> bool:
         """Whether ``key`` holds a finished result from the same inputs and source file."""
