@@ -311,7 +311,12 @@ def memory_at(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=12.0, help="audio to generate")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=12.0,
+        help="audio to generate, rounded to whole tracks of --track-seconds (at least one)",
+    )
     parser.add_argument("--track-seconds", type=float, default=180.0, help="length per track")
     parser.add_argument("--formats", default="mp3,flac,ogg,wav", help="containers to cycle")
     parser.add_argument("--folder", help="use the audio files of this folder instead")
@@ -351,7 +356,8 @@ def main() -> None:
         params = project_params(handle or "", args.workers)
         kinds = sorted({p.suffix[1:] for p in files})
         print(
-            f"Feature extraction benchmark: {total / 60:.1f} min of audio in {len(files)} files "
+            f"Feature extraction benchmark: {total / 60:.1f} min of audio in {len(files)} "
+            f"file{'s' if len(files) != 1 else ''} "
             f"({', '.join(kinds)}), {available_cores()} CPU cores, workers={args.workers}"
         )
         if not args.skip_vggish:

@@ -140,7 +140,9 @@ def measure(recipe: str, path: Path, network: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=1500, help="training frames, small corpus")
     parser.add_argument("--network", choices=sorted(ARCHITECTURE), default="cnn")
     parser.add_argument("--child", choices=("project", "baseline"), help=argparse.SUPPRESS)
