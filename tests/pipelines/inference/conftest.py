@@ -107,6 +107,23 @@ def _run_inference(tracks, chosen, cache_dir: Path, **kwargs):
     return collect_vad_timelines(tracks, cache.load())
 
 
+def _as_trained_models(models: dict) -> dict:
+    """``trained_models`` as its PartitionedDataset loads it: partition id -> loader, from
+    ``{model_key: model}``; each loader returns the same model object."""
+    from soundtrack_emotion.pipelines.inference.nodes import model_partition, split_model_key
+
+    return {
+        model_partition(*split_model_key(key)): (lambda model=model: model)
+        for key, model in models.items()
+    }
+
+
+@pytest.fixture
+def as_trained_models():
+    """``as_trained_models({model_key: keras_model})`` -> the ``trained_models`` mapping."""
+    return _as_trained_models
+
+
 @pytest.fixture
 def run_inference():
     """``run_inference(tracks, chosen, cache_dir, **node_kwargs)`` -> (vad_timelines,

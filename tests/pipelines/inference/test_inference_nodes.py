@@ -16,6 +16,7 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     build_movie_profile,
     list_inference_tracks,
     model_key,
+    model_partition,
     select_inference_models,
 )
 from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
@@ -114,14 +115,6 @@ def model_metrics() -> pd.DataFrame:
     )
 
 
-AVAILABLE = tuple(
-    model_key(f, n, t)
-    for f, n in (("mfcc", "cnn"), ("mfcc", "lstm"), ("vggish", "lstm"))
-    for t in (*VAD_LABELS, "joint")
-    if not (t == "joint" and (f, n) != ("mfcc", "cnn"))
-)
-
-
 def _choice(chosen: pd.DataFrame) -> dict[str, tuple]:
     return {
         row.label: (row.feature, row.network, row.target, row.output_index)
@@ -130,7 +123,7 @@ def _choice(chosen: pd.DataFrame) -> dict[str, tuple]:
 
 
 def test_best_picks_the_lowest_validation_loss_among_models_of_that_label(model_metrics):
-    chosen = select_inference_models(model_metrics, "best", available=AVAILABLE)
+    chosen = select_inference_models(model_metrics, "best")
 
     assert list(chosen.columns) == list(MODEL_COLUMNS)
     assert _choice(chosen) == {
@@ -141,25 +134,38 @@ def test_best_picks_the_lowest_validation_loss_among_models_of_that_label(model_
 
 
 def test_best_among_offline_models_only(model_metrics):
-    offline = tuple(key for key in AVAILABLE if key.startswith("mfcc"))
-    chosen = select_inference_models(model_metrics, "best", available=offline)
+    chosen = select_inference_models(model_metrics, "best", features=("mfcc",))
     assert _choice(chosen)["valence"] == ("mfcc", "lstm", "valence", 0)
+    with pytest.raises(ParameterError, match=r"vggish features.*offline"):
+        select_inference_models(model_metrics, "vggish_lstm", features=("mfcc",))
 
 
 def test_a_variant_or_one_joint_model_can_be_chosen(model_metrics):
-    variant = select_inference_models(model_metrics, "mfcc_cnn", available=AVAILABLE)
+    variant = select_inference_models(model_metrics, "mfcc_cnn")
     assert {v[:3] for v in _choice(variant).values()} == {
         ("mfcc", "cnn", label) for label in VAD_LABELS
     }
-    joint = select_inference_models(model_metrics, "mfcc_cnn.joint", available=AVAILABLE)
+    joint = select_inference_models(model_metrics, "mfcc_cnn.joint")
     assert _choice(joint) == {
         label: ("mfcc", "cnn", "joint", i) for i, label in enumerate(VAD_LABELS)
     }
 
 
+def test_a_model_missing_from_model_metrics_can_still_be_named(model_metrics):
+    """E.g. a modelling_all model trained after the metrics table was written: chosen by its
+    name, its validation loss unknown; predict_vad_timelines loads it or says how to train it."""
+    chosen = select_inference_models(model_metrics, "mfcc_bilstm")
+    assert _choice(chosen) == {label: ("mfcc", "bilstm", label, 0) for label in VAD_LABELS}
+    assert chosen["best_val_loss"].isna().all()
+    joint = select_inference_models(model_metrics, "mfcc_transformer.joint", features=("mfcc",))
+    assert set(joint["target"]) == {"joint"}
+    assert joint["output_index"].tolist() == [0, 1, 2]
+
+
 def test_an_unknown_model_choice_lists_the_options(model_metrics):
-    with pytest.raises(ParameterError, match=r"mfcc_gru.*'mfcc_cnn'.*'mfcc_cnn.joint'"):
-        select_inference_models(model_metrics, "mfcc_gru", available=AVAILABLE)
+    for choice in ("mfcc_gru", "mfcc_cnn.happiness", "mel_cnn", "cnn"):
+        with pytest.raises(ParameterError, match=rf"{choice!r} names no model.*networks \['cnn'"):
+            select_inference_models(model_metrics, choice)
 
 
 # ------------------------------------------------------------------ the node, bad files too
@@ -173,7 +179,7 @@ def _chosen(feature="mfcc", network="cnn") -> pd.DataFrame:
 
 
 def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
-    tmp_path, write_tone, tiny_model, extraction_params, run_inference
+    tmp_path, write_tone, tiny_model, extraction_params, run_inference, as_trained_models
 ):
     good_a = write_tone(tmp_path / "a.wav", 6.0)
     good_b = write_tone(tmp_path / "b.flac", 3.3, sr=16000)
@@ -201,7 +207,7 @@ def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
         batch_size=4,
         waveform_points=100,
         feature_extraction=extraction_params,
-        **models,
+        trained_models=as_trained_models(models),
     )
 
     assert list(track_vad.columns) == list(TRACK_COLUMNS)
@@ -228,7 +234,7 @@ def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
 
 
 def test_a_run_where_nothing_is_readable_still_reports_every_track(
-    tmp_path, tiny_model, extraction_params, run_inference
+    tmp_path, tiny_model, extraction_params, run_inference, as_trained_models
 ):
     tracks = pd.DataFrame({"position": [1], "track": ["x"], "path": [str(tmp_path / "x.wav")]})
     models = {model_key("mfcc", "cnn", label): tiny_model(FRAME) for label in VAD_LABELS}
@@ -241,7 +247,7 @@ def test_a_run_where_nothing_is_readable_still_reports_every_track(
         batch_size=4,
         waveform_points=100,
         feature_extraction=extraction_params,
-        **models,
+        trained_models=as_trained_models(models),
     )
 
     assert timelines.empty and list(timelines.columns) == list(TIMELINE_COLUMNS)
@@ -254,20 +260,45 @@ def test_a_run_where_nothing_is_readable_still_reports_every_track(
     assert empty.get_suptitle() == "Emotional arc of the demo's test songs (0 tracks, 0.0 min)"
 
 
-def test_a_chosen_model_that_is_not_loaded_is_a_parameter_error(
+def test_only_the_chosen_models_are_loaded_and_a_missing_one_says_how_to_train_it(
     tmp_path, tiny_model, extraction_params, run_inference
 ):
     tracks = pd.DataFrame({"position": [1], "track": ["x"], "path": [str(tmp_path / "x.wav")]})
-    with pytest.raises(ParameterError, match="mfcc__lstm__valence"):
+    loads = []
+
+    def loader(key):
+        def load():
+            loads.append(key)
+            return tiny_model(FRAME)
+
+        return load
+
+    trained = {
+        model_partition("mfcc", n, label): loader(f"{n}/{label}")
+        for n in ("cnn", "lstm")
+        for label in VAD_LABELS
+    }
+    node_kwargs = dict(
+        hop_seconds=2.0, batch_size=4, waveform_points=100, feature_extraction=extraction_params
+    )
+
+    run_inference(
+        tracks, _chosen(network="lstm"), tmp_path / "cache", trained_models=trained, **node_kwargs
+    )
+
+    assert sorted(loads) == [f"lstm/{label}" for label in sorted(VAD_LABELS)]
+    del trained[model_partition("mfcc", "lstm", "arousal")]
+    with pytest.raises(
+        ParameterError,
+        match=r"mfcc_lstm\.arousal has no file.*train it first: kedro run "
+        r"--pipelines=modelling_all --namespaces=mfcc_lstm\.arousal",
+    ):
         run_inference(
             tracks,
             _chosen(network="lstm"),
-            tmp_path / "cache",
-            hop_seconds=2.0,
-            batch_size=4,
-            waveform_points=100,
-            feature_extraction=extraction_params,
-            **{model_key("mfcc", "cnn", "valence"): tiny_model(FRAME)},
+            tmp_path / "cache2",
+            trained_models=trained,
+            **node_kwargs,
         )
 
 

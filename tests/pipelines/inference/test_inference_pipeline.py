@@ -1,7 +1,9 @@
-"""The inference pipeline's wiring, and one run over a folder through the project's catalog."""
+"""The inference pipeline's wiring, and runs over a folder through the project's catalog with
+only MFCC model files on disk (as after ``kedro run --pipelines=offline``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +12,8 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
-from soundtrack_emotion.pipelines.inference import create_pipeline
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.pipelines.inference import create_pipeline, nodes
 from soundtrack_emotion.vad import VAD_LABELS
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -36,22 +39,22 @@ def _config() -> OmegaConfigLoader:
     )
 
 
-def test_offline_inference_never_loads_a_vggish_model():
+def test_models_are_one_lazy_input_and_offline_inference_never_picks_a_vggish_model():
     offline = create_pipeline(features=("mfcc",))
     default = create_pipeline()
 
+    for pipeline in (offline, default):
+        assert {"trained_models", "model_metrics"} <= pipeline.inputs()
+        assert not [
+            n for n in pipeline.inputs() - {"params:inference.model"} if n.endswith(".model")
+        ]
     assert not [name for name in offline.inputs() if "vggish" in name]
     assert not offline.only_nodes_with_tags("vggish").nodes
-    models = {n for n in default.inputs() if n.endswith(".model") and not n.startswith("params:")}
-    assert models == {
-        f"{f}_{n}.{label}.model"
-        for f in ("mfcc", "vggish")
-        for n in ("cnn", "lstm")
-        for label in VAD_LABELS
-    }
     assert [n.name for n in default.only_nodes_with_tags("vggish").nodes] == [
         "predict_vad_timelines"
     ]
+    (select,) = [n for n in offline.nodes if n.name == "select_inference_models"]
+    assert select.func.keywords == {"features": ("mfcc",)}
 
 
 def test_every_inference_output_is_catalogued_with_its_layer():
@@ -64,47 +67,81 @@ def test_every_inference_output_is_catalogued_with_its_layer():
     existing = catalog["existing_inference_results"]
     assert existing["path"] == catalog["inference_results"]["path"]
     assert existing["metadata"]["kedro-viz"]["layer"] == "model_output"
+    # Every model file the modelling pipelines write, as one lazily loaded partitioned input.
+    models = catalog["trained_models"]
+    assert models["type"] == "partitions.PartitionedDataset"
+    assert (
+        models["path"] + "/{feature}_{network}/{target}" + models["filename_suffix"]
+        == (catalog["{feature}_{network}.{target}.model"]["filepath"])
+    )
+    assert models["metadata"]["kedro-viz"]["layer"] == "models"
 
 
-@pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")
-def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
-    tmp_path, monkeypatch, write_tone, tiny_model, extraction_params
-):
+MFCC_ONLY_METRICS = pd.DataFrame(
+    [
+        ("mfcc", network, label, label, 0.01 if network == "lstm" else 0.02)
+        for network in ("cnn", "lstm")
+        for label in VAD_LABELS
+    ],
+    columns=["feature", "network", "target", "label", "best_val_loss"],
+)
+
+
+@pytest.fixture
+def offline_project(tmp_path, monkeypatch, tiny_model, write_tone):
+    """A project folder after ``kedro run --pipelines=offline``: MFCC model files only (cnn
+    predicts 0.1, lstm 0.7), no VGGish model anywhere, and an album of three files (one
+    broken). Loading VGGish fails the test."""
+    for network, value in (("cnn", 0.1), ("lstm", 0.7)):
+        for label in VAD_LABELS:
+            path = tmp_path / f"data/06_models/mfcc_{network}/{label}.keras"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tiny_model((43, 13), value=value).save(path)
     album = tmp_path / "album"
     write_tone(album / "01 Opening.wav", 7.0)
     (album / "02 Broken.wav").write_bytes(b"RIFF" + bytes(100))
     write_tone(album / "03 Finale.flac", 4.0, sr=16000)
-    config = _config()
+
+    def no_vggish(handle):
+        raise AssertionError(f"VGGish was loaded ({handle})")
+
+    monkeypatch.setattr(nodes, "load_vggish", no_vggish)
     monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run_in(project: Path, extraction_params: dict, **inference) -> None:
+    """The inference pipeline as ``kedro run --pipelines=offline --tags=inference`` runs it, on
+    the project's catalog in ``project``; ``model_metrics`` is MFCC-only."""
+    config = _config()
     catalog = DataCatalog.from_config(config["catalog"], config["credentials"])
     pipeline = create_pipeline(features=("mfcc",))
     parameters = {
         **config["parameters"]["inference"],
-        "audio_path": str(album),
+        "audio_path": str(project / "album"),
         "hop_seconds": 2.0,
+        **inference,
     }
-    metrics = pd.DataFrame(
-        [
-            ("mfcc", network, label, label, 0.01 if network == "lstm" else 0.02)
-            for network in ("cnn", "lstm")
-            for label in VAD_LABELS
-        ],
-        columns=["feature", "network", "target", "label", "best_val_loss"],
-    )
     for name in pipeline.inputs():
         if name == "params:feature_extraction":
             catalog[name] = extraction_params
         elif name.startswith("params:inference."):
             catalog[name] = parameters[name.removeprefix("params:inference.")]
-        elif name.endswith(".model"):
-            value = 0.7 if "_lstm." in name else 0.1
-            catalog[name] = tiny_model((43, 13), value=value)
         elif name == "model_metrics":
-            catalog[name] = metrics
+            catalog[name] = MFCC_ONLY_METRICS
         elif name == "soundtracks":
             catalog[name] = pd.DataFrame({"id": [], "audio_path": [], "split": []})
-
     SequentialRunner().run(pipeline, catalog)
+
+
+@pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")
+def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
+    offline_project, extraction_params
+):
+    tmp_path = offline_project
+    assert not [p for p in tmp_path.rglob("*") if "vggish" in p.name]
+
+    _run_in(tmp_path, extraction_params)
 
     out = tmp_path / "data"
     chosen = pd.read_csv(out / "07_model_output/inference/models.csv")
@@ -134,3 +171,32 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
     arc = pd.read_csv(out / "08_reporting/inference/movie_arc.csv")
     assert arc["position"].tolist() == [1, 3]
     assert (out / "08_reporting/inference/movie_profile.png").stat().st_size > 10_000
+
+
+@pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")
+def test_a_chosen_variant_is_loaded_from_its_files(offline_project, extraction_params):
+    _run_in(offline_project, extraction_params, model="mfcc_cnn")
+
+    out = offline_project / "data"
+    chosen = pd.read_csv(out / "07_model_output/inference/models.csv")
+    assert set(chosen["network"]) == {"cnn"}
+    track_vad = pd.read_parquet(out / "07_model_output/inference/track_vad.parquet")
+    assert track_vad["valence"].iloc[[0, 2]].tolist() == pytest.approx([0.1, 0.1])
+
+
+@pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")
+@pytest.mark.parametrize("model", ["mfcc_cnn.joint", "mfcc_bilstm"])
+def test_a_chosen_model_without_a_file_says_how_to_train_it(
+    offline_project, extraction_params, model
+):
+    first = model if "." in model else f"{model}.valence"
+    with pytest.raises(
+        ParameterError,
+        match=rf"{re.escape(first)} has no file.*train it first: kedro run "
+        rf"--pipelines=modelling_all --namespaces={re.escape(first)}",
+    ):
+        _run_in(offline_project, extraction_params, model=model)
+
+    assert not (offline_project / "data/07_model_output/inference/track_cache").exists()
+    # refused while choosing, before the choice was saved
+    assert not (offline_project / "data/07_model_output/inference/models.csv").exists()

@@ -16,7 +16,11 @@ from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCacheDataset
 from soundtrack_emotion.pipelines.inference import create_pipeline, nodes
-from soundtrack_emotion.pipelines.inference.nodes import MODEL_COLUMNS, model_key, track_cache_key
+from soundtrack_emotion.pipelines.inference.nodes import (
+    MODEL_COLUMNS,
+    model_key,
+    track_cache_key,
+)
 from soundtrack_emotion.vad import VAD_LABELS
 
 FRAME = (43, 13)
@@ -76,7 +80,7 @@ def scored(monkeypatch) -> ScoringLog:
     return log
 
 
-def _kedro_run(cache: Path, tracks, models, extraction_params, **params):
+def _kedro_run(cache: Path, tracks, trained_models, extraction_params, **params):
     """The two inference nodes through Kedro's runner, the cache catalogued as in the project."""
     pipeline = create_pipeline(features=("mfcc",)).only_nodes(
         "predict_vad_timelines", "collect_vad_timelines"
@@ -90,16 +94,12 @@ def _kedro_run(cache: Path, tracks, models, extraction_params, **params):
     values = {
         "inference_tracks": tracks,
         "inference_models": CHOSEN,
+        "trained_models": trained_models,
         "params:feature_extraction": extraction_params,
         **{f"params:inference.{k}": v for k, v in (NODE_PARAMS | params).items()},
     }
     for name in pipeline.inputs() - set(catalog.keys()):
-        if name.endswith(".model"):
-            variant, target, _ = name.split(".")
-            value = models.get(model_key(*variant.split("_"), target), models["mfcc__cnn__valence"])
-        else:
-            value = values[name]
-        catalog[name] = MemoryDataset(value, copy_mode="assign")
+        catalog[name] = MemoryDataset(values[name], copy_mode="assign")
     outputs = SequentialRunner().run(pipeline, catalog)
     return tuple(outputs[n].load() for n in ("vad_timelines", "track_vad", "inference_waveforms"))
 
@@ -115,13 +115,14 @@ def _record_name(tracks: pd.DataFrame, stem: str) -> str:
 
 
 def test_an_interrupted_run_resumes_without_rescoring_and_matches_an_uninterrupted_run(
-    tmp_path, album, models, extraction_params, scored, caplog
+    tmp_path, album, models, extraction_params, scored, caplog, as_trained_models
 ):
+    trained_models = as_trained_models(models)
     cache = tmp_path / "cache"
     scored.fail_at = 4  # the 4th track crashes the run: a and b are scored, corrupt recorded
 
     with pytest.raises(RuntimeError, match="injected crash"):
-        _kedro_run(cache, album, models, extraction_params)
+        _kedro_run(cache, album, trained_models, extraction_params)
 
     assert scored.take() == ["a", "b", "corrupt", "c"]
     done = _cache_files(cache)
@@ -129,7 +130,7 @@ def test_an_interrupted_run_resumes_without_rescoring_and_matches_an_uninterrupt
 
     scored.fail_at = None
     with caplog.at_level(logging.INFO, logger=nodes.__name__):
-        resumed = _kedro_run(cache, album, models, extraction_params)
+        resumed = _kedro_run(cache, album, trained_models, extraction_params)
 
     # The error record is tried again; the finished tracks are neither scored nor rewritten.
     assert scored.take() == ["corrupt", "c", "d"]
@@ -139,7 +140,7 @@ def test_an_interrupted_run_resumes_without_rescoring_and_matches_an_uninterrupt
         assert after[_record_name(album, stem)] == done[_record_name(album, stem)]
     assert len(after) == 5
 
-    uninterrupted = _kedro_run(tmp_path / "fresh", album, models, extraction_params)
+    uninterrupted = _kedro_run(tmp_path / "fresh", album, trained_models, extraction_params)
     assert scored.take() == ["a", "b", "corrupt", "c", "d"]
     for got, expected in zip(resumed, uninterrupted, strict=True):
         pd.testing.assert_frame_equal(got, expected)
@@ -187,7 +188,15 @@ CHANGES = {
 
 @pytest.mark.parametrize("change", CHANGES)
 def test_a_rerun_scores_exactly_the_tracks_its_changes_affect(
-    tmp_path, album, models, extraction_params, write_tone, scored, run_inference, change
+    tmp_path,
+    album,
+    models,
+    extraction_params,
+    write_tone,
+    scored,
+    run_inference,
+    as_trained_models,
+    change,
 ):
     ctx = {
         "album": album,
@@ -197,8 +206,14 @@ def test_a_rerun_scores_exactly_the_tracks_its_changes_affect(
         "params": dict(NODE_PARAMS),
     }
     cache = tmp_path / "cache"
+    trained_models = as_trained_models(models)
     run_inference(
-        album, CHOSEN, cache, feature_extraction=extraction_params, **ctx["params"], **models
+        album,
+        CHOSEN,
+        cache,
+        feature_extraction=extraction_params,
+        trained_models=trained_models,
+        **ctx["params"],
     )
     scored.take()
     before = _cache_files(cache)
@@ -206,7 +221,12 @@ def test_a_rerun_scores_exactly_the_tracks_its_changes_affect(
 
     apply(ctx)
     timelines, track_vad, _ = run_inference(
-        album, CHOSEN, cache, feature_extraction=ctx["extraction_params"], **ctx["params"], **models
+        album,
+        CHOSEN,
+        cache,
+        feature_extraction=ctx["extraction_params"],
+        trained_models=trained_models,
+        **ctx["params"],
     )
 
     assert sorted(scored.take()) == sorted(["corrupt", *rescored])
@@ -223,7 +243,7 @@ def test_a_rerun_scores_exactly_the_tracks_its_changes_affect(
 
 
 def test_a_file_listed_twice_is_scored_once(
-    tmp_path, album, models, extraction_params, scored, run_inference
+    tmp_path, album, models, extraction_params, scored, run_inference, as_trained_models
 ):
     twice = pd.concat([album.iloc[:1], album.iloc[:1].assign(position=2, track="a (2)")])
 
@@ -232,8 +252,8 @@ def test_a_file_listed_twice_is_scored_once(
         CHOSEN,
         tmp_path / "cache",
         feature_extraction=extraction_params,
+        trained_models=as_trained_models(models),
         **NODE_PARAMS,
-        **models,
     )
 
     assert scored.take() == ["a"]

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,7 @@ from tqdm.auto import tqdm
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
-from soundtrack_emotion.features import (
-    load_vggish,
-)
+from soundtrack_emotion.features import FEATURES, load_vggish
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.inference.track import (
     TIMELINE_COLUMNS,
@@ -36,6 +34,7 @@ from soundtrack_emotion.pipelines.inference.track import (
     TrackInference,
     infer_track,
 )
+from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
 from soundtrack_emotion.pipelines.modelling.nodes import TARGETS
 from soundtrack_emotion.vad import VAD_LABELS
 
@@ -58,6 +57,12 @@ KEY_STEM_CHARS = 48
 def model_key(feature: str, network: str, target: str) -> str:
     """Keyword name of one trained model's dataset in a node's inputs."""
     return KEY_SEPARATOR.join((feature, network, target))
+
+
+def model_partition(feature: str, network: str, target: str) -> str:
+    """Partition id of one trained model in ``trained_models`` (``data/06_models``):
+    ``{feature}_{network}/{target}``, its ``.keras`` file without the suffix."""
+    return f"{feature}_{network}/{target}"
 
 
 def split_model_key(key: str) -> tuple[str, str, str]:
@@ -133,8 +138,31 @@ def list_inference_tracks(audio_path: str | None, soundtracks: pd.DataFrame) -> 
 # ---------------------------------------------------------------------------- model choice
 
 
+def _parse_choice(choice: str, features: Sequence[str]) -> tuple[str, str, str | None]:
+    """``(feature, network, target or None)`` of an ``inference.model`` naming a variant
+    (``mfcc_cnn``) or one model (``mfcc_cnn.joint``)."""
+    variant, _, target = choice.partition(".")
+    feature, _, network = variant.partition("_")
+    if feature not in FEATURES or network not in NETWORKS or (target and target not in TARGETS):
+        raise ParameterError(
+            f"inference.model={choice!r} names no model: use {BEST!r}, a variant "
+            f"'{{feature}}_{{network}}' (features {list(FEATURES)}, networks {list(NETWORKS)}) or "
+            f"one model '{{feature}}_{{network}}.{{target}}' (targets {list(TARGETS)})"
+        )
+    if feature not in features:
+        raise ParameterError(
+            f"inference.model={choice!r} uses {feature} features, which this pipeline does not "
+            f"use (features {list(features)}; the offline pipeline never loads VGGish)"
+        )
+    return feature, network, target or None
+
+
 def select_inference_models(
-    model_metrics: pd.DataFrame, choice: str, *, available: Sequence[str]
+    model_metrics: pd.DataFrame,
+    choice: str,
+    trained_models: Mapping[str, Callable[[], Any]] | None = None,
+    *,
+    features: Sequence[str] = FEATURES,
 ) -> pd.DataFrame:
     """Which trained model predicts each label: one row per label (``MODEL_COLUMNS``).
 
@@ -142,34 +170,40 @@ def select_inference_models(
     validation loss in ``model_metrics``); a variant ``"{feature}_{network}"`` (its model per
     label); or one model ``"{feature}_{network}.{target}"`` (e.g. ``mfcc_cnn.joint``) for every
     label it predicts. A multi-label model (``joint``) serves a label only when no model was
-    trained on that label alone (their validation losses are not comparable).
-    ``available``: model keys (:func:`model_key`) the pipeline loaded.
+    trained on that label alone (their validation losses are not comparable). A model named
+    by ``choice`` that ``model_metrics`` does not list is chosen all the same (validation loss
+    NaN): :func:`predict_vad_timelines` loads it, or says how to train it.
+    ``features``: the feature families whose models may be chosen (the pipeline's).
+    ``trained_models`` (the lazy partitions, nothing loaded): when given, a chosen model
+    without a file is refused here, before anything is written.
     """
-    models = pd.DataFrame(
-        [split_model_key(key) for key in available], columns=["feature", "network", "target"]
+    models = (
+        model_metrics[model_metrics["feature"].isin(features)]
+        .drop_duplicates(["feature", "network", "target"])[
+            ["feature", "network", "target", "best_val_loss"]
+        ]
+        .astype({"best_val_loss": float})
+        .reset_index(drop=True)
     )
-    models["variant"] = models["feature"] + "_" + models["network"]
-    losses = (
-        model_metrics.drop_duplicates(["feature", "network", "target"])
-        .set_index(["feature", "network", "target"])["best_val_loss"]
-        .astype(float)
-    )
-    models["best_val_loss"] = [
-        losses.get((f, n, t), np.nan)
-        for f, n, t in zip(models["feature"], models["network"], models["target"], strict=True)
-    ]
+    variants = models["feature"] + "_" + models["network"]
     if choice == BEST:
         pool = models[models["best_val_loss"].notna()]
-    elif "." in choice:
-        variant, target = choice.split(".", 1)
-        pool = models[(models["variant"] == variant) & (models["target"] == target)]
+        if pool.empty:
+            raise ParameterError(
+                f"inference.model={choice!r}: model_metrics lists no trained {list(features)} "
+                "model; run the modelling pipeline first"
+            )
     else:
-        pool = models[models["variant"] == choice]
-    if pool.empty:
-        options = sorted({*models["variant"], *(models["variant"] + "." + models["target"])})
-        raise ParameterError(
-            f"inference.model={choice!r} names no trained model; use {BEST!r} or one of {options}"
-        )
+        feature, network, target = _parse_choice(choice, features)
+        named = variants == f"{feature}_{network}"
+        if target is not None:
+            named &= models["target"] == target
+        pool = models[named]
+        if pool.empty:
+            targets = (target,) if target is not None else VAD_LABELS
+            pool = pd.DataFrame(
+                [(feature, network, t, np.nan) for t in targets], columns=models.columns
+            )
     rows = []
     for label in VAD_LABELS:
         own = pool[pool["target"] == label]
@@ -182,11 +216,40 @@ def select_inference_models(
         rows.append((label, best["feature"], best["network"], best["target"], index,
                      best["best_val_loss"]))  # fmt: skip
     chosen = pd.DataFrame(rows, columns=list(MODEL_COLUMNS))
+    if trained_models is not None:
+        _require_model_files(chosen, trained_models)
     logger.info("inference models: %s", chosen.to_dict("records"))
     return chosen
 
 
+def _require_model_files(chosen: pd.DataFrame, trained_models: Mapping[str, Any]) -> None:
+    names = chosen[["feature", "network", "target"]].drop_duplicates()
+    for feature, network, target in names.itertuples(index=False):
+        partition = model_partition(feature, network, target)
+        if partition not in trained_models:
+            raise ParameterError(
+                f"the chosen model {feature}_{network}.{target} has no file "
+                f"({partition}.keras in trained_models); train it first: kedro run "
+                f"--pipelines=modelling_all --namespaces={feature}_{network}.{target}"
+            )
+
+
 # ---------------------------------------------------------------------------------- the node
+
+
+def load_chosen_models(
+    chosen: pd.DataFrame, trained_models: Mapping[str, Callable[[], Any]]
+) -> dict[str, Any]:
+    """Load only the models in ``chosen`` from ``trained_models`` (partition id ->
+    loader, see :func:`model_partition`) -> :func:`model_key` -> Keras model."""
+    _require_model_files(chosen, trained_models)
+    names = chosen[["feature", "network", "target"]].drop_duplicates()
+    return {
+        model_key(feature, network, target): trained_models[
+            model_partition(feature, network, target)
+        ]()
+        for feature, network, target in names.itertuples(index=False)
+    }
 
 
 def _label_models(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[LabelModel]:
@@ -194,7 +257,7 @@ def _label_models(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[Label
     for row in chosen.itertuples(index=False):
         key = model_key(row.feature, row.network, row.target)
         if key not in loaded:
-            raise ParameterError(f"model {key} was chosen but is not an input of the node")
+            raise ParameterError(f"model {key} was chosen but is not loaded")
         keras_model = loaded[key]
         _, length, n_features = keras_model.input_shape
         models.append(
@@ -291,8 +354,8 @@ def predict_vad_timelines(
     batch_size: int,
     waveform_points: int,
     feature_extraction: Mapping[str, Any],
+    trained_models: Mapping[str, Callable[[], Any]],
     existing_results: TrackCache | None = None,
-    **models: Any,
 ) -> Iterator[dict[str, CachedTrack]]:
     """Run :func:`infer_track` on every track that ``existing_results`` (the track cache as it
     is on disk) holds no current result for, with a progress bar (tracks done, ETA).
@@ -301,10 +364,12 @@ def predict_vad_timelines(
     before the next one starts: a run that dies part-way keeps every finished track, and the
     next run skips the tracks whose fingerprint (:func:`inference_fingerprint`) and file (size,
     mtime) are unchanged. A file that cannot be read gets an ``error`` record with the reason
-    (tried again by the next run). ``models``: :func:`model_key` -> loaded Keras model;
+    (tried again by the next run). ``trained_models``: every trained model's loader by
+    partition id (:func:`model_partition`), of which only the chosen ones are loaded;
     ``feature_extraction``: that pipeline's parameters, so features are computed as for
     training (VGGish is loaded from its handle only when a track needs a VGGish model).
     """
+    models = load_chosen_models(inference_models, trained_models)
     label_models = _label_models(inference_models, models)
     extraction = ExtractionParams.from_dict(feature_extraction)
     fingerprint = inference_fingerprint(

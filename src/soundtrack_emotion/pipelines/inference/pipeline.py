@@ -2,9 +2,11 @@
 
     kedro run --pipelines=inference --params="inference.audio_path=<file|folder|csv>"
 
-Every trained model of the given feature families is an input (the ones the modelling pipeline
-trains, by the same defaults), and ``select_inference_models`` picks the one per label to use;
-the ``offline`` pipeline passes ``features=("mfcc",)``, so it never loads a VGGish model.
+The trained models are one lazy input, ``trained_models`` (a ``PartitionedDataset`` over
+``data/06_models``: a loader per model file, nothing loaded yet). ``select_inference_models``
+picks the model per label from ``model_metrics`` (which also orders the run after modelling)
+among the given feature families' models, and ``predict_vad_timelines`` loads only those; the
+``offline`` pipeline passes ``features=("mfcc",)``, so it never loads a VGGish model.
 
     existing_inference_results -> predict_vad_timelines -> inference_results (track by track)
     inference_results -> collect_vad_timelines -> vad_timelines, track_vad, inference_waveforms
@@ -27,30 +29,17 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     collect_vad_timelines,
     export_csv,
     list_inference_tracks,
-    model_key,
     predict_vad_timelines,
     select_inference_models,
 )
 from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
-from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_NETWORKS, DEFAULT_TARGETS
 
 
-def create_pipeline(
-    *,
-    features: Sequence[str] = FEATURES,
-    networks: Sequence[str] = DEFAULT_NETWORKS,
-    targets: Sequence[str] = DEFAULT_TARGETS,
-    **kwargs: Any,
-) -> Pipeline:
-    """Inference with the models of ``features x networks x targets``."""
-    models = {
-        model_key(feature, network, target): f"{feature}_{network}.{target}.model"
-        for feature in features
-        for network in networks
-        for target in targets
-    }
+def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pipeline:
+    """Inference with the trained models of the ``features`` families (any network and
+    target that was trained, ``modelling_all``'s included)."""
     select = update_wrapper(
-        partial(select_inference_models, available=tuple(models)), select_inference_models
+        partial(select_inference_models, features=tuple(features)), select_inference_models
     )
     model_tags = ["vggish"] if "vggish" in features else []
     return Pipeline(
@@ -63,7 +52,7 @@ def create_pipeline(
             ),
             Node(
                 select,
-                inputs=["model_metrics", "params:inference.model"],
+                inputs=["model_metrics", "params:inference.model", "trained_models"],
                 outputs="inference_models",
                 name="select_inference_models",
             ),
@@ -76,8 +65,8 @@ def create_pipeline(
                     "batch_size": "params:inference.batch_size",
                     "waveform_points": "params:inference.waveform_points",
                     "feature_extraction": "params:feature_extraction",
+                    "trained_models": "trained_models",
                     "existing_results": "existing_inference_results",
-                    **models,
                 },
                 outputs="inference_results",
                 name="predict_vad_timelines",
