@@ -223,13 +223,37 @@ def test_collect_model_metrics_schema():
     )
     spec = ModelSpec("vggish", "lstm", "valence")
     report = evaluate_model(predictions, {"valence": 0.5}, _history([0.2]), 30, spec=spec)
-    table = collect_model_metrics(report, {**report, "network": "cnn"})
+    table = collect_model_metrics({}, report, {**report, "network": "cnn"})
     assert tuple(table.columns) == MODEL_METRICS_COLUMNS
     assert len(table) == 4
     assert table["network"].tolist() == ["lstm", "lstm", "cnn", "cnn"]
     assert table["frame_seconds"].dtype == np.int64
     assert math.isnan(table["baseline_pearson_r"].iloc[0])
     assert (table["r2"] > table["baseline_r2"]).all()
+
+
+def test_collect_model_metrics_includes_every_report_of_the_folder_once():
+    predictions = pd.DataFrame(
+        {
+            "song_id": ["a", "b", "c"],
+            "frame_index": [0, 0, 0],
+            "label": "valence",
+            "true": [0.2, 0.5, 0.8],
+            "predicted": [0.3, 0.5, 0.6],
+        }
+    )
+    report = evaluate_model(predictions, {"valence": 0.5}, _history([0.2]), 30, spec=CNN_VALENCE)
+    stale = {**report, "training": {**report["training"], "epochs": 99}}
+    elsewhere = {**report, "network": "transformer"}  # trained by an earlier modelling_all run
+    folder = {"mfcc_cnn/valence": lambda: stale, "mfcc_transformer/valence": lambda: elsewhere}
+
+    table = collect_model_metrics(folder, report)
+
+    assert len(table) == 2 * 2  # two models at two levels, the CNN once
+    assert table["network"].tolist() == ["cnn", "cnn", "transformer", "transformer"]
+    assert table["epochs"].tolist() == [report["training"]["epochs"]] * 4  # this run's report wins
+    with pytest.raises(DataValidationError, match="'notes/readme'"):
+        collect_model_metrics({"notes/readme": lambda: {"text": "not a report"}})
 
 
 @pytest.mark.slow

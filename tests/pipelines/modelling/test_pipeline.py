@@ -12,8 +12,14 @@ from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.features import FEATURES
 from soundtrack_emotion.pipelines.modelling import create_pipeline
 from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
-from soundtrack_emotion.pipelines.modelling.nodes import MODEL_METRICS_COLUMNS, TARGETS
+from soundtrack_emotion.pipelines.modelling.nodes import (
+    MODEL_METRICS_COLUMNS,
+    TARGETS,
+    ModelSpec,
+    evaluate_model,
+)
 from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_TARGETS
+from soundtrack_emotion.vad import VAD_LABELS
 
 from .conftest import PROJECT_ROOT, write_model_inputs
 
@@ -173,3 +179,57 @@ def test_modelling_all_offers_every_variant_and_target():
     assert "mfcc_transformer.joint" in trained
     offline = modelling_all.create_pipeline(features=("mfcc",))
     assert not [n for n in offline.nodes if "vggish" in n.tags]
+
+
+def test_collect_is_ordered_after_this_pipelines_models_and_reads_the_metrics_folder():
+    offline = create_pipeline(features=("mfcc",))
+    (collect,) = offline.filter(node_names=["collect_model_metrics"]).nodes
+    assert collect.inputs[0] == "model_metric_files"
+    assert set(collect.inputs[1:]) == {
+        f"mfcc_{network}.{label}.metrics" for network in ("cnn", "lstm") for label in VAD_LABELS
+    }
+
+
+def _report(feature, network, target):
+    labels = TARGETS[target]
+    predictions = pd.concat(
+        pd.DataFrame(
+            {
+                "song_id": ["a", "b", "c"],
+                "frame_index": 0,
+                "label": label,
+                "true": [0.2, 0.5, 0.8],
+                "predicted": [0.3, 0.5, 0.6],
+            }
+        )
+        for label in labels
+    )
+    history = pd.DataFrame(
+        {"epoch": [1, 2], "loss": [0.2, 0.1], "val_loss": [0.3, 0.2], "mae": [0.3, 0.2],
+         "val_mae": [0.4, 0.3], "seconds": [1.0, 1.0]}
+    )  # fmt: skip
+    spec = ModelSpec(feature, network, target)
+    return evaluate_model(predictions, dict.fromkeys(labels, 0.5), history, 15, spec=spec)
+
+
+def test_collect_node_alone_tables_models_trained_by_another_run(
+    project_config, tmp_path, monkeypatch
+):
+    """`kedro run --pipelines=offline --nodes=collect_model_metrics` after
+    `modelling_all --namespaces=mfcc_transformer.joint`: the table has the joint model too."""
+    monkeypatch.chdir(tmp_path)
+    catalog = _catalog(project_config[0])
+    trained = [("mfcc", n, label) for n in ("cnn", "lstm") for label in VAD_LABELS]
+    for model in [*trained, ("mfcc", "transformer", "joint")]:
+        catalog.save("{}_{}.{}.metrics".format(*model), _report(*model))
+    pipeline = create_pipeline(features=("mfcc",)).filter(node_names=["collect_model_metrics"])
+
+    SequentialRunner().run(pipeline, catalog)
+
+    table = pd.read_parquet(tmp_path / "data/08_reporting/model_metrics.parquet")
+    models = table[["feature", "network", "target"]].drop_duplicates()
+    assert len(models) == len(trained) + 1
+    joint = table[table["target"] == "joint"]
+    assert set(joint["network"]) == {"transformer"}
+    assert sorted(joint["label"]) == sorted(VAD_LABELS * 2)  # three labels at two levels
+    assert not table.duplicated(["feature", "network", "target", "label", "level"]).any()

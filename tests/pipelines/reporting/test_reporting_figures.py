@@ -11,9 +11,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from soundtrack_emotion.exceptions import DataValidationError
-from soundtrack_emotion.pipelines.inference.nodes import model_key
 from soundtrack_emotion.pipelines.reporting.figures import (
+    NO_MODELS,
     NO_TEST_SONGS,
+    partition_id,
     plot_predicted_vs_true,
     plot_test_song_timelines,
     plot_training_curves,
@@ -28,6 +29,26 @@ def _renders(fig: Figure) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=40)
     assert buffer.getvalue().startswith(b"\x89PNG")
+
+
+def _index(make_metric_row, models) -> pd.DataFrame:
+    """``model_metrics`` listing ``models`` ((feature, network, target) triples)."""
+    return pd.DataFrame(
+        [
+            make_metric_row(feature, network, target, label, "frame", 0.01)
+            for feature, network, target in models
+            for label in (VAD_LABELS if target == "joint" else (target,))
+        ]
+    )
+
+
+def _partitions(frames: dict) -> dict:
+    """Partition id -> loader, as ``PartitionedDataset`` loads them."""
+    return {key: (lambda frame=frame: frame) for key, frame in frames.items()}
+
+
+def _unloadable() -> pd.DataFrame:
+    raise AssertionError("a partition of a model not in model_metrics was loaded")
 
 
 def _diagonal(ax) -> Line2D:
@@ -75,16 +96,18 @@ def test_vad_figures_reject_soundtracks_without_labels(soundtracks):
 
 
 def test_predicted_vs_true_has_a_figure_per_feature_and_a_panel_per_network_and_label(
-    make_predictions,
+    make_predictions, make_metric_row
 ):
+    models = [
+        (f, n, lab) for f in ("mfcc", "vggish") for n in ("lstm", "cnn") for lab in VAD_LABELS
+    ]
     inputs = {
-        model_key(feature, network, label): make_predictions([label], seed=i)
-        for i, (feature, network, label) in enumerate(
-            (f, n, lab) for f in ("mfcc", "vggish") for n in ("lstm", "cnn") for lab in VAD_LABELS
-        )
+        partition_id(*model): make_predictions([model[2]], seed=i) for i, model in enumerate(models)
     }
 
-    figures = plot_predicted_vs_true(**inputs)
+    figures = plot_predicted_vs_true(
+        _index(make_metric_row, models), _partitions(inputs), features=("mfcc", "vggish")
+    )
 
     assert sorted(figures) == ["mfcc.png", "vggish.png"]
     fig = figures["mfcc.png"]
@@ -102,17 +125,24 @@ def test_predicted_vs_true_has_a_figure_per_feature_and_a_panel_per_network_and_
         (points,) = ax.collections
         assert len(points.get_offsets()) == 4 * 3  # 4 songs x 3 frames
     # The CNN valence panel plots (true, predicted) of the mfcc/cnn valence model.
-    expected = inputs[model_key("mfcc", "cnn", "valence")]
+    expected = inputs["mfcc_cnn/valence"]
     np.testing.assert_allclose(
         fig.axes[0].collections[0].get_offsets(), expected[["true", "predicted"]].to_numpy()
     )
     _renders(fig)
 
 
-def test_predicted_vs_true_gives_a_joint_model_its_own_row(make_predictions):
+def test_predicted_vs_true_gives_a_joint_model_its_own_row(make_predictions, make_metric_row):
+    models = [("mfcc", "cnn", "valence"), ("mfcc", "transformer", "joint")]
     figures = plot_predicted_vs_true(
-        **{model_key("mfcc", "cnn", "valence"): make_predictions(["valence"])},
-        **{model_key("mfcc", "cnn", "joint"): make_predictions(list(VAD_LABELS))},
+        _index(make_metric_row, models),
+        _partitions(
+            {
+                "mfcc_cnn/valence": make_predictions(["valence"]),
+                "mfcc_transformer/joint": make_predictions(list(VAD_LABELS)),
+            }
+        ),
+        features=("mfcc",),
     )
 
     fig = figures["mfcc.png"]
@@ -120,24 +150,61 @@ def test_predicted_vs_true_gives_a_joint_model_its_own_row(make_predictions):
     visible = [ax for ax in fig.axes if ax.axison]
     assert [ax.get_title() for ax in visible] == [
         "CNN (per label): valence",
-        *(f"CNN (joint): {label}" for label in VAD_LABELS),
+        *(f"Transformer (joint): {label}" for label in VAD_LABELS),
     ]
 
 
-def test_predicted_vs_true_rejects_badly_named_inputs(make_predictions):
-    with pytest.raises(DataValidationError, match="mfcc_cnn"):
-        plot_predicted_vs_true(mfcc_cnn=make_predictions(["valence"]))
-
-
-def test_training_curves_have_a_panel_per_network_and_target_with_the_best_epoch(make_history):
-    history = make_history(epochs=8)
-    inputs = {
-        model_key("mfcc", network, label): history
-        for network in ("cnn", "lstm")
-        for label in VAD_LABELS
+def test_figures_load_only_the_models_of_model_metrics_in_the_drawn_features(
+    make_predictions, make_metric_row
+):
+    models = [("mfcc", "cnn", "valence"), ("vggish", "cnn", "valence")]
+    partitions = {
+        "mfcc_cnn/valence": lambda: make_predictions(["valence"]),
+        "vggish_cnn/valence": _unloadable,  # listed, but its feature family is not drawn
+        "mfcc_lstm/valence": _unloadable,  # on disk, but not in model_metrics
     }
 
-    figures = plot_training_curves(**inputs)
+    figures = plot_predicted_vs_true(
+        _index(make_metric_row, models), partitions, features=("mfcc",)
+    )
+
+    assert list(figures) == ["mfcc.png"]
+    assert [ax.get_title() for ax in figures["mfcc.png"].axes if ax.axison] == [
+        "CNN (per label): valence"
+    ]
+
+
+def test_figures_reject_a_listed_model_without_its_file(make_predictions, make_metric_row):
+    index = _index(make_metric_row, [("mfcc", "cnn", "valence"), ("mfcc", "lstm", "arousal")])
+    with pytest.raises(DataValidationError, match="mfcc_lstm/arousal"):
+        plot_predicted_vs_true(
+            index,
+            _partitions({"mfcc_cnn/valence": make_predictions(["valence"])}),
+            features=("mfcc",),
+        )
+
+
+def test_figures_without_models_say_so(make_metric_row):
+    empty = _index(make_metric_row, [])
+    for plot in (plot_predicted_vs_true, plot_training_curves):
+        figures = plot(
+            empty.reindex(columns=["feature", "network", "target"]), {}, features=("mfcc",)
+        )
+        assert list(figures) == [f"{NO_MODELS}.png"]
+        assert "No trained MFCC model" in figures[f"{NO_MODELS}.png"].texts[0].get_text()
+
+
+def test_training_curves_have_a_panel_per_network_and_target_with_the_best_epoch(
+    make_history, make_metric_row
+):
+    history = make_history(epochs=8)
+    models = [("mfcc", network, label) for network in ("cnn", "lstm") for label in VAD_LABELS]
+
+    figures = plot_training_curves(
+        _index(make_metric_row, models),
+        _partitions({partition_id(*model): history for model in models}),
+        features=("mfcc",),
+    )
 
     (fig,) = figures.values()
     assert list(figures) == ["mfcc.png"]

@@ -10,6 +10,7 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
+from matplotlib.figure import Figure
 
 from soundtrack_emotion.pipelines.reporting import create_pipeline
 from soundtrack_emotion.vad import VAD_LABELS
@@ -23,19 +24,34 @@ def _config() -> OmegaConfigLoader:
     )
 
 
-def test_offline_reporting_reads_no_vggish_output():
+def test_figures_read_trained_models_through_model_metrics_not_per_model_inputs():
     offline = create_pipeline(features=("mfcc",))
     default = create_pipeline()
 
     assert not [name for name in offline.inputs() if "vggish" in name]
     assert not offline.only_nodes_with_tags("vggish").nodes
-    assert {"vggish_lstm.valence.history", "vggish_cnn.dominance.test_predictions"} <= set(
-        default.inputs()
-    )
+    for pipeline in (offline, default):
+        assert not [name for name in pipeline.inputs() if name.count(".") >= 2]
+        assert {"model_metrics", "model_histories", "model_test_predictions"} <= pipeline.inputs()
     assert {n.name for n in default.only_nodes_with_tags("vggish").nodes} >= {
         "plot_predicted_vs_true",
         "plot_training_curves",
     }
+
+
+def test_model_output_folders_are_partitioned_by_model(tmp_path, monkeypatch, make_history):
+    monkeypatch.chdir(tmp_path)
+    catalog = _catalog()
+    catalog.save("mfcc_cnn.valence.history", make_history())
+    # other files of the same folder are not models' histories
+    for other in ("tensorboard/mfcc_cnn/valence/train/events.out", "inference/vad_timelines.csv"):
+        (tmp_path / "data/07_model_output" / other).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data/07_model_output" / other).write_text("epoch\n1\n")
+
+    histories = catalog.load("model_histories")
+
+    assert list(histories) == ["mfcc_cnn/valence"]
+    pd.testing.assert_frame_equal(histories["mfcc_cnn/valence"](), make_history())
 
 
 def test_every_reporting_output_is_catalogued_in_the_reporting_layer():
@@ -49,8 +65,49 @@ def test_every_reporting_output_is_catalogued_in_the_reporting_layer():
         assert location.startswith("data/08_reporting/"), name
 
 
+def _catalog() -> DataCatalog:
+    config = _config()
+    return DataCatalog.from_config(config["catalog"], config["credentials"])
+
+
+def _write_trained_models(catalog, models, make_predictions, make_history) -> None:
+    """Each model's history and test predictions where the modelling pipeline writes them."""
+    for feature, network, target in models:
+        labels = list(VAD_LABELS) if target == "joint" else [target]
+        catalog.save(f"{feature}_{network}.{target}.history", make_history())
+        catalog.save(f"{feature}_{network}.{target}.test_predictions", make_predictions(labels))
+
+
+def _run_reporting(tmp_path, pipeline, model_metrics, soundtracks, make_timeline, make_waveform):
+    """Run ``pipeline`` on the project's catalog in ``tmp_path``; return the PNGs written."""
+    config = _config()
+    catalog = _catalog()
+    catalog.save("model_metrics", model_metrics)
+    test_song = soundtracks.loc[soundtracks["split"] == "test", "id"].iloc[0]
+    in_memory = {
+        "soundtracks": soundtracks,
+        "dataset_report": {"tracks": {"kept": len(soundtracks)}},
+        "vad_timelines": make_timeline(test_song, 33.0),
+        "inference_waveforms": make_waveform(test_song, 33.0),
+    }
+    for name in pipeline.inputs():
+        if name.startswith("params:"):
+            key = name.removeprefix("params:").split(".")
+            catalog[name] = config["parameters"][key[0]][key[1]]
+        elif name in in_memory:
+            catalog[name] = in_memory[name]
+
+    SequentialRunner().run(pipeline, catalog)
+
+    reporting = tmp_path / "data/08_reporting"
+    return sorted(p.relative_to(reporting).as_posix() for p in reporting.rglob("*.png"))
+
+
+MFCC_MODELS = [("mfcc", network, label) for network in ("cnn", "lstm") for label in VAD_LABELS]
+
+
 @pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")
-def test_reporting_run_writes_tables_figures_and_the_html_page(
+def test_reporting_after_an_offline_run_needs_no_vggish_file(
     tmp_path,
     monkeypatch,
     soundtracks,
@@ -60,38 +117,21 @@ def test_reporting_run_writes_tables_figures_and_the_html_page(
     make_timeline,
     make_waveform,
 ):
-    config = _config()
     monkeypatch.chdir(tmp_path)  # catalog paths are relative to the project root
-    catalog = DataCatalog.from_config(config["catalog"], config["credentials"])
-    pipeline = create_pipeline(features=("mfcc",))
-    test_song = soundtracks.loc[soundtracks["split"] == "test", "id"].iloc[0]
-    inputs = {
-        "soundtracks": soundtracks,
-        "model_metrics": model_metrics[model_metrics["feature"] == "mfcc"],
-        "dataset_report": {"tracks": {"kept": len(soundtracks)}},
-        "vad_timelines": make_timeline(test_song, 33.0),
-        "inference_waveforms": make_waveform(test_song, 33.0),
-    }
-    for name in pipeline.inputs():
-        if name.startswith("params:"):
-            key = name.removeprefix("params:").split(".")
-            catalog[name] = config["parameters"][key[0]][key[1]]
-        elif name.endswith(".history"):
-            catalog[name] = make_history()
-        elif name.endswith(".test_predictions"):
-            label = name.split(".")[1]
-            catalog[name] = make_predictions(list(VAD_LABELS) if label == "joint" else [label])
-        else:
-            catalog[name] = inputs[name]
+    _write_trained_models(_catalog(), MFCC_MODELS, make_predictions, make_history)
+    mfcc_metrics = model_metrics[model_metrics["feature"] == "mfcc"]
 
-    SequentialRunner().run(pipeline, catalog)
+    # the full reporting pipeline (VGGish figures included) with MFCC models only on disk
+    figures = _run_reporting(
+        tmp_path, create_pipeline(), mfcc_metrics, soundtracks, make_timeline, make_waveform
+    )
 
     reporting = tmp_path / "data/08_reporting"
     table = pd.read_csv(reporting / "results_table.csv")
-    assert len(table) == (model_metrics["feature"] == "mfcc").sum()
+    assert len(table) == len(mfcc_metrics)
     assert table.groupby(["level", "emotion"])["best"].sum().eq(1).all()
     assert (reporting / "results_table.md").read_text().startswith("# Results on the test set")
-    figures = sorted(p.relative_to(reporting).as_posix() for p in reporting.rglob("*.png"))
+    test_song = soundtracks.loc[soundtracks["split"] == "test", "id"].iloc[0]
     assert figures == [
         "figures/predicted_vs_true/mfcc.png",
         f"figures/test_song_timelines/{test_song.replace(':', '_')}.png",
@@ -103,3 +143,62 @@ def test_reporting_run_writes_tables_figures_and_the_html_page(
     images = re.findall(r'<img [^>]*src="data:image/png;base64,', page)
     assert len(images) == len(figures)
     assert "<table>" in page
+
+
+@pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")
+def test_reporting_draws_every_model_of_model_metrics_joint_models_included(
+    tmp_path,
+    monkeypatch,
+    soundtracks,
+    make_metric_row,
+    make_predictions,
+    make_history,
+    make_timeline,
+    make_waveform,
+):
+    monkeypatch.chdir(tmp_path)
+    listed = [("mfcc", "cnn", "valence"), ("mfcc", "transformer", "joint")]
+    _write_trained_models(
+        _catalog(), [*listed, ("mfcc", "lstm", "valence")], make_predictions, make_history
+    )
+    model_metrics = pd.DataFrame(
+        [
+            make_metric_row(feature, network, target, label, level, 0.01)
+            for feature, network, target in listed
+            for label in (VAD_LABELS if target == "joint" else (target,))
+            for level in ("frame", "song")
+        ]
+    )
+    drawn = {}
+    monkeypatch.setattr(Figure, "savefig", _recording_savefig(Figure.savefig, drawn))
+
+    _run_reporting(
+        tmp_path,
+        create_pipeline(features=("mfcc",)),
+        model_metrics,
+        soundtracks,
+        make_timeline,
+        make_waveform,
+    )
+
+    # the joint model has its own row; the LSTM on disk but not in model_metrics is not drawn
+    assert drawn["Predicted vs true on the test set, MFCC features"] == [
+        "CNN (per label): valence",
+        *(f"Transformer (joint): {label}" for label in VAD_LABELS),
+    ]
+    assert drawn["Training and validation loss, MFCC features"] == [
+        "CNN: valence",
+        "Transformer: joint (V, A, D)",
+    ]
+    table = pd.read_csv(tmp_path / "data/08_reporting/results_table.csv")
+    assert set(table["network"]) == {"cnn", "transformer"}
+
+
+def _recording_savefig(savefig, drawn: dict):
+    """``Figure.savefig`` that also records the visible panels' titles per figure title."""
+
+    def record(fig, fname, *args, **kwargs):
+        drawn[fig.get_suptitle()] = [ax.get_title() for ax in fig.axes if ax.axison]
+        return savefig(fig, fname, *args, **kwargs)
+
+    return record

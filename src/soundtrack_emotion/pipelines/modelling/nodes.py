@@ -12,7 +12,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -370,9 +370,26 @@ def evaluate_model(
     }
 
 
-def collect_model_metrics(*reports: Mapping[str, Any]) -> pd.DataFrame:
-    """Flatten per-model reports into ``model_metrics``: one row per (feature, network, target,
-    label, level), columns ``MODEL_METRICS_COLUMNS``; undefined statistics are NaN."""
+def collect_model_metrics(
+    metric_files: Mapping[str, Callable[[], Mapping[str, Any]]], *reports: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Flatten every trained model's report into ``model_metrics``: one row per (feature,
+    network, target, label, level), columns ``MODEL_METRICS_COLUMNS``; undefined statistics are
+    NaN.
+
+    ``metric_files``: partition id (``{feature}_{network}/{target}``) -> loader of a report in
+    ``data/08_reporting/metrics``, so models trained in earlier runs (e.g. with
+    ``modelling_all --namespaces=...``) are included. ``reports``: the reports this run just
+    wrote (the latest version of some of those files); one model appears once.
+    """
+    latest: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for partition, load in sorted(metric_files.items()):
+        report = load()
+        if not isinstance(report, Mapping) or not {"feature", "network", "target"} <= set(report):
+            raise DataValidationError(f"metrics file {partition!r} is not a model report")
+        latest[_model_of(report)] = report
+    for report in reports:
+        latest[_model_of(report)] = report
     rows = [
         {
             "feature": report["feature"],
@@ -384,10 +401,14 @@ def collect_model_metrics(*reports: Mapping[str, Any]) -> pd.DataFrame:
             "train_seconds": report["training"]["train_seconds"],
             **row,
         }
-        for report in reports
+        for report in latest.values()
         for row in report["metrics"]
     ]
     table = pd.DataFrame(rows, columns=list(MODEL_METRICS_COLUMNS))
     numeric = [*METRIC_NAMES, *(f"baseline_{name}" for name in METRIC_NAMES)]
     table[numeric] = table[numeric].astype(np.float64)
     return table.astype({"frame_seconds": np.int64, "n": np.int64, "epochs": np.int64})
+
+
+def _model_of(report: Mapping[str, Any]) -> tuple[str, str, str]:
+    return str(report["feature"]), str(report["network"]), str(report["target"])

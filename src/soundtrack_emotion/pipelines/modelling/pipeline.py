@@ -149,21 +149,28 @@ def create_pipeline(
     **kwargs: Any,
 ) -> Pipeline:
     """Build the variants ``features x networks``, each with one model per target, and the
-    ``model_metrics`` table that collects them. ``features`` limits the feature families (the
-    ``offline`` pipeline passes ``("mfcc",)``); VGGish variants are tagged ``vggish``."""
+    ``model_metrics`` table of every model in ``data/08_reporting/metrics`` (these and any
+    trained before, e.g. by ``modelling_all --namespaces=...``). ``features`` limits the feature
+    families (the ``offline`` pipeline passes ``("mfcc",)``); VGGish variants are tagged
+    ``vggish``."""
     features = _check("features", features, FEATURES)
     networks = _check("networks", networks, NETWORKS)
     targets = _check("targets", targets, tuple(TARGETS))
     variants = [
         _variant_pipeline(feature, network, targets) for feature in features for network in networks
     ]
+    # Every report in the metrics folder goes into the table; this run's reports are explicit
+    # inputs as well so that Kedro runs the collection after the models it trains.
     collect = node(
         collect_model_metrics,
         inputs=[
-            f"{feature}_{network}.{target}.metrics"
-            for feature in features
-            for network in networks
-            for target in targets
+            "model_metric_files",
+            *(
+                f"{feature}_{network}.{target}.metrics"
+                for feature in features
+                for network in networks
+                for target in targets
+            ),
         ],
         outputs="model_metrics",
         name="collect_model_metrics",

@@ -1,21 +1,21 @@
 """The thesis's figures, rebuilt from catalogued data. Every node returns ``Figure`` objects
 (``matplotlib.figure.Figure``, no pyplot state) that ``matplotlib.MatplotlibDataset`` saves.
 
-Nodes that compare models take one catalogued dataset per model as keyword arguments named
-``{feature}__{network}__{target}`` (see :func:`model_key`), so the pipeline wires exactly the
-variants it trains."""
+Nodes that compare models draw the models listed in ``model_metrics`` (the index of trained
+models) and read their outputs from partitioned folders (``model_test_predictions``,
+``model_histories``: partition id ``{feature}_{network}/{target}`` -> loader), loading only
+those partitions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from soundtrack_emotion import metrics
-from soundtrack_emotion.exceptions import DataValidationError, ParameterError
-from soundtrack_emotion.pipelines.inference.nodes import split_model_key
+from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.pipelines.inference.plots import VAD_COLORS, file_name, plot_vad_timeline
 from soundtrack_emotion.pipelines.reporting.nodes import display_name, sort_key
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
@@ -23,21 +23,38 @@ from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 SPLIT_MARKERS = {"train": "o", "validation": "^", "test": "s"}
 PREDICTION_COLUMNS = ("label", "true", "predicted")
 HISTORY_COLUMNS = ("epoch", "loss", "val_loss")
+MODEL_COLUMNS = ("feature", "network", "target")
 NO_TEST_SONGS = "no_test_songs"
+NO_MODELS = "no_models"
+
+Partitions = Mapping[str, Callable[[], pd.DataFrame]]
 
 
-def _parse_keys(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Split ``{feature}__{network}__{target}`` keys into (key, feature, network, target) rows."""
-    rows = []
-    for key in frames:
-        try:
-            rows.append((key, *split_model_key(key)))
-        except ParameterError as error:
-            raise DataValidationError(f"figure input: {error}") from None
-    table = pd.DataFrame(rows, columns=["key", "feature", "network", "target"])
-    return table.sort_values(
-        ["feature", "network", "target"], key=lambda col: col.map(sort_key), ignore_index=True
+def partition_id(feature: str, network: str, target: str) -> str:
+    """Partition id of one model's output in ``data/07_model_output`` (``mfcc_cnn/valence``)."""
+    return f"{feature}_{network}/{target}"
+
+
+def _trained_models(
+    model_metrics: pd.DataFrame, partitions: Partitions, features: Sequence[str], what: str
+) -> pd.DataFrame:
+    """The models of ``model_metrics`` in ``features``, one row each (key = partition id,
+    feature, network, target) in the thesis's order; every one must have a partition."""
+    _require(model_metrics, MODEL_COLUMNS, "model_metrics")
+    models = model_metrics.loc[
+        model_metrics["feature"].isin(features), list(MODEL_COLUMNS)
+    ].drop_duplicates()
+    models = models.sort_values(
+        list(MODEL_COLUMNS), key=lambda col: col.map(sort_key), ignore_index=True
     )
+    models.insert(0, "key", [partition_id(*row) for row in models.itertuples(index=False)])
+    missing = [key for key in models["key"] if key not in partitions]
+    if missing:
+        raise DataValidationError(
+            f"model_metrics lists model(s) {missing} without {what} in data/07_model_output; "
+            "retrain them or rebuild model_metrics (kedro run --nodes=collect_model_metrics)"
+        )
+    return models
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -136,18 +153,22 @@ def _scatter_panel(ax, frame: pd.DataFrame, label: str) -> None:
         ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=8)
 
 
-def plot_predicted_vs_true(**predictions: pd.DataFrame) -> dict[str, Figure]:
+def plot_predicted_vs_true(
+    model_metrics: pd.DataFrame, test_predictions: Partitions, *, features: Sequence[str]
+) -> dict[str, Figure]:
     """Predicted against true label on the test set, one figure per feature family (thesis
     Fig. 5.7): a grid of rows = networks (and multi-label models), columns = valence, arousal,
     dominance; each panel one point per frame and the red diagonal of perfect prediction.
 
-    Inputs: ``{feature}__{network}__{target}`` = long test predictions
-    (``song_id, frame_index, label, true, predicted``). Returns ``{"<feature>.png": Figure}``.
+    Draws the models of ``model_metrics`` in ``features``; ``test_predictions``: partition id ->
+    loader of long test predictions (``song_id, frame_index, label, true, predicted``).
+    Returns ``{"<feature>.png": Figure}`` (one figure saying so when there is no model).
     """
-    models = _parse_keys(predictions)
+    models = _trained_models(model_metrics, test_predictions, features, "test predictions")
     figures: dict[str, Figure] = {}
     for feature, group in models.groupby("feature", sort=False):
         rows = _prediction_rows(group)
+        loaded = {key: test_predictions[key]() for key in group["key"]}
         fig = Figure(figsize=(11, 3.4 * len(rows) + 0.6), layout="constrained")
         axes = np.atleast_2d(fig.subplots(len(rows), len(VAD_LABELS), squeeze=False))
         for r, (network, kind, keys) in enumerate(rows):
@@ -158,7 +179,7 @@ def plot_predicted_vs_true(**predictions: pd.DataFrame) -> dict[str, Figure]:
                     ax.set_axis_off()
                     ax.text(0.5, 0.5, f"no {label} model", ha="center", transform=ax.transAxes)
                     continue
-                frame = predictions[key]
+                frame = loaded[key]
                 _require(frame, PREDICTION_COLUMNS, f"test predictions {key!r}")
                 _scatter_panel(ax, frame[frame["label"] == label], label)
                 ax.set_title(f"{display_name(network)} ({kind}): {label}", fontsize=10)
@@ -167,18 +188,21 @@ def plot_predicted_vs_true(**predictions: pd.DataFrame) -> dict[str, Figure]:
         axes[0, 0].legend(loc="lower right", fontsize=8)
         fig.suptitle(f"Predicted vs true on the test set, {display_name(feature)} features")
         figures[f"{feature}.png"] = fig
-    return figures
+    return figures or _no_models(features)
 
 
-def plot_training_curves(**histories: pd.DataFrame) -> dict[str, Figure]:
+def plot_training_curves(
+    model_metrics: pd.DataFrame, histories: Partitions, *, features: Sequence[str]
+) -> dict[str, Figure]:
     """Training and validation loss per epoch, one figure per feature family (thesis Figs.
     5.5-5.6): a grid of rows = networks, columns = training targets; the epoch with the lowest
     validation loss (the one kept) is marked.
 
-    Inputs: ``{feature}__{network}__{target}`` = history (``epoch, loss, val_loss, ...``).
-    Returns ``{"<feature>.png": Figure}``.
+    Draws the models of ``model_metrics`` in ``features``; ``histories``: partition id ->
+    loader of a history (``epoch, loss, val_loss, ...``). Returns ``{"<feature>.png": Figure}``
+    (one figure saying so when there is no model).
     """
-    models = _parse_keys(histories)
+    models = _trained_models(model_metrics, histories, features, "history")
     figures: dict[str, Figure] = {}
     for feature, group in models.groupby("feature", sort=False):
         networks = list(dict.fromkeys(group["network"]))
@@ -192,7 +216,7 @@ def plot_training_curves(**histories: pd.DataFrame) -> dict[str, Figure]:
         for key, network, target in zip(
             group["key"], group["network"], group["target"], strict=True
         ):
-            history = histories[key]
+            history = histories[key]()
             _require(history, HISTORY_COLUMNS, f"history {key!r}")
             ax = axes[networks.index(network), targets.index(target)]
             ax.set_axis_on()
@@ -209,7 +233,13 @@ def plot_training_curves(**histories: pd.DataFrame) -> dict[str, Figure]:
         axes[0, 0].legend(fontsize=8)
         fig.suptitle(f"Training and validation loss, {display_name(feature)} features")
         figures[f"{feature}.png"] = fig
-    return figures
+    return figures or _no_models(features)
+
+
+def _no_models(features: Sequence[str]) -> dict[str, Figure]:
+    names = ", ".join(display_name(f) for f in features)
+    message = f"No trained {names} model in model_metrics.\nRun the modelling pipeline first."
+    return {f"{NO_MODELS}.png": _message_figure(message)}
 
 
 def plot_test_song_timelines(

@@ -7,14 +7,13 @@ can be rebuilt on its own: ``kedro run --pipelines=reporting --nodes=build_html_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial, update_wrapper
 from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
 from soundtrack_emotion.features import FEATURES
-from soundtrack_emotion.pipelines.inference.nodes import model_key
-from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_NETWORKS, DEFAULT_TARGETS
 from soundtrack_emotion.pipelines.reporting.figures import (
     plot_predicted_vs_true,
     plot_test_song_timelines,
@@ -30,28 +29,16 @@ from soundtrack_emotion.pipelines.reporting.nodes import (
 )
 
 
-def _per_model_inputs(
-    features: Sequence[str], networks: Sequence[str], targets: Sequence[str], output: str
-) -> dict[str, str]:
-    """``{feature}__{network}__{target}`` -> catalog name of that model's ``output``, for the
-    models the modelling pipeline trains (same defaults, same namespaces)."""
-    return {
-        model_key(feature, network, target): f"{feature}_{network}.{target}.{output}"
-        for feature in features
-        for network in networks
-        for target in targets
-    }
+def _for_features(func: Callable[..., Any], features: Sequence[str]) -> Callable[..., Any]:
+    """``func`` drawing only ``features``, keeping its name and docstring for kedro-viz."""
+    return update_wrapper(partial(func, features=tuple(features)), func)
 
 
-def create_pipeline(
-    *,
-    features: Sequence[str] = FEATURES,
-    networks: Sequence[str] = DEFAULT_NETWORKS,
-    targets: Sequence[str] = DEFAULT_TARGETS,
-    **kwargs: Any,
-) -> Pipeline:
-    """Tables, figures and the HTML report for the models of ``features x networks x targets``
-    (the modelling pipeline's defaults; ``offline`` passes ``features=("mfcc",)``)."""
+def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pipeline:
+    """Tables, figures and the HTML report for the trained models listed in ``model_metrics``;
+    the figures draw the feature families in ``features`` (``offline`` passes ``("mfcc",)``)
+    and load only those models' partitions of ``model_test_predictions`` / ``model_histories``.
+    """
     model_tags = ["vggish"] if "vggish" in features else []
     return Pipeline(
         [
@@ -73,15 +60,18 @@ def create_pipeline(
             ),
             Node(plot_vad_scatter, "soundtracks", "vad_scatter_3d@figure", name="plot_vad_scatter"),
             Node(
-                plot_predicted_vs_true,
-                inputs=_per_model_inputs(features, networks, targets, "test_predictions"),
+                _for_features(plot_predicted_vs_true, features),
+                inputs={
+                    "model_metrics": "model_metrics",
+                    "test_predictions": "model_test_predictions",
+                },
                 outputs="predicted_vs_true@figure",
                 name="plot_predicted_vs_true",
                 tags=model_tags,
             ),
             Node(
-                plot_training_curves,
-                inputs=_per_model_inputs(features, networks, targets, "history"),
+                _for_features(plot_training_curves, features),
+                inputs={"model_metrics": "model_metrics", "histories": "model_histories"},
                 outputs="training_curves@figure",
                 name="plot_training_curves",
                 tags=model_tags,
