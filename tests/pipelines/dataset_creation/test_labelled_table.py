@@ -111,7 +111,7 @@ def test_table_errors_stop_the_run_with_the_reason(tmp_path, change, message):
 
 
 def test_the_dataset_names_what_is_wrong(tmp_path):
-    with pytest.raises(DatasetError, match="unknown format '.xlsx'"):
+    with pytest.raises(DatasetError, match=r"unknown format '\.xlsx'"):
         LabelledTableDataset(filepath=str(tmp_path / "labels.xlsx"))
     with pytest.raises(DatasetError, match="point the `labelled_tracks` catalog entry"):
         LabelledTableDataset(filepath=str(tmp_path / "absent.csv")).load()

@@ -4,10 +4,10 @@ A track's timeline cuts it into consecutive rows of ``hop_seconds`` (the last on
 the rows cover ``[0, duration]`` exactly, without gap or overlap). Each row is scored by every
 label's model on one model frame (e.g. 15 s of MFCCs, shape taken from the model) centred on the
 row, moved inside the track at its ends. Features are computed with the feature_extraction
-parameters the models were trained on; a track shorter than one frame is padded to it by repeating it
-(``framing.short_track.policy: pad``, as ``features.frame_features(pad=True)``) or refused
-(``drop``). :func:`infer_track` depends on nothing but its arguments, so tracks can be fanned
-out over processes.
+parameters the models were trained on; a track shorter than one frame is padded to it by
+repeating it (``framing.short_track.policy: pad``, as ``features.frame_features(pad=True)``)
+or refused (``drop``). :func:`infer_track` depends on nothing but its arguments, so tracks can
+be fanned out over processes.
 """
 
 from __future__ import annotations
