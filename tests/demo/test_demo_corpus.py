@@ -26,6 +26,7 @@ from soundtrack_emotion.demo.corpus import (
     SHORT_CLIP_SECONDS,
 )
 from soundtrack_emotion.demo.lexicon import MOOD_WORDS, NON_MOOD_WORDS
+from soundtrack_emotion.demo.tags import OUT_OF_LEXICON_MOODS
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.matching import make_track_id
 from soundtrack_emotion.pipelines.dataset_creation.labelling import label_track, normalise_tag
@@ -207,6 +208,7 @@ def test_tags_are_as_messy_as_real_ones():
     weights = [(decide(name), count) for t in tracks for name, count in t.tags]
     share = sum(c for d, c in weights if not d.kept) / sum(c for _, c in weights)
     assert 0.28 < share < 0.42
+    assert all(decide(w).kept for w in OUT_OF_LEXICON_MOODS)
     classes = {d.tag_class for d, _ in weights if not d.kept}
     assert {"genre", "instrument_voice", "place_language", "era", "liking_meta"} <= classes
     names = {name.strip() for t in tracks for name, _ in t.tags}

@@ -43,7 +43,7 @@ NON_AFFECT_TAGS: dict[str, tuple[str, ...]] = {
     ),
 }  # fmt: skip
 # Tags that do name a feeling but that the lexicon does not score.
-OUT_OF_LEXICON_MOODS = ("goosebumps", "spine tingling", "so sad", "feels")
+OUT_OF_LEXICON_MOODS = ("goosebumps", "spine tingling", "so sad", "heartwarming")
 CRAWL_TAG = "soundtrack"
 TOP_COUNT = 100
 _CANDIDATES = 12
