@@ -12,9 +12,9 @@ compared in the variant-folded form of ``tag_filter.variant_key`` ("Hip-Hop", "h
   that put any tag containing them in that class ("melodic death *metal*", "*swedish* indie").
   ``GENRE_SUFFIXES`` and ``GENRE_PREFIXES`` catch compounds ("sadcore", "post-rock").
 
-Borderline words (see the dataset_creation docs): kept as affect: beautiful, lovely, pretty,
-gorgeous, chill, epic, dark, soft, fun, funny, sexy, emotional, atmospheric is *not* kept
-(it names a sound), cool/nice/love/awesome/amazing/great are liking tags (dropped).
+Borderline words (see the dataset_creation docs): beautiful, lovely, pretty, gorgeous, chill,
+epic, dark, soft, fun, funny, sexy and emotional are affect (kept); atmospheric, groovy and
+heavy name a sound, and cool, nice, love, awesome, amazing and great are liking tags (dropped).
 """
 
 from __future__ import annotations
