@@ -19,13 +19,17 @@ from soundtrack_emotion.datasets.model_input_dataset import (
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient, SpotifyClientDataset
 from soundtrack_emotion.datasets.track_cache import CachedTrack, TrackCache, TrackCacheDataset
 from soundtrack_emotion.datasets.vad_lexicon_dataset import (
+    AFFECT_WORD_FORMATS,
     LEXICON_FORMATS,
+    AffectWordListDataset,
     VadLexiconDataset,
     parse_vad_lexicon,
 )
 
 __all__ = [
+    "AFFECT_WORD_FORMATS",
     "LEXICON_FORMATS",
+    "AffectWordListDataset",
     "CachedTrack",
     "FeatureRecord",
     "FeatureStore",
