@@ -2,11 +2,11 @@
 
 from kedro.config import OmegaConfigLoader
 
-from soundtrack_emotion.hooks import DemoCorpusHook
+from soundtrack_emotion.hooks import ConsoleHook, DemoCorpusHook, RunSummaryHook
 from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
 
 # VggishPreflightHook runs first (tryfirst): a missing VGGish fails the run before the demo.
-HOOKS = (DemoCorpusHook(), VggishPreflightHook())
+HOOKS = (ConsoleHook(), DemoCorpusHook(), VggishPreflightHook(), RunSummaryHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
