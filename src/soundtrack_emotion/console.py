@@ -16,11 +16,15 @@ from typing import Any
 
 from rich.logging import RichHandler
 
+from soundtrack_emotion.vad import VAD_LABELS
+
 # TensorFlow's C++ library prints its start-up lines ("Could not find cuda drivers on your
 # machine", cuInit failures, CPU feature notes) straight to file descriptor 2 while it is
 # imported, whatever TF_CPP_MIN_LOG_LEVEL says; later ones obey the level.
 _TENSORFLOW = "tensorflow"
 _QUIET_TF_LOG_LEVEL = "3"
+# A record with this attribute true (``extra={FILE_ONLY: True}``) goes to the log file only.
+FILE_ONLY = "file_only"
 BATCH_PIPELINES = ("dataset_creation", "feature_extraction", "modelling", "reporting", "inference")
 
 
@@ -87,33 +91,42 @@ class _SilentImportFinder(importlib.abc.MetaPathFinder):
 
 
 class ConsoleFilter(logging.Filter):
-    """The console's view of a run: one line per node (``Running node: <name>``), no per-item
-    dataset lines, no framework chatter. ``kedro run --verbose`` lets every record through."""
+    """The console's view of a run: no per-item dataset lines, no framework chatter, and
+    Kedro's two or three lines per node replaced by :class:`~soundtrack_emotion.hooks.ConsoleHook`'s
+    one (``[3/65] mfcc_cnn.valence.train_model``). ``kedro run --verbose`` lets every record
+    through."""
 
-    # (logger, message template) pairs kept off the console at INFO and below.
+    # (logger, message template prefix) of the records kept off the console at INFO and below.
     HIDDEN: tuple[tuple[str, str], ...] = (
         ("kedro.io.data_catalog", ""),  # "Loading data from ...", "Saving data to ..."
+        ("kedro.pipeline.node", "Running node: "),
         ("kedro.runner", "Completed "),  # "Completed node: x", "Completed 3 out of 9 tasks"
         ("kedro.runner", "Using synchronous mode"),
-        ("kedro.framework", ""),  # logging configuration, project start-up
+        ("kedro.framework", ""),
         ("kedro.config", ""),
-        ("kedro.pipeline.parameter_validator", ""),
         # The batch pipelines' own progress and summary lines: the progress bars and the
         # closing summary say it on the console (acquisition's stage summaries stay).
         *((f"soundtrack_emotion.pipelines.{name}", "") for name in BATCH_PIPELINES),
     )
+    # Every model traces its own Keras train and predict step (the same code, a new function),
+    # which TensorFlow counts as one function retracing once a run has trained five models:
+    # expected when many models train in one process, so not shown.
+    RETRACING = "triggered tf.function retracing"
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _verbose() or record.levelno > logging.INFO:
+        if _verbose():
+            return True
+        if getattr(record, FILE_ONLY, False):  # said on the console another way
+            return False
+        if record.name.startswith("tensorflow") and self.RETRACING in str(record.msg):
+            return False
+        if record.levelno > logging.INFO:
             return True
         template = str(record.msg)
-        for logger, prefix in self.HIDDEN:
-            if record.name.startswith(logger) and template.startswith(prefix):
-                return False
-        if record.name == "kedro.pipeline.node" and template.startswith("Running node: %s"):
-            # "<name>: <func>([inputs]) -> [outputs]": the name is enough on the console.
-            record.msg, record.args = "Running node: %s", (str(record.args[0]).split(": ")[0],)
-        return True
+        return not any(
+            record.name.startswith(logger) and template.startswith(prefix)
+            for logger, prefix in self.HIDDEN
+        )
 
 
 def install_console_filter() -> None:
@@ -175,13 +188,17 @@ def headline_metrics(model_metrics: Any) -> list[str]:
     """
     song = model_metrics[model_metrics["level"] == "song"]
     lines = []
-    for label, rows in song.groupby("label", sort=False):
-        best = rows.sort_values("mse", kind="stable").iloc[0]
+    for label in sorted(set(song["label"]), key=_label_order):
+        best = song[song["label"] == label].sort_values("mse", kind="stable").iloc[0]
         lines.append(
             f"{label}: {best['feature']}_{best['network']}.{best['target']}, "
             f"MSE {best['mse']:.4f} (baseline {best['baseline_mse']:.4f}), R² {best['r2']:.3f}"
         )
     return lines
+
+
+def _label_order(label: str) -> tuple[int, str]:
+    return (VAD_LABELS.index(label) if label in VAD_LABELS else len(VAD_LABELS), label)
 
 
 def run_summary(outputs: set[str], load: Any, path_of: Any, *, demo: bool) -> list[str]:

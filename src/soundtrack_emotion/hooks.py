@@ -12,7 +12,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
-from soundtrack_emotion.console import install_console_filter, run_summary
+from soundtrack_emotion.console import FILE_ONLY, install_console_filter, run_summary
 from soundtrack_emotion.demo import DemoConfig, build_demo_corpus
 from soundtrack_emotion.pipelines.dataset_creation.pipeline import RAW_INPUTS
 
@@ -61,11 +61,24 @@ class DemoCorpusHook:
 
 
 class ConsoleHook:
-    """Quiet console (``soundtrack_emotion.console``): one line per node, no per-item lines."""
+    """Quiet console (``soundtrack_emotion.console``): one line per node, with its place in
+    the run, instead of Kedro's three; no per-item lines."""
+
+    def __init__(self) -> None:
+        self._done, self._total = 0, 0
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         install_console_filter()
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+        self._done, self._total = 0, len(pipeline.nodes)
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._done += 1
+        logger.info("[%d/%d] %s", self._done, self._total, node.name)
 
 
 class RunSummaryHook:
@@ -88,4 +101,7 @@ class RunSummaryHook:
         demo = "demo_ground_truth" in catalog and catalog.exists("demo_ground_truth")
         lines = run_summary(outputs, lambda name: catalog[name].load(), path_of, demo=demo)
         if lines:
-            logger.info("Run summary:\n%s", "\n".join(lines))
+            # Printed as plain lines (a log handler would wrap them), and logged to the file.
+            text = "\n".join(["Run summary:", *lines])
+            print(text, flush=True)
+            logger.info(text, extra={FILE_ONLY: True})
