@@ -62,7 +62,9 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
     (project / "src").mkdir()  # Kedro requires it; the package comes from PYTHONPATH
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(
+            [str(PROJECT_ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
         "KEDRO_DISABLE_TELEMETRY": "1",
         "COLUMNS": "100",
     }

@@ -1,8 +1,14 @@
-"""Project exceptions. Each message names the offending value so the user can fix it."""
+"""Project exceptions. Each message names the offending value so the user can fix it, but never
+a credential: registered secrets are masked in the message (see :mod:`.secret_masking`)."""
+
+from soundtrack_emotion.secret_masking import redact
 
 
 class SoundtrackEmotionError(Exception):
     """Base class of every error this project raises on purpose."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ParameterError(SoundtrackEmotionError, ValueError):
@@ -44,6 +50,7 @@ class FetchError(SoundtrackEmotionError):
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:
+        detail = redact(detail)
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail

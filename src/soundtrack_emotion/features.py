@@ -161,8 +161,10 @@ def count_frames(n_rows: int, *, length: int, hop: int, pad: bool = False) -> in
 def frame_features(features: np.ndarray, *, length: int, hop: int, pad: bool = False) -> np.ndarray:
     """Cut ``features`` [T, F] into frames [n, length, F] starting every ``hop`` rows.
 
-    A track shorter than one frame gives one zero-padded frame if ``pad``, else none
-    ([0, length, F]).
+    A track shorter than one frame gives one frame if ``pad``, else none ([0, length, F]).
+    Padding repeats the track's own rows from its start (as music taggers loop short clips):
+    zeros would be far from every real feature value (MFCC c0 = 0 reads as loud, a VGGish or
+    MusiCNN row of zeros as nothing a network has seen), and would skew the normaliser.
     """
     features = np.asarray(features, dtype=np.float32)
     if features.ndim != 2:
@@ -171,7 +173,7 @@ def frame_features(features: np.ndarray, *, length: int, hop: int, pad: bool = F
     if len(features) < length:
         frames = np.zeros((n, length, features.shape[1]), dtype=np.float32)
         if n:
-            frames[0, : len(features)] = features
+            frames[0] = features[np.arange(length) % len(features)]
         return frames
     windows = np.lib.stride_tricks.sliding_window_view(features, length, axis=0)
     return np.ascontiguousarray(windows[::hop][:n].transpose(0, 2, 1))

@@ -1,5 +1,5 @@
-"""Project hooks: generate the embedded demo corpus when a run needs a raw layer that is absent,
-and close every run with a short summary."""
+"""Project hooks: mask the credentials Kedro resolves; generate the embedded demo corpus when a
+run needs a raw layer that is absent; a quiet console; close every run with a short summary."""
 
 from __future__ import annotations
 
@@ -9,16 +9,33 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from soundtrack_emotion.console import FILE_ONLY, install_console_filter, run_summary
 from soundtrack_emotion.demo import DemoConfig, build_demo_corpus
 from soundtrack_emotion.pipelines.dataset_creation.pipeline import RAW_INPUTS
+from soundtrack_emotion.secret_masking import mask_credentials
 
 logger = logging.getLogger(__name__)
 
 DEMO_PARAMS = "params:demo"
+
+
+class SecretMaskingHook:
+    """Registers every credential value Kedro resolves for this run (any ``--env``, any
+    ``--conf-source``, values interpolated from any environment variable) for masking, before
+    the catalog is created: Kedro's hook tracing logs ``conf_creds`` at DEBUG level. The
+    documented sources are masked earlier still, when ``settings.py`` is imported."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        try:
+            credentials = context.config_loader["credentials"]
+        except MissingConfigException:  # Kedro runs without credentials then, and so do we
+            return
+        mask_credentials(credentials)
 
 
 class DemoCorpusHook:

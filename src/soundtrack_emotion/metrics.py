@@ -95,3 +95,45 @@ _METRICS = {"mse": mse, "mae": mae, "rmse": rmse, "r2": r2, "pearson_r": pearson
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """All of :data:`METRIC_NAMES` for one set of predictions."""
     return {name: _METRICS[name](y_true, y_pred) for name in METRIC_NAMES}
+
+
+# Song-level confidence intervals: a percentile bootstrap over songs (the unit that was
+# sampled; frames of one song are not independent).
+BOOTSTRAP_RESAMPLES = 1000
+CONFIDENCE_LEVEL = 0.95
+
+
+def bootstrap_intervals(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    *,
+    seed: int,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    level: float = CONFIDENCE_LEVEL,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap ``(low, high)`` of every metric in :data:`METRIC_NAMES`, resampling
+    the pairs (songs) with replacement, seeded. Resamples where a statistic is undefined are
+    left out of its interval; ``(nan, nan)`` when none is defined.
+
+    >>> lo, hi = bootstrap_intervals([0.1, 0.4, 0.5, 0.9], [0.2, 0.3, 0.6, 0.8], seed=0)["r2"]
+    >>> bool(lo < r2([0.1, 0.4, 0.5, 0.9], [0.2, 0.3, 0.6, 0.8]) <= hi)
+    True
+    """
+    true, pred = _pair(y_true, y_pred)
+    if not 0 < level < 1:
+        raise ParameterError(f"confidence level must be in (0, 1), got {level!r}")
+    if n_resamples < 1:
+        raise ParameterError(f"n_resamples must be >= 1, got {n_resamples!r}")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(true), size=(n_resamples, len(true)))
+    scores = np.array([[_METRICS[name](true[i], pred[i]) for name in METRIC_NAMES] for i in draws])
+    tail = (1 - level) / 2 * 100
+    intervals = {}
+    for j, name in enumerate(METRIC_NAMES):
+        values = scores[:, j][np.isfinite(scores[:, j])]
+        if not len(values):
+            intervals[name] = (float("nan"), float("nan"))
+        else:
+            low, high = np.percentile(values, [tail, 100 - tail])
+            intervals[name] = (float(low), float(high))
+    return intervals

@@ -13,19 +13,29 @@ from soundtrack_emotion.features import FEATURES
 BATCH = ("dataset_creation", "feature_extraction", "modelling", "reporting", "inference")
 
 
-def batch_pipeline(features: Sequence[str]) -> Pipeline:
-    """Every batch pipeline built for ``features``, with the thesis's default model variants
-    (``modelling.DEFAULT_NETWORKS`` x ``DEFAULT_TARGETS``)."""
+# The same run on the user's own labelled table (bring your own labels): no crawl, and no
+# inference over the demo's example audio.
+LABELLED_BATCH = ("feature_extraction", "modelling", "reporting")
+
+
+def batch_pipeline(features: Sequence[str], *, labelled: bool = False) -> Pipeline:
+    """Every batch pipeline built for ``features``, with the default model variants
+    (``modelling.DEFAULT_NETWORKS`` x ``DEFAULT_TARGETS``); ``labelled`` takes
+    ``soundtracks`` from the ``labelled_tracks`` table instead of Last.fm tags."""
     modelling = import_module("soundtrack_emotion.pipelines.modelling")
     variants = {"networks": modelling.DEFAULT_NETWORKS, "targets": modelling.DEFAULT_TARGETS}
+    start = Pipeline([])
+    if labelled:
+        dataset_creation = import_module("soundtrack_emotion.pipelines.dataset_creation")
+        start = dataset_creation.create_labelled_pipeline()
     return sum(
         (
             import_module(f"soundtrack_emotion.pipelines.{name}").create_pipeline(
                 features=features, **variants
             )
-            for name in BATCH
+            for name in (LABELLED_BATCH if labelled else BATCH)
         ),
-        start=Pipeline([]),
+        start=start,
     )
 
 

@@ -1,12 +1,33 @@
 """Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
 
-from kedro.config import OmegaConfigLoader
+from pathlib import Path
 
-from soundtrack_emotion.hooks import ConsoleHook, DemoCorpusHook, RunSummaryHook
+from kedro.config import OmegaConfigLoader
+from kedro.utils import find_kedro_project
+
+from soundtrack_emotion.hooks import (
+    ConsoleHook,
+    DemoCorpusHook,
+    RunSummaryHook,
+    SecretMaskingHook,
+)
 from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
+from soundtrack_emotion.secret_masking import mask_project_credentials
+
+# Kedro imports this module before the first hook runs: from here on, every configured
+# credential value (conf/*/credentials*.yml, the documented environment variables) is masked
+# in every log record, whatever the logger or level (see secret_masking.py).
+mask_project_credentials((find_kedro_project(Path.cwd()) or Path.cwd()) / "conf")
 
 # VggishPreflightHook runs first (tryfirst): a missing VGGish fails the run before the demo.
-HOOKS = (ConsoleHook(), DemoCorpusHook(), VggishPreflightHook(), RunSummaryHook())
+# SecretMaskingHook masks the credentials Kedro resolves, before the catalog is created.
+HOOKS = (
+    SecretMaskingHook(),
+    ConsoleHook(),
+    DemoCorpusHook(),
+    VggishPreflightHook(),
+    RunSummaryHook(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -39,9 +39,10 @@ from soundtrack_emotion.exceptions import (
     PrerequisiteError,
     RetryableFetchError,
 )
+from soundtrack_emotion.secret_masking import CREDENTIAL_ENV_VARS
 
 LASTFM_API_ROOT = "https://ws.audioscrobbler.com/2.0/"
-LASTFM_ENV_VARS = {"api_key": ("LASTFM_API_KEY",), "api_secret": ("LASTFM_API_SECRET",)}
+LASTFM_ENV_VARS = CREDENTIAL_ENV_VARS["lastfm"]
 # Last.fm error codes that say "try again later": operation failed, service offline,
 # temporarily unavailable, rate limit exceeded (https://www.last.fm/api/errorcodes).
 RETRYABLE_LASTFM_ERRORS = frozenset({8, 11, 16, 29})

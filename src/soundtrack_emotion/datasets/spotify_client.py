@@ -9,6 +9,7 @@ the search answer exactly as Spotify sent it.
 
 from __future__ import annotations
 
+import base64
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,14 +31,12 @@ from soundtrack_emotion.exceptions import (
     PrerequisiteError,
     RetryableFetchError,
 )
+from soundtrack_emotion.secret_masking import CREDENTIAL_ENV_VARS
 
 SPOTIFY_API_ROOT = "https://api.spotify.com/v1/"
 SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
 # SPOTIPY_* are spotipy's (and savify's) own names, accepted as a fallback.
-SPOTIFY_ENV_VARS = {
-    "client_id": ("SPOTIFY_CLIENT_ID", "SPOTIPY_CLIENT_ID"),
-    "client_secret": ("SPOTIFY_CLIENT_SECRET", "SPOTIPY_CLIENT_SECRET"),
-}
+SPOTIFY_ENV_VARS = CREDENTIAL_ENV_VARS["spotify"]
 MAX_SEARCH_LIMIT = 50
 _HTTP_TOO_MANY_REQUESTS = 429
 _HTTP_SERVER_ERROR = 500
@@ -66,7 +65,9 @@ class SpotifyClient:
             raise ParameterError(f"timeout_s must be > 0, got {timeout_s!r}")
         _check_url("api_root", api_root)
         _check_url("token_url", token_url)
-        protect_secrets(client_id, client_secret)
+        # The Basic authorisation of the token request, however a library happens to show it.
+        basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        protect_secrets(client_id, client_secret, basic)
         self.api_root = api_root if api_root.endswith("/") else f"{api_root}/"
         self._credentials = (client_id, client_secret)
         self._last = threading.local()
@@ -120,7 +121,7 @@ class SpotifyClient:
         except requests.ConnectionError as error:
             raise RetryableFetchError("connection_error", redact(str(error))) from error
         except ValueError as error:  # an unreadable token answer
-            raise FetchError("malformed_json", f"token answer: {error}") from error
+            raise FetchError("malformed_json", f"token answer: {redact(str(error))}") from error
         if result is None:  # spotipy turns an unreadable body into None
             raise FetchError("malformed_json", "the search answer is not valid JSON")
         return self._last.response.content

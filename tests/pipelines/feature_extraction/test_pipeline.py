@@ -208,7 +208,7 @@ def test_model_inputs_are_lazy_iterators(tmp_path: Path, params: dict) -> None:
         splits = nodes.build_model_inputs(store, soundtracks, params, feature="mfcc", seconds=15)
         assert reads == []  # nothing is read before the dataset consumes the stream
         first = next(splits["train"])
-        assert reads == ["s0"] and first.frames.shape == (1, 323, 13)
+        assert reads == [first.song_id[0]] and first.frames.shape == (1, 323, 13)
     finally:
         type(store).__getitem__ = store_getitem
 
@@ -460,3 +460,51 @@ def test_a_task_that_kills_its_worker_fails_alone(tmp_path, monkeypatch) -> None
     assert sorted(results) == sorted([-1, *(2 * t for t in range(8) if t != 3)])
     with pytest.raises(BrokenProcessPool):
         list(map_tracks(crashy.double_or_die, range(8), workers=2, preload=()))
+
+
+class _StoredFeatures:
+    """A feature store stand-in: every track holds 2 whole 15 s MFCC frames of zeros."""
+
+    rows = 2 * 323
+
+    def meta(self, track_id: str) -> dict:
+        return {"status": "ok", "n_rows": self.rows, "audio_seconds": 30.0}
+
+    def __getitem__(self, track_id: str) -> np.ndarray:
+        return np.zeros((self.rows, 13), np.float32)
+
+
+def test_training_batches_mix_songs_from_across_the_corpus(tmp_path: Path, params: dict) -> None:
+    """Songs listed in crawl order are written in a seeded random order, so a shuffled batch
+    draws from the whole corpus, not from a few crawl-rank neighbours in one shard."""
+    n_songs, batch_size = 400, 32
+    soundtracks = pd.DataFrame(
+        {
+            "id": [f"song{i:04d}" for i in range(n_songs)],
+            "audio_path": "unused.wav",
+            "split": "train",
+            # the valence label names the song's crawl rank, so a batch tells its songs
+            "valence": np.arange(n_songs) / 1000.0,
+            "arousal": 0.5,
+            "dominance": 0.5,
+        }
+    )
+    chunks = nodes.build_model_inputs(
+        _StoredFeatures(), soundtracks, params, feature="mfcc", seconds=15
+    )
+    dataset = ModelInputDataset(path=str(tmp_path / "mfcc_15s"), shard_frames=64)
+    dataset.save(chunks)
+    train = dataset.load().train
+    assert train.n_frames == 2 * n_songs
+    stream = train.to_tf_dataset(
+        labels="valence", batch_size=batch_size, shuffle=True, seed=1, shuffle_buffer=64
+    )
+    distinct, spans = [], []
+    for _, targets in stream:
+        ranks = np.rint(targets.numpy()[:, 0] * 1000).astype(int)
+        if len(ranks) == batch_size:
+            distinct.append(len(set(ranks)))
+            spans.append(int(ranks.max() - ranks.min()))
+    # crawl order would give 16 songs of neighbouring ranks per batch (span < 100)
+    assert np.median(spans) > 0.8 * n_songs
+    assert np.mean(distinct) > 0.8 * batch_size

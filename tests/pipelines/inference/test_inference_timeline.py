@@ -179,7 +179,7 @@ def test_infer_track_pads_a_track_shorter_than_one_frame(tmp_path, write_tone, e
     )
 
     assert result.summary["status"] == "padded"
-    assert "zero-padded" in result.summary["error"]
+    assert "padded by repeating it" in result.summary["error"]
     assert result.timeline[["start_s", "end_s"]].to_numpy().tolist() == [[0.0, 1.0]]
 
 

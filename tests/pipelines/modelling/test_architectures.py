@@ -8,7 +8,11 @@ import pytest
 from kedro_datasets.tensorflow import TensorFlowModelDataset
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS, build_model
+from soundtrack_emotion.pipelines.modelling.architectures import (
+    TRAINED_NETWORKS,
+    build_model,
+    statistics_pooling,
+)
 
 HEAD = [128, 128, 64]
 
@@ -78,7 +82,28 @@ def test_transformer_matches_formula():
     assert _trainable(model) == stem + layers * block + _head(d, [16], 1)
 
 
-@pytest.mark.parametrize("network", NETWORKS)
+def test_mlp_matches_formula():
+    arch = {"hidden_units": 5, "dropout": 0.5, "weight_decay": 0.01, "dense_units": []}
+    model = _build("mlp", arch, frame_shape=(6, 4))
+    assert _trainable(model) == (2 * 4 * 5 + 5) + (5 + 1)  # pooled [mean, var] -> 5 -> 1
+
+
+def test_statistics_pooling_is_mean_and_variance_over_time():
+    import keras
+
+    frames = np.random.default_rng(1).normal(3.0, 2.0, size=(4, 9, 3)).astype(np.float32)
+    inputs = keras.Input((9, 3))
+    pooled = keras.Model(inputs, statistics_pooling(inputs)).predict_on_batch(frames)
+    expected = np.concatenate([frames.mean(axis=1), frames.var(axis=1)], axis=1)
+    np.testing.assert_allclose(pooled, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_ridge_is_not_built_as_a_trained_network():
+    with pytest.raises(ParameterError, match="closed form"):
+        _build("ridge", {})
+
+
+@pytest.mark.parametrize("network", TRAINED_NETWORKS)
 def test_shapes_and_keras_round_trip(network, tiny_networks, tmp_path):
     model = _build(network, tiny_networks[network]["architecture"], n_outputs=3)
     frames = np.random.default_rng(0).normal(size=(5, 6, 4)).astype(np.float32)

@@ -18,7 +18,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
     evaluate_model,
 )
-from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_TARGETS
+from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_NETWORKS, DEFAULT_TARGETS
 from soundtrack_emotion.vad import VAD_LABELS
 
 from .conftest import PROJECT_ROOT, write_model_inputs
@@ -117,8 +117,7 @@ def test_offline_features_build_no_vggish_node():
     assert not [n for n in pipeline.nodes if "vggish" in n.name or "vggish" in n.tags]
     assert not [name for name in pipeline.all_inputs() if name.startswith("vggish")]
     assert {n.namespace.split(".")[0] for n in pipeline.nodes if n.namespace} == {
-        "mfcc_cnn",
-        "mfcc_lstm",
+        f"mfcc_{network}" for network in DEFAULT_NETWORKS
     }
 
 
@@ -186,7 +185,7 @@ def test_collect_is_ordered_after_this_pipelines_models_and_reads_the_metrics_fo
     (collect,) = offline.filter(node_names=["collect_model_metrics"]).nodes
     assert collect.inputs[0] == "model_metric_files"
     assert set(collect.inputs[1:]) == {
-        f"mfcc_{network}.{label}.metrics" for network in ("cnn", "lstm") for label in VAD_LABELS
+        f"mfcc_{network}.{label}.metrics" for network in DEFAULT_NETWORKS for label in VAD_LABELS
     }
 
 
@@ -219,7 +218,7 @@ def test_collect_node_alone_tables_models_trained_by_another_run(
     `modelling_all --namespaces=mfcc_transformer.joint`: the table has the joint model too."""
     monkeypatch.chdir(tmp_path)
     catalog = _catalog(project_config[0])
-    trained = [("mfcc", n, label) for n in ("cnn", "lstm") for label in VAD_LABELS]
+    trained = [("mfcc", n, label) for n in DEFAULT_NETWORKS for label in VAD_LABELS]
     for model in [*trained, ("mfcc", "transformer", "joint")]:
         catalog.save("{}_{}.{}.metrics".format(*model), _report(*model))
     pipeline = create_pipeline(features=("mfcc",)).filter(node_names=["collect_model_metrics"])

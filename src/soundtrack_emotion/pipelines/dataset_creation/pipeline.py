@@ -9,6 +9,10 @@ crawled_tracks, track_labels, spotify_matches, raw_audio_files
                                         -> join_track_status -> track_status
 track_status -> build_soundtracks -> soundtracks
 track_status, soundtracks, vad_lexicon -> build_dataset_report -> dataset_report
+
+``create_labelled_pipeline`` is the alternative source (bring your own labels)::
+
+labelled_tracks -> build_labelled_soundtracks -> soundtracks, dataset_report
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
+from soundtrack_emotion.pipelines.dataset_creation.labelled import build_labelled_soundtracks
 from soundtrack_emotion.pipelines.dataset_creation.nodes import (
     build_dataset_report,
     build_soundtracks,
@@ -91,6 +96,22 @@ def create_pipeline(features: Sequence[str] | None = None, **kwargs: Any) -> Pip
                 "dataset_report",
                 name="build_dataset_report",
             ),
+        ],
+        tags=["dataset_creation"],
+    )
+
+
+def create_labelled_pipeline(**kwargs: Any) -> Pipeline:
+    """``soundtracks`` and ``dataset_report`` from the user's labelled table
+    (``labelled_tracks``) instead of Last.fm tags; the outputs are the same datasets."""
+    return Pipeline(
+        [
+            Node(
+                build_labelled_soundtracks,
+                ["labelled_tracks", "params:dataset_creation.split"],
+                ["soundtracks", "dataset_report"],
+                name="build_labelled_soundtracks",
+            )
         ],
         tags=["dataset_creation"],
     )

@@ -45,6 +45,10 @@ logger = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("id", "audio_path", "split", *VAD_LABELS)
 # Log progress every this many tracks.
 PROGRESS_EVERY = 50
+# Training songs are written in a seeded random order, so that every stored shard is a random
+# sample of the corpus and a shuffled stream (shard order + buffer, seeded by modelling.seed)
+# mixes songs globally instead of within a run of crawl-rank neighbours.
+TRAIN_SONG_ORDER_SEED = 0
 
 
 def _check_soundtracks(soundtracks: pd.DataFrame) -> None:
@@ -237,7 +241,8 @@ def build_model_inputs(
 
     Returns ``{split: iterator of FrameChunk}`` with frames [n, T, F] ((323, 13) / (646, 13)
     MFCC, (15, 128) / (30, 128) VGGish), the song id, the frame's index in its song and the
-    song's VAD labels [n, 3] on every frame. Nothing is read until the dataset consumes it.
+    song's VAD labels [n, 3] on every frame. Training songs come in a seeded random order
+    (``TRAIN_SONG_ORDER_SEED``). Nothing is read until the dataset consumes it.
     """
     _check_soundtracks(soundtracks)
     p = ExtractionParams.from_dict(params)
@@ -260,7 +265,13 @@ def build_model_inputs(
                     labels=np.broadcast_to(labels, (n, len(VAD_LABELS))).copy(),
                 )
 
-    return {split: split_chunks(soundtracks[soundtracks["split"] == split]) for split in SPLITS}
+    def rows_of(split: str) -> pd.DataFrame:
+        rows = soundtracks[soundtracks["split"] == split]
+        if split == "train":
+            rows = rows.sample(frac=1.0, random_state=TRAIN_SONG_ORDER_SEED)
+        return rows
+
+    return {split: split_chunks(rows_of(split)) for split in SPLITS}
 
 
 # ------------------------------------------------------------------------------- report

@@ -4,10 +4,10 @@ A track's timeline cuts it into consecutive rows of ``hop_seconds`` (the last on
 the rows cover ``[0, duration]`` exactly, without gap or overlap). Each row is scored by every
 label's model on one model frame (e.g. 15 s of MFCCs, shape taken from the model) centred on the
 row, moved inside the track at its ends. Features are computed with the feature_extraction
-parameters the models were trained on; a track shorter than one frame is zero-padded to it
-(``framing.short_track.policy: pad``, as ``features.frame_features(pad=True)``) or refused
-(``drop``). :func:`infer_track` depends on nothing but its arguments, so tracks can be fanned
-out over processes.
+parameters the models were trained on; a track shorter than one frame is padded to it by
+repeating it (``framing.short_track.policy: pad``, as ``features.frame_features(pad=True)``)
+or refused (``drop``). :func:`infer_track` depends on nothing but its arguments, so tracks can
+be fanned out over processes.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def _frames(
     path: str,
 ) -> tuple[np.ndarray, bool]:
     """The model frame [length, F] centred on each time in ``centres_s`` -> ([n, length, F],
-    whether the track was zero-padded to one frame)."""
+    whether the track was padded to one frame)."""
     if len(matrix) >= length:
         starts = window_starts(
             centres_s, n_rows=len(matrix), length=length, row_seconds=seconds_per_row
@@ -229,7 +229,7 @@ def infer_track(
     waveform.insert(0, "track", track)
     summary = {
         "status": "padded" if padded else "ok",
-        "error": "shorter than one model frame: zero-padded" if padded else "",
+        "error": "shorter than one model frame: padded by repeating it" if padded else "",
         "duration_s": audio.seconds,
         "n_windows": len(timeline),
         **{label: float(np.average(values[label], weights=weights)) for label in VAD_LABELS},

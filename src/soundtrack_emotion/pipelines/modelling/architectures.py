@@ -1,5 +1,8 @@
 """The regression networks: the thesis's CNN and LSTM (section 4.2) and, beyond it, a BiLSTM
-and a small Transformer encoder (its future work, chapter 6).
+and a small Transformer encoder (its future work, chapter 6), and two heads for small real
+corpora and pooled pretrained embeddings: ``ridge`` (a linear model on the statistics-pooled
+frame, solved in closed form, see ``modelling.heads``) and ``mlp`` (one regularised hidden layer
+on the same pooled statistics).
 
 Every model maps a batch of frames ``[b, T, F]`` (T time steps of F features: (323, 13) for 15 s
 of MFCC, (15, 128) for 15 s of VGGish) to ``[b, n_outputs]`` VAD values. It starts with a
@@ -71,12 +74,48 @@ def _transformer_body(
     return layers.GlobalAveragePooling1D()(x)
 
 
+def statistics_pooling(frames: Any) -> Any:
+    """[b, T, F] -> [b, 2F]: each feature's mean and variance over the frame's time steps
+    (``E[x^2] - E[x]^2``, built-in layers only)."""
+    mean = layers.GlobalAveragePooling1D(name="time_mean")(frames)
+    mean_square = layers.GlobalAveragePooling1D(name="time_mean_square")(
+        layers.Multiply(name="square")([frames, frames])
+    )
+    variance = layers.Subtract(name="time_variance")(
+        [mean_square, layers.Multiply(name="mean_squared")([mean, mean])]
+    )
+    return layers.Concatenate(name="pooled_statistics")([mean, variance])
+
+
+def _ridge_body(frames: Any) -> Any:
+    """The pooled statistics; the linear output layer is solved, not trained."""
+    return statistics_pooling(frames)
+
+
+def _mlp_body(frames: Any, *, hidden_units: int, dropout: float, weight_decay: float) -> Any:
+    """Pooled statistics -> dropout -> one ReLU layer with L2 weight decay -> dropout."""
+    x = layers.Dropout(dropout)(statistics_pooling(frames))
+    x = layers.Dense(
+        hidden_units,
+        activation="relu",
+        kernel_regularizer=keras.regularizers.L2(weight_decay),
+        name="hidden",
+    )(x)
+    return layers.Dropout(dropout)(x)
+
+
 BODIES: dict[str, Callable[..., Any]] = {
     "cnn": _cnn_body,
     "lstm": _lstm_body,
     "bilstm": _bilstm_body,
     "transformer": _transformer_body,
+    "ridge": _ridge_body,
+    "mlp": _mlp_body,
 }
+# Networks whose output layer is solved in closed form rather than trained by gradient descent
+# (built by ``modelling.heads``, not :func:`build_model`).
+CLOSED_FORM: tuple[str, ...] = ("ridge",)
+TRAINED_NETWORKS: tuple[str, ...] = tuple(n for n in BODIES if n not in CLOSED_FORM)
 NETWORKS: tuple[str, ...] = tuple(BODIES)
 
 
@@ -98,6 +137,9 @@ def _check_architecture(network: str, architecture: Mapping[str, Any]) -> dict[s
         if name == "dropout":
             if not 0.0 <= value < 1.0:
                 raise ParameterError(f"{network}.dropout must be in [0, 1), got {value}")
+        elif name == "weight_decay":
+            if not (isinstance(value, int | float) and value >= 0):
+                raise ParameterError(f"{network}.weight_decay must be >= 0, got {value!r}")
         elif not all(isinstance(v, int) and v >= 1 for v in values):
             raise ParameterError(f"{network}.{name} must be positive integers, got {value!r}")
     return dict(architecture)
@@ -124,6 +166,8 @@ def build_model(
     """
     if network not in BODIES:
         raise ParameterError(f"unknown network {network!r}; known: {list(NETWORKS)}")
+    if network in CLOSED_FORM:
+        raise ParameterError(f"{network!r} is solved in closed form: use modelling.heads")
     sizes = _check_architecture(network, architecture)
     dense_units = sizes.pop("dense_units")
     n_features = frame_shape[-1]

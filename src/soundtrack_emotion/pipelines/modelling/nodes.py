@@ -30,8 +30,18 @@ from soundtrack_emotion.exceptions import (
     TrainingDivergedError,
 )
 from soundtrack_emotion.features import FEATURES, FRAME_SECONDS
-from soundtrack_emotion.metrics import METRIC_NAMES, regression_metrics
-from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS, build_model
+from soundtrack_emotion.metrics import METRIC_NAMES, bootstrap_intervals, regression_metrics
+from soundtrack_emotion.pipelines.modelling.architectures import (
+    CLOSED_FORM,
+    NETWORKS,
+    build_model,
+)
+from soundtrack_emotion.pipelines.modelling.heads import (
+    SongValidation,
+    clip_vad,
+    fit_ridge,
+    score_split,
+)
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 
 logger = logging.getLogger(__name__)
@@ -42,7 +52,15 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "joint": VAD_LABELS,
 }
 LEVELS: tuple[str, str] = ("frame", "song")
-HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "loss", "val_loss", "mae", "val_mae", "seconds")
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "epoch",
+    "loss",
+    "val_loss",
+    "mae",
+    "val_mae",
+    "val_song_loss",
+    "seconds",
+)
 MODEL_METRICS_COLUMNS: tuple[str, ...] = (
     "feature",
     "network",
@@ -52,10 +70,14 @@ MODEL_METRICS_COLUMNS: tuple[str, ...] = (
     "frame_seconds",
     "n",
     *METRIC_NAMES,
+    *(f"{name}_ci_{end}" for name in METRIC_NAMES for end in ("low", "high")),
     *(f"baseline_{name}" for name in METRIC_NAMES),
+    "train_song_loss",
+    "val_song_loss",
     "best_val_loss",
     "epochs",
     "train_seconds",
+    "rank",
 )
 
 
@@ -132,7 +154,13 @@ def fit_mean_baseline(model_input: ModelInputs) -> dict[str, float]:
     return {name: float(means[train.label_index(name)[0]]) for name in train.label_names}
 
 
-def _check_training(training: Mapping[str, Any]) -> None:
+def _check_training(network: str, training: Mapping[str, Any]) -> None:
+    if network in CLOSED_FORM:
+        if set(training) != {"alphas"}:
+            raise ParameterError(
+                f"training parameters of {network!r} must be ['alphas'], got {sorted(training)}"
+            )
+        return
     expected = {"learning_rate", "batch_size", "epochs", "patience"}
     if set(training) != expected:
         raise ParameterError(
@@ -207,23 +235,29 @@ def train_model(
     *,
     spec: ModelSpec,
 ) -> tuple[keras.Model, pd.DataFrame]:
-    """Train ``spec``'s network on the training split ``[n, T, F] -> [n, k]`` with Adam and MSE,
-    stopping early on the validation loss and restoring the best weights.
+    """Train ``spec``'s network on the training split ``[n, T, F] -> [n, k]``.
 
-    Batches are streamed from the model inputs (``FrameSplit.to_tf_dataset``); seeds and
-    deterministic ops make a rerun on CPU give the same model. TensorBoard logs go to
-    ``{tensorboard_dir}/{variant}/{target}`` (replaced on each run).
+    Gradient-trained networks use Adam and MSE on streamed batches
+    (``FrameSplit.to_tf_dataset``), and stop early on the **song-level** validation loss (a
+    song's prediction is the mean of its frames', as the project scores it), restoring the
+    best epoch's weights. The ridge head is solved in closed form (``heads.fit_ridge``), its
+    regularisation chosen on the validation songs. Seeds and deterministic ops make a rerun on
+    CPU give the same model. TensorBoard logs go to ``{tensorboard_dir}/{variant}/{target}``
+    (replaced on each run).
 
     Returns:
-        The trained model, and its history (one row per epoch: ``HISTORY_COLUMNS``).
+        The trained model, and its history (one row per epoch: ``HISTORY_COLUMNS``; a single
+        row for the ridge head).
     """
     training = network["training"]
-    _check_training(training)
+    _check_training(spec.network, training)
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
     train, validation = model_input.train, model_input.validation
+    if spec.network in CLOSED_FORM:
+        return _fit_closed_form(model_input, feature_normaliser, training, spec=spec)
     model = build_model(
         spec.network,
         frame_shape=train.frame_shape,
@@ -252,12 +286,16 @@ def train_model(
     )
     fitted = model.fit(
         _stream(train, spec.labels, batch_size, shuffle=True, seed=seed),
-        validation_data=_stream(validation, spec.labels, batch_size),
         epochs=training["epochs"],
         shuffle=False,  # the stream shuffles, seeded
         callbacks=[
+            # First: it adds the validation losses the callbacks after it read.
+            SongValidation(validation, spec.labels, batch_size=max(batch_size, 256)),
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=training["patience"], restore_best_weights=True
+                monitor="val_song_loss",
+                mode="min",
+                patience=training["patience"],
+                restore_best_weights=True,
             ),
             keras.callbacks.TensorBoard(log_dir=str(log_dir), write_graph=False),
             keras.callbacks.TerminateOnNaN(),
@@ -275,15 +313,58 @@ def train_model(
     history = pd.DataFrame({name: fitted.history[name] for name in HISTORY_COLUMNS[1:-1]})
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     history["seconds"] = epoch_log.seconds
-    best = int(history["val_loss"].idxmin())
+    best = int(history["val_song_loss"].idxmin())
     logger.info(
-        "%s.%s: %d epochs in %.1f s, kept epoch %d (val_loss %.5f)",
+        "%s.%s: %d epochs in %.1f s, kept epoch %d (song-level val_loss %.5f)",
         spec.variant,
         spec.target,
         len(history),
         history["seconds"].sum(),
         best + 1,
-        history["val_loss"].iloc[best],
+        history["val_song_loss"].iloc[best],
+    )
+    return model, history
+
+
+def _fit_closed_form(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    training: Mapping[str, Any],
+    *,
+    spec: ModelSpec,
+) -> tuple[keras.Model, pd.DataFrame]:
+    """The ridge head: solved on the training songs, ``alpha`` per label chosen on the
+    validation songs. Its one-row history holds the frame-level losses of the solved model."""
+    tic = time.perf_counter()
+    train, validation = model_input.train, model_input.validation
+    model, alphas = fit_ridge(
+        train,
+        validation,
+        spec.labels,
+        feature_mean=feature_normaliser["mean"],
+        feature_variance=feature_normaliser["variance"],
+        alphas=list(training["alphas"]),
+    )
+    on_train = score_split(model, train, spec.labels)
+    on_validation = score_split(model, validation, spec.labels)
+    history = pd.DataFrame(
+        {
+            "epoch": [1],
+            "loss": [on_train.frame_mse],
+            "val_loss": [on_validation.frame_mse],
+            "mae": [on_train.frame_mae],
+            "val_mae": [on_validation.frame_mae],
+            "val_song_loss": [on_validation.song_mse],
+            "seconds": [time.perf_counter() - tic],
+        }
+    )
+    logger.info(
+        "%s.%s: ridge on %d training songs, alpha %s (song-level val_loss %.5f)",
+        spec.variant,
+        spec.target,
+        len(np.unique(train.song_ids())),
+        ", ".join(f"{a:g}" for a in alphas),
+        on_validation.song_mse,
     )
     return model, history
 
@@ -292,6 +373,8 @@ def predict_test_split(
     model: keras.Model, model_input: ModelInputs, batch_size: int, *, spec: ModelSpec
 ) -> pd.DataFrame:
     """Predict every test frame, shard by shard in batches of ``batch_size`` (bounded memory).
+
+    Predictions are clipped to [0, 1], as inference clips them.
 
     Returns:
         Long format, one row per frame and label: ``song_id, frame_index, label, true,
@@ -303,11 +386,13 @@ def predict_test_split(
     columns = test.label_index(spec.labels)
     parts = []
     for chunk in test.iter_chunks():
-        predicted = np.concatenate(
-            [
-                np.asarray(model.predict_on_batch(chunk.frames[start : start + batch_size]))
-                for start in range(0, len(chunk), batch_size)
-            ]
+        predicted = clip_vad(
+            np.concatenate(
+                [
+                    np.asarray(model.predict_on_batch(chunk.frames[start : start + batch_size]))
+                    for start in range(0, len(chunk), batch_size)
+                ]
+            )
         )
         for j, label in enumerate(spec.labels):
             parts.append(
@@ -338,9 +423,15 @@ def evaluate_model(
     frame_seconds: int,
     *,
     spec: ModelSpec,
+    model: keras.Model | None = None,
+    model_input: ModelInputs | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Score the test predictions per label at frame level and at song level (a song's
-    prediction is the mean of its frames'), next to the training-mean baseline.
+    prediction is the mean of its frames'), next to the training-mean baseline, with 95 %
+    bootstrap intervals over songs (seeded) at song level. The model's song-level MSE on
+    its training and validation splits shows how far it generalises (the gap; ``None``
+    without ``model`` and ``model_input``).
 
     Returns:
         A JSON-ready report: the model's identity, its training summary, the baseline means and
@@ -352,18 +443,36 @@ def evaluate_model(
         songs = frames.groupby("song_id", sort=True)[["true", "predicted"]].mean()
         for level, table in zip(LEVELS, (frames, songs), strict=True):
             true = table["true"].to_numpy()
-            model_scores = regression_metrics(true, table["predicted"].to_numpy())
+            predicted = table["predicted"].to_numpy()
+            model_scores = regression_metrics(true, predicted)
             baseline_scores = regression_metrics(true, np.full(len(true), mean_baseline[label]))
+            intervals = (
+                bootstrap_intervals(true, predicted, seed=seed)
+                if level == "song"
+                else dict.fromkeys(METRIC_NAMES, (math.nan, math.nan))
+            )
             rows.append(
                 {
                     "label": label,
                     "level": level,
                     "n": len(table),
                     **{k: _json_number(v) for k, v in model_scores.items()},
+                    **{
+                        f"{k}_ci_{end}": _json_number(bound)
+                        for k, pair in intervals.items()
+                        for end, bound in zip(("low", "high"), pair, strict=True)
+                    },
                     **{f"baseline_{k}": _json_number(v) for k, v in baseline_scores.items()},
                 }
             )
-    best = int(history["val_loss"].idxmin())
+    best = int(_stopping_loss(history).idxmin())
+    fit_losses: dict[str, float | None] = {"train_song_loss": None, "val_song_loss": None}
+    if model is not None and model_input is not None:
+        fit_losses = {
+            f"{split}_song_loss": score_split(model, model_input[split], spec.labels).song_mse
+            for split in ("train", "validation")
+        }
+        fit_losses["val_song_loss"] = fit_losses.pop("validation_song_loss")
     return {
         "feature": spec.feature,
         "network": spec.network,
@@ -373,12 +482,20 @@ def evaluate_model(
         "training": {
             "epochs": len(history),
             "best_epoch": int(history["epoch"].iloc[best]),
-            "best_val_loss": float(history["val_loss"].iloc[best]),
+            "best_val_loss": float(_stopping_loss(history).iloc[best]),
             "train_seconds": float(history["seconds"].sum()),
+            # Song-level MSE of the kept model on the data it was fitted and stopped on.
+            **fit_losses,
         },
         "baseline": {label: float(mean_baseline[label]) for label in spec.labels},
         "metrics": rows,
     }
+
+
+def _stopping_loss(history: pd.DataFrame) -> pd.Series:
+    """The validation loss early stopping watched: song level (frame level in histories
+    written before song-level stopping)."""
+    return history["val_song_loss"] if "val_song_loss" in history else history["val_loss"]
 
 
 def collect_model_metrics(
@@ -408,6 +525,8 @@ def collect_model_metrics(
             "target": report["target"],
             "frame_seconds": report["frame_seconds"],
             "best_val_loss": report["training"]["best_val_loss"],
+            "train_song_loss": _nan_if_none(report["training"].get("train_song_loss")),
+            "val_song_loss": _nan_if_none(report["training"].get("val_song_loss")),
             "epochs": report["training"]["epochs"],
             "train_seconds": report["training"]["train_seconds"],
             **row,
@@ -416,9 +535,36 @@ def collect_model_metrics(
         for row in report["metrics"]
     ]
     table = pd.DataFrame(rows, columns=list(MODEL_METRICS_COLUMNS))
-    numeric = [*METRIC_NAMES, *(f"baseline_{name}" for name in METRIC_NAMES)]
+    numeric = [
+        *METRIC_NAMES,
+        *(f"{name}_ci_{end}" for name in METRIC_NAMES for end in ("low", "high")),
+        *(f"baseline_{name}" for name in METRIC_NAMES),
+        "train_song_loss",
+        "val_song_loss",
+    ]
     table[numeric] = table[numeric].astype(np.float64)
+    table = _rank_by_song_r2(table)
     return table.astype({"frame_seconds": np.int64, "n": np.int64, "epochs": np.int64})
+
+
+def _rank_by_song_r2(table: pd.DataFrame) -> pd.DataFrame:
+    """Sort by label, then song-level test R² (best first) within each label, and number the
+    models of each label in ``rank`` (1 = best song-level R²; frame rows share their model's
+    rank)."""
+    song = table[table["level"] == "song"]
+    order = song.sort_values(["label", "r2"], ascending=[True, False], na_position="last")
+    order = order.assign(rank=order.groupby("label").cumcount() + 1)
+    key = ["feature", "network", "target", "label"]
+    ranks = order.set_index(key)["rank"]
+    table = table.drop(columns="rank").join(ranks, on=key)
+    table["rank"] = table["rank"].fillna(0).astype(np.int64)
+    table["_level"] = table["level"].map({"song": 0, "frame": 1})
+    table = table.sort_values(["label", "rank", "_level"], ignore_index=True)
+    return table.drop(columns="_level")[list(MODEL_METRICS_COLUMNS)]
+
+
+def _nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 def _model_of(report: Mapping[str, Any]) -> tuple[str, str, str]:

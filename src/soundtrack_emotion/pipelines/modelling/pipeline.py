@@ -39,7 +39,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
 from soundtrack_emotion.vad import VAD_LABELS
 
 # What `kedro run` trains: the thesis's four variants, one model per label (see README).
-DEFAULT_NETWORKS: tuple[str, ...] = ("cnn", "lstm")
+DEFAULT_NETWORKS: tuple[str, ...] = ("cnn", "lstm", "ridge", "mlp")
 DEFAULT_TARGETS: tuple[str, ...] = VAD_LABELS
 # What the `modelling_all` pipeline offers to pick from with --namespaces.
 ALL_NETWORKS: tuple[str, ...] = NETWORKS
@@ -102,7 +102,15 @@ def _model_template(spec: ModelSpec) -> Pipeline:
             ),
             node(
                 _bind(evaluate_model, spec),
-                inputs=["test_predictions", "mean_baseline", "history", "params:frame_seconds"],
+                inputs={
+                    "test_predictions": "test_predictions",
+                    "mean_baseline": "mean_baseline",
+                    "history": "history",
+                    "frame_seconds": "params:frame_seconds",
+                    "model": "model",
+                    "model_input": "model_input",
+                    "seed": "params:seed",
+                },
                 outputs="metrics",
                 name="evaluate_model",
             ),

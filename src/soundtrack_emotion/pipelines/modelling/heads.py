@@ -1,0 +1,158 @@
+"""Song-level scoring of a model on a split, and the closed-form ridge head.
+
+Both stream the split shard by shard. A song's prediction is the mean of its frames'
+predictions, as everywhere in the project; predictions are clipped to the labels' range
+[0, 1] (:func:`clip_vad`) exactly as inference clips them, so the metrics describe what
+inference outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import layers
+
+from soundtrack_emotion.datasets import FrameSplit
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
+from soundtrack_emotion.pipelines.modelling.architectures import statistics_pooling
+
+# The labels' range: NRC-VAD scores and every lexicon rescaled to it.
+VAD_RANGE = (0.0, 1.0)
+
+
+def clip_vad(values: np.ndarray) -> np.ndarray:
+    """Predictions clipped to the labels' range [0, 1] (the same rule in tests and inference)."""
+    return np.clip(values, *VAD_RANGE)
+
+
+@dataclass(frozen=True)
+class SplitScores:
+    """MSE of a model on one split: frame level and song level (clipped predictions)."""
+
+    frame_mse: float
+    frame_mae: float
+    song_mse: float
+
+
+def _songs(
+    predict: keras.Model, split: FrameSplit, columns: Sequence[int], batch_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame outputs and per-song means: (frame outputs [n, k], frame targets [n, k],
+    song output means [s, k], song targets [s, k])."""
+    outputs, targets, songs = [], [], []
+    for chunk in split.iter_chunks():
+        for start in range(0, len(chunk), batch_size):
+            outputs.append(np.asarray(predict(chunk.frames[start : start + batch_size])))
+        targets.append(chunk.labels[:, list(columns)])
+        songs.append(chunk.song_id.astype(str))
+    if not outputs:
+        raise DataValidationError(f"{split.path} has no frames to score")
+    out = np.concatenate(outputs).astype(np.float64)
+    true = np.concatenate(targets).astype(np.float64)
+    song_ids = np.concatenate(songs)
+    _, inverse = np.unique(song_ids, return_inverse=True)
+    counts = np.bincount(inverse)[:, None]
+    song_out = np.stack([np.bincount(inverse, weights=c) for c in out.T], axis=1) / counts
+    song_true = np.stack([np.bincount(inverse, weights=c) for c in true.T], axis=1) / counts
+    return out, true, song_out, song_true
+
+
+def score_split(
+    model: keras.Model, split: FrameSplit, labels: Sequence[str], *, batch_size: int = 256
+) -> SplitScores:
+    """Frame- and song-level MSE (and frame MAE) of ``model`` on ``split`` for ``labels``,
+    predictions clipped to [0, 1]."""
+    predicted, true, song_predicted, song_true = _songs(
+        model.predict_on_batch, split, split.label_index(labels), batch_size
+    )
+    predicted, song_predicted = clip_vad(predicted), clip_vad(song_predicted)
+    return SplitScores(
+        frame_mse=float(np.mean((predicted - true) ** 2)),
+        frame_mae=float(np.mean(np.abs(predicted - true))),
+        song_mse=float(np.mean((song_predicted - song_true) ** 2)),
+    )
+
+
+class SongValidation(keras.callbacks.Callback):
+    """Adds ``val_loss``/``val_mae`` (frame level) and ``val_song_loss`` (song level: a song's
+    prediction is the mean of its frames') to each epoch's logs, so early stopping can watch
+    the song-level loss the project reports. Put it before the callbacks that read them."""
+
+    def __init__(self, split: FrameSplit, labels: Sequence[str], *, batch_size: int) -> None:
+        super().__init__()
+        self.split, self.labels, self.batch_size = split, tuple(labels), batch_size
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is None:
+            return
+        scores = score_split(self.model, self.split, self.labels, batch_size=self.batch_size)
+        logs.update(
+            val_loss=scores.frame_mse, val_mae=scores.frame_mae, val_song_loss=scores.song_mse
+        )
+
+
+def fit_ridge(
+    train: FrameSplit,
+    validation: FrameSplit,
+    labels: Sequence[str],
+    *,
+    feature_mean: Sequence[float],
+    feature_variance: Sequence[float],
+    alphas: Sequence[float],
+    batch_size: int = 256,
+) -> tuple[keras.Model, list[float]]:
+    """Ridge regression of the labels on each song's pooled statistics (the mean over its
+    frames of :func:`statistics_pooling` of the normalised frame, [2F]), standardised on the
+    training songs, with one ``alpha`` per label chosen on the validation songs' MSE.
+
+    Returns the model ``[b, T, F] -> [b, k]`` (feature normaliser, pooling, standardisation and
+    the solved linear layer; being linear, the mean of a song's frame predictions equals the
+    prediction on its mean pooled vector, which is what was fitted) and the chosen alphas.
+    """
+    from sklearn.linear_model import Ridge
+
+    if not alphas or any(not (isinstance(a, int | float) and a > 0) for a in alphas):
+        raise ParameterError(f"ridge alphas must be positive numbers, got {list(alphas)!r}")
+    frames = keras.Input(shape=train.frame_shape, name="frames")
+    normalised = layers.Normalization(
+        axis=-1,
+        mean=np.asarray(feature_mean, dtype=np.float32),
+        variance=np.asarray(feature_variance, dtype=np.float32),
+        name="feature_normaliser",
+    )(frames)
+    pooled = statistics_pooling(normalised)
+    pooler = keras.Model(frames, pooled)
+    _, _, x_train, y_train = _songs(
+        pooler.predict_on_batch, train, train.label_index(labels), batch_size
+    )
+    _, _, x_val, y_val = _songs(
+        pooler.predict_on_batch, validation, validation.label_index(labels), batch_size
+    )
+    mean = x_train.mean(axis=0)
+    scale = np.maximum(x_train.std(axis=0), keras.config.epsilon())
+    z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
+    def validation_mse(alpha: float) -> np.ndarray:
+        predicted = Ridge(alpha=alpha).fit(z_train, y_train).predict(z_val)
+        return np.mean((clip_vad(predicted.reshape(y_val.shape)) - y_val) ** 2, axis=0)
+
+    val_mse = np.stack([validation_mse(a) for a in alphas])  # [n_alphas, k]
+    chosen = [float(alphas[i]) for i in np.argmin(val_mse, axis=0)]
+    ridge = Ridge(alpha=np.asarray(chosen)).fit(z_train, y_train)
+    standardised = layers.Normalization(
+        axis=-1,
+        mean=mean.astype(np.float32),
+        variance=(scale**2).astype(np.float32),
+        name="pooled_standardiser",
+    )(pooled)
+    output = layers.Dense(len(labels), name="vad")
+    model = keras.Model(frames, output(standardised), name="ridge")
+    output.set_weights(
+        [
+            np.asarray(ridge.coef_, dtype=np.float32).reshape(len(labels), -1).T,
+            np.asarray(ridge.intercept_, dtype=np.float32).reshape(len(labels)),
+        ]
+    )
+    return model, chosen

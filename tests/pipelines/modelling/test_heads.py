@@ -1,0 +1,171 @@
+"""The heads for small corpora: the closed-form ridge, the MLP, song-level early stopping,
+clipping and the metrics' bootstrap intervals and ranking."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro_datasets.tensorflow import TensorFlowModelDataset
+
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.metrics import bootstrap_intervals, r2
+from soundtrack_emotion.pipelines.modelling.heads import clip_vad, score_split
+from soundtrack_emotion.pipelines.modelling.nodes import (
+    ModelSpec,
+    collect_model_metrics,
+    evaluate_model,
+    fit_feature_normaliser,
+    fit_mean_baseline,
+    predict_test_split,
+    train_model,
+)
+from soundtrack_emotion.vad import VAD_LABELS
+
+from .conftest import write_model_inputs
+
+
+def _fit(corpus, networks, spec, tmp_path, seed=3):
+    normaliser = fit_feature_normaliser(corpus.inputs)
+    return train_model(
+        corpus.inputs, normaliser, networks[spec.network], seed, str(tmp_path), spec=spec
+    )
+
+
+def _report(corpus, model, history, spec):
+    predictions = predict_test_split(model, corpus.inputs, 32, spec=spec)
+    baseline = fit_mean_baseline(corpus.inputs)
+    return evaluate_model(
+        predictions, baseline, history, 15, spec=spec, model=model, model_input=corpus.inputs
+    )
+
+
+def test_ridge_learns_the_signal_and_survives_a_safe_keras_round_trip(tiny_networks, tmp_path):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s", frames_per_song=4)
+    spec = ModelSpec("mfcc", "ridge", "joint")
+    model, history = _fit(corpus, tiny_networks, spec, tmp_path)
+    assert list(history["epoch"]) == [1]
+    report = _report(corpus, model, history, spec)
+    for row in report["metrics"]:
+        if row["level"] == "song":
+            assert row["r2"] > 0.6 and row["r2"] > row["baseline_r2"] + 0.5, row
+            assert row["r2_ci_low"] <= row["r2"] <= row["r2_ci_high"], row
+    frames = corpus.frames["test"]
+    dataset = TensorFlowModelDataset(filepath=str(tmp_path / "ridge.keras"))
+    dataset.save(model)  # built-in layers only: loads with safe_mode=True
+    np.testing.assert_allclose(
+        dataset.load().predict_on_batch(frames), model.predict_on_batch(frames), rtol=1e-5
+    )
+
+
+def test_ridge_is_sklearn_ridge_on_the_songs_mean_pooled_statistics(tiny_networks, tmp_path):
+    import keras
+    from sklearn.linear_model import Ridge
+
+    corpus = write_model_inputs(tmp_path / "mfcc_15s", frames_per_song=3)
+    tiny_networks["ridge"]["training"]["alphas"] = [2.5]
+    spec = ModelSpec("mfcc", "ridge", "valence")
+    model, _ = _fit(corpus, tiny_networks, spec, tmp_path)
+    pooled = keras.Model(model.inputs, model.get_layer("pooled_standardiser").input)
+    frames, labels = corpus.frames["train"], corpus.labels["train"][:, 0]
+    songs = corpus.song_id["train"]
+    per_frame = pooled.predict_on_batch(frames)
+    order = sorted(set(songs))
+    x = np.stack([per_frame[songs == s].mean(axis=0) for s in order])
+    y = np.array([labels[songs == s][0] for s in order])
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    expected = Ridge(alpha=2.5).fit(z, y)
+    weights, bias = model.get_layer("vad").get_weights()
+    np.testing.assert_allclose(weights[:, 0], expected.coef_, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(bias, [expected.intercept_], rtol=1e-4)
+    # linear: the mean of a song's frame predictions is its pooled-mean prediction
+    song = songs == order[0]
+    np.testing.assert_allclose(
+        model.predict_on_batch(frames[song]).mean(),
+        expected.predict(z[:1])[0],
+        rtol=1e-3,
+        atol=1e-4,
+    )
+
+
+def test_ridge_alpha_is_chosen_on_validation(tiny_networks, tmp_path, caplog):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s")
+    tiny_networks["ridge"]["training"]["alphas"] = [1e-3, 1e6]
+    spec = ModelSpec("mfcc", "ridge", "valence")
+    with caplog.at_level("INFO"):
+        _fit(corpus, tiny_networks, spec, tmp_path)
+    assert "alpha 0.001" in caplog.text  # a learnable signal: the weak penalty wins
+
+
+@pytest.mark.parametrize("alphas", [[], [0.0], [-1.0], ["x"]])
+def test_ridge_rejects_bad_alphas(alphas, tiny_networks, tmp_path):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s")
+    tiny_networks["ridge"]["training"]["alphas"] = alphas
+    with pytest.raises(ParameterError, match="alphas"):
+        _fit(corpus, tiny_networks, ModelSpec("mfcc", "ridge", "valence"), tmp_path)
+
+
+def test_mlp_stops_on_the_song_level_validation_loss(tiny_networks, tmp_path):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s", frames_per_song=4)
+    tiny_networks["mlp"]["training"].update(epochs=8, patience=2, learning_rate=0.01)
+    spec = ModelSpec("mfcc", "mlp", "joint")
+    model, history = _fit(corpus, tiny_networks, spec, tmp_path)
+    assert "val_song_loss" in history
+    report = _report(corpus, model, history, spec)
+    # the restored weights are the best song-level epoch's
+    kept = score_split(model, corpus.inputs.validation, spec.labels).song_mse
+    assert kept == pytest.approx(history["val_song_loss"].min(), rel=1e-4)
+    assert report["training"]["best_val_loss"] == pytest.approx(kept, rel=1e-4)
+    assert report["training"]["val_song_loss"] == pytest.approx(kept, rel=1e-4)
+    assert report["training"]["train_song_loss"] is not None
+
+
+def test_predictions_are_clipped_to_the_label_range():
+    np.testing.assert_array_equal(clip_vad(np.array([-0.2, 0.5, 1.3])), [0.0, 0.5, 1.0])
+
+
+def test_bootstrap_intervals_are_seeded_and_narrow_with_more_songs():
+    rng = np.random.default_rng(0)
+    true = rng.uniform(size=400)
+    pred = true + rng.normal(scale=0.2, size=400)
+    wide = bootstrap_intervals(true[:20], pred[:20], seed=1)["r2"]
+    narrow = bootstrap_intervals(true, pred, seed=1)["r2"]
+    assert bootstrap_intervals(true[:20], pred[:20], seed=1)["r2"] == wide
+    assert narrow[0] <= r2(true, pred) <= narrow[1]
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]
+
+
+def test_bootstrap_rejects_bad_settings():
+    with pytest.raises(ParameterError, match="level"):
+        bootstrap_intervals([0.1, 0.2], [0.1, 0.2], seed=0, level=1.5)
+
+
+def _metrics_report(network, r2_by_label):
+    return {
+        "feature": "mfcc",
+        "network": network,
+        "target": "joint",
+        "labels": list(VAD_LABELS),
+        "frame_seconds": 15,
+        "training": {"epochs": 1, "best_epoch": 1, "best_val_loss": 0.1, "train_seconds": 1.0},
+        "baseline": dict.fromkeys(VAD_LABELS, 0.5),
+        "metrics": [
+            {"label": label, "level": level, "n": 10, "r2": r2_by_label[label]}
+            for label in VAD_LABELS
+            for level in ("frame", "song")
+        ],
+    }
+
+
+def test_model_metrics_rank_models_by_song_level_r2_per_label():
+    reports = [
+        _metrics_report("cnn", {"valence": 0.1, "arousal": 0.5, "dominance": 0.3}),
+        _metrics_report("ridge", {"valence": 0.2, "arousal": 0.4, "dominance": 0.3}),
+    ]
+    table = collect_model_metrics({}, *reports)
+    song = table[table["level"] == "song"].set_index(["label", "network"])["rank"]
+    assert song[("valence", "ridge")] == 1 and song[("valence", "cnn")] == 2
+    assert song[("arousal", "cnn")] == 1 and song[("arousal", "ridge")] == 2
+    # rows come best first within each label, frame rows beside their model's song row
+    valence = table[table["label"] == "valence"]
+    assert valence["network"].tolist() == ["ridge", "ridge", "cnn", "cnn"]
+    assert valence["level"].tolist() == ["song", "frame", "song", "frame"]
+    assert isinstance(table, pd.DataFrame) and table["rank"].dtype == np.int64
