@@ -1,8 +1,9 @@
 """Project hooks: mask the credentials Kedro resolves; generate the embedded demo corpus when a
-run needs a raw layer that is absent."""
+run needs a raw layer that is absent; a quiet console; close every run with a short summary."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
+from soundtrack_emotion.console import FILE_ONLY, install_console_filter, run_summary
 from soundtrack_emotion.demo import DemoConfig, build_demo_corpus
 from soundtrack_emotion.pipelines.dataset_creation.pipeline import RAW_INPUTS
 from soundtrack_emotion.secret_masking import mask_credentials
@@ -73,3 +75,50 @@ class DemoCorpusHook:
         logger.info(
             "Demo corpus ready: %d tracks in %.1f s", len(tracks), time.perf_counter() - started
         )
+
+
+class ConsoleHook:
+    """Quiet console (``soundtrack_emotion.console``): one line per node, with its place in
+    the run, instead of Kedro's three; no per-item lines."""
+
+    def __init__(self) -> None:
+        self._done, self._total = 0, 0
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        install_console_filter()
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+        self._done, self._total = 0, len(pipeline.nodes)
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._done += 1
+        logger.info("[%d/%d] %s", self._done, self._total, node.name)
+
+
+class RunSummaryHook:
+    """After a run, log where ``report.html`` is, the headline metrics (from the catalogued
+    ``model_metrics``) and every failed track with its reason, from what the run wrote."""
+
+    @hook_impl
+    def after_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
+    ) -> None:
+        outputs = {name for name in pipeline.all_outputs() if name in catalog}
+        project_path = Path(run_params.get("project_path") or Path.cwd())
+
+        def path_of(name: str) -> str:
+            path = Path(str(getattr(catalog[name], "_filepath", name)))
+            with contextlib.suppress(ValueError):
+                return str(path.resolve().relative_to(project_path.resolve()))
+            return str(path)
+
+        demo = "demo_ground_truth" in catalog and catalog.exists("demo_ground_truth")
+        lines = run_summary(outputs, lambda name: catalog[name].load(), path_of, demo=demo)
+        if lines:
+            # Printed as plain lines (a log handler would wrap them), and logged to the file.
+            text = "\n".join(["Run summary:", *lines])
+            print(text, flush=True)
+            logger.info(text, extra={FILE_ONLY: True})

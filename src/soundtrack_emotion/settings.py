@@ -5,7 +5,12 @@ from pathlib import Path
 from kedro.config import OmegaConfigLoader
 from kedro.utils import find_kedro_project
 
-from soundtrack_emotion.hooks import DemoCorpusHook, SecretMaskingHook
+from soundtrack_emotion.hooks import (
+    ConsoleHook,
+    DemoCorpusHook,
+    RunSummaryHook,
+    SecretMaskingHook,
+)
 from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
 from soundtrack_emotion.secret_masking import mask_project_credentials
 
@@ -16,7 +21,13 @@ mask_project_credentials((find_kedro_project(Path.cwd()) or Path.cwd()) / "conf"
 
 # VggishPreflightHook runs first (tryfirst): a missing VGGish fails the run before the demo.
 # SecretMaskingHook masks the credentials Kedro resolves, before the catalog is created.
-HOOKS = (SecretMaskingHook(), DemoCorpusHook(), VggishPreflightHook())
+HOOKS = (
+    SecretMaskingHook(),
+    ConsoleHook(),
+    DemoCorpusHook(),
+    VggishPreflightHook(),
+    RunSummaryHook(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from soundtrack_emotion.datasets import FeatureRecord, FeatureStore, FrameChunk, SourceStamp
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError
@@ -155,9 +156,9 @@ def extract_features(
         return out
 
     started, n_errors, audio_total = time.perf_counter(), 0, 0.0
-    for n_done, result in enumerate(
-        map_tracks(extract_track, tasks, workers=p.workers, on_crash=crashed_track), 1
-    ):
+    results = map_tracks(extract_track, tasks, workers=p.workers, on_crash=crashed_track)
+    bar = tqdm(results, total=len(tasks), desc="features", unit="track", disable=None)
+    for n_done, result in enumerate(bar, 1):
         chunk: dict[str, dict[str, FeatureRecord]] = {f: {} for f in families}
         if "mfcc" in result.families:
             chunk["mfcc"][result.id] = record(

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from tqdm.auto import tqdm
 
 from soundtrack_emotion.datasets import FrameSplit, ModelInputs
 from soundtrack_emotion.exceptions import (
@@ -182,6 +183,14 @@ class _EpochLog(keras.callbacks.Callback):
         super().__init__()
         self.name, self.epochs, self.seconds = name, epochs, []
         self._start = 0.0
+        self._bar: Any = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        # A bar per model on a terminal (none when the output is not one), gone when it ends.
+        self._bar = tqdm(total=self.epochs, desc=self.name, unit="epoch", leave=False, disable=None)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._bar.close()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
@@ -189,6 +198,8 @@ class _EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.seconds.append(time.perf_counter() - self._start)
         logs = logs or {}
+        self._bar.update()
+        self._bar.set_postfix(val_loss=f"{logs.get('val_loss', math.nan):.4f}", refresh=False)
         logger.debug(
             "%s epoch %d/%d: loss %.5f, val_loss %.5f (%.1f s)",
             self.name,

@@ -1,0 +1,224 @@
+"""What a run shows on the console: no TensorFlow start-up noise on CPU machines, one line per
+node, and nothing per dataset item. The log file (``info.log``) and ``kedro run --verbose``
+keep every record; only the console handler filters (``conf/logging.yml``)."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import importlib.abc
+import importlib.util
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from rich.logging import RichHandler
+
+from soundtrack_emotion.vad import VAD_LABELS
+
+# TensorFlow's C++ library prints its start-up lines ("Could not find cuda drivers on your
+# machine", cuInit failures, CPU feature notes) straight to file descriptor 2 while it is
+# imported, whatever TF_CPP_MIN_LOG_LEVEL says; later ones obey the level.
+_TENSORFLOW = "tensorflow"
+_QUIET_TF_LOG_LEVEL = "3"
+# A record with this attribute true (``extra={FILE_ONLY: True}``) goes to the log file only.
+FILE_ONLY = "file_only"
+BATCH_PIPELINES = ("dataset_creation", "feature_extraction", "modelling", "reporting", "inference")
+
+
+def gpu_present() -> bool:
+    """Whether this machine has an NVIDIA device (then TensorFlow's device lines are kept)."""
+    return bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def quiet_tensorflow() -> None:
+    """Before TensorFlow is imported: on a machine without a GPU, keep its C++ start-up lines
+    off the console. A ``TF_CPP_MIN_LOG_LEVEL`` set by the user wins (``0``: show them all)."""
+    if gpu_present():
+        return
+    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", _QUIET_TF_LOG_LEVEL)
+    if level < "2" or _TENSORFLOW in sys.modules:
+        return
+    if not any(isinstance(finder, _SilentImportFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _SilentImportFinder())
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null (C libraries write there directly), then back."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _SilentLoader(importlib.abc.Loader):
+    """TensorFlow's own loader, run with file descriptor 2 silenced."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        with _stderr_silenced():
+            self._loader.exec_module(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class _SilentImportFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` with the other finders, once, and silences its first import."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != _TENSORFLOW:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _SilentLoader(spec.loader)
+        return spec
+
+
+class ConsoleFilter(logging.Filter):
+    """The console's view of a run: no per-item dataset lines, no framework chatter, and
+    Kedro's two or three lines per node replaced by :class:`~soundtrack_emotion.hooks.ConsoleHook`'s
+    one (``[3/65] mfcc_cnn.valence.train_model``). ``kedro run --verbose`` lets every record
+    through."""
+
+    # (logger, message template prefix) of the records kept off the console at INFO and below.
+    HIDDEN: tuple[tuple[str, str], ...] = (
+        ("kedro.io.data_catalog", ""),  # "Loading data from ...", "Saving data to ..."
+        ("kedro.pipeline.node", "Running node: "),
+        ("kedro.runner", "Completed "),  # "Completed node: x", "Completed 3 out of 9 tasks"
+        ("kedro.runner", "Using synchronous mode"),
+        ("kedro.framework", ""),
+        ("kedro.config", ""),
+        # The batch pipelines' own progress and summary lines: the progress bars and the
+        # closing summary say it on the console (acquisition's stage summaries stay).
+        *((f"soundtrack_emotion.pipelines.{name}", "") for name in BATCH_PIPELINES),
+    )
+    # Every model traces its own Keras train and predict step (the same code, a new function),
+    # which TensorFlow counts as one function retracing once a run has trained five models:
+    # expected when many models train in one process, so not shown.
+    RETRACING = "triggered tf.function retracing"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _verbose():
+            return True
+        if getattr(record, FILE_ONLY, False):  # said on the console another way
+            return False
+        if record.name.startswith("tensorflow") and self.RETRACING in str(record.msg):
+            return False
+        if record.levelno > logging.INFO:
+            return True
+        template = str(record.msg)
+        return not any(
+            record.name.startswith(logger) and template.startswith(prefix)
+            for logger, prefix in self.HIDDEN
+        )
+
+
+def install_console_filter() -> None:
+    """Put a :class:`ConsoleFilter` on the root logger's console handlers (not on files).
+
+    Done from a hook, as Kedro only lets logging.yml name classes of allow-listed modules."""
+    for handler in logging.getLogger().handlers:
+        to_terminal = isinstance(handler, RichHandler) or (
+            type(handler) is logging.StreamHandler
+            and getattr(handler.stream, "name", None) in ("<stdout>", "<stderr>")
+        )
+        if to_terminal and not any(isinstance(f, ConsoleFilter) for f in handler.filters):
+            handler.addFilter(ConsoleFilter())
+
+
+def _verbose() -> bool:
+    from kedro.framework.cli.utils import KedroCliError
+
+    return bool(KedroCliError.VERBOSE_ERROR)
+
+
+# ------------------------------------------------------------------------- closing summary
+# (catalog entry, what its failed rows are called): per-track failures a run records.
+FAILURE_TABLES: tuple[tuple[str, str], ...] = (
+    ("dataset_report", "dropped by dataset_creation"),
+    ("feature_extraction_report", "without features"),
+    ("track_vad", "not scored by inference"),
+)
+MAX_FAILURES_SHOWN = 10
+
+
+def failed_tracks(name: str, data: Any) -> list[tuple[str, str]]:
+    """``(track, reason)`` of every failed track in one of the ``FAILURE_TABLES`` entries.
+
+    >>> failed_tracks("dataset_report", {"dropped": [{"id": "a-b", "failed_step":
+    ...     "with_audio", "reason": "no audio file", "detail": ""}]})
+    [('a-b', 'with_audio: no audio file')]
+    """
+    if name == "dataset_report":
+        return [
+            (str(d["id"]), f"{d['failed_step']}: {d['reason']}") for d in data.get("dropped", [])
+        ]
+    if name == "feature_extraction_report":
+        rows = data[data["status"] == "error"]
+        return [(str(r.id), str(r.reason)) for r in rows.itertuples(index=False)]
+    rows = data[data["status"] == "error"]  # track_vad
+    return [(str(r.track), str(r.error)) for r in rows.itertuples(index=False)]
+
+
+def headline_metrics(model_metrics: Any) -> list[str]:
+    """Per label, the model with the lowest song-level test MSE, against the mean baseline.
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"feature": "mfcc", "network": ["cnn", "lstm"], "target":
+    ...     "valence", "label": "valence", "level": "song", "mse": [0.01, 0.02],
+    ...     "baseline_mse": 0.04, "r2": [0.75, 0.5]})
+    >>> headline_metrics(rows)
+    ['valence: mfcc_cnn.valence, MSE 0.0100 (baseline 0.0400), R² 0.750']
+    """
+    song = model_metrics[model_metrics["level"] == "song"]
+    lines = []
+    for label in sorted(set(song["label"]), key=_label_order):
+        best = song[song["label"] == label].sort_values("mse", kind="stable").iloc[0]
+        lines.append(
+            f"{label}: {best['feature']}_{best['network']}.{best['target']}, "
+            f"MSE {best['mse']:.4f} (baseline {best['baseline_mse']:.4f}), R² {best['r2']:.3f}"
+        )
+    return lines
+
+
+def _label_order(label: str) -> tuple[int, str]:
+    return (VAD_LABELS.index(label) if label in VAD_LABELS else len(VAD_LABELS), label)
+
+
+def run_summary(outputs: set[str], load: Any, path_of: Any, *, demo: bool) -> list[str]:
+    """The closing lines of a run: where the report is, the headline metrics and the failed
+    tracks with their reasons, from the entries among ``outputs`` (what this run wrote).
+    ``load(name)`` loads an entry, ``path_of(name)`` gives its file."""
+    lines = []
+    if "report_html" in outputs:
+        lines.append(f"Report: {path_of('report_html')}")
+    if "model_metrics" in outputs:
+        note = " (demo corpus: synthetic music, not real-world accuracy)" if demo else ""
+        lines.append(f"Best model per label on the test songs{note}:")
+        lines += [f"  {line}" for line in headline_metrics(load("model_metrics"))]
+    for name, what in FAILURE_TABLES:
+        if name not in outputs:
+            continue
+        failures = failed_tracks(name, load(name))
+        if failures:
+            lines.append(f"{len(failures)} track(s) {what} ({path_of(name)}):")
+            lines += [f"  {track}: {reason}" for track, reason in failures[:MAX_FAILURES_SHOWN]]
+            if len(failures) > MAX_FAILURES_SHOWN:
+                lines.append(f"  ... and {len(failures) - MAX_FAILURES_SHOWN} more")
+    return lines

@@ -1,0 +1,191 @@
+"""The product end to end: ``kedro run --pipelines=offline`` in a fresh Kedro session (a
+subprocess, through the project's settings.py, hooks and logging.yml) on a reduced demo (a few
+dozen short tracks, one epoch per model), then its catalogued outputs checked for existence and
+validity, its console checked for quietness, and a model trained on its demo frames checked to
+beat the predict-the-mean baseline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
+
+from soundtrack_emotion.pipelines.modelling.nodes import (
+    ModelSpec,
+    evaluate_model,
+    fit_feature_normaliser,
+    fit_mean_baseline,
+    predict_test_split,
+    train_model,
+)
+from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+N_TRACKS = 30  # well-formed tracks; the demo's 7 bad entries come on top
+SMOKE_PARAMS = {
+    "demo.n_tracks": N_TRACKS,
+    "demo.min_seconds": 15.5,  # one 15 s frame per track
+    "demo.max_seconds": 17.0,
+    "demo.min_tracks_per_artist": 2,
+    "demo.max_tracks_per_artist": 3,
+    "modelling.networks.cnn.training.epochs": 1,
+    "modelling.networks.lstm.training.epochs": 1,
+    "modelling.networks.lstm.architecture.units": 16,
+}
+CONSOLE_NOISE = ("Saving data to", "Loading data from", "cuda", "cuInit", "absl", "retracing")
+
+
+@dataclass
+class SmokeRun:
+    project: Path
+    output: str
+    catalog: DataCatalog
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
+    """A copy of the project (configuration only: the code is this checkout's) with an empty
+    data folder, after one ``kedro run --pipelines=offline``."""
+    project = tmp_path_factory.mktemp("smoke_project")
+    shutil.copytree(PROJECT_ROOT / "conf", project / "conf", ignore=_local_conf)
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(PROJECT_ROOT / name, project / name)
+    (project / "src").mkdir()  # Kedro requires it; the package comes from PYTHONPATH
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(PROJECT_ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+        ),
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "COLUMNS": "100",
+    }
+    params = ",".join(f"{key}={value}" for key, value in SMOKE_PARAMS.items())
+    command = [sys.executable, "-m", "kedro", "run", "--pipelines=offline", "--params", params]
+    done = subprocess.run(
+        command, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    output = done.stdout + done.stderr
+    (project / "console.log").write_text(output)  # kept with the project, for a failure
+    assert done.returncode == 0, output[-6000:]
+    return _smoke_run(project)
+
+
+def _smoke_run(project: Path) -> SmokeRun:
+    config = OmegaConfigLoader(str(project / "conf"), base_env="base", default_run_env="local")
+    catalog = DataCatalog.from_config(config["catalog"], credentials=config["credentials"])
+    return SmokeRun(project, (project / "console.log").read_text(), catalog)
+
+
+def _local_conf(directory: str, names: list[str]) -> list[str]:
+    return [n for n in names if Path(directory).name == "local" and n != ".gitkeep"]
+
+
+@pytest.fixture
+def in_project(smoke_run: SmokeRun, monkeypatch: pytest.MonkeyPatch) -> DataCatalog:
+    """The smoke run's catalog, with the working directory its project (paths are relative)."""
+    monkeypatch.chdir(smoke_run.project)
+    return smoke_run.catalog
+
+
+def test_the_console_shows_one_line_per_node_and_a_closing_summary(smoke_run):
+    lines = smoke_run.output.splitlines()
+    node_lines = [line for line in lines if "] INFO" in line or " INFO " in line]
+    assert len(lines) < 100, smoke_run.output
+    for noise in CONSOLE_NOISE:
+        assert noise not in smoke_run.output, noise
+    assert "Running node:" not in smoke_run.output  # Kedro's line, replaced by "[i/n] name"
+    assert any("[1/" in line and "build_vad_lexicon" in line for line in node_lines)
+    summary = smoke_run.output[smoke_run.output.index("Run summary:") :]
+    assert "Report: data/08_reporting/report.html" in summary
+    assert "demo corpus: synthetic music" in summary
+    for label in VAD_LABELS:
+        assert f"  {label}: mfcc_" in summary
+    assert "dropped by dataset_creation" in summary and "without features" in summary
+
+
+def test_every_raw_and_labelled_output_is_there_and_valid(in_project):
+    soundtracks = in_project.load("soundtracks")
+    report = in_project.load("dataset_report")
+
+    assert report["counts"]["crawled"] == N_TRACKS + 7
+    assert report["counts"]["kept"] == len(soundtracks) >= N_TRACKS - 2
+    assert set(soundtracks["split"]) == set(SPLITS)
+    assert soundtracks["id"].is_unique
+    assert soundtracks[list(VAD_LABELS)].apply(lambda c: c.between(0, 1)).all().all()
+    assert {d["reason"] for d in report["dropped"]} >= {"no_audio_file", "no_spotify_match"}
+
+
+def test_features_and_model_inputs_cover_the_kept_tracks(in_project):
+    soundtracks = in_project.load("soundtracks")
+    table = in_project.load("mfcc_features").table().set_index("id")
+    model_input = in_project.load("mfcc_15s")
+
+    assert set(table.index) == set(soundtracks["id"])
+    errors = table[table["status"] == "error"]
+    assert len(errors) == 2 and errors["reason"].str.len().gt(0).all()  # corrupt + 3 s clip
+    for split in SPLITS:
+        part = model_input[split]
+        assert part.n_frames > 0 and part.frame_shape == (323, 13)
+
+
+def test_every_listed_model_was_trained_scored_and_saved(in_project):
+    metrics = in_project.load("model_metrics")
+    trained = in_project.load("trained_models")
+    variants = metrics[["feature", "network", "target"]].drop_duplicates()
+
+    assert len(variants) >= 2 and set(metrics["level"]) == {"frame", "song"}
+    assert np.isfinite(metrics[["mse", "mae", "baseline_mse"]].to_numpy()).all()
+    for row in variants.itertuples(index=False):
+        model = trained[f"{row.feature}_{row.network}/{row.target}"]()
+        assert model.output_shape[-1] == (3 if row.target == "joint" else 1)
+        history = in_project.load(f"{row.feature}_{row.network}.{row.target}.history")
+        assert len(history) == 1  # one epoch, as asked on the command line
+
+
+def test_the_report_and_the_inference_outputs_are_complete(in_project):
+    html = in_project.load("report_html")
+    track_vad = in_project.load("track_vad")
+    profile = in_project.load("movie_profile")
+    soundtracks = in_project.load("soundtracks")
+
+    assert html.lstrip().lower().startswith("<!doctype html") and "data:image/png;base64," in html
+    assert len(track_vad) == (soundtracks["split"] == "test").sum()
+    readable = track_vad[track_vad["status"] != "error"]
+    assert len(readable) >= 1
+    assert readable[list(VAD_LABELS)].apply(lambda c: c.between(0, 1)).all().all()
+    assert set(profile["label"]) == set(VAD_LABELS)
+
+
+def test_a_model_trained_on_the_demo_beats_the_mean_baseline(in_project, tmp_path):
+    """The learning test: a small CNN, trained for a few dozen epochs on the smoke run's demo
+    frames (the pipeline's own labels and features), predicts the test songs better than
+    the training mean."""
+    model_input = in_project.load("mfcc_15s")
+    network = {
+        "architecture": {
+            "conv_filters": [8, 16],
+            "kernel_size": 3,
+            "pool_size": 2,
+            "dense_units": [32, 16],
+        },
+        "training": {"learning_rate": 0.003, "batch_size": 8, "epochs": 40, "patience": 10},
+    }
+    spec = ModelSpec("mfcc", "cnn", "joint")
+    normaliser = fit_feature_normaliser(model_input)
+    model, history = train_model(model_input, normaliser, network, 0, str(tmp_path), spec=spec)
+    predictions = predict_test_split(model, model_input, 64, spec=spec)
+    report = evaluate_model(predictions, fit_mean_baseline(model_input), history, 15, spec=spec)
+
+    song = pd.DataFrame([row for row in report["metrics"] if row["level"] == "song"])
+    song = song.set_index("label")
+    assert (song["mse"] < song["baseline_mse"]).sum() >= 2, song[["mse", "baseline_mse"]]
+    assert song.loc["arousal", "mse"] < 0.7 * song.loc["arousal", "baseline_mse"], song
