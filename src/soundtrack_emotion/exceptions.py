@@ -11,7 +11,15 @@ class ParameterError(SoundtrackEmotionError, ValueError):
 
 
 class AudioDecodeError(SoundtrackEmotionError):
-    """An audio file is missing, empty, corrupt, silent, too short or not audio at all."""
+    """An audio file is missing, empty, corrupt, silent, too short or not audio at all.
+
+    ``reason`` is a short, stable code for reports and for counting failures alike
+    (``not_found``, ``corrupt``, ``silent``, ``invalid_samples``, ``timeout``, ...).
+    """
+
+    def __init__(self, message: str, *, reason: str = "undecodable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class LexiconFormatError(SoundtrackEmotionError):
@@ -28,6 +36,11 @@ class TrainingDivergedError(SoundtrackEmotionError):
 
 class ModelUnavailableError(SoundtrackEmotionError):
     """A pretrained model (VGGish) or a trained model cannot be loaded."""
+
+
+class SystematicFailureError(SoundtrackEmotionError):
+    """So many items failed for one and the same reason that the cause is the setup (a wrong
+    folder, a missing decoder), not the items: the run stops instead of recording them all."""
 
 
 class PrerequisiteError(SoundtrackEmotionError):
