@@ -57,6 +57,10 @@ MAX_INVALID_SHARE = 0.01
 # Decoded length and header length may differ by encoder padding (MP3/Vorbis: a few ms);
 # a larger difference is reported as a warning with both durations.
 LENGTH_MISMATCH_SECONDS = 0.05
+# Compressed audio is rarely below 8 kbit/s or above 128 kbit/s on average; bounds for a
+# duration estimated from a file's size (estimate_seconds).
+LOWEST_BYTES_PER_SECOND = 1000
+TYPICAL_BYTES_PER_SECOND = 16000
 # Extensions of the audio files folder scans consider (case-insensitive): the containers
 # soundfile reads and those ffmpeg reads. conf/base/globals.yml holds the configured list.
 AUDIO_EXTENSIONS = (
@@ -277,16 +281,22 @@ def load_audio(
     return decode(path, sample_rates=(sr,), min_seconds=min_seconds)[sr]
 
 
-def probe_seconds(path: str | os.PathLike[str]) -> float | None:
-    """Duration a file's header announces, read without decoding (None when soundfile cannot
-    open it or it announces none). Cheap: for scaling a time limit before decoding."""
+def estimate_seconds(path: str | os.PathLike[str]) -> float | None:
+    """A file's duration before decoding it, to scale a time limit: the header's, capped at
+    what the file's size holds at ``LOWEST_BYTES_PER_SECOND`` (a damaged header may announce
+    years); from the size at ``TYPICAL_BYTES_PER_SECOND`` when soundfile cannot read the
+    header (ffmpeg-only containers); None when the file cannot be read at all."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
     try:
         with sf.SoundFile(path) as sound:
             if sound.samplerate > 0 and 0 < sound.frames < _UNKNOWN_FRAMES:
-                return sound.frames / sound.samplerate
-    except (sf.SoundFileError, RuntimeError, ValueError, TypeError, OSError):
+                return min(sound.frames / sound.samplerate, size / LOWEST_BYTES_PER_SECOND)
+    except (*_SOUNDFILE_ERRORS, OSError):
         pass
-    return None
+    return size / TYPICAL_BYTES_PER_SECOND
 
 
 # libsndfile reports an unknown length as SF_COUNT_MAX.
