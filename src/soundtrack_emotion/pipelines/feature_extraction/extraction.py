@@ -49,11 +49,13 @@ from soundtrack_emotion.features import (
     SHORT_TRACK_POLICIES,
     mfcc,
 )
+from soundtrack_emotion.paths import resolve_path
 
 logger = logging.getLogger(__name__)
 
 # Bump when the computation of a family changes, so stored partitions are recomputed.
-EXTRACTION_VERSION = {"mfcc": 1, "vggish": 1}
+# 2: truthful decoding (partial files read to their real end, no seeks between blocks).
+EXTRACTION_VERSION = {"mfcc": 2, "vggish": 2}
 # Seconds a stopped worker gets to exit before it is killed.
 WORKER_EXIT_SECONDS = 5.0
 # Imported once by the fork server, so every worker starts with them loaded (librosa loads
@@ -87,6 +89,11 @@ class MfccParams:
             hop_length=self.hop_length,
             drop_c0=self.drop_c0,
         )
+
+
+def _vggish_handle(handle: str) -> str:
+    """A URL as it is; a local model directory resolved against the project root."""
+    return handle if "://" in handle else str(resolve_path(handle))
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,7 @@ class ExtractionParams:
                     hop_length=int(mfcc_p["hop_length"]),
                     drop_c0=bool(mfcc_p["drop_c0"]),
                 ),
-                vggish_handle=str(vggish["handle"]),
+                vggish_handle=_vggish_handle(str(vggish["handle"])),
                 vggish_batch_windows=int(vggish["batch_windows"]),
                 frame_hop=float(framing["hop"]),
                 short_track_policy=str(short["policy"]),
