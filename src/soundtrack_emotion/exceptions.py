@@ -1,4 +1,14 @@
-"""Project exceptions. Each message names the offending value so the user can fix it."""
+"""Project exceptions. Each message names the offending value so the user can fix it.
+
+:func:`present_errors` makes a run that one of them stops end with its message as one
+readable paragraph, the full traceback going to the log file.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from types import TracebackType
 
 
 class SoundtrackEmotionError(Exception):
@@ -74,3 +84,46 @@ class RetryableFetchError(FetchError):
     ) -> None:
         super().__init__(reason, detail)
         self.retry_after_s = retry_after_s
+
+
+def _file_handlers() -> list[logging.FileHandler]:
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("soundtrack_emotion").handlers]
+    return [h for h in handlers if isinstance(h, logging.FileHandler)]
+
+
+def report_error(error: SoundtrackEmotionError) -> str:
+    """Write ``error``'s traceback to the log files, return the paragraph for the console:
+    its type, its message and notes (e.g. the track it stopped at) and where the traceback is."""
+    files = _file_handlers()
+    record = logging.LogRecord(
+        "soundtrack_emotion", logging.ERROR, __file__, 0, "The run stopped: %s", (error,),
+        (type(error), error, error.__traceback__),
+    )  # fmt: skip
+    for handler in files:
+        handler.handle(record)
+    notes = " ".join(getattr(error, "__notes__", ()))
+    where = (
+        f"Full traceback in {', '.join(h.baseFilename for h in files)}."
+        if files
+        else "No log file is configured (conf/logging.yml), so no traceback was kept."
+    )
+    return f"{type(error).__name__}: {error}{' (' + notes + ')' if notes else ''}\n{where}"
+
+
+def present_errors() -> None:
+    """Install a ``sys.excepthook`` under which a :class:`SoundtrackEmotionError` that ends the
+    program prints :func:`report_error`'s paragraph as the last thing on the console instead
+    of a 200-400 line traceback; any other exception (a bug) keeps its full traceback."""
+    previous = sys.excepthook
+    if getattr(previous, "presents_errors", False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(error, SoundtrackEmotionError):
+            sys.stderr.write(f"\nError: {report_error(error)}\n")
+            sys.stderr.flush()
+        else:
+            previous(kind, error, tb)
+
+    hook.presents_errors = True  # type: ignore[attr-defined]
+    sys.excepthook = hook

@@ -1,4 +1,5 @@
-"""Project hooks: generate the embedded demo corpus when a run needs a raw layer that is absent."""
+"""Project hooks: generate the embedded demo corpus when a run needs a raw layer that is absent;
+set up each session's context (project root, readable errors, parameter keys checked)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kedro.config import OmegaConfigLoader
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from soundtrack_emotion.demo import DemoConfig, build_demo_corpus
+from soundtrack_emotion.exceptions import present_errors
+from soundtrack_emotion.parameter_check import check_parameter_keys
+from soundtrack_emotion.paths import set_project_root
 from soundtrack_emotion.pipelines.dataset_creation.pipeline import RAW_INPUTS
 
 logger = logging.getLogger(__name__)
@@ -55,3 +60,26 @@ class DemoCorpusHook:
         logger.info(
             "Demo corpus ready: %d tracks in %.1f s", len(tracks), time.perf_counter() - started
         )
+
+
+class ProjectContextHook:
+    """When a session's context is created (``kedro run``, a notebook's ``%reload_kedro``),
+    before any catalog entry or node: record the project root relative paths are resolved
+    against (:mod:`soundtrack_emotion.paths`); make a project error that ends the run print
+    as one paragraph (:func:`~soundtrack_emotion.exceptions.present_errors`); and refuse
+    parameter keys that conf/base does not declare (:mod:`~soundtrack_emotion.parameter_check`).
+    """
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        set_project_root(context.project_path)
+        present_errors()
+        loader = context.config_loader
+        params = loader["parameters"]
+        base = OmegaConfigLoader(
+            conf_source=str(loader.conf_source),
+            base_env=loader.base_env,
+            default_run_env=loader.base_env,
+            config_patterns=getattr(loader, "config_patterns", None),
+        )["parameters"]
+        check_parameter_keys(params, base)

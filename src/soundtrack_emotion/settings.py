@@ -2,11 +2,12 @@
 
 from kedro.config import OmegaConfigLoader
 
-from soundtrack_emotion.hooks import DemoCorpusHook
+from soundtrack_emotion.hooks import DemoCorpusHook, ProjectContextHook
 from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
 
 # VggishPreflightHook runs first (tryfirst): a missing VGGish fails the run before the demo.
-HOOKS = (DemoCorpusHook(), VggishPreflightHook())
+# ProjectContextHook: project root for relative paths, one-paragraph errors, parameter keys.
+HOOKS = (ProjectContextHook(), DemoCorpusHook(), VggishPreflightHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

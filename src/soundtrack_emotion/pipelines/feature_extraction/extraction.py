@@ -483,7 +483,7 @@ class _RemoteTraceback(Exception):
         self.text = text
 
     def __str__(self) -> str:
-        return f"\n\"\"\"\n{self.text}\"\"\""
+        return f'\n"""\n{self.text}"""'
 
 
 def _worker_main(conn: Connection, func: Callable[[Any], Any]) -> None:
