@@ -32,7 +32,9 @@ FORMATS = ("wav", "flac", "ogg", "mp3")
 # The decoder's unit of output: a result's length may differ from the decodable audio by at
 # most one codec block (FLAC 4096 frames, MP3 1152, Vorbis 2048) plus encoder padding.
 CODEC_BLOCK_SECONDS = {"wav": 0.0, "flac": 4096 / RATE, "ogg": 2048 / RATE, "mp3": 2 * 1152 / RATE}
-MFCC = MfccParams(sample_rate=MFCC_SAMPLE_RATE, n_mfcc=13, n_fft=2048, hop_length=1024, drop_c0=False)
+MFCC = MfccParams(
+    sample_rate=MFCC_SAMPLE_RATE, n_mfcc=13, n_fft=2048, hop_length=1024, drop_c0=False
+)
 
 
 def _outcome(path: Path) -> tuple[str, object]:
@@ -54,7 +56,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, n
     folder = tmp_path_factory.mktemp("fuzz-sources")
     out = {}
     for fmt in FORMATS:
-        path = write_audio(folder / f"source.{fmt}", tone(SECONDS, sr=RATE, channels=2, seed=3), RATE)
+        samples = tone(SECONDS, sr=RATE, channels=2, seed=3)
+        path = write_audio(folder / f"source.{fmt}", samples, RATE)
         out[fmt] = (path, sf.read(path, dtype="float32", always_2d=True)[0])
     return out
 

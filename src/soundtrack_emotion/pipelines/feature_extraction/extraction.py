@@ -58,6 +58,9 @@ logger = logging.getLogger(__name__)
 EXTRACTION_VERSION = {"mfcc": 2, "vggish": 2}
 # Seconds a stopped worker gets to exit before it is killed.
 WORKER_EXIT_SECONDS = 5.0
+# Seconds a worker may take to start a task it was sent (a fresh process imports its
+# modules first); a track's time limit counts from when its worker starts it.
+WORKER_START_SECONDS = 120.0
 # Imported once by the fork server, so every worker starts with them loaded (librosa loads
 # its submodules lazily: ~1 s on a worker's first MFCC otherwise).
 WORKER_PRELOAD = ("librosa.feature.spectral",)
@@ -498,6 +501,7 @@ def _worker_main(conn: Connection, func: Callable[[Any], Any]) -> None:
             return
         if task is None:
             return
+        conn.send(("started", None))
         try:
             result = func(task)
         except BaseException as error:
@@ -541,7 +545,7 @@ class _WorkerPool:
     def _assign(self, worker: _Worker, task: Any) -> None:
         worker.task, worker.busy = task, True
         worker.started = time.monotonic()
-        worker.deadline = worker.started + (self.limit.min_seconds if self.limit else float("inf"))
+        worker.deadline = worker.started + (WORKER_START_SECONDS if self.limit else float("inf"))
         worker.conn.send(task)
 
     def _replace(self, worker: _Worker) -> _Worker:
@@ -602,6 +606,11 @@ class _WorkerPool:
                 message = worker.conn.recv()
             except (EOFError, OSError):
                 break
+            if message[0] == "started":
+                worker.started = time.monotonic()
+                if self.limit is not None:
+                    worker.deadline = worker.started + self.limit.min_seconds
+                continue
             if message[0] == "seconds":
                 if self.limit is not None:
                     worker.deadline = worker.started + self.limit.for_audio(message[1])
