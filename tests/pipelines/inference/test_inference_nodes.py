@@ -259,6 +259,37 @@ def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
     assert set(waveforms["track"]) == {"a", "b"}
 
 
+def test_nan_samples_never_reach_a_feature_and_never_stop_the_run(
+    tmp_path, write_tone, tiny_model, extraction_params, run_inference, as_trained_models
+):
+    import soundfile as sf
+
+    good = write_tone(tmp_path / "good.wav", 4.0)
+    y, sr = sf.read(good, dtype="float32")
+    speck, stretch = y.copy(), y.copy()
+    speck[sr : sr + 20] = np.nan  # 20 samples: replaced by silence, noted on the track
+    stretch[sr : 3 * sr] = np.nan  # half the track: an error with the reason
+    sf.write(tmp_path / "speck.wav", speck, sr, subtype="FLOAT")
+    sf.write(tmp_path / "stretch.wav", stretch, sr, subtype="FLOAT")
+    paths = [tmp_path / "stretch.wav", tmp_path / "speck.wav", good]
+    tracks = pd.DataFrame(
+        {"position": [1, 2, 3], "track": [p.stem for p in paths], "path": [str(p) for p in paths]}
+    )
+    models = {model_key("mfcc", "cnn", label): tiny_model(FRAME) for label in VAD_LABELS}
+
+    _, track_vad, _ = run_inference(
+        tracks, _chosen(), tmp_path / "cache", hop_seconds=2.0, batch_size=4,
+        waveform_points=100, feature_extraction=extraction_params,
+        trained_models=as_trained_models(models),
+    )  # fmt: skip
+
+    rows = track_vad.set_index("track")
+    assert rows["status"].to_dict() == {"stretch": "error", "speck": "ok", "good": "ok"}
+    assert "invalid samples" in rows.loc["stretch", "error"]
+    assert "replaced by silence" in rows.loc["speck", "error"]
+    assert rows.loc[["speck", "good"], list(VAD_LABELS)].notna().all().all()
+
+
 def test_a_run_where_nothing_is_readable_still_reports_every_track(
     tmp_path, tiny_model, extraction_params, run_inference, as_trained_models
 ):
