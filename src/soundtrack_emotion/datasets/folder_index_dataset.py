@@ -49,6 +49,8 @@ class FolderIndexDataset(AbstractDataset[None, dict[str, str]]):
             if project is not None and folder.is_relative_to(project)
             else self._path
         )
+        if isinstance(suffixes, str):  # e.g. an uninterpolated "${globals:audio_extensions}"
+            raise DatasetError(f"suffixes must be a list of extensions, got {suffixes!r}")
         self._suffixes = tuple(s.lower() for s in suffixes) if suffixes else None
         self.metadata = metadata
 
