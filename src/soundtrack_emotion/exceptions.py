@@ -86,6 +86,10 @@ class RetryableFetchError(FetchError):
         self.retry_after_s = retry_after_s
 
 
+# Where a traceback goes when logging has no file handler (relative to the project root).
+FALLBACK_LOG = "info.log"
+
+
 def _file_handlers() -> list[logging.FileHandler]:
     handlers = [*logging.getLogger().handlers, *logging.getLogger("soundtrack_emotion").handlers]
     return [h for h in handlers if isinstance(h, logging.FileHandler)]
@@ -93,21 +97,32 @@ def _file_handlers() -> list[logging.FileHandler]:
 
 def report_error(error: SoundtrackEmotionError) -> str:
     """Write ``error``'s traceback to the log files, return the paragraph for the console:
-    its type, its message and notes (e.g. the track it stopped at) and where the traceback is."""
-    files = _file_handlers()
+    its type, its message and notes (e.g. the track it stopped at) and where the traceback is.
+    Without a file handler (Kedro's default logging, e.g. a run started outside the project
+    root), the traceback goes to ``info.log`` in the project root, as conf/logging.yml has it."""
+    files: list[logging.Handler] = list(_file_handlers())
+    fallback = not files
+    if fallback:
+        from soundtrack_emotion.paths import project_root
+
+        files = [logging.FileHandler(project_root() / FALLBACK_LOG, encoding="utf8", delay=True)]
+        files[0].setFormatter(
+            logging.Formatter("%(asctime)s - %(name)s - %(levelname)s - %(message)s")
+        )
     record = logging.LogRecord(
         "soundtrack_emotion", logging.ERROR, __file__, 0, "The run stopped: %s", (error,),
         (type(error), error, error.__traceback__),
     )  # fmt: skip
     for handler in files:
         handler.handle(record)
+        if fallback:
+            handler.close()
+        else:
+            handler.flush()
     notes = " ".join(getattr(error, "__notes__", ()))
-    where = (
-        f"Full traceback in {', '.join(h.baseFilename for h in files)}."
-        if files
-        else "No log file is configured (conf/logging.yml), so no traceback was kept."
-    )
-    return f"{type(error).__name__}: {error}{' (' + notes + ')' if notes else ''}\n{where}"
+    where = ", ".join(getattr(h, "baseFilename", str(h)) for h in files)
+    notes = f" ({notes})" if notes else ""
+    return f"{type(error).__name__}: {error}{notes}\nFull traceback in {where}."
 
 
 def present_errors() -> None:
