@@ -8,6 +8,7 @@ from kedro.utils import find_kedro_project
 from soundtrack_emotion.hooks import (
     ConsoleHook,
     DemoCorpusHook,
+    ProjectContextHook,
     RunSummaryHook,
     SecretMaskingHook,
 )
@@ -20,9 +21,11 @@ from soundtrack_emotion.secret_masking import mask_project_credentials
 mask_project_credentials((find_kedro_project(Path.cwd()) or Path.cwd()) / "conf")
 
 # VggishPreflightHook runs first (tryfirst): a missing VGGish fails the run before the demo.
-# SecretMaskingHook masks the credentials Kedro resolves, before the catalog is created.
+# SecretMaskingHook masks the credentials Kedro resolves, before the catalog is created;
+# ProjectContextHook: project root for relative paths, one-paragraph errors, parameter keys.
 HOOKS = (
     SecretMaskingHook(),
+    ProjectContextHook(),
     ConsoleHook(),
     DemoCorpusHook(),
     VggishPreflightHook(),

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from soundtrack_emotion.audio import decode
 from soundtrack_emotion.demo import (
     GROUND_TRUTH_RELPATH,
     LEXICON_RELPATH,
@@ -138,6 +139,10 @@ def test_audio_files_decode_except_the_corrupt_one(small_demo, capfd):
             # MP3 and Vorbis pad the end by a few milliseconds.
             assert len(audio) / rate == pytest.approx(seconds, abs=0.08)
             assert 0.01 < np.abs(audio).max() <= 1.0
+            # The project's decoder agrees, and finds nothing to warn about (header lengths
+            # match, no invalid samples).
+            decoded = decode(path, sample_rates=(track.sample_rate,))
+            assert len(decoded[track.sample_rate]) == len(audio) and not decoded.warnings
     # libmpg123 reports damaged MP3 frames on the process's stderr (see MP3_SAMPLE_RATE_FALLBACK)
     assert "error" not in capfd.readouterr().err
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
@@ -31,7 +32,9 @@ EXPECTED_DROPS = {
 
 def _catalog(root: Path, names: set[str]) -> DataCatalog:
     """The project's catalog entries for ``names``, with ``data/...`` paths under ``root``."""
-    config = yaml.safe_load((CONF / "catalog.yml").read_text(encoding="utf-8"))
+    # Through Kedro's loader: entries interpolate conf/base/globals.yml.
+    loader = OmegaConfigLoader(str(CONF.parent), base_env="base", default_run_env="base")
+    config = loader["catalog"]
     entries = {}
     for name in names:
         entry = dict(config[name])

@@ -3,6 +3,8 @@ profile and the figures."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -49,15 +51,39 @@ def test_default_tracks_are_the_demo_test_songs(soundtracks):
     }
 
 
-def test_a_folder_is_listed_in_name_order_with_unique_track_names(tmp_path, soundtracks):
-    for name in ("02 Theme.wav", "01 Intro.flac", "cover.jpg", ".DS_Store", "02 Theme.mp3"):
+def test_a_folder_is_listed_in_name_order_with_unique_track_names(tmp_path, soundtracks, caplog):
+    names = ("02 Theme.wav", "01 Intro.FLAC", "cover.jpg", ".DS_Store", "02 Theme.mp3",
+             "notes.txt", "album.cue", "back.jpg", "README")  # fmt: skip
+    for name in names:
         (tmp_path / name).write_bytes(b"x")
 
-    tracks = list_inference_tracks(str(tmp_path), soundtracks)
+    with caplog.at_level(logging.INFO):
+        tracks = list_inference_tracks(str(tmp_path), soundtracks, [".wav", "flac", ".MP3"])
 
-    assert tracks["track"].tolist() == ["01 Intro", "02 Theme.mp3", "02 Theme.wav", "cover"]
-    assert tracks["position"].tolist() == [1, 2, 3, 4]
-    assert tracks["path"].iloc[0] == str(tmp_path / "01 Intro.flac")
+    assert tracks["track"].tolist() == ["01 Intro", "02 Theme.mp3", "02 Theme.wav"]
+    assert tracks["position"].tolist() == [1, 2, 3]
+    assert tracks["path"].iloc[0] == str(tmp_path / "01 Intro.FLAC")
+    summary = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(summary) == 1
+    assert "5 other files skipped (2 .jpg, 1 (no extension), 1 .cue, 1 .txt)" in summary[0]
+
+
+def test_a_folder_without_audio_is_refused(tmp_path, soundtracks):
+    (tmp_path / "cover.jpg").write_bytes(b"x")
+    with pytest.raises(ParameterError, match="holds no audio file"):
+        list_inference_tracks(str(tmp_path), soundtracks)
+
+
+def test_a_relative_audio_path_is_taken_from_the_project_root(tmp_path, soundtracks, monkeypatch):
+    from soundtrack_emotion import paths
+
+    (tmp_path / "music").mkdir()
+    (tmp_path / "music" / "a.wav").write_bytes(b"x")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.setattr(paths, "_project_root", tmp_path)
+    tracks = list_inference_tracks("music", soundtracks)
+    assert tracks["path"].tolist() == [str(tmp_path / "music" / "a.wav")]
 
 
 def test_a_csv_gives_the_album_order_relative_to_its_folder(tmp_path, soundtracks):
@@ -231,6 +257,37 @@ def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
     b_rows = timelines[timelines["track"] == "b"]
     np.testing.assert_allclose(b_rows[["start_s", "end_s"]], [[0.0, 2.0], [2.0, 3.3]])
     assert set(waveforms["track"]) == {"a", "b"}
+
+
+def test_nan_samples_never_reach_a_feature_and_never_stop_the_run(
+    tmp_path, write_tone, tiny_model, extraction_params, run_inference, as_trained_models
+):
+    import soundfile as sf
+
+    good = write_tone(tmp_path / "good.wav", 4.0)
+    y, sr = sf.read(good, dtype="float32")
+    speck, stretch = y.copy(), y.copy()
+    speck[sr : sr + 20] = np.nan  # 20 samples: replaced by silence, noted on the track
+    stretch[sr : 3 * sr] = np.nan  # half the track: an error with the reason
+    sf.write(tmp_path / "speck.wav", speck, sr, subtype="FLOAT")
+    sf.write(tmp_path / "stretch.wav", stretch, sr, subtype="FLOAT")
+    paths = [tmp_path / "stretch.wav", tmp_path / "speck.wav", good]
+    tracks = pd.DataFrame(
+        {"position": [1, 2, 3], "track": [p.stem for p in paths], "path": [str(p) for p in paths]}
+    )
+    models = {model_key("mfcc", "cnn", label): tiny_model(FRAME) for label in VAD_LABELS}
+
+    _, track_vad, _ = run_inference(
+        tracks, _chosen(), tmp_path / "cache", hop_seconds=2.0, batch_size=4,
+        waveform_points=100, feature_extraction=extraction_params,
+        trained_models=as_trained_models(models),
+    )  # fmt: skip
+
+    rows = track_vad.set_index("track")
+    assert rows["status"].to_dict() == {"stretch": "error", "speck": "ok", "good": "ok"}
+    assert "invalid samples" in rows.loc["stretch", "error"]
+    assert "replaced by silence" in rows.loc["speck", "error"]
+    assert rows.loc[["speck", "good"], list(VAD_LABELS)].notna().all().all()
 
 
 def test_a_run_where_nothing_is_readable_still_reports_every_track(

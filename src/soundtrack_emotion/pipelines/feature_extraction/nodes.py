@@ -30,13 +30,16 @@ from soundtrack_emotion.features import (
     frame_length,
     load_vggish,
 )
+from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     ExtractionParams,
+    FailureGuard,
     TrackResult,
     TrackTask,
     crashed_track,
     extract_track,
     map_tracks,
+    timed_out_track,
 )
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 
@@ -69,9 +72,11 @@ def _plan_tasks(
     fingerprints: Mapping[str, str],
     p: ExtractionParams,
 ) -> tuple[list[TrackTask], dict[str, SourceStamp | None]]:
-    """One task per track with at least one family missing or stale in its store."""
+    """One task per track with at least one family missing or stale in its store (audio
+    paths relative to the project root, whatever the working directory)."""
     tasks, stamps = [], {}
     for track_id, audio_path in zip(soundtracks["id"], soundtracks["audio_path"], strict=True):
+        audio_path = resolve_path(audio_path)  # noqa: PLW2901
         stamp = SourceStamp.of(audio_path)
         stale = tuple(
             family
@@ -137,7 +142,7 @@ def extract_features(
         }
         if result.error is not None:
             return FeatureRecord.error(**common, reason=result.error, seconds=result.decode_seconds)
-        return FeatureRecord(**common, **fields)
+        return FeatureRecord(**common, reason="; ".join(result.warnings), **fields)
 
     batcher = None
     if any("vggish" in t.families for t in tasks):
@@ -156,7 +161,15 @@ def extract_features(
         return out
 
     started, n_errors, audio_total = time.perf_counter(), 0, 0.0
-    results = map_tracks(extract_track, tasks, workers=p.workers, on_crash=crashed_track)
+    guard = FailureGuard(max_share=p.max_same_failure_share, min_tracks=p.failure_min_tracks)
+    results = map_tracks(
+        extract_track,
+        tasks,
+        workers=p.workers,
+        time_limit=p.time_limit,
+        on_crash=crashed_track,
+        on_timeout=timed_out_track,
+    )
     bar = tqdm(results, total=len(tasks), desc="features", unit="track", disable=None)
     for n_done, result in enumerate(bar, 1):
         chunk: dict[str, dict[str, FeatureRecord]] = {f: {} for f in families}
@@ -194,6 +207,7 @@ def extract_features(
                 audio_total / max(elapsed, 1e-9),
             )
         yield chunk
+        guard.add(result.reason, result.error)  # after the chunk is saved
     if batcher is not None and batcher.pending:
         yield {f: {} for f in families} | {"vggish": vggish_done(batcher.flush())}
 
@@ -305,7 +319,9 @@ def report_feature_extraction(
                     row["audio_seconds"] = meta["audio_seconds"]
                 if meta["status"] == "error":
                     errors.append(meta["reason"])
-                elif _too_short(meta, p):
+                elif meta.get("reason"):  # the decoder's warnings (truncated, ...)
+                    notes.append(meta["reason"])
+                if meta["status"] != "error" and _too_short(meta, p):
                     errors.append(
                         f"too short: {meta['audio_seconds']:.2f} s of audio, at least "
                         f"{p.min_seconds:g} s needed (framing.short_track.min_seconds)"

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,18 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from soundtrack_emotion.audio import AUDIO_EXTENSIONS
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
 from soundtrack_emotion.features import FEATURES, load_vggish
-from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+from soundtrack_emotion.paths import resolve_path
+from soundtrack_emotion.pipelines.feature_extraction.extraction import (
+    ExtractionParams,
+    FailureGuard,
+    TrackTimeout,
+    time_limited,
+)
 from soundtrack_emotion.pipelines.inference.track import (
     TIMELINE_COLUMNS,
     WAVEFORM_COLUMNS,
@@ -49,7 +57,7 @@ MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_
 CSV_SUFFIX = ".csv"
 # Part of every cached result's fingerprint: bump it when a change to the code changes results,
 # so cached tracks are scored again.
-INFERENCE_VERSION = 1
+INFERENCE_VERSION = 2  # 2: truthful decoding (issue 13)
 # Characters of a file's stem kept in its track cache key (the rest is a hash of its path).
 KEY_STEM_CHARS = 48
 
@@ -104,26 +112,52 @@ def _read_track_list(csv_path: Path) -> list[Path]:
     ]
 
 
-def list_inference_tracks(audio_path: str | None, soundtracks: pd.DataFrame) -> pd.DataFrame:
+def _scan_folder(folder: Path, extensions: Sequence[str]) -> list[Path]:
+    """The audio files directly in ``folder`` (visible, extension in ``extensions``, any case),
+    in name order; the other files are counted in one log line."""
+    wanted = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    files = sorted(
+        (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: p.name,
+    )
+    audio = [p for p in files if p.suffix.lower() in wanted]
+    skipped = Counter(p.suffix.lower() or "(no extension)" for p in files if p not in audio)
+    if skipped:
+        logger.info(
+            "inference: %d audio files in %s; %d other files skipped (%s)",
+            len(audio),
+            folder,
+            sum(skipped.values()),
+            ", ".join(f"{n} {x}" for x, n in sorted(skipped.items(), key=_by_count)),
+        )
+    if not audio:
+        raise ParameterError(
+            f"inference.audio_path {folder} holds no audio file (extensions "
+            f"{sorted(wanted)}, inference.audio_extensions)"
+        )
+    return audio
+
+
+def list_inference_tracks(
+    audio_path: str | None,
+    soundtracks: pd.DataFrame,
+    audio_extensions: Sequence[str] = AUDIO_EXTENSIONS,
+) -> pd.DataFrame:
     """The tracks to run inference on, in album order: ``position`` (1-based), ``track``,
     ``path``.
 
-    ``audio_path``: a file; a folder (every visible file in name order; non-audio files are
-    kept and reported unreadable later); a ``.csv`` listing files in order; or empty/None for
-    the demo's test songs (``soundtracks`` rows with split ``test``, in id order).
+    ``audio_path`` (relative: from the project root): a file; a folder (its visible files
+    whose extension is in ``audio_extensions``, in name order); a ``.csv`` listing files in
+    order; or empty/None for the demo's test songs (``soundtracks`` rows with split ``test``,
+    in id order, their paths as the table holds them: relative to the project root).
     """
     if audio_path is None or not str(audio_path).strip():
         test = soundtracks[soundtracks["split"] == "test"].sort_values("id")
         tracks = pd.DataFrame({"track": test["id"].astype(str), "path": test["audio_path"]})
     else:
-        source = Path(str(audio_path)).expanduser()
+        source = resolve_path(str(audio_path))
         if source.is_dir():
-            paths = sorted(
-                (p for p in source.iterdir() if p.is_file() and not p.name.startswith(".")),
-                key=lambda p: p.name,
-            )
-            if not paths:
-                raise ParameterError(f"inference.audio_path {source} is an empty folder")
+            paths = _scan_folder(source, audio_extensions)
         elif source.suffix.lower() == CSV_SUFFIX and source.is_file():
             paths = _read_track_list(source)
         elif source.exists():
@@ -402,23 +436,36 @@ def predict_vad_timelines(
     vggish = None
     if any(m.feature == "vggish" for m in label_models):
         vggish = load_vggish(extraction.vggish_handle)
+    guard = FailureGuard(
+        max_share=extraction.max_same_failure_share,
+        min_tracks=extraction.failure_min_tracks,
+        what="inference",
+    )
     for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
+        path = str(resolve_path(row.path))
         # Stamped before decoding: a file changed while it is scored is scored again next run.
-        source = SourceStamp.of(row.path)
+        source = SourceStamp.of(path)
         started = time.perf_counter()
         try:
-            result = infer_track(
-                row.path,
-                track=row.track,
-                models=label_models,
-                extraction=extraction,
-                hop_seconds=float(hop_seconds),
-                batch_size=int(batch_size),
-                waveform_points=int(waveform_points),
-                vggish=vggish,
-            )
-        except AudioDecodeError as error:
-            logger.warning("inference cannot read %s: %s", row.path, error)
+            with time_limited(extraction.time_limit) as clock:
+                result = infer_track(
+                    path,
+                    track=row.track,
+                    models=label_models,
+                    extraction=extraction,
+                    hop_seconds=float(hop_seconds),
+                    batch_size=int(batch_size),
+                    waveform_points=int(waveform_points),
+                    vggish=vggish,
+                )
+        except (AudioDecodeError, TrackTimeout) as error:
+            if isinstance(error, TrackTimeout):
+                error = AudioDecodeError(
+                    f"{path}: timed out after {clock.limit_s:.0f} s (feature_extraction."
+                    "time_limit: the decoder hung or the file is far longer than its header)",
+                    reason="timeout",
+                )
+            logger.warning("inference cannot read %s: %s", path, error)
             yield {
                 key: CachedTrack(
                     key=key,
@@ -429,11 +476,16 @@ def predict_vad_timelines(
                     seconds=time.perf_counter() - started,
                 )
             }
+            guard.add(error.reason, str(error))
             continue
+        except Exception as error:
+            error.add_note(f"raised while scoring track {row.track} ({path})")
+            raise
         seconds = time.perf_counter() - started
         yield {
             key: _cached(result, key=key, fingerprint=fingerprint, source=source, seconds=seconds)
         }
+        guard.add("", None)
 
 
 def collect_vad_timelines(
@@ -558,3 +610,8 @@ def export_csv(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The timelines and per-track VAD unchanged, to be saved as CSV next to the Parquet."""
     return vad_timelines, track_vad
+
+
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    """Most frequent first, then by name (a stable summary line)."""
+    return -item[1], item[0]

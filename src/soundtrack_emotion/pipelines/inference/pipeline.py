@@ -46,7 +46,11 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
         [
             Node(
                 list_inference_tracks,
-                inputs=["params:inference.audio_path", "soundtracks"],
+                inputs=[
+                    "params:inference.audio_path",
+                    "soundtracks",
+                    "params:inference.audio_extensions",
+                ],
                 outputs="inference_tracks",
                 name="list_inference_tracks",
             ),

@@ -163,7 +163,8 @@ def _frames(
     if short_track_policy != "pad":
         raise AudioDecodeError(
             f"{path}: too short: {len(matrix)} feature rows, one model frame needs {length} "
-            f"(feature_extraction.framing.short_track.policy is {short_track_policy!r})"
+            f"(feature_extraction.framing.short_track.policy is {short_track_policy!r})",
+            reason="too_short",
         )
     one_frame = frame_features(matrix, length=length, hop=length, pad=True)
     return np.broadcast_to(one_frame, (len(centres_s), length, matrix.shape[1])), True
@@ -185,7 +186,8 @@ def infer_track(
 
     Raises :class:`AudioDecodeError` when the file cannot be used (missing, empty, corrupt,
     not audio, silent, shorter than ``framing.short_track.min_seconds``, or shorter than one
-    frame with the ``drop`` policy).
+    frame with the ``drop`` policy). The decoder's warnings (truncation, replaced samples)
+    join the summary's ``error`` column of a track that is scored.
     """
     features = sorted({m.feature for m in models})
     audio = decode(
@@ -227,9 +229,10 @@ def infer_track(
     rate = _sample_rate(features[0], extraction)
     waveform = waveform_envelope(audio[rate], sr=rate, points=waveform_points)
     waveform.insert(0, "track", track)
+    notes = ["shorter than one model frame: padded by repeating it"] if padded else []
     summary = {
         "status": "padded" if padded else "ok",
-        "error": "shorter than one model frame: padded by repeating it" if padded else "",
+        "error": "; ".join([*notes, *audio.warnings]),
         "duration_s": audio.seconds,
         "n_windows": len(timeline),
         **{label: float(np.average(values[label], weights=weights)) for label in VAD_LABELS},

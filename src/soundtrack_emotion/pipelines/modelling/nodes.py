@@ -14,7 +14,6 @@ import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -31,6 +30,7 @@ from soundtrack_emotion.exceptions import (
 )
 from soundtrack_emotion.features import FEATURES, FRAME_SECONDS
 from soundtrack_emotion.metrics import METRIC_NAMES, bootstrap_intervals, regression_metrics
+from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.modelling.architectures import (
     CLOSED_FORM,
     NETWORKS,
@@ -271,7 +271,7 @@ def train_model(
         loss="mse",
         metrics=["mae"],
     )
-    log_dir = Path(tensorboard_dir) / spec.variant / spec.target
+    log_dir = resolve_path(tensorboard_dir) / spec.variant / spec.target  # root-relative
     shutil.rmtree(log_dir, ignore_errors=True)
     epoch_log = _EpochLog(f"{spec.variant}.{spec.target}", training["epochs"])
     batch_size = training["batch_size"]
