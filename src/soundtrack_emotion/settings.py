@@ -3,10 +3,14 @@
 from kedro.config import OmegaConfigLoader
 
 from soundtrack_emotion.hooks import DemoCorpusHook
-from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
+from soundtrack_emotion.pipelines.feature_extraction.hooks import (
+    MusicnnPreflightHook,
+    VggishPreflightHook,
+)
 
-# VggishPreflightHook runs first (tryfirst): a missing VGGish fails the run before the demo.
-HOOKS = (DemoCorpusHook(), VggishPreflightHook())
+# The preflight hooks run first (tryfirst): a missing VGGish or MusiCNN fails the run before
+# the demo is built.
+HOOKS = (DemoCorpusHook(), VggishPreflightHook(), MusicnnPreflightHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

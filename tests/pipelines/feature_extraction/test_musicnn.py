@@ -22,6 +22,7 @@ import pytest
 
 from soundtrack_emotion.audio import load_audio
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
+from soundtrack_emotion.features import frame_length
 from soundtrack_emotion.musicnn import (
     MSD_TAGS,
     MUSICNN_PATCH_FRAMES,
@@ -192,6 +193,9 @@ def test_patch_counts_and_frame_rows() -> None:
     assert count_patches(2866, hop_frames=187) == 15  # as the package's batch_data
     assert musicnn_patch_rows(15) == 5 and musicnn_patch_rows(30) == 10
     assert musicnn_patch_rows(15, patch_hop=0.5) == 8
+    assert frame_length("musicnn", 15) == 5 and frame_length("musicnn", 30) == 10
+    with pytest.raises(ParameterError, match="no whole"):
+        frame_length("musicnn", 2)
     with pytest.raises(ParameterError, match="patch_hop"):
         patch_hop_frames(0.0)
 

@@ -26,6 +26,7 @@ from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
 from soundtrack_emotion.features import FEATURES, load_vggish
+from soundtrack_emotion.musicnn import load_musicnn
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.inference.track import (
     TIMELINE_COLUMNS,
@@ -402,6 +403,9 @@ def predict_vad_timelines(
     vggish = None
     if any(m.feature == "vggish" for m in label_models):
         vggish = load_vggish(extraction.vggish_handle)
+    musicnn = None
+    if any(m.feature == "musicnn" for m in label_models):
+        musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
     for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
         # Stamped before decoding: a file changed while it is scored is scored again next run.
         source = SourceStamp.of(row.path)
@@ -416,6 +420,7 @@ def predict_vad_timelines(
                 batch_size=int(batch_size),
                 waveform_points=int(waveform_points),
                 vggish=vggish,
+                musicnn=musicnn,
             )
         except AudioDecodeError as error:
             logger.warning("inference cannot read %s: %s", row.path, error)
