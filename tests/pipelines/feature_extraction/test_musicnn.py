@@ -41,6 +41,7 @@ from soundtrack_emotion.musicnn import (
     read_checkpoint,
 )
 from soundtrack_emotion.pretrained import musicnn_checkpoint
+from soundtrack_emotion.vad import VAD_LABELS as VAD
 
 from .conftest import tone
 
@@ -270,3 +271,35 @@ def test_real_weights_on_a_synthetic_signal(checkpoint: str) -> None:
     second, _ = musicnn_features(y, model=model, batch_patches=2)
     assert first.shape == (3, 200) and tags.shape == (3, 50)
     np.testing.assert_allclose(first, second, rtol=1e-5, atol=1e-5)
+
+
+def test_inference_scores_musicnn_models_on_patches(
+    random_model, params: dict, tmp_path: Path
+) -> None:
+    from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+    from soundtrack_emotion.pipelines.inference.track import LabelModel, infer_track, row_seconds
+
+    from .conftest import write_audio
+
+    extraction = ExtractionParams.from_dict(params)
+    assert row_seconds("musicnn", extraction) == pytest.approx(2.992)
+    path = write_audio(tmp_path / "song.wav", tone(20.0, sr=22050, seed=5), 22050)
+    shapes = []
+
+    def predict(frames: np.ndarray) -> np.ndarray:
+        shapes.append(frames.shape[1:])
+        return np.full((len(frames), 1), 0.5, np.float32)
+
+    models = [LabelModel(label, "musicnn", predict, (5, 200), 0) for label in VAD]
+    result = infer_track(
+        str(path),
+        track="song",
+        models=models,
+        extraction=extraction,
+        hop_seconds=5.0,
+        batch_size=4,
+        waveform_points=10,
+        musicnn=random_model,
+    )
+    assert set(shapes) == {(5, 200)} and len(result.timeline) == 4
+    assert result.summary["valence"] == pytest.approx(0.5)
