@@ -30,13 +30,16 @@ def test_default_run_is_the_batch_without_acquisition(registry):
 
 def test_offline_run_never_touches_vggish(registry):
     offline = registry["offline"]
-    assert OFFLINE_FEATURES == ("mfcc",) and "vggish" in FEATURES
+    assert OFFLINE_FEATURES == ("mfcc", "musicnn") and "vggish" in FEATURES
     assert not any("vggish" in node.tags for node in offline.nodes)
     datasets = offline.inputs() | offline.all_outputs()
     assert not [name for name in datasets if "vggish" in name]
     assert {"soundtracks", "mfcc_15s", "model_metrics", "report_html", "vad_timelines"} <= (
         offline.all_outputs()
     )
+    # MusiCNN needs no network after set-up: its features and models are part of the run.
+    assert {"musicnn_features", "musicnn_15s", "musicnn_30s"} <= offline.all_outputs()
+    assert "musicnn_model" in next(n for n in offline.nodes if n.name == "extract_features").tags
 
 
 @pytest.mark.parametrize("name", [*BATCH_AND_ONLINE, "modelling_all"])

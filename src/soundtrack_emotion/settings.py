@@ -12,7 +12,10 @@ from soundtrack_emotion.hooks import (
     RunSummaryHook,
     SecretMaskingHook,
 )
-from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
+from soundtrack_emotion.pipelines.feature_extraction.hooks import (
+    MusicnnPreflightHook,
+    VggishPreflightHook,
+)
 from soundtrack_emotion.secret_masking import mask_project_credentials
 
 # Kedro imports this module before the first hook runs: from here on, every configured
@@ -20,7 +23,8 @@ from soundtrack_emotion.secret_masking import mask_project_credentials
 # in every log record, whatever the logger or level (see secret_masking.py).
 mask_project_credentials((find_kedro_project(Path.cwd()) or Path.cwd()) / "conf")
 
-# VggishPreflightHook runs first (tryfirst): a missing VGGish fails the run before the demo.
+# The preflight hooks run first (tryfirst): a missing VGGish or MusiCNN fails the run before
+# the demo is built.
 # SecretMaskingHook masks the credentials Kedro resolves, before the catalog is created;
 # ProjectContextHook: project root for relative paths, one-paragraph errors, parameter keys.
 HOOKS = (
@@ -29,6 +33,7 @@ HOOKS = (
     ConsoleHook(),
     DemoCorpusHook(),
     VggishPreflightHook(),
+    MusicnnPreflightHook(),
     RunSummaryHook(),
 )
 

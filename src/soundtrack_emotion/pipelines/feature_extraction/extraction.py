@@ -1,12 +1,14 @@
 """Per-track extraction work and its parallel schedule (everything the nodes orchestrate).
 
 ``extract_track`` is a pure function of one :class:`TrackTask`: decode the file once to every
-rate needed, compute the MFCCs, hand back the 16 kHz waveform for VGGish. A failure the file
-causes (:class:`AudioDecodeError`) comes back as the result's ``error``; any other exception
-is a bug and stops the run, naming the track. ``map_tracks`` fans tasks out over worker
-processes, one task each, so memory does not grow with the corpus, a worker that dies or
-overruns its :class:`TimeLimit` fails only its track, and is replaced. :class:`FailureGuard`
-stops a run in which too many tracks fail for the same reason (a setup problem, not bad files).
+rate needed, compute the MFCCs and MusiCNN (each worker loads the network once), hand back
+the 16 kHz waveform for VGGish. A failure the file causes (:class:`AudioDecodeError`) comes
+back as the result's ``error``; any other exception (a missing MusiCNN checkpoint included)
+is a bug or a setup problem and stops the run, naming the track. ``map_tracks`` fans tasks out
+over worker processes, one task each, so memory does not grow with the corpus, a worker that
+dies or overruns its :class:`TimeLimit` fails only its track, and is replaced.
+:class:`FailureGuard` stops a run in which too many tracks fail for the same reason (a setup
+problem, not bad files).
 """
 
 from __future__ import annotations
@@ -49,13 +51,27 @@ from soundtrack_emotion.features import (
     SHORT_TRACK_POLICIES,
     mfcc,
 )
+from soundtrack_emotion.musicnn import (
+    MUSICNN_HOP_LENGTH,
+    MUSICNN_LAYERS,
+    MUSICNN_LOG_SCALE,
+    MUSICNN_N_FFT,
+    MUSICNN_N_MELS,
+    MUSICNN_PATCH_FRAMES,
+    MUSICNN_SAMPLE_RATE,
+    checkpoint_sha256,
+    load_musicnn,
+    musicnn_outputs,
+)
 from soundtrack_emotion.paths import resolve_path
+from soundtrack_emotion.pretrained import MODELS as MUSICNN_MODELS
+from soundtrack_emotion.pretrained import musicnn_checkpoint
 
 logger = logging.getLogger(__name__)
 
 # Bump when the computation of a family changes, so stored partitions are recomputed.
 # 2: truthful decoding (partial files read to their real end, no seeks between blocks).
-EXTRACTION_VERSION = {"mfcc": 2, "vggish": 2}
+EXTRACTION_VERSION = {"mfcc": 2, "vggish": 2, "musicnn": 1}
 # Seconds a stopped worker gets to exit before it is killed.
 WORKER_EXIT_SECONDS = 5.0
 # Seconds a worker may take to start a task it was sent (a fresh process imports its
@@ -112,6 +128,61 @@ class TimeLimit:
 
 
 @dataclass(frozen=True)
+class MusicnnParams:
+    """``feature_extraction.musicnn``: which weights, which embedding, how patches are cut."""
+
+    checkpoint: str | None
+    model: str
+    layer: str
+    patch_hop: float
+    batch_patches: int
+
+    def compute(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings [n_patches, 200], taggram [n_patches, 50]) of ``y`` at 16 kHz, with the
+        network loaded once per process."""
+        if multiprocessing.parent_process() is not None:
+            _one_tensorflow_thread()
+        out = musicnn_outputs(
+            y,
+            model=load_musicnn(self.checkpoint, self.model),
+            patch_hop=self.patch_hop,
+            batch_patches=self.batch_patches,
+        )
+        return out[self.layer], out["taggram"]
+
+    def spec(self) -> dict[str, Any]:
+        """What stored MusiCNN features depend on (for the fingerprint): the weights' hash,
+        the front end's constants, the embedding layer and the patch hop."""
+        return {
+            "checkpoint_sha256": checkpoint_sha256(
+                musicnn_checkpoint(self.checkpoint, model=self.model)
+            ),
+            "model": self.model,
+            "layer": self.layer,
+            "patch_hop": self.patch_hop,
+            "sample_rate": MUSICNN_SAMPLE_RATE,
+            "n_fft": MUSICNN_N_FFT,
+            "hop_length": MUSICNN_HOP_LENGTH,
+            "n_mels": MUSICNN_N_MELS,
+            "log_scale": MUSICNN_LOG_SCALE,
+            "log_dtype": "float32",
+            "patch_frames": MUSICNN_PATCH_FRAMES,
+        }
+
+
+def _one_tensorflow_thread() -> None:
+    """In a worker process: one TensorFlow thread, like its one BLAS thread (the processes are
+    the parallelism). Only possible before TensorFlow starts; a no-op afterwards."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass
+
+
+@dataclass(frozen=True)
 class ExtractionParams:
     """``params:feature_extraction``, validated (see parameters_feature_extraction.yml)."""
 
@@ -121,6 +192,7 @@ class ExtractionParams:
     mfcc: MfccParams
     vggish_handle: str
     vggish_batch_windows: int
+    musicnn: MusicnnParams
     frame_hop: float
     short_track_policy: str
     min_seconds: float
@@ -132,6 +204,7 @@ class ExtractionParams:
     def from_dict(cls, params: Mapping[str, Any]) -> ExtractionParams:
         try:
             audio, mfcc_p, vggish = params["audio"], params["mfcc"], params["vggish"]
+            musicnn_p = params["musicnn"]
             framing = params["framing"]
             short = framing["short_track"]
             limit, failures = params["time_limit"], params["failures"]
@@ -149,6 +222,15 @@ class ExtractionParams:
                 ),
                 vggish_handle=_vggish_handle(str(vggish["handle"])),
                 vggish_batch_windows=int(vggish["batch_windows"]),
+                musicnn=MusicnnParams(
+                    checkpoint=None
+                    if musicnn_p["checkpoint"] is None
+                    else str(musicnn_p["checkpoint"]),
+                    model=str(musicnn_p["model"]),
+                    layer=str(musicnn_p["layer"]),
+                    patch_hop=float(musicnn_p["patch_hop"]),
+                    batch_patches=int(musicnn_p["batch_patches"]),
+                ),
                 frame_hop=float(framing["hop"]),
                 short_track_policy=str(short["policy"]),
                 min_seconds=float(short["min_seconds"]),
@@ -183,6 +265,30 @@ class ExtractionParams:
                 "vggish.batch_windows",
                 self.vggish_batch_windows,
                 ">= 2",
+            ),
+            (
+                self.musicnn.model in MUSICNN_MODELS,
+                "musicnn.model",
+                self.musicnn.model,
+                f"one of {MUSICNN_MODELS}",
+            ),
+            (
+                self.musicnn.layer in MUSICNN_LAYERS,
+                "musicnn.layer",
+                self.musicnn.layer,
+                f"one of {MUSICNN_LAYERS}",
+            ),
+            (
+                0 < self.musicnn.patch_hop <= 1,
+                "musicnn.patch_hop",
+                self.musicnn.patch_hop,
+                "in (0, 1]",
+            ),
+            (
+                self.musicnn.batch_patches >= 1,
+                "musicnn.batch_patches",
+                self.musicnn.batch_patches,
+                ">= 1",
             ),
             (0 < self.frame_hop <= 1, "framing.hop", self.frame_hop, "in (0, 1]"),
             (
@@ -223,6 +329,8 @@ class ExtractionParams:
             spec: dict[str, Any] = {**asdict(self.mfcc)}
         elif family == "vggish":
             spec = {"handle": self.vggish_handle, "sample_rate": VGGISH_SAMPLE_RATE}
+        elif family == "musicnn":
+            spec = self.musicnn.spec()
         else:
             raise ParameterError(f"unknown feature {family!r}; known: {list(FEATURES)}")
         spec |= {
@@ -246,6 +354,7 @@ class TrackTask:
     resample_quality: str
     silence_db: float
     min_seconds: float
+    musicnn: MusicnnParams | None = None
 
 
 @dataclass
@@ -264,12 +373,18 @@ class TrackResult:
     warnings: tuple[str, ...] = ()
     decode_seconds: float = 0.0
     mfcc_seconds: float = 0.0
+    musicnn: np.ndarray | None = None
+    musicnn_taggram: np.ndarray | None = None
+    musicnn_seconds: float = 0.0
+    # A MusiCNN-only failure (a track shorter than one 3 s patch): the other families go on.
+    musicnn_error: str | None = None
 
 
 def extract_track(task: TrackTask) -> TrackResult:
     """Decode ``task.path`` once and compute what ``task.families`` need.
 
-    ``mfcc`` [n_windows, n_mfcc(-1)] float32; ``waveform_16k`` [n] float32 for VGGish.
+    ``mfcc`` [n_windows, n_mfcc(-1)] float32; ``waveform_16k`` [n] float32 for VGGish;
+    ``musicnn`` [n_patches, 200] and ``musicnn_taggram`` [n_patches, 50] float32.
     """
     result = TrackResult(id=task.id, families=task.families)
     rates = []
@@ -277,6 +392,8 @@ def extract_track(task: TrackTask) -> TrackResult:
         rates.append(task.mfcc.sample_rate)
     if "vggish" in task.families:
         rates.append(VGGISH_SAMPLE_RATE)
+    if "musicnn" in task.families:
+        rates.append(MUSICNN_SAMPLE_RATE)
     start = time.perf_counter()
     announce_audio_seconds(estimate_seconds(task.path))
     try:
@@ -294,6 +411,15 @@ def extract_track(task: TrackTask) -> TrackResult:
             start = time.perf_counter()
             result.mfcc = task.mfcc.compute(audio[task.mfcc.sample_rate])
             result.mfcc_seconds = time.perf_counter() - start
+        if "musicnn" in task.families:
+            start = time.perf_counter()
+            try:
+                result.musicnn, result.musicnn_taggram = task.musicnn.compute(
+                    audio[MUSICNN_SAMPLE_RATE]
+                )
+            except AudioDecodeError as error:
+                result.musicnn_error = f"{task.path}: {error}"
+            result.musicnn_seconds = time.perf_counter() - start
         if "vggish" in task.families:
             result.waveform_16k = audio[VGGISH_SAMPLE_RATE]
     except AudioDecodeError as error:

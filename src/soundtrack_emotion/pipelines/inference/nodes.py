@@ -28,6 +28,7 @@ from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
 from soundtrack_emotion.features import FEATURES, load_vggish
+from soundtrack_emotion.musicnn import load_musicnn
 from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     ExtractionParams,
@@ -441,6 +442,9 @@ def predict_vad_timelines(
         min_tracks=extraction.failure_min_tracks,
         what="inference",
     )
+    musicnn = None
+    if any(m.feature == "musicnn" for m in label_models):
+        musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
     for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
         path = str(resolve_path(row.path))
         # Stamped before decoding: a file changed while it is scored is scored again next run.
@@ -457,6 +461,7 @@ def predict_vad_timelines(
                     batch_size=int(batch_size),
                     waveform_points=int(waveform_points),
                     vggish=vggish,
+                    musicnn=musicnn,
                 )
         except (AudioDecodeError, TrackTimeout) as error:
             if isinstance(error, TrackTimeout):
