@@ -17,7 +17,30 @@ def registry():
 
 
 def test_every_pipeline_package_is_registered(registry):
-    assert set(registry) == {*BATCH_AND_ONLINE, "modelling_all", "offline", "__default__"}
+    assert set(registry) == {
+        *BATCH_AND_ONLINE,
+        "modelling_all",
+        "offline",
+        "labelled_dataset",
+        "offline_labelled",
+        "__default__",
+    }
+
+
+def test_offline_labelled_run_takes_soundtracks_from_the_labelled_table(registry):
+    """Bring your own labels: the same run from the table, without Last.fm or the demo."""
+    run = registry["offline_labelled"]
+    assert "labelled_tracks" in run.inputs()
+    assert not set(run.inputs()) & {"lastfm_tag_top_tracks", "lastfm_track_top_tags"}
+    assert {"soundtracks", "dataset_report", "musicnn_15s", "model_metrics", "report_html"} <= (
+        run.all_outputs()
+    )
+    unchanged = {
+        n.name
+        for n in registry["offline"].nodes
+        if {"feature_extraction", "modelling", "reporting"} & set(n.tags)
+    }
+    assert unchanged <= {n.name for n in run.nodes}
 
 
 def test_default_run_is_the_batch_without_acquisition(registry):
@@ -48,7 +71,7 @@ def test_every_node_carries_its_pipelines_tag(registry, name):
     assert all(tag in node.tags for node in registry[name].nodes)
 
 
-@pytest.mark.parametrize("name", ["offline", "modelling_all", "reporting"])
+@pytest.mark.parametrize("name", ["offline", "offline_labelled", "modelling_all", "reporting"])
 def test_pipeline_loads_when_requested_alone(registry, name):
     # `kedro run --pipelines=<name>` makes find_pipelines import only that package.
     found = find_pipelines(raise_errors=True, pipelines_to_find=[name])
