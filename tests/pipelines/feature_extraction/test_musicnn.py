@@ -290,7 +290,8 @@ def test_inference_scores_musicnn_models_on_patches(
         shapes.append(frames.shape[1:])
         return np.full((len(frames), 1), 0.5, np.float32)
 
-    models = [LabelModel(label, "musicnn", predict, (5, 200), 0) for label in VAD]
+    width = 250 if extraction.musicnn.layer == "dense+taggram" else 200
+    models = [LabelModel(label, "musicnn", predict, (5, width), 0) for label in VAD]
     result = infer_track(
         str(path),
         track="song",
@@ -301,5 +302,20 @@ def test_inference_scores_musicnn_models_on_patches(
         waveform_points=10,
         musicnn=random_model,
     )
-    assert set(shapes) == {(5, 200)} and len(result.timeline) == 4
+    assert set(shapes) == {(5, width)} and len(result.timeline) == 4
     assert result.summary["valence"] == pytest.approx(0.5)
+
+
+def test_dense_plus_taggram_is_the_dense_embedding_then_the_tag_probabilities():
+    from soundtrack_emotion.musicnn import embedding_of
+
+    outputs = {
+        "dense": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "penultimate": np.zeros((2, 3), np.float32),
+        "taggram": np.full((2, 2), 0.5, np.float32),
+    }
+    combined = embedding_of(outputs, "dense+taggram")
+    np.testing.assert_array_equal(combined[:, :3], outputs["dense"])
+    np.testing.assert_array_equal(combined[:, 3:], outputs["taggram"])
+    with pytest.raises(ParameterError, match=r"musicnn\.layer must be one of"):
+        embedding_of(outputs, "logits")

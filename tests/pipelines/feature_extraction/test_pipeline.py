@@ -443,14 +443,16 @@ def test_musicnn_joins_the_offline_run(
 
     store = catalog.load("musicnn_features")
     y16, _ = librosa.load(corpus["long"], sr=16000)
-    embeddings, taggram = musicnn_features(y16, model=load_musicnn(None))
-    assert store["long"].shape == (10, 200)
+    layer = params["musicnn"]["layer"]
+    embeddings, taggram = musicnn_features(y16, model=load_musicnn(None), layer=layer)
+    width = 250 if layer == "dense+taggram" else 200
+    assert store["long"].shape == (10, width)
     np.testing.assert_allclose(store["long"], embeddings, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(store.extra("long", "taggram"), taggram, rtol=1e-4, atol=1e-5)
     assert store.meta("corrupt")["status"] == "error"
     for seconds, rows in ((15, 5), (30, 10)):
         part = catalog.load(f"musicnn_{seconds}s")["train"]
-        assert part.frame_shape == (rows, 200)
+        assert part.frame_shape == (rows, width)
 
     counted.clear()
     run(tmp_path, soundtracks, params, features=OFFLINE_FEATURES)

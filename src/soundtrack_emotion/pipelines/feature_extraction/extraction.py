@@ -60,6 +60,7 @@ from soundtrack_emotion.musicnn import (
     MUSICNN_PATCH_FRAMES,
     MUSICNN_SAMPLE_RATE,
     checkpoint_sha256,
+    embedding_of,
     load_musicnn,
     musicnn_outputs,
 )
@@ -148,7 +149,7 @@ class MusicnnParams:
             patch_hop=self.patch_hop,
             batch_patches=self.batch_patches,
         )
-        return out[self.layer], out["taggram"]
+        return embedding_of(out, self.layer), out["taggram"]
 
     def spec(self) -> dict[str, Any]:
         """What stored MusiCNN features depend on (for the fingerprint): the weights' hash,

@@ -422,10 +422,11 @@ def evaluate_model(
     history: pd.DataFrame,
     frame_seconds: int,
     *,
-    spec: ModelSpec,
     model: keras.Model | None = None,
     model_input: ModelInputs | None = None,
     seed: int = 0,
+    # Last: Kedro's typed-parameter check pairs node inputs with the arguments in order.
+    spec: ModelSpec,
 ) -> dict[str, Any]:
     """Score the test predictions per label at frame level and at song level (a song's
     prediction is the mean of its frames'), next to the training-mean baseline, with 95 %
