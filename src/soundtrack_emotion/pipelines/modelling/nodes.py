@@ -645,3 +645,34 @@ def _nan_if_none(value: float | None) -> float:
 
 def _model_of(report: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(report["feature"]), str(report["network"]), str(report["target"])
+
+
+def current_model_metrics(
+    model_metrics: pd.DataFrame,
+    soundtracks: pd.DataFrame,
+    feature_extraction: Mapping[str, Any],
+    stale_models: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``model_metrics`` whose models were trained on the current corpus and
+    features (a table written before the corpus changed may list others), and the stale
+    models: ``stale_models`` (as ``collect_model_metrics`` wrote it) plus those rows' models,
+    with the reason (``STALE_COLUMNS``)."""
+    corpus, features = current_fingerprints(soundtracks, feature_extraction)
+    stale = [] if stale_models is None else stale_models.to_dict("records")
+    keep = pd.Series(True, index=model_metrics.index)
+    key = ["feature", "network", "target"]
+    for names, rows in model_metrics.groupby(key, sort=False):
+        first = rows.iloc[0]
+        record = {
+            "corpus": {"fingerprint": first.get("corpus_fingerprint")},
+            "features": {"family": first["feature"],
+                         "fingerprint": first.get("features_fingerprint")},
+        } if first.get("corpus_fingerprint") else None  # fmt: skip
+        reason = stale_reason(record, corpus=corpus, features=features)
+        if reason:
+            keep[rows.index] = False
+            kind = first.get("corpus_kind", "")
+            stale.append({**dict(zip(key, names, strict=True)), "corpus_kind": kind,
+                          "reason": reason})  # fmt: skip
+    stale_table = pd.DataFrame(stale, columns=list(STALE_COLUMNS)).astype(str)
+    return model_metrics[keep].reset_index(drop=True), stale_table.drop_duplicates(key)
