@@ -130,7 +130,10 @@ def track_model(
         **_flat("", {"architecture": network.get("architecture", {}),
                      "training": network["training"]}),
     }  # fmt: skip
-    with mlflow.start_run(run_name=tags["model"], nested=True, tags=tags) as run:
+    parent = mlflow.active_run().info
+    with mlflow.start_run(
+        run_name=tags["model"], nested=True, tags=tags, experiment_id=parent.experiment_id
+    ) as run:
         mlflow.log_params({k: str(v)[:250] for k, v in params.items()})
         mlflow.log_metrics(_metric_values(evaluation))
         for row in history.itertuples(index=False):
