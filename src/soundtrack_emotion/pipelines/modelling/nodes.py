@@ -457,12 +457,12 @@ def evaluate_model(
     mean_baseline: Mapping[str, float],
     history: pd.DataFrame,
     frame_seconds: int,
-    *,
-    spec: ModelSpec,
     model: keras.Model | None = None,
     model_input: ModelInputs | None = None,
     seed: int = 0,
     provenance: Mapping[str, Any] | None = None,
+    *,
+    spec: ModelSpec,
 ) -> dict[str, Any]:
     """Score the test predictions per label at frame level and at song level (a song's
     prediction is the mean of its frames'), next to the training-mean baseline, with 95 %
