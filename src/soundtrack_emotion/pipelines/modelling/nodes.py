@@ -452,7 +452,7 @@ def _json_number(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def evaluate_model(
+def evaluate_model(  # noqa: PLR0917 -- Kedro validates params by position, spec last
     test_predictions: pd.DataFrame,
     mean_baseline: Mapping[str, float],
     history: pd.DataFrame,
