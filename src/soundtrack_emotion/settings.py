@@ -1,6 +1,7 @@
 """Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
 
 import os
+import warnings
 from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
@@ -34,7 +35,6 @@ HOOKS = (
 )
 
 
-
 def _project_file(relative: str) -> Path:
     root = find_kedro_project(Path.cwd()) or Path.cwd()
     path = root / relative
@@ -55,6 +55,13 @@ def mlflow_artifacts(relative: str) -> str | None:
         return None
     return str(_project_file(relative + "/x").parent)
 
+
+# Quiet console with MLflow: no progress bar per downloaded artefact, and no warning about
+# kedro-mlflow's own pyfunc class lacking type hints (raised when the plugin is imported).
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+warnings.filterwarnings(
+    "ignore", message=r".*Add type hints to the `predict` method", category=UserWarning
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -12,9 +12,12 @@ a script) nothing is logged and the report says so (``"mlflow": null``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +66,22 @@ def _pyfunc_class() -> type:
             return self.model.predict_on_batch(model_input)
 
     return KerasVadModel
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[io.StringIO]:
+    """Keep MLflow's registry prints (stderr), its pickling notice and type-hint warnings off
+    the console while a model is logged; what it printed is yielded (logged at DEBUG)."""
+    pyfunc_logger = logging.getLogger("mlflow.pyfunc")
+    level = pyfunc_logger.level
+    pyfunc_logger.setLevel(logging.ERROR)
+    printed = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(printed):
+            warnings.simplefilter("ignore", UserWarning)
+            yield printed
+    finally:
+        pyfunc_logger.setLevel(level)
 
 
 def _flat(prefix: str, value: Any) -> dict[str, Any]:
@@ -146,17 +165,21 @@ def track_model(
         mlflow.log_text(history.to_csv(index=False), "history.csv")
         mlflow.log_dict(provenance, "provenance.json")
         mlflow.log_dict(dict(evaluation), "metrics.json")
-        with tempfile.TemporaryDirectory() as scratch:
+        with tempfile.TemporaryDirectory() as scratch, _quiet_mlflow() as printed:
             path = Path(scratch) / f"{target}.keras"
             model.save(path)
             info = mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT,
                 python_model=_pyfunc_class()(),
                 artifacts={KERAS_ARTIFACT: str(path)},
-                pip_requirements=[f"{p}=={v}" for p, v in provenance.get("packages", {}).items()
-                                  if v and p != "soundtrack_emotion"],
+                pip_requirements=[
+                    f"{p}=={v}"
+                    for p, v in provenance.get("packages", {}).items()
+                    if v and p != "soundtrack_emotion"
+                ],
                 registered_model_name=name,
-            )  # fmt: skip
+            )
+        logger.debug("MLflow: %s", printed.getvalue().strip())
         version = str(info.registered_model_version)
         client = mlflow.MlflowClient()
         for key in ("corpus.kind", "corpus.fingerprint", "features.fingerprint"):
