@@ -191,7 +191,7 @@ def test_a_model_trained_on_the_demo_beats_the_mean_baseline(in_project, tmp_pat
     assert song.loc["arousal", "mse"] < 0.7 * song.loc["arousal", "baseline_mse"], song
 
 
-def test_the_run_is_tracked_in_mlflow_with_every_model_in_a_nested_run(smoke_run):
+def test_the_run_is_tracked_in_mlflow_with_every_model_in_a_nested_run(smoke_run, in_project):
     """kedro-mlflow's default local store (conf/base/mlflow.yml): the kedro run is one MLflow
     run holding the report; each model a nested run with its metrics, provenance and model."""
     import mlflow
@@ -204,7 +204,7 @@ def test_the_run_is_tracked_in_mlflow_with_every_model_in_a_nested_run(smoke_run
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1
-    metrics = smoke_run.catalog.load("model_metrics")
+    metrics = in_project.load("model_metrics")
     models = metrics[["feature", "network", "target"]].drop_duplicates()
     assert len(children) == len(models)
     assert set(metrics["mlflow_run_id"]) == {r.info.run_id for r in children}
