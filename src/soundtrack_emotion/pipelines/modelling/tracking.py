@@ -63,7 +63,22 @@ def _pyfunc_class() -> type:
             self.model = keras.saving.load_model(context.artifacts[KERAS_ARTIFACT])
 
         # No type hints: MLflow warns on every hint that is not list[...], per model logged.
-        def predict(self, context, model_input, params=None):  # noqa: ANN001
+        def predict(self, context, model_input, params=None):
+            return self.model.predict_on_batch(model_input)
+
+    return KerasVadModel
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[io.StringIO]:
+    """Keep MLflow's registry prints (stderr), its pickling notice and type-hint warnings off
+    the console while a model is logged; what it printed is yielded (logged at DEBUG)."""
+    pyfunc_logger = logging.getLogger("mlflow.pyfunc")
+    level = pyfunc_logger.level
+    pyfunc_logger.setLevel(logging.ERROR)
+    printed = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(printed):
             warnings.simplefilter("ignore", UserWarning)
             yield printed
     finally:
