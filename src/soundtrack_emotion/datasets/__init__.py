@@ -6,6 +6,7 @@ from soundtrack_emotion.datasets.feature_store import (
     FeatureStoreDataset,
     SourceStamp,
 )
+from soundtrack_emotion.datasets.file_exists_dataset import FileExistsDataset
 from soundtrack_emotion.datasets.file_store import FileStore, FileStoreDataset
 from soundtrack_emotion.datasets.folder_index_dataset import FolderIndexDataset
 from soundtrack_emotion.datasets.labelled_table_dataset import LabelledTableDataset
@@ -34,6 +35,7 @@ __all__ = [
     "FeatureRecord",
     "FeatureStore",
     "FeatureStoreDataset",
+    "FileExistsDataset",
     "FileStore",
     "FileStoreDataset",
     "FolderIndexDataset",

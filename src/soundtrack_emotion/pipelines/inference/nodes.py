@@ -44,7 +44,13 @@ from soundtrack_emotion.pipelines.inference.track import (
     infer_track,
 )
 from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
-from soundtrack_emotion.pipelines.modelling.nodes import TARGETS
+from soundtrack_emotion.pipelines.modelling.nodes import TARGETS, current_model_metrics
+from soundtrack_emotion.pipelines.modelling.tracking import (
+    MODELS_URI,
+    load_registered_keras,
+    resolve_registered_model,
+)
+from soundtrack_emotion.provenance import DEMO, corpus_fingerprint
 from soundtrack_emotion.vad import VAD_LABELS
 
 logger = logging.getLogger(__name__)
@@ -55,6 +61,9 @@ TRACK_COLUMNS = (
     "position", "track", "path", "status", "error", "duration_s", "n_windows", *VAD_LABELS,
 )  # fmt: skip
 MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_val_loss")
+# Which model made a result and what it was trained on; written into every inference output.
+IDENTITY_COLUMNS = ("model", "model_version", "corpus_kind", "corpus_fingerprint", "source")
+OUTPUT_IDENTITY = ("model", "model_version", "trained_on", "demo_model")
 CSV_SUFFIX = ".csv"
 # Part of every cached result's fingerprint: bump it when a change to the code changes results,
 # so cached tracks are scored again.
@@ -196,10 +205,19 @@ def select_inference_models(
     model_metrics: pd.DataFrame,
     choice: str,
     trained_models: Mapping[str, Callable[[], Any]] | None = None,
+    soundtracks: pd.DataFrame | None = None,
+    feature_extraction: Mapping[str, Any] | None = None,
     *,
     features: Sequence[str] = FEATURES,
 ) -> pd.DataFrame:
-    """Which trained model predicts each label: one row per label (``MODEL_COLUMNS``).
+    """Which trained model predicts each label: one row per label (``MODEL_COLUMNS`` and
+    ``IDENTITY_COLUMNS``: the model's name, its registry version or MLflow run, the corpus it
+    was trained on, and ``source``, a ``models:/`` URI when it comes from the registry).
+
+    With ``soundtracks`` and ``feature_extraction``, only models trained on the current
+    corpus and features are candidates (``current_model_metrics``); naming a stale one is
+    refused with the reason. ``choice`` may also be a registered model,
+    ``models:/{name}/{version}`` or ``models:/{name}@{alias}``, used as registered.
 
     ``choice``: ``"best"`` (per label, the model trained on that label with the lowest
     validation loss in ``model_metrics``); a variant ``"{feature}_{network}"`` (its model per
@@ -212,10 +230,20 @@ def select_inference_models(
     ``trained_models`` (the lazy partitions, nothing loaded): when given, a chosen model
     without a file is refused here, before anything is written.
     """
+    if choice.startswith(MODELS_URI):
+        return _registered_choice(choice, features, soundtracks)
+    stale = pd.DataFrame(columns=["feature", "network", "target", "reason"])
+    if soundtracks is not None and feature_extraction is not None:
+        model_metrics, stale = current_model_metrics(model_metrics, soundtracks,
+                                                     feature_extraction)  # fmt: skip
+        for row in stale.itertuples(index=False):
+            logger.info("inference: model %s_%s.%s not a candidate: %s", row.feature,
+                        row.network, row.target, row.reason)  # fmt: skip
+    identity = _identity_of(model_metrics)
     models = (
-        model_metrics[model_metrics["feature"].isin(features)]
+        identity[identity["feature"].isin(features)]
         .drop_duplicates(["feature", "network", "target"])[
-            ["feature", "network", "target", "best_val_loss"]
+            ["feature", "network", "target", "best_val_loss", *IDENTITY_COLUMNS]
         ]
         .astype({"best_val_loss": float})
         .reset_index(drop=True)
@@ -230,6 +258,14 @@ def select_inference_models(
             )
     else:
         feature, network, target = _parse_choice(choice, features)
+        stale_named = stale[(stale["feature"] == feature) & (stale["network"] == network)
+                            & ((stale["target"] == target) if target else True)]  # fmt: skip
+        if len(stale_named):
+            raise ParameterError(
+                f"inference.model={choice!r} is stale: {stale_named['reason'].iloc[0]}. "
+                "Retrain it on the current corpus, or name a registered version "
+                "(models:/name/version) to use it as it is"
+            )
         named = variants == f"{feature}_{network}"
         if target is not None:
             named &= models["target"] == target
@@ -237,8 +273,10 @@ def select_inference_models(
         if pool.empty:
             targets = (target,) if target is not None else VAD_LABELS
             pool = pd.DataFrame(
-                [(feature, network, t, np.nan) for t in targets], columns=models.columns
-            )
+                [(feature, network, t, np.nan, f"{feature}_{network}.{t}", "", "unknown", "", "")
+                 for t in targets],
+                columns=models.columns,
+            )  # fmt: skip
     rows = []
     for label in VAD_LABELS:
         own = pool[pool["target"] == label]
@@ -249,15 +287,56 @@ def select_inference_models(
         best = candidates.sort_values("best_val_loss", na_position="last").iloc[0]
         index = TARGETS[best["target"]].index(label)
         rows.append((label, best["feature"], best["network"], best["target"], index,
-                     best["best_val_loss"]))  # fmt: skip
-    chosen = pd.DataFrame(rows, columns=list(MODEL_COLUMNS))
+                     best["best_val_loss"], *(best[c] for c in IDENTITY_COLUMNS)))  # fmt: skip
+    chosen = pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *IDENTITY_COLUMNS])
     if trained_models is not None:
         _require_model_files(chosen, trained_models)
     logger.info("inference models: %s", chosen.to_dict("records"))
     return chosen
 
 
+def _identity_of(model_metrics: pd.DataFrame) -> pd.DataFrame:
+    """``model_metrics`` with ``IDENTITY_COLUMNS`` (empty for tables without provenance)."""
+    table = model_metrics.copy()
+    for column in ("corpus_kind", "corpus_fingerprint", "mlflow_run_id", "registered_model",
+                   "model_version"):
+        table[column] = table[column].fillna("").astype(str) if column in table else ""
+    table["model"] = table["feature"] + "_" + table["network"] + "." + table["target"]
+    registered = table["registered_model"] + "/" + table["model_version"]
+    table["model_version"] = registered.where(table["registered_model"] != "",
+                                              "run " + table["mlflow_run_id"])  # fmt: skip
+    table.loc[table["model_version"] == "run ", "model_version"] = ""
+    table["corpus_kind"] = table["corpus_kind"].replace("", "unknown")
+    table["source"] = ""
+    return table
+
+
+def _registered_choice(
+    uri: str, features: Sequence[str], soundtracks: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The rows of a registered model (``models:/...``) for every label it predicts."""
+    found = resolve_registered_model(uri)
+    if found["feature"] not in features:
+        raise ParameterError(f"inference.model={uri!r} uses {found['feature']} features, which "
+                             f"this pipeline does not use (features {list(features)})")  # fmt: skip
+    if soundtracks is not None and found["corpus_fingerprint"] != corpus_fingerprint(soundtracks):
+        logger.warning("inference.model=%s was trained on another corpus (%s) than the current "
+                       "one: used as named", uri, found["corpus_fingerprint"])  # fmt: skip
+    labels = TARGETS[found["target"]]
+    rows = [
+        (label, found["feature"], found["network"], found["target"], labels.index(label),
+         np.nan, f"{found['feature']}_{found['network']}.{found['target']}", found["uri"],
+         found["corpus_kind"] or "unknown", found["corpus_fingerprint"], found["uri"])
+        for label in labels
+    ]  # fmt: skip
+    chosen = pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *IDENTITY_COLUMNS])
+    logger.info("inference models: %s", chosen.to_dict("records"))
+    return chosen
+
+
 def _require_model_files(chosen: pd.DataFrame, trained_models: Mapping[str, Any]) -> None:
+    if "source" in chosen:
+        chosen = chosen[chosen["source"].fillna("") == ""]
     names = chosen[["feature", "network", "target"]].drop_duplicates()
     for feature, network, target in names.itertuples(index=False):
         partition = model_partition(feature, network, target)
@@ -278,12 +357,16 @@ def load_chosen_models(
     """Load only the models in ``chosen`` from ``trained_models`` (partition id ->
     loader, see :func:`model_partition`) -> :func:`model_key` -> Keras model."""
     _require_model_files(chosen, trained_models)
-    names = chosen[["feature", "network", "target"]].drop_duplicates()
+    if "source" not in chosen:
+        chosen = chosen.assign(source="")
+    names = chosen[["feature", "network", "target", "source"]].drop_duplicates()
     return {
-        model_key(feature, network, target): trained_models[
-            model_partition(feature, network, target)
-        ]()
-        for feature, network, target in names.itertuples(index=False)
+        model_key(feature, network, target): (
+            load_registered_keras(source)
+            if source
+            else trained_models[model_partition(feature, network, target)]()
+        )
+        for feature, network, target, source in names.fillna("").itertuples(index=False)
     }
 
 
@@ -493,11 +576,35 @@ def predict_vad_timelines(
         guard.add("", None)
 
 
+def model_identity(inference_models: pd.DataFrame | None) -> dict[str, Any]:
+    """The ``OUTPUT_IDENTITY`` columns of every output row: ``model`` (per label, e.g.
+    ``valence=mfcc_ridge.valence``), ``model_version`` (registry version or MLflow run, per
+    label), ``trained_on`` (corpus kind and fingerprint) and ``demo_model`` (True when any
+    label's model was trained on the synthetic demo)."""
+    if inference_models is None or "model" not in inference_models:
+        return {"model": "", "model_version": "", "trained_on": "unknown", "demo_model": False}
+    rows = inference_models.fillna("")
+    corpora = sorted({f"{r.corpus_kind} {r.corpus_fingerprint}".strip()
+                      for r in rows.itertuples(index=False)})  # fmt: skip
+    return {
+        "model": "; ".join(f"{r.label}={r.model}" for r in rows.itertuples(index=False)),
+        "model_version": "; ".join(f"{r.label}={r.model_version or 'untracked'}"
+                                   for r in rows.itertuples(index=False)),
+        "trained_on": "; ".join(corpora),
+        "demo_model": bool((rows["corpus_kind"] == DEMO).any()),
+    }
+
+
 def collect_vad_timelines(
-    inference_tracks: pd.DataFrame, inference_results: TrackCache
+    inference_tracks: pd.DataFrame,
+    inference_results: TrackCache,
+    inference_models: pd.DataFrame | None = None,
+    audio_path: str | None = "",
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every track's result from the track cache, in album order, named as in
-    ``inference_tracks``.
+    ``inference_tracks``, each row with the model that made it and the corpus it was trained
+    on (:func:`model_identity`). A demo model scoring user audio (``audio_path`` set) is
+    warned about and flagged (``demo_model``).
 
     Returns:
         ``vad_timelines`` (``TIMELINE_COLUMNS``, one row per window), ``track_vad``
@@ -537,11 +644,16 @@ def collect_vad_timelines(
         track_vad[column] = track_vad[column].astype(np.float64)
     n_failed = int((track_vad["status"] == ERROR).sum())
     logger.info("inference: %d tracks scored, %d unreadable", len(track_vad) - n_failed, n_failed)
-    return (
-        _concat(timelines, TIMELINE_COLUMNS),
-        track_vad,
-        _concat(waveforms, WAVEFORM_COLUMNS),
-    )
+    identity = model_identity(inference_models)
+    if identity["demo_model"] and audio_path and str(audio_path).strip():
+        logger.warning(
+            "inference: %s scored with a model trained on the synthetic DEMO corpus (%s): its "
+            "numbers say nothing about real music. Train on a real corpus first.",
+            audio_path,
+            identity["model"],
+        )
+    timelines_table = _concat(timelines, TIMELINE_COLUMNS).assign(**identity)
+    return timelines_table, track_vad.assign(**identity), _concat(waveforms, WAVEFORM_COLUMNS)
 
 
 def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
@@ -607,7 +719,9 @@ def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
         )
     columns = ["label", "mean", "std", "min", "max", "opening", "closing", "trend_per_hour",
                "n_tracks", "total_s"]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns), arc
+    identity = {c: track_vad[c].iloc[0] for c in OUTPUT_IDENTITY
+                if c in track_vad and len(track_vad)}  # fmt: skip
+    return pd.DataFrame(rows, columns=columns).assign(**identity), arc.assign(**identity)
 
 
 def export_csv(
