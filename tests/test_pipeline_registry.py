@@ -4,8 +4,8 @@ each pipeline loads by name the way the CLI asks for it (Kedro loads only what i
 import pytest
 from kedro.framework.project import configure_project, find_pipelines
 
-from soundtrack_emotion.features import FEATURES, OFFLINE_FEATURES
 from soundtrack_emotion.pipeline_registry import BATCH, register_pipelines
+from soundtrack_emotion.vocabulary import FEATURES, OFFLINE_FEATURES
 
 BATCH_AND_ONLINE = (*BATCH, "acquisition")
 
@@ -17,7 +17,8 @@ def registry():
 
 
 def test_every_pipeline_package_is_registered(registry):
-    assert set(registry) == {*BATCH_AND_ONLINE, "modelling_all", "offline", "__default__"}
+    composites = {"modelling_all", "offline", "offline_labelled", "labelled_dataset"}
+    assert set(registry) == {*BATCH_AND_ONLINE, *composites, "__default__"}
 
 
 def test_default_run_is_the_batch_without_acquisition(registry):

@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.logging import RichHandler
 
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.vocabulary import BATCH_PIPELINES, VAD_LABELS
 
 # TensorFlow's C++ library prints its start-up lines ("Could not find cuda drivers on your
 # machine", cuInit failures, CPU feature notes) straight to file descriptor 2 while it is
@@ -25,7 +25,15 @@ _TENSORFLOW = "tensorflow"
 _QUIET_TF_LOG_LEVEL = "3"
 # A record with this attribute true (``extra={FILE_ONLY: True}``) goes to the log file only.
 FILE_ONLY = "file_only"
-BATCH_PIPELINES = ("dataset_creation", "feature_extraction", "modelling", "reporting", "inference")
+
+
+def pipeline_of(tags: Any) -> str | None:
+    """The pipeline a node belongs to, from its tags (every node carries its pipeline's name).
+
+    >>> pipeline_of({"mfcc", "modelling", "mfcc_cnn"})
+    'modelling'
+    """
+    return next((name for name in (*BATCH_PIPELINES, "acquisition") if name in tags), None)
 
 
 def gpu_present() -> bool:

@@ -28,12 +28,7 @@ import numpy as np
 
 from soundtrack_emotion.audio import MFCC_SAMPLE_RATE, VGGISH_SAMPLE_RATE
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
-
-FEATURES: tuple[str, ...] = ("mfcc", "vggish")
-# VGGish needs the pretrained model from TF Hub (downloaded once, then cached).
-OFFLINE_FEATURES: tuple[str, ...] = ("mfcc",)
-# Frame lengths in seconds, the thesis's two configurations (section 5.1).
-FRAME_SECONDS: tuple[int, ...] = (15, 30)
+from soundtrack_emotion.vocabulary import FEATURES
 
 # MFCC settings of the thesis (section 4.1.1).
 MFCC_N_MFCC = 13

@@ -24,11 +24,12 @@ from kedro_datasets.pandas import CSVDataset
 
 from soundtrack_emotion.datasets import FeatureStoreDataset, ModelInputDataset
 from soundtrack_emotion.exceptions import ModelUnavailableError
-from soundtrack_emotion.features import FEATURES, FRAME_SECONDS, mfcc
+from soundtrack_emotion.features import mfcc
 from soundtrack_emotion.pipelines.feature_extraction import create_pipeline, nodes
 from soundtrack_emotion.pipelines.feature_extraction.extraction import extract_track, map_tracks
 from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS
 
 from .conftest import PROJECT_ROOT, make_soundtracks, standin_embeddings, tone, write_audio
 

@@ -16,11 +16,10 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     build_movie_profile,
     list_inference_tracks,
     model_key,
-    model_partition,
     select_inference_models,
 )
 from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.vocabulary import VAD_LABELS, model_partition
 
 FRAME = (43, 13)
 

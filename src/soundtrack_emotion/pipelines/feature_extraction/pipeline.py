@@ -18,13 +18,13 @@ from typing import Any
 from kedro.pipeline import Node, Pipeline, node
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.features import FEATURES, FRAME_SECONDS
 from soundtrack_emotion.pipelines.feature_extraction.hooks import VGGISH_MODEL_TAG
 from soundtrack_emotion.pipelines.feature_extraction.nodes import (
     build_model_inputs,
     extract_features,
     report_feature_extraction,
 )
+from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS
 
 PARAMS = "params:feature_extraction"
 VGGISH_TAG = "vggish"

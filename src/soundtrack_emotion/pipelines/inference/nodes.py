@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
-from soundtrack_emotion.features import FEATURES, load_vggish
+from soundtrack_emotion.features import load_vggish
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.inference.track import (
     TIMELINE_COLUMNS,
@@ -34,9 +34,7 @@ from soundtrack_emotion.pipelines.inference.track import (
     TrackInference,
     infer_track,
 )
-from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
-from soundtrack_emotion.pipelines.modelling.nodes import TARGETS
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.vocabulary import FEATURES, NETWORKS, TARGETS, VAD_LABELS, model_partition
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +55,6 @@ KEY_STEM_CHARS = 48
 def model_key(feature: str, network: str, target: str) -> str:
     """Keyword name of one trained model's dataset in a node's inputs."""
     return KEY_SEPARATOR.join((feature, network, target))
-
-
-def model_partition(feature: str, network: str, target: str) -> str:
-    """Partition id of one trained model in ``trained_models`` (``data/06_models``):
-    ``{feature}_{network}/{target}``, its ``.keras`` file without the suffix."""
-    return f"{feature}_{network}/{target}"
 
 
 def split_model_key(key: str) -> tuple[str, str, str]:

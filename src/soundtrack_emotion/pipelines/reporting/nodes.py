@@ -12,9 +12,7 @@ from typing import Any
 import pandas as pd
 
 from soundtrack_emotion.exceptions import DataValidationError
-from soundtrack_emotion.features import FEATURES
-from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
-from soundtrack_emotion.pipelines.modelling.nodes import LEVELS, TARGETS
+from soundtrack_emotion.vocabulary import FEATURES, LEVELS, NETWORKS, TARGETS
 
 _ORDER = (*FEATURES, *NETWORKS, *TARGETS, *LEVELS)
 _DISPLAY = {

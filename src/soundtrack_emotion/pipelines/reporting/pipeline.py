@@ -13,7 +13,6 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from soundtrack_emotion.features import FEATURES
 from soundtrack_emotion.pipelines.reporting.figures import (
     plot_predicted_vs_true,
     plot_test_song_timelines,
@@ -27,6 +26,7 @@ from soundtrack_emotion.pipelines.reporting.nodes import (
     build_results_table,
     results_markdown,
 )
+from soundtrack_emotion.vocabulary import FEATURES
 
 
 def _for_features(func: Callable[..., Any], features: Sequence[str]) -> Callable[..., Any]:
