@@ -13,7 +13,7 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.inference import create_pipeline, nodes
+from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
 from soundtrack_emotion.vad import VAD_LABELS
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -25,7 +25,7 @@ LAYERS = {
     "vad_timelines_csv": "model_output",
     "track_vad": "model_output",
     "track_vad_csv": "model_output",
-    "inference_waveforms": "intermediate",
+    "inference_waveforms": "model_output",
     "vad_timeline_plots": "reporting",
     "movie_profile": "reporting",
     "movie_arc": "reporting",
@@ -105,7 +105,7 @@ def offline_project(tmp_path, monkeypatch, tiny_model, write_tone):
     def no_vggish(handle):
         raise AssertionError(f"VGGish was loaded ({handle})")
 
-    monkeypatch.setattr(nodes, "load_vggish", no_vggish)
+    monkeypatch.setattr(scoring, "load_vggish", no_vggish)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -162,7 +162,7 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
         {"01 Opening": 7.0, "03 Finale": 4.0}
     )
     assert len(pd.read_csv(out / "07_model_output/inference/vad_timelines.csv")) == len(timelines)
-    assert (out / "02_intermediate/inference_waveforms.parquet").is_file()
+    assert (out / "07_model_output/inference/waveforms.parquet").is_file()
     plots = sorted(p.name for p in (out / "08_reporting/inference/timelines").iterdir())
     assert plots == ["001_01_Opening.png", "003_03_Finale.png"]
     profile = pd.read_csv(out / "08_reporting/inference/movie_profile.csv")
