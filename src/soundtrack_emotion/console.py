@@ -99,7 +99,7 @@ class _SilentImportFinder(importlib.abc.MetaPathFinder):
 
 
 class ConsoleFilter(logging.Filter):
-    """The console's view of a run: no per-item dataset lines, no framework chatter, and
+    """The console's view of a run at INFO: no per-item dataset lines, no framework chatter, and
     Kedro's two or three lines per node replaced by :class:`~soundtrack_emotion.hooks.ConsoleHook`'s
     one (``[3/65] mfcc_cnn.valence.train_model``). ``kedro run --verbose`` lets every record
     through."""
@@ -128,7 +128,7 @@ class ConsoleFilter(logging.Filter):
             return False
         if record.name.startswith("tensorflow") and self.RETRACING in str(record.msg):
             return False
-        if record.levelno > logging.INFO:
+        if record.levelno != logging.INFO:  # warnings and errors; DEBUG only when asked for
             return True
         template = str(record.msg)
         return not any(

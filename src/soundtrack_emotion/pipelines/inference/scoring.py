@@ -171,7 +171,8 @@ def predict_vad_timelines(
     vggish = None
     if any(m.feature == "vggish" for m in label_models):
         vggish = load_vggish(extraction.vggish_handle)
-    for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
+    bar = tqdm(todo.items(), total=len(todo), desc="inference", unit="track", disable=None)
+    for key, row in bar:
         # Stamped before decoding: a file changed while it is scored is scored again next run.
         source = SourceStamp.of(row.path)
         started = time.perf_counter()
