@@ -4,8 +4,8 @@ each pipeline loads by name the way the CLI asks for it (Kedro loads only what i
 import pytest
 from kedro.framework.project import configure_project, find_pipelines
 
-from soundtrack_emotion.features import FEATURES, OFFLINE_FEATURES
 from soundtrack_emotion.pipeline_registry import BATCH, register_pipelines
+from soundtrack_emotion.vocabulary import FEATURES, OFFLINE_FEATURES
 
 BATCH_AND_ONLINE = (*BATCH, "acquisition")
 
@@ -17,14 +17,8 @@ def registry():
 
 
 def test_every_pipeline_package_is_registered(registry):
-    assert set(registry) == {
-        *BATCH_AND_ONLINE,
-        "modelling_all",
-        "offline",
-        "labelled_dataset",
-        "offline_labelled",
-        "__default__",
-    }
+    composites = {"modelling_all", "offline", "offline_labelled", "labelled_dataset"}
+    assert set(registry) == {*BATCH_AND_ONLINE, *composites, "__default__"}
 
 
 def test_offline_labelled_run_takes_soundtracks_from_the_labelled_table(registry):
@@ -77,3 +71,51 @@ def test_pipeline_loads_when_requested_alone(registry, name):
     found = find_pipelines(raise_errors=True, pipelines_to_find=[name])
     assert set(found) == {name}
     assert {n.name for n in found[name].nodes} == {n.name for n in registry[name].nodes}
+
+
+def _layer_of(catalog: dict, name: str) -> str | None:
+    """A dataset's kedro-viz layer from conf/base/catalog.yml (factories included)."""
+    import re
+
+    for pattern, entry in catalog.items():
+        regex = "^" + re.sub(r"\\\{[^}]*\\\}", r"[^.]+", re.escape(pattern)) + "$"
+        if pattern == name or ("{" in pattern and re.match(regex, name)):
+            return ((entry.get("metadata") or {}).get("kedro-viz") or {}).get("layer")
+    return None
+
+
+@pytest.mark.parametrize("name", ["__default__", "offline", "inference"])
+def test_the_layers_form_no_cycle_so_kedro_viz_can_show_them(registry, name):
+    """kedro-viz draws layers only when they are acyclic: layer A before B whenever a node
+    reads an A dataset and writes a B one (through unlayered in-memory datasets too)."""
+    from pathlib import Path
+
+    import yaml
+
+    catalog = yaml.safe_load((Path(__file__).parents[1] / "conf/base/catalog.yml").read_text())
+    nodes = registry[name].nodes
+    produces = {}
+    for node in nodes:
+        for dataset in node.inputs:
+            produces.setdefault(dataset, set()).update(node.outputs)
+    layers = {d: _layer_of(catalog, d) for d in {*produces, *registry[name].all_outputs()}}
+
+    def reached(dataset: str, seen: set) -> set:
+        out = set()
+        for nxt in produces.get(dataset, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                out |= {layers[nxt]} if layers[nxt] else reached(nxt, seen)
+        return out
+
+    edges = {}
+    for dataset, layer in layers.items():
+        if layer and not dataset.startswith("params:"):
+            edges.setdefault(layer, set()).update(reached(dataset, set()) - {layer})
+
+    def on_cycle(layer: str, path: tuple) -> tuple | None:
+        if layer in path:
+            return (*path, layer)
+        return next(filter(None, (on_cycle(n, (*path, layer)) for n in edges.get(layer, ()))), None)
+
+    assert [on_cycle(layer, ()) for layer in edges] == [None] * len(edges)

@@ -1,8 +1,8 @@
 """The product end to end: ``kedro run --pipelines=offline`` in a fresh Kedro session (a
 subprocess, through the project's settings.py, hooks and logging.yml) on a reduced demo (a few
 dozen short tracks, one epoch per model), then its catalogued outputs checked for existence and
-validity, its console checked for quietness, and a model trained on its demo frames checked to
-beat the predict-the-mean baseline."""
+validity, its console checked for quietness, and its models checked to beat the
+predict-the-mean baseline."""
 
 from __future__ import annotations
 
@@ -14,32 +14,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
-from soundtrack_emotion.pipelines.modelling.nodes import (
-    ModelSpec,
-    evaluate_model,
-    fit_feature_normaliser,
-    fit_mean_baseline,
-    predict_test_split,
-    train_model,
-)
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-N_TRACKS = 30  # well-formed tracks; the demo's 7 bad entries come on top
+N_TRACKS = 32  # well-formed tracks; the demo's 7 bad entries come on top
 SMOKE_PARAMS = {
     "demo.n_tracks": N_TRACKS,
-    "demo.min_seconds": 15.5,  # one 15 s frame per track
-    "demo.max_seconds": 17.0,
+    "demo.min_seconds": 20.0,
+    "demo.max_seconds": 24.0,
     "demo.min_tracks_per_artist": 2,
     "demo.max_tracks_per_artist": 3,
+    # 15 s frames every 3.75 s: two or three per track, so the heads have frames to learn from
+    "feature_extraction.framing.hop": 0.25,
     "modelling.networks.cnn.training.epochs": 1,
     "modelling.networks.lstm.training.epochs": 1,
     "modelling.networks.lstm.architecture.units": 16,
+    "modelling.networks.mlp.training.epochs": 1,
 }
 CONSOLE_NOISE = ("Saving data to", "Loading data from", "cuda", "cuInit", "absl", "retracing")
 
@@ -102,8 +96,9 @@ def test_the_console_shows_one_line_per_node_and_a_closing_summary(smoke_run):
     assert len(lines) < 100, smoke_run.output
     for noise in CONSOLE_NOISE:
         assert noise not in smoke_run.output, noise
-    assert "Running node:" not in smoke_run.output  # Kedro's line, replaced by "[i/n] name"
-    assert any("[1/" in line and "build_vad_lexicon" in line for line in node_lines)
+    assert "Running node:" not in smoke_run.output  # Kedro's line per node, replaced by
+    assert any("[1/" in line and "dataset_creation: " in line for line in node_lines)
+    assert any("] modelling: " in line for line in node_lines)  # one line per pipeline stage
     summary = smoke_run.output[smoke_run.output.index("Run summary:") :]
     assert "Report: data/08_reporting/report.html" in summary
     assert "demo corpus: synthetic music" in summary
@@ -165,30 +160,18 @@ def test_the_report_and_the_inference_outputs_are_complete(in_project):
     assert set(profile["label"]) == set(VAD_LABELS)
 
 
-def test_a_model_trained_on_the_demo_beats_the_mean_baseline(in_project, tmp_path):
-    """The learning test: a small CNN, trained for a few dozen epochs on the smoke run's demo
-    frames (the pipeline's own labels and features), predicts the test songs better than
-    the training mean."""
-    model_input = in_project.load("mfcc_15s")
-    network = {
-        "architecture": {
-            "conv_filters": [8, 16],
-            "kernel_size": 3,
-            "pool_size": 2,
-            "dense_units": [32, 16],
-        },
-        "training": {"learning_rate": 0.003, "batch_size": 8, "epochs": 40, "patience": 10},
-    }
-    spec = ModelSpec("mfcc", "cnn", "joint")
-    normaliser = fit_feature_normaliser(model_input)
-    model, history = train_model(model_input, normaliser, network, 0, str(tmp_path), spec=spec)
-    predictions = predict_test_split(model, model_input, 64, spec=spec)
-    report = evaluate_model(predictions, fit_mean_baseline(model_input), history, 15, spec=spec)
+def test_a_model_trained_on_the_demo_beats_the_mean_baseline(in_project):
+    """The learning test: on the demo's test songs, for every label, a model the offline
+    pipeline trained (with the shipped settings of the heads that need no epochs) predicts
+    clearly better than the training mean."""
+    metrics = in_project.load("model_metrics")
+    song = metrics[metrics["level"] == "song"]
+    best = song.loc[song.groupby("label")["mse"].idxmin()].set_index("label")
 
-    song = pd.DataFrame([row for row in report["metrics"] if row["level"] == "song"])
-    song = song.set_index("label")
-    assert (song["mse"] < song["baseline_mse"]).sum() >= 2, song[["mse", "baseline_mse"]]
-    assert song.loc["arousal", "mse"] < 0.7 * song.loc["arousal", "baseline_mse"], song
+    assert set(best.index) == set(VAD_LABELS)
+    ratio = best["mse"] / best["baseline_mse"]
+    assert (ratio < 0.5).all(), best[["feature", "network", "mse", "baseline_mse", "r2"]]
+    assert (best["r2"] > 0.3).all(), best[["feature", "network", "r2"]]
 
 
 def test_the_run_is_tracked_in_mlflow_with_every_model_in_a_nested_run(smoke_run, in_project):

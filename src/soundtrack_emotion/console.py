@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.logging import RichHandler
 
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.vocabulary import BATCH_PIPELINES, VAD_LABELS
 
 # TensorFlow's C++ library prints its start-up lines ("Could not find cuda drivers on your
 # machine", cuInit failures, CPU feature notes) straight to file descriptor 2 while it is
@@ -25,7 +25,15 @@ _TENSORFLOW = "tensorflow"
 _QUIET_TF_LOG_LEVEL = "3"
 # A record with this attribute true (``extra={FILE_ONLY: True}``) goes to the log file only.
 FILE_ONLY = "file_only"
-BATCH_PIPELINES = ("dataset_creation", "feature_extraction", "modelling", "reporting", "inference")
+
+
+def pipeline_of(tags: Any) -> str | None:
+    """The pipeline a node belongs to, from its tags (every node carries its pipeline's name).
+
+    >>> pipeline_of({"mfcc", "modelling", "mfcc_cnn"})
+    'modelling'
+    """
+    return next((name for name in (*BATCH_PIPELINES, "acquisition") if name in tags), None)
 
 
 def gpu_present() -> bool:
@@ -91,7 +99,7 @@ class _SilentImportFinder(importlib.abc.MetaPathFinder):
 
 
 class ConsoleFilter(logging.Filter):
-    """The console's view of a run: no per-item dataset lines, no framework chatter, and
+    """The console's view of a run at INFO: no per-item dataset lines, no framework chatter, and
     Kedro's two or three lines per node replaced by :class:`~soundtrack_emotion.hooks.ConsoleHook`'s
     one (``[3/65] mfcc_cnn.valence.train_model``). ``kedro run --verbose`` lets every record
     through."""
@@ -120,7 +128,7 @@ class ConsoleFilter(logging.Filter):
             return False
         if record.name.startswith("tensorflow") and self.RETRACING in str(record.msg):
             return False
-        if record.levelno > logging.INFO:
+        if record.levelno != logging.INFO:  # warnings and errors; DEBUG only when asked for
             return True
         template = str(record.msg)
         return not any(

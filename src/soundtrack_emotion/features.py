@@ -34,12 +34,12 @@ from soundtrack_emotion.audio import MFCC_SAMPLE_RATE, VGGISH_SAMPLE_RATE
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
 from soundtrack_emotion.musicnn import musicnn_patch_rows
 
-FEATURES: tuple[str, ...] = ("mfcc", "vggish", "musicnn")
-# VGGish needs the pretrained model from TF Hub (downloaded once, then cached); MusiCNN's
-# weights are installed by the set-up command (python -m soundtrack_emotion.pretrained).
-OFFLINE_FEATURES: tuple[str, ...] = ("mfcc", "musicnn")
-# Frame lengths in seconds, the thesis's two configurations (section 5.1).
-FRAME_SECONDS: tuple[int, ...] = (15, 30)
+# The words themselves live in vocabulary.py; re-exported for the modules that read them here.
+from soundtrack_emotion.vocabulary import (  # noqa: F401
+    FEATURES,
+    FRAME_SECONDS,
+    OFFLINE_FEATURES,
+)
 
 # MFCC settings of the thesis (section 4.1.1).
 MFCC_N_MFCC = 13

@@ -14,7 +14,7 @@ from kedro.config import MissingConfigException, OmegaConfigLoader
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
-from soundtrack_emotion.console import FILE_ONLY, install_console_filter, run_summary
+from soundtrack_emotion.console import FILE_ONLY, install_console_filter, pipeline_of, run_summary
 from soundtrack_emotion.demo import DemoConfig, build_demo_corpus
 from soundtrack_emotion.exceptions import present_errors
 from soundtrack_emotion.parameter_check import check_parameter_keys
@@ -82,11 +82,13 @@ class DemoCorpusHook:
 
 
 class ConsoleHook:
-    """Quiet console (``soundtrack_emotion.console``): one line per node, with its place in
-    the run, instead of Kedro's three; no per-item lines."""
+    """Quiet console (``soundtrack_emotion.console``): no per-item lines, and instead of
+    Kedro's three lines per node, one line each time the run moves on to another pipeline
+    (``[53/101] modelling: mfcc_cnn.valence.train_model``); the nodes' progress bars show the
+    rest. ``kedro run --verbose`` and info.log keep Kedro's line for every node."""
 
     def __init__(self) -> None:
-        self._done, self._total = 0, 0
+        self._done, self._total, self._stage = 0, 0, None
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
@@ -94,12 +96,15 @@ class ConsoleHook:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
-        self._done, self._total = 0, len(pipeline.nodes)
+        self._done, self._total, self._stage = 0, len(pipeline.nodes), None
 
     @hook_impl
     def before_node_run(self, node: Any) -> None:
         self._done += 1
-        logger.info("[%d/%d] %s", self._done, self._total, node.name)
+        stage = pipeline_of(node.tags) or node.name
+        if stage != self._stage:
+            self._stage = stage
+            logger.info("[%d/%d] %s: %s", self._done, self._total, stage, node.name)
 
 
 class RunSummaryHook:

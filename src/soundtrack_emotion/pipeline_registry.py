@@ -6,11 +6,10 @@ from importlib import import_module
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from soundtrack_emotion.features import FEATURES
+from soundtrack_emotion.vocabulary import BATCH_PIPELINES, FEATURES
 
-# The batch run, in order. `acquisition` needs the network and credentials, so it is never
-# part of a default run; `offline` is a composite of these (see pipelines/offline).
-BATCH = ("dataset_creation", "feature_extraction", "modelling", "reporting", "inference")
+# The batch run, in order (`offline` is a composite of these, see pipelines/offline).
+BATCH = BATCH_PIPELINES
 
 
 # The same run on the user's own labelled table (bring your own labels): no crawl, and no

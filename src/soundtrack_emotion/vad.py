@@ -1,4 +1,6 @@
-"""The emotion dimensions (Russell and Mehrabian VAD) and the dataset splits, used everywhere."""
+"""The emotion dimensions and the dataset splits, kept importable from here; they are
+defined in :mod:`soundtrack_emotion.vocabulary`."""
 
-VAD_LABELS: tuple[str, str, str] = ("valence", "arousal", "dominance")
-SPLITS: tuple[str, str, str] = ("train", "validation", "test")
+from soundtrack_emotion.vocabulary import SPLITS, VAD_LABELS
+
+__all__ = ["SPLITS", "VAD_LABELS"]

@@ -24,7 +24,7 @@ from kedro_datasets.pandas import CSVDataset
 
 from soundtrack_emotion.datasets import FeatureStoreDataset, ModelInputDataset
 from soundtrack_emotion.exceptions import ModelUnavailableError
-from soundtrack_emotion.features import FEATURES, FRAME_SECONDS, OFFLINE_FEATURES, mfcc
+from soundtrack_emotion.features import mfcc
 from soundtrack_emotion.musicnn import MSD_TAGS, load_musicnn, musicnn_features
 from soundtrack_emotion.pipelines.feature_extraction import create_pipeline, nodes
 from soundtrack_emotion.pipelines.feature_extraction.extraction import extract_track, map_tracks
@@ -34,6 +34,7 @@ from soundtrack_emotion.pipelines.feature_extraction.hooks import (
 )
 from soundtrack_emotion.pretrained import musicnn_checkpoint
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS, OFFLINE_FEATURES
 
 from .conftest import PROJECT_ROOT, make_soundtracks, standin_embeddings, tone, write_audio
 

@@ -110,7 +110,8 @@ def _run_inference(tracks, chosen, cache_dir: Path, **kwargs):
 def _as_trained_models(models: dict) -> dict:
     """``trained_models`` as its PartitionedDataset loads it: partition id -> loader, from
     ``{model_key: model}``; each loader returns the same model object."""
-    from soundtrack_emotion.pipelines.inference.nodes import model_partition, split_model_key
+    from soundtrack_emotion.pipelines.inference.nodes import split_model_key
+    from soundtrack_emotion.vocabulary import model_partition
 
     return {
         model_partition(*split_model_key(key)): (lambda model=model: model)

@@ -23,12 +23,11 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     list_inference_tracks,
     model_identity,
     model_key,
-    model_partition,
     select_inference_models,
 )
 from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
 from soundtrack_emotion.provenance import corpus_fingerprint
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.vocabulary import VAD_LABELS, model_partition
 
 FRAME = (43, 13)
 

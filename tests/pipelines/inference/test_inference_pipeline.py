@@ -27,7 +27,7 @@ LAYERS = {
     "vad_timelines_csv": "model_output",
     "track_vad": "model_output",
     "track_vad_csv": "model_output",
-    "inference_waveforms": "intermediate",
+    "inference_waveforms": "model_output",
     "vad_timeline_plots": "reporting",
     "movie_profile": "reporting",
     "movie_arc": "reporting",
@@ -186,7 +186,7 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
         {"01 Opening": 7.0, "03 Finale": 4.0}
     )
     assert len(pd.read_csv(out / "07_model_output/inference/vad_timelines.csv")) == len(timelines)
-    assert (out / "02_intermediate/inference_waveforms.parquet").is_file()
+    assert (out / "07_model_output/inference/waveforms.parquet").is_file()
     plots = sorted(p.name for p in (out / "08_reporting/inference/timelines").iterdir())
     assert plots == ["001_01_Opening.png", "003_03_Finale.png"]
     profile = pd.read_csv(out / "08_reporting/inference/movie_profile.csv")

@@ -15,7 +15,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCacheDataset
-from soundtrack_emotion.pipelines.inference import create_pipeline, nodes
+from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
 from soundtrack_emotion.pipelines.inference.nodes import (
     MODEL_COLUMNS,
     model_key,
@@ -68,7 +68,7 @@ class ScoringLog:
 @pytest.fixture
 def scored(monkeypatch) -> ScoringLog:
     log = ScoringLog()
-    real = nodes.infer_track
+    real = scoring.infer_track
 
     def counting(path, **kwargs):
         log.stems.append(Path(path).stem)
@@ -76,7 +76,7 @@ def scored(monkeypatch) -> ScoringLog:
             raise RuntimeError("injected crash")
         return real(path, **kwargs)
 
-    monkeypatch.setattr(nodes, "infer_track", counting)
+    monkeypatch.setattr(scoring, "infer_track", counting)
     return log
 
 
@@ -129,7 +129,7 @@ def test_an_interrupted_run_resumes_without_rescoring_and_matches_an_uninterrupt
     assert sorted(done) == sorted(_record_name(album, s) for s in ("a", "b", "corrupt"))
 
     scored.fail_at = None
-    with caplog.at_level(logging.INFO, logger=nodes.__name__):
+    with caplog.at_level(logging.INFO, logger=scoring.__name__):
         resumed = _kedro_run(cache, album, trained_models, extraction_params)
 
     # The error record is tried again; the finished tracks are neither scored nor rewritten.
@@ -149,11 +149,11 @@ def test_an_interrupted_run_resumes_without_rescoring_and_matches_an_uninterrupt
     assert "corrupt" in track_vad.loc[2, "error"]
 
     # The cache round trip is lossless: the timeline is the one infer_track computed.
-    direct = nodes.infer_track(
+    direct = scoring.infer_track(
         album.loc[3, "path"],
         track="c",
-        models=nodes._label_models(CHOSEN, models),
-        extraction=nodes.ExtractionParams.from_dict(extraction_params),
+        models=scoring._label_models(CHOSEN, models),
+        extraction=scoring.ExtractionParams.from_dict(extraction_params),
         **NODE_PARAMS,
     )
     pd.testing.assert_frame_equal(

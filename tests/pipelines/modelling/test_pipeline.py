@@ -10,19 +10,16 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.features import FEATURES
 from soundtrack_emotion.pipelines.modelling import create_pipeline
-from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
 from soundtrack_emotion.pipelines.modelling.nodes import (
     MODEL_METRICS_COLUMNS,
-    TARGETS,
     ModelSpec,
     evaluate_model,
 )
 from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_NETWORKS, DEFAULT_TARGETS
 from soundtrack_emotion.pipelines.modelling.tracking import load_registered_keras
 from soundtrack_emotion.provenance import corpus_fingerprint
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.vocabulary import FEATURES, NETWORKS, TARGETS, VAD_LABELS
 
 from .conftest import (
     PROJECT_ROOT,

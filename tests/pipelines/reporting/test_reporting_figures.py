@@ -14,14 +14,13 @@ from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.pipelines.reporting.figures import (
     NO_MODELS,
     NO_TEST_SONGS,
-    partition_id,
     plot_predicted_vs_true,
     plot_test_song_timelines,
     plot_training_curves,
     plot_vad_histograms,
     plot_vad_scatter,
 )
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.vocabulary import VAD_LABELS, model_partition
 
 
 def _renders(fig: Figure) -> None:
@@ -102,7 +101,8 @@ def test_predicted_vs_true_has_a_figure_per_feature_and_a_panel_per_network_and_
         (f, n, lab) for f in ("mfcc", "vggish") for n in ("lstm", "cnn") for lab in VAD_LABELS
     ]
     inputs = {
-        partition_id(*model): make_predictions([model[2]], seed=i) for i, model in enumerate(models)
+        model_partition(*model): make_predictions([model[2]], seed=i)
+        for i, model in enumerate(models)
     }
 
     figures = plot_predicted_vs_true(
@@ -202,7 +202,7 @@ def test_training_curves_have_a_panel_per_network_and_target_with_the_best_epoch
 
     figures = plot_training_curves(
         _index(make_metric_row, models),
-        _partitions({partition_id(*model): history for model in models}),
+        _partitions({model_partition(*model): history for model in models}),
         features=("mfcc",),
     )
 

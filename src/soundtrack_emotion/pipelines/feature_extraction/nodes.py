@@ -21,8 +21,6 @@ from tqdm.auto import tqdm
 from soundtrack_emotion.datasets import FeatureRecord, FeatureStore, FrameChunk, SourceStamp
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError
 from soundtrack_emotion.features import (
-    FEATURES,
-    FRAME_SECONDS,
     VggishBatcher,
     count_frames,
     frame_features,
@@ -43,6 +41,7 @@ from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     timed_out_track,
 )
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ from typing import Any
 from kedro.pipeline import Node, Pipeline, node
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.features import FEATURES, FRAME_SECONDS
 from soundtrack_emotion.pipelines.feature_extraction.hooks import (
     MUSICNN_MODEL_TAG,
     VGGISH_MODEL_TAG,
@@ -29,6 +28,7 @@ from soundtrack_emotion.pipelines.feature_extraction.nodes import (
     extract_features,
     report_feature_extraction,
 )
+from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS
 
 PARAMS = "params:feature_extraction"
 VGGISH_TAG = "vggish"

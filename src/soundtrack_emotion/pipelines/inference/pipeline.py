@@ -23,7 +23,6 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from soundtrack_emotion.features import FEATURES
 from soundtrack_emotion.pipelines.inference.nodes import (
     build_movie_profile,
     collect_vad_timelines,
@@ -33,6 +32,7 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     select_inference_models,
 )
 from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
+from soundtrack_emotion.vocabulary import FEATURES
 
 
 def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pipeline:

@@ -12,15 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.vocabulary import VAD_COLORS, VAD_LABELS, WAVEFORM_COLOR
 
-# One colour per emotion dimension, shared by every figure of the project.
-VAD_COLORS: dict[str, str] = {
-    "valence": "#1f77b4",
-    "arousal": "#ff7f0e",
-    "dominance": "#2ca02c",
-}
-WAVEFORM_COLOR = "#7f7f7f"
 # Most track numbers labelled along the top of a movie profile.
 MAX_TRACK_TICKS = 25
 

@@ -22,6 +22,7 @@ import numpy as np
 from keras import layers
 
 from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.vocabulary import NETWORKS
 
 
 def _cnn_body(frames: Any, *, conv_filters: Sequence[int], kernel_size: int, pool_size: int) -> Any:
@@ -116,7 +117,8 @@ BODIES: dict[str, Callable[..., Any]] = {
 # (built by ``modelling.heads``, not :func:`build_model`).
 CLOSED_FORM: tuple[str, ...] = ("ridge",)
 TRAINED_NETWORKS: tuple[str, ...] = tuple(n for n in BODIES if n not in CLOSED_FORM)
-NETWORKS: tuple[str, ...] = tuple(BODIES)
+if tuple(BODIES) != NETWORKS:  # the vocabulary names exactly the networks built here
+    raise ImportError(f"vocabulary.NETWORKS {NETWORKS} differs from the bodies {tuple(BODIES)}")
 
 
 def _check_architecture(network: str, architecture: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from soundtrack_emotion.exceptions import (
     ParameterError,
     TrainingDivergedError,
 )
-from soundtrack_emotion.features import FEATURES, FRAME_SECONDS
 from soundtrack_emotion.metrics import METRIC_NAMES, bootstrap_intervals, regression_metrics
 from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
@@ -48,16 +47,16 @@ from soundtrack_emotion.provenance import (
     stale_reason,
     training_provenance,
 )
-from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+from soundtrack_emotion.vocabulary import (
+    FEATURES,
+    FRAME_SECONDS,
+    LEVELS,
+    SPLITS,
+    TARGETS,
+)
 
 logger = logging.getLogger(__name__)
 
-# One model per label, as the thesis trained them (section 3.2.2), or one model for all three.
-TARGETS: dict[str, tuple[str, ...]] = {
-    **{label: (label,) for label in VAD_LABELS},
-    "joint": VAD_LABELS,
-}
-LEVELS: tuple[str, str] = ("frame", "song")
 HISTORY_COLUMNS: tuple[str, ...] = (
     "epoch",
     "loss",

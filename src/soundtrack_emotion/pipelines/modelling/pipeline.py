@@ -16,6 +16,7 @@ selects; its network's sizes and training settings are ``modelling.networks.<net
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from functools import partial, update_wrapper
 from typing import Any
@@ -23,10 +24,7 @@ from typing import Any
 from kedro.pipeline import Pipeline, node
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.features import FEATURES, FRAME_SECONDS
-from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
 from soundtrack_emotion.pipelines.modelling.nodes import (
-    TARGETS,
     ModelSpec,
     collect_model_metrics,
     evaluate_model,
@@ -38,7 +36,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     train_model,
 )
 from soundtrack_emotion.pipelines.modelling.tracking import track_model
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS, NETWORKS, TARGETS, VAD_LABELS
 
 # What `kedro run` trains: the thesis's four variants, one model per label (see README).
 DEFAULT_NETWORKS: tuple[str, ...] = ("cnn", "lstm", "ridge", "mlp")
@@ -61,8 +59,15 @@ _SHARED_INPUTS = {"soundtracks", "corpus_is_demo"}
 
 
 def _bind(func: Callable[..., Any], spec: ModelSpec) -> Callable[..., Any]:
-    """``func`` with its ``spec`` bound, keeping its name and docstring for kedro-viz."""
-    return update_wrapper(partial(func, spec=spec), func)
+    """``func`` with its ``spec`` bound, keeping its name and docstring for kedro-viz, and a
+    signature without ``spec``: Kedro's parameter validation maps a node's inputs onto the
+    signature's parameters by position, so a bound ``spec`` left in it would shift them."""
+    bound = update_wrapper(partial(func, spec=spec), func)
+    signature = inspect.signature(func)
+    bound.__signature__ = signature.replace(
+        parameters=[p for name, p in signature.parameters.items() if name != "spec"]
+    )
+    return bound
 
 
 def _model_template(spec: ModelSpec) -> Pipeline:

@@ -16,9 +16,9 @@ from matplotlib.figure import Figure
 
 from soundtrack_emotion import metrics
 from soundtrack_emotion.exceptions import DataValidationError
-from soundtrack_emotion.pipelines.inference.plots import VAD_COLORS, file_name, plot_vad_timeline
+from soundtrack_emotion.pipelines.inference.plots import file_name, plot_vad_timeline
 from soundtrack_emotion.pipelines.reporting.nodes import display_name, sort_key
-from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+from soundtrack_emotion.vocabulary import SPLITS, VAD_COLORS, VAD_LABELS, model_partition
 
 SPLIT_MARKERS = {"train": "o", "validation": "^", "test": "s"}
 PREDICTION_COLUMNS = ("label", "true", "predicted")
@@ -28,11 +28,6 @@ NO_TEST_SONGS = "no_test_songs"
 NO_MODELS = "no_models"
 
 Partitions = Mapping[str, Callable[[], pd.DataFrame]]
-
-
-def partition_id(feature: str, network: str, target: str) -> str:
-    """Partition id of one model's output in ``data/07_model_output`` (``mfcc_cnn/valence``)."""
-    return f"{feature}_{network}/{target}"
 
 
 def _trained_models(
@@ -47,7 +42,7 @@ def _trained_models(
     models = models.sort_values(
         list(MODEL_COLUMNS), key=lambda col: col.map(sort_key), ignore_index=True
     )
-    models.insert(0, "key", [partition_id(*row) for row in models.itertuples(index=False)])
+    models.insert(0, "key", [model_partition(*row) for row in models.itertuples(index=False)])
     missing = [key for key in models["key"] if key not in partitions]
     if missing:
         raise DataValidationError(

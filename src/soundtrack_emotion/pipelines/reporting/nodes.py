@@ -13,10 +13,8 @@ from typing import Any
 import pandas as pd
 
 from soundtrack_emotion.exceptions import DataValidationError
-from soundtrack_emotion.features import FEATURES
-from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
-from soundtrack_emotion.pipelines.modelling.nodes import LEVELS, TARGETS
 from soundtrack_emotion.provenance import DEMO, code_version, corpus_summary
+from soundtrack_emotion.vocabulary import FEATURES, LEVELS, NETWORKS, TARGETS
 
 _ORDER = (*FEATURES, *NETWORKS, *TARGETS, *LEVELS)
 _DISPLAY = {

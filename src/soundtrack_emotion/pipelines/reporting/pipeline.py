@@ -13,7 +13,6 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from soundtrack_emotion.features import FEATURES
 from soundtrack_emotion.pipelines.modelling.nodes import current_model_metrics
 from soundtrack_emotion.pipelines.reporting.figures import (
     plot_predicted_vs_true,
@@ -29,6 +28,7 @@ from soundtrack_emotion.pipelines.reporting.nodes import (
     describe_report,
     results_markdown,
 )
+from soundtrack_emotion.vocabulary import FEATURES
 
 
 def _for_features(func: Callable[..., Any], features: Sequence[str]) -> Callable[..., Any]:
