@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from soundtrack_emotion.features import (
     frame_length,
     load_vggish,
 )
+from soundtrack_emotion.distributed import ComputeParams, dask_client
 from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     ExtractionParams,
@@ -104,6 +106,7 @@ def extract_features(
     params: dict[str, Any],
     existing_mfcc: FeatureStore | None = None,
     existing_vggish: FeatureStore | None = None,
+    compute: Mapping[str, Any] | None = None,
 ) -> Iterator[dict[str, dict[str, FeatureRecord]]]:
     """Extract the families whose ``existing_*`` store is given, for every track of
     ``soundtracks`` whose stored record is missing or stale.
@@ -111,7 +114,8 @@ def extract_features(
     Yields ``{family: {track_id: FeatureRecord}}`` chunks as tracks finish. MFCC records hold
     [n_windows, n_mfcc] (12 with ``drop_c0``), VGGish records [N, 128]; a bad track gets an
     error record with the reason. Decoding and MFCC run on ``workers`` processes, VGGish
-    inference here, batched across tracks.
+    inference here, batched across tracks. ``compute`` (``params:compute``): with
+    ``backend: dask`` decoding and MFCC run as tasks on a Dask cluster instead.
     """
     _check_soundtracks(soundtracks)
     p = ExtractionParams.from_dict(params)
@@ -162,6 +166,9 @@ def extract_features(
 
     started, n_errors, audio_total = time.perf_counter(), 0, 0.0
     guard = FailureGuard(max_share=p.max_same_failure_share, min_tracks=p.failure_min_tracks)
+    backend = ComputeParams.from_dict(compute)
+    cluster = ExitStack()
+    client = cluster.enter_context(dask_client(backend)) if backend.uses_dask else None
     results = map_tracks(
         extract_track,
         tasks,
@@ -169,6 +176,7 @@ def extract_features(
         time_limit=p.time_limit,
         on_crash=crashed_track,
         on_timeout=timed_out_track,
+        dask_client=client,
     )
     bar = tqdm(results, total=len(tasks), desc="features", unit="track", disable=None)
     for n_done, result in enumerate(bar, 1):
@@ -208,6 +216,7 @@ def extract_features(
             )
         yield chunk
         guard.add(result.reason, result.error)  # after the chunk is saved
+    cluster.close()
     if batcher is not None and batcher.pending:
         yield {f: {} for f in families} | {"vggish": vggish_done(batcher.flush())}
 
