@@ -63,7 +63,9 @@ class ComputeParams:
             memory_limit=str(dask.get("memory_limit") or "auto"),
         )
         if result.backend not in BACKENDS:
-            raise ParameterError(f"compute.backend must be one of {BACKENDS}, got {result.backend!r}")
+            raise ParameterError(
+                f"compute.backend must be one of {BACKENDS}, got {result.backend!r}"
+            )
         if result.threads_per_worker < 1:
             raise ParameterError(
                 f"compute.dask.threads_per_worker must be >= 1, got {result.threads_per_worker!r}"

@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from soundtrack_emotion.datasets import FeatureRecord, FeatureStore, FrameChunk, SourceStamp
+from soundtrack_emotion.distributed import ComputeParams, dask_client
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError
 from soundtrack_emotion.features import (
     FEATURES,
@@ -31,7 +32,6 @@ from soundtrack_emotion.features import (
     frame_length,
     load_vggish,
 )
-from soundtrack_emotion.distributed import ComputeParams, dask_client
 from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     ExtractionParams,

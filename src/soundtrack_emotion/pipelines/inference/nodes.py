@@ -13,9 +13,11 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,8 @@ from tqdm.auto import tqdm
 
 from soundtrack_emotion.audio import AUDIO_EXTENSIONS
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
-from soundtrack_emotion.datasets.track_cache import ERROR
+from soundtrack_emotion.datasets.track_cache import ERROR, write_record
+from soundtrack_emotion.distributed import ComputeParams, dask_client, dask_map
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
 from soundtrack_emotion.features import FEATURES, load_vggish
 from soundtrack_emotion.paths import resolve_path
@@ -390,6 +393,7 @@ def predict_vad_timelines(
     feature_extraction: Mapping[str, Any],
     trained_models: Mapping[str, Callable[[], Any]],
     existing_results: TrackCache | None = None,
+    compute: Mapping[str, Any] | None = None,
 ) -> Iterator[dict[str, CachedTrack]]:
     """Run :func:`infer_track` on every track that ``existing_results`` (the track cache as it
     is on disk) holds no current result for, with a progress bar (tracks done, ETA).
@@ -402,6 +406,9 @@ def predict_vad_timelines(
     partition id (:func:`model_partition`), of which only the chosen ones are loaded;
     ``feature_extraction``: that pipeline's parameters, so features are computed as for
     training (VGGish is loaded from its handle only when a track needs a VGGish model).
+    ``compute`` (``params:compute``): with ``backend: dask`` each track is a Dask task that
+    writes its record straight into the track cache (:func:`score_on_worker`); the records
+    equal those of this process's run bit for bit (timings aside).
     """
     models = load_chosen_models(inference_models, trained_models)
     label_models = _label_models(inference_models, models)
@@ -433,59 +440,228 @@ def predict_vad_timelines(
     if not todo:
         yield {}
         return
-    vggish = None
-    if any(m.feature == "vggish" for m in label_models):
-        vggish = load_vggish(extraction.vggish_handle)
     guard = FailureGuard(
         max_share=extraction.max_same_failure_share,
         min_tracks=extraction.failure_min_tracks,
         what="inference",
     )
+    backend = ComputeParams.from_dict(compute)
+    if backend.uses_dask:
+        yield from _score_on_dask(
+            todo,
+            backend,
+            guard,
+            ScoringJob(
+                chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False)),
+                loaders={
+                    model_key(f, n, t): trained_models[model_partition(f, n, t)]
+                    for f, n, t in inference_models[["feature", "network", "target"]]
+                    .drop_duplicates()
+                    .itertuples(index=False)
+                },
+                feature_extraction=dict(feature_extraction),
+                hop_seconds=float(hop_seconds),
+                batch_size=int(batch_size),
+                waveform_points=int(waveform_points),
+                fingerprint=fingerprint,
+                cache_path=str(existing_results.path) if existing_results is not None else "",
+            ),
+        )
+        return
+    vggish = None
+    if any(m.feature == "vggish" for m in label_models):
+        vggish = load_vggish(extraction.vggish_handle)
     for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
-        path = str(resolve_path(row.path))
-        # Stamped before decoding: a file changed while it is scored is scored again next run.
-        source = SourceStamp.of(path)
-        started = time.perf_counter()
-        try:
-            with time_limited(extraction.time_limit) as clock:
-                result = infer_track(
-                    path,
-                    track=row.track,
-                    models=label_models,
-                    extraction=extraction,
-                    hop_seconds=float(hop_seconds),
-                    batch_size=int(batch_size),
-                    waveform_points=int(waveform_points),
-                    vggish=vggish,
-                )
-        except (AudioDecodeError, TrackTimeout) as error:
-            if isinstance(error, TrackTimeout):
-                error = AudioDecodeError(
-                    f"{path}: timed out after {clock.limit_s:.0f} s (feature_extraction."
-                    "time_limit: the decoder hung or the file is far longer than its header)",
-                    reason="timeout",
-                )
-            logger.warning("inference cannot read %s: %s", path, error)
-            yield {
-                key: CachedTrack(
-                    key=key,
-                    fingerprint=fingerprint,
-                    status=ERROR,
-                    source=source,
-                    summary={"status": ERROR, "error": str(error), "n_windows": 0},
-                    seconds=time.perf_counter() - started,
-                )
-            }
-            guard.add(error.reason, str(error))
-            continue
-        except Exception as error:
-            error.add_note(f"raised while scoring track {row.track} ({path})")
-            raise
-        seconds = time.perf_counter() - started
-        yield {
-            key: _cached(result, key=key, fingerprint=fingerprint, source=source, seconds=seconds)
-        }
-        guard.add("", None)
+        record, error = score_track(
+            str(resolve_path(row.path)),
+            key=key,
+            track=row.track,
+            models=label_models,
+            extraction=extraction,
+            hop_seconds=hop_seconds,
+            batch_size=batch_size,
+            waveform_points=waveform_points,
+            vggish=vggish,
+            fingerprint=fingerprint,
+            time_limit=extraction.time_limit,
+        )
+        yield {key: record}
+        guard.add(error.reason if error else "", None if error is None else str(error))
+
+
+def score_track(
+    path: str,
+    *,
+    key: str,
+    track: str,
+    models: Sequence[LabelModel],
+    extraction: ExtractionParams,
+    hop_seconds: float,
+    batch_size: int,
+    waveform_points: int,
+    vggish: Callable[[np.ndarray], np.ndarray] | None,
+    fingerprint: str,
+    time_limit: Any = None,
+) -> tuple[CachedTrack, AudioDecodeError | None]:
+    """One track as a cache record (the same on every backend): its :func:`infer_track`
+    result, or status ``error`` with the reason a file cannot be read (also returned).
+    ``time_limit``: enforced in this process's main thread only (see ``time_limited``)."""
+    # Stamped before decoding: a file changed while it is scored is scored again next run.
+    source = SourceStamp.of(path)
+    started = time.perf_counter()
+    try:
+        with time_limited(time_limit) as clock:
+            result = infer_track(
+                path,
+                track=track,
+                models=models,
+                extraction=extraction,
+                hop_seconds=float(hop_seconds),
+                batch_size=int(batch_size),
+                waveform_points=int(waveform_points),
+                vggish=vggish,
+            )
+    except (AudioDecodeError, TrackTimeout) as error:
+        if isinstance(error, TrackTimeout):
+            error = AudioDecodeError(
+                f"{path}: timed out after {clock.limit_s:.0f} s (feature_extraction."
+                "time_limit: the decoder hung or the file is far longer than its header)",
+                reason="timeout",
+            )
+        logger.warning("inference cannot read %s: %s", path, error)
+        record = CachedTrack(
+            key=key,
+            fingerprint=fingerprint,
+            status=ERROR,
+            source=source,
+            summary={"status": ERROR, "error": str(error), "n_windows": 0},
+            seconds=time.perf_counter() - started,
+        )
+        return record, error
+    except Exception as error:
+        error.add_note(f"raised while scoring track {track} ({path})")
+        raise
+    seconds = time.perf_counter() - started
+    return _cached(result, key=key, fingerprint=fingerprint, source=source, seconds=seconds), None
+
+
+# ----------------------------------------------------------------------- scoring on Dask
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """What every Dask scoring task shares (small: model loaders, not models): the chosen
+    model rows (``MODEL_COLUMNS[:5]``), a loader per :func:`model_key`, the parameters, the
+    run's :func:`inference_fingerprint` and the track cache folder the workers write to."""
+
+    chosen: tuple[tuple[Any, ...], ...]
+    loaders: Mapping[str, Callable[[], Any]]
+    feature_extraction: Mapping[str, Any]
+    hop_seconds: float
+    batch_size: int
+    waveform_points: int
+    fingerprint: str
+    cache_path: str
+
+
+@dataclass(frozen=True)
+class ScoringTask:
+    job: ScoringJob
+    key: str
+    track: str
+    path: str
+
+    @property
+    def id(self) -> str:
+        return self.track
+
+
+# On a Dask worker: the models of the jobs it ran, by fingerprint, loaded on its first task.
+_WORKER_MODELS: dict[str, tuple[list[LabelModel], Any, ExtractionParams]] = {}
+_WORKER_MODELS_LOCK = threading.Lock()
+
+
+def _worker_models(job: ScoringJob) -> tuple[list[LabelModel], Any, ExtractionParams]:
+    """The job's models on this worker process, loaded once per worker (not per task)."""
+    with _WORKER_MODELS_LOCK:
+        if job.fingerprint not in _WORKER_MODELS:
+            chosen = pd.DataFrame(list(job.chosen), columns=list(MODEL_COLUMNS[:5]))
+            loaded = {key: load() for key, load in job.loaders.items()}
+            extraction = ExtractionParams.from_dict(job.feature_extraction)
+            vggish = None
+            if (chosen["feature"] == "vggish").any():
+                vggish = load_vggish(extraction.vggish_handle)
+            _WORKER_MODELS.clear()  # one job's models at a time: memory stays bounded
+            _WORKER_MODELS[job.fingerprint] = (_label_models(chosen, loaded), vggish, extraction)
+        return _WORKER_MODELS[job.fingerprint]
+
+
+def score_on_worker(task: ScoringTask) -> tuple[str, str, str, str | None]:
+    """A Dask task: score one track and write its record straight into the track cache
+    (atomically, under its fixed key: a re-run after a worker died rewrites the same bytes
+    but the timing). Returns ``(key, status, reason, error)``: nothing big travels back."""
+    job = task.job
+    models, vggish, extraction = _worker_models(job)
+    record, error = score_track(
+        str(resolve_path(task.path)),
+        key=task.key,
+        track=task.track,
+        models=models,
+        extraction=extraction,
+        hop_seconds=job.hop_seconds,
+        batch_size=job.batch_size,
+        waveform_points=job.waveform_points,
+        vggish=vggish,
+        fingerprint=job.fingerprint,
+    )
+    write_record(job.cache_path, record)
+    return (
+        task.key,
+        record.status,
+        error.reason if error else "",
+        None if error is None else str(error),
+    )
+
+
+def _score_on_dask(
+    todo: Mapping[str, Any], backend: ComputeParams, guard: FailureGuard, job: ScoringJob
+) -> Iterator[dict[str, CachedTrack]]:
+    if not job.cache_path:
+        raise ParameterError("compute.backend=dask needs the track cache (existing_results)")
+    tasks = [
+        ScoringTask(job=job, key=key, track=row.track, path=str(row.path))
+        for key, row in todo.items()
+    ]
+
+    def crashed(task: ScoringTask, error: BaseException) -> tuple[str, str, str, str]:
+        message = (
+            f"{task.path}: scoring it killed {_KILLED_WORKERS} Dask workers in a row ({error}); "
+            "the file is probably damaged"
+        )
+        write_record(
+            job.cache_path,
+            CachedTrack(
+                key=task.key,
+                fingerprint=job.fingerprint,
+                status=ERROR,
+                source=SourceStamp.of(str(resolve_path(task.path))),
+                summary={"status": ERROR, "error": message, "n_windows": 0},
+            ),
+        )
+        return task.key, ERROR, "crash", message
+
+    with dask_client(backend) as client:
+        results = dask_map(score_on_worker, tasks, client=client, on_crash=crashed,
+                           key=lambda t: f"score-{t.key}")  # fmt: skip
+        for _key, _status, reason, error in tqdm(
+            results, total=len(tasks), desc="inference (dask)", unit="track"
+        ):
+            guard.add(reason, error)
+            yield {}
+
+
+# The scheduler's default distributed.scheduler.allowed-failures + 1.
+_KILLED_WORKERS = 4
 
 
 def collect_vad_timelines(

@@ -71,6 +71,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
                     "feature_extraction": "params:feature_extraction",
                     "trained_models": "trained_models",
                     "existing_results": "existing_inference_results",
+                    "compute": "params:compute",
                 },
                 outputs="inference_results",
                 name="predict_vad_timelines",
