@@ -56,6 +56,8 @@ BEST = "best"
 TRACK_COLUMNS = (
     "position", "track", "path", "status", "error", "duration_s", "n_windows", *VAD_LABELS,
 )  # fmt: skip
+# Leading columns of every table of a catalogue run (see pipelines/inference/catalogue.py).
+MOVIE_COLUMNS = ("movie_id", "title")
 MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_val_loss")
 CSV_SUFFIX = ".csv"
 # Part of every cached result's fingerprint: bump it when a change to the code changes results,
@@ -665,10 +667,12 @@ _KILLED_WORKERS = 4
 
 
 def collect_vad_timelines(
-    inference_tracks: pd.DataFrame, inference_results: TrackCache
+    inference_tracks: pd.DataFrame, inference_results: TrackCache, *, quiet: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every track's result from the track cache, in album order, named as in
-    ``inference_tracks``.
+    ``inference_tracks``; its ``movie_id`` and ``title`` columns (a catalogue) lead every
+    table, and summary fields beyond ``TRACK_COLUMNS`` (e.g. added by a newer scorer) follow
+    them in ``track_vad``. ``quiet``: no summary log line (one movie of a catalogue).
 
     Returns:
         ``vad_timelines`` (``TIMELINE_COLUMNS``, one row per window), ``track_vad``
@@ -677,15 +681,19 @@ def collect_vad_timelines(
     """
     timelines, waveforms, rows = [], [], []
     fingerprints = set()
+    movie_columns = [c for c in MOVIE_COLUMNS if c in inference_tracks.columns]
+    extra_columns: dict[str, None] = {}
     for row in inference_tracks.itertuples(index=False):
+        movie = {c: getattr(row, c) for c in movie_columns}
         record = inference_results.get(track_cache_key(row.path))
         if record is None:
             raise DataValidationError(
                 f"{inference_results} holds no result for {row.path}: run predict_vad_timelines"
             )
         fingerprints.add(record.fingerprint)
-        rows.append({"position": row.position, "track": row.track, "path": row.path,
+        rows.append({**movie, "position": row.position, "track": row.track, "path": row.path,
                      **record.summary})  # fmt: skip
+        extra_columns |= dict.fromkeys(k for k in record.summary if k not in TRACK_COLUMNS)
         if record.status == ERROR:
             continue
         columns = record.arrays
@@ -694,6 +702,9 @@ def collect_vad_timelines(
         )
         waveform = pd.DataFrame({c: columns[f"waveform.{c}"] for c in WAVEFORM_COLUMNS[1:]})
         waveform.insert(0, "track", row.track)
+        for position, (name, value) in enumerate(movie.items()):
+            timeline.insert(position, name, value)
+            waveform.insert(position, name, value)
         timelines.append(timeline)
         waveforms.append(waveform)
     if len(fingerprints) > 1:
@@ -701,24 +712,28 @@ def collect_vad_timelines(
             f"{inference_results}: the tracks were scored with different models or parameters; "
             "run predict_vad_timelines"
         )
-    track_vad = pd.DataFrame(rows, columns=list(TRACK_COLUMNS))
+    track_vad = pd.DataFrame(rows, columns=[*movie_columns, *TRACK_COLUMNS, *extra_columns])
     track_vad["error"] = track_vad["error"].fillna("").astype(str)
     track_vad["n_windows"] = track_vad["n_windows"].astype(np.int64)
     for column in ("duration_s", *VAD_LABELS):
         track_vad[column] = track_vad[column].astype(np.float64)
     n_failed = int((track_vad["status"] == ERROR).sum())
-    logger.info("inference: %d tracks scored, %d unreadable", len(track_vad) - n_failed, n_failed)
+    if not quiet:
+        logger.info(
+            "inference: %d tracks scored, %d unreadable", len(track_vad) - n_failed, n_failed
+        )
     return (
-        _concat(timelines, TIMELINE_COLUMNS),
+        _concat(timelines, (*movie_columns, *TIMELINE_COLUMNS)),
         track_vad,
-        _concat(waveforms, WAVEFORM_COLUMNS),
+        _concat(waveforms, (*movie_columns, *WAVEFORM_COLUMNS)),
     )
 
 
 def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
     if not frames:
+        text = ("track", *MOVIE_COLUMNS)
         return pd.DataFrame(
-            {c: pd.Series(dtype="str" if c == "track" else "float64") for c in columns}
+            {c: pd.Series(dtype="str" if c in text else "float64") for c in columns}
         )
     return pd.concat(frames, ignore_index=True)
 
