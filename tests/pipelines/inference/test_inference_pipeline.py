@@ -26,10 +26,14 @@ LAYERS = {
     "track_vad": "model_output",
     "track_vad_csv": "model_output",
     "inference_waveforms": "intermediate",
-    "vad_timeline_plots": "reporting",
-    "movie_profile": "reporting",
-    "movie_arc": "reporting",
-    "movie_profile_plot": "reporting",
+    "movie_timelines": "model_output",
+    "movie_track_vad": "model_output",
+    "movie_profiles": "reporting",
+    "movie_arcs": "reporting",
+    "movie_plots": "reporting",
+    "movie_digests": "model_output",
+    "catalogue_table": "reporting",
+    "catalogue_plot": "reporting",
 }
 
 
@@ -127,6 +131,8 @@ def _run_in(project: Path, extraction_params: dict, **inference) -> None:
             catalog[name] = extraction_params
         elif name.startswith("params:inference."):
             catalog[name] = parameters[name.removeprefix("params:inference.")]
+        elif name == "params:compute":
+            catalog[name] = config["parameters"]["compute"]
         elif name == "model_metrics":
             catalog[name] = MFCC_ONLY_METRICS
         elif name == "soundtracks":
@@ -163,14 +169,26 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
     )
     assert len(pd.read_csv(out / "07_model_output/inference/vad_timelines.csv")) == len(timelines)
     assert (out / "02_intermediate/inference_waveforms.parquet").is_file()
-    plots = sorted(p.name for p in (out / "08_reporting/inference/timelines").iterdir())
+    # The folder is a catalogue of one movie, named after it.
+    assert track_vad["movie_id"].unique().tolist() == ["album"]
+    movie = out / "08_reporting/inference/movies/album"
+    plots = sorted(p.name for p in (movie / "timelines").iterdir())
     assert plots == ["001_01_Opening.png", "003_03_Finale.png"]
-    profile = pd.read_csv(out / "08_reporting/inference/movie_profile.csv")
+    profile = pd.read_csv(movie / "profile.csv")
     assert profile["label"].tolist() == list(VAD_LABELS)
     assert profile["total_s"].tolist() == pytest.approx([11.0] * 3)
-    arc = pd.read_csv(out / "08_reporting/inference/movie_arc.csv")
+    arc = pd.read_csv(movie / "arc.csv")
     assert arc["position"].tolist() == [1, 3]
-    assert (out / "08_reporting/inference/movie_profile.png").stat().st_size > 10_000
+    assert (movie / "profile.png").stat().st_size > 10_000
+    movie_tracks = pd.read_parquet(out / "07_model_output/inference/movies/album/track_vad.parquet")
+    pd.testing.assert_frame_equal(movie_tracks, track_vad.drop(columns=["movie_id", "title"]))
+    table = pd.read_csv(out / "08_reporting/inference/catalogue.csv")
+    assert table[["movie_id", "n_tracks", "n_scored", "n_failed"]].values.tolist() == [
+        ["album", 3, 2, 1]
+    ]
+    assert table["valence_mean"].tolist() == pytest.approx([0.7])
+    assert table["models"].iloc[0].startswith("valence=mfcc_lstm.valence")
+    assert (out / "08_reporting/inference/catalogue_valence_arousal.png").is_file()
 
 
 @pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")

@@ -272,12 +272,12 @@ def aggregate_movies(
         track_vad[movie_id] = partial(_timelines, movie, inference_results, 1)
         profiles[movie_id] = partial(_profile_and_arc, movie, inference_results, 0)
         arcs[movie_id] = partial(_profile_and_arc, movie, inference_results, 1)
-        plots[f"{movie_id}/profile.png"] = partial(_profile_figure, movie, inference_results)
+        plots[f"{movie_id}/profile"] = partial(_profile_figure, movie, inference_results)
         for row in movie.itertuples(index=False):
             meta = inference_results.meta(track_cache_key(row.path)) or {}
             if meta.get("status", ERROR) == ERROR:
                 continue
-            name = f"{movie_id}/timelines/{int(row.position):03d}_{file_name(row.track)}.png"
+            name = f"{movie_id}/timelines/{int(row.position):03d}_{file_name(row.track)}"
             plots[name] = partial(_timeline_figure, movie, inference_results, int(row.position))
     n_movies = inference_tracks["movie_id"].nunique()
     logger.info(
