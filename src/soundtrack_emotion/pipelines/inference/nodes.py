@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from soundtrack_emotion.audio import AUDIO_EXTENSIONS
@@ -62,7 +63,7 @@ MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_
 CSV_SUFFIX = ".csv"
 # Part of every cached result's fingerprint: bump it when a change to the code changes results,
 # so cached tracks are scored again.
-INFERENCE_VERSION = 2  # 2: truthful decoding (issue 13)
+INFERENCE_VERSION = 3  # 2: truthful decoding (issue 13); 3: one BLAS thread (issue 12)
 # Characters of a file's stem kept in its track cache key (the rest is a hash of its path).
 KEY_STEM_CHARS = 48
 
@@ -512,7 +513,9 @@ def score_track(
     source = SourceStamp.of(path)
     started = time.perf_counter()
     try:
-        with time_limited(time_limit) as clock:
+        # One BLAS thread, as feature_extraction computes features (and as a Dask worker
+        # runs): the features, hence the scores, are then the same bit for bit everywhere.
+        with threadpool_limits(limits=1), time_limited(time_limit) as clock:
             result = infer_track(
                 path,
                 track=track,
@@ -581,6 +584,13 @@ class ScoringTask:
 # On a Dask worker: the models of the jobs it ran, by fingerprint, loaded on its first task.
 _WORKER_MODELS: dict[str, tuple[list[LabelModel], Any, ExtractionParams]] = {}
 _WORKER_MODELS_LOCK = threading.Lock()
+_WORKER_MODEL_LOADS: list[str] = []
+
+
+def worker_model_loads() -> list[str]:
+    """The fingerprints of the jobs whose models this process loaded, once each (run on every
+    worker with ``client.run``: one load per worker and job, however many tasks it ran)."""
+    return list(_WORKER_MODEL_LOADS)
 
 
 def _worker_models(job: ScoringJob) -> tuple[list[LabelModel], Any, ExtractionParams]:
@@ -595,6 +605,7 @@ def _worker_models(job: ScoringJob) -> tuple[list[LabelModel], Any, ExtractionPa
                 vggish = load_vggish(extraction.vggish_handle)
             _WORKER_MODELS.clear()  # one job's models at a time: memory stays bounded
             _WORKER_MODELS[job.fingerprint] = (_label_models(chosen, loaded), vggish, extraction)
+            _WORKER_MODEL_LOADS.append(job.fingerprint)
         return _WORKER_MODELS[job.fingerprint]
 
 
