@@ -100,7 +100,7 @@ def _score(demo_set, extraction_params, cache_dir: Path, compute=None) -> TrackC
 def _assert_same_records(actual: TrackCache, expected: TrackCache) -> None:
     assert actual.keys() == expected.keys()
     assert len(actual.keys()) == N_TRACKS
-    for key in expected:
+    for key in expected.keys():  # noqa: SIM118 (a TrackCache, not a dict)
         a, e = actual.get(key), expected.get(key)
         assert (a.status, a.fingerprint, a.source) == (e.status, e.fingerprint, e.source)
         assert dict(a.summary) == dict(e.summary)
