@@ -154,7 +154,9 @@ def test_every_listed_model_was_trained_scored_and_saved(in_project):
 def test_the_report_and_the_inference_outputs_are_complete(in_project):
     html = in_project.load("report_html")
     track_vad = in_project.load("track_vad")
-    profile = in_project.load("movie_profile")
+    # The demo's test songs are a catalogue of one movie.
+    profile = in_project.load("movie_profiles")["demo_test_songs"]()
+    catalogue = in_project.load("catalogue_table")
     soundtracks = in_project.load("soundtracks")
 
     assert html.lstrip().lower().startswith("<!doctype html") and "data:image/png;base64," in html
@@ -163,6 +165,8 @@ def test_the_report_and_the_inference_outputs_are_complete(in_project):
     assert len(readable) >= 1
     assert readable[list(VAD_LABELS)].apply(lambda c: c.between(0, 1)).all().all()
     assert set(profile["label"]) == set(VAD_LABELS)
+    assert catalogue["movie_id"].tolist() == ["demo_test_songs"]
+    assert catalogue["n_tracks"].tolist() == [len(track_vad)]
 
 
 def test_a_model_trained_on_the_demo_beats_the_mean_baseline(in_project, tmp_path):
