@@ -467,7 +467,8 @@ def predict_vad_timelines(
                 batch_size=int(batch_size),
                 waveform_points=int(waveform_points),
                 fingerprint=fingerprint,
-                cache_path=str(existing_results.path) if existing_results is not None else "",
+                # Absolute: the workers write there (same path on every machine of a cluster).
+                cache_path=str(Path(existing_results.path).resolve()) if existing_results else "",
             ),
         )
         return
