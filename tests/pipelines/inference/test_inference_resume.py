@@ -96,6 +96,7 @@ def _kedro_run(cache: Path, tracks, trained_models, extraction_params, **params)
         "inference_models": CHOSEN,
         "trained_models": trained_models,
         "params:feature_extraction": extraction_params,
+        "params:compute": {"backend": "processes"},
         **{f"params:inference.{k}": v for k, v in (NODE_PARAMS | params).items()},
     }
     for name in pipeline.inputs() - set(catalog.keys()):
