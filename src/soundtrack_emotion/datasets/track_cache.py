@@ -156,11 +156,9 @@ class TrackCacheDataset(
         return TrackCache(self._path)
 
     def save(self, data: Mapping[str, CachedTrack] | Iterable[CachedTrack]) -> None:
-        records = list(data.values() if isinstance(data, Mapping) else data)
+        records = data.values() if isinstance(data, Mapping) else data
         self._path.mkdir(parents=True, exist_ok=True)
-        # Nothing to write (a Dask run: the workers write): no sweep either, which could take
-        # a worker's temporary file away.
-        if not self._swept and records:
+        if not self._swept:
             self._store.remove_leftovers(self._path.name)
             self._swept = True
         for record in records:

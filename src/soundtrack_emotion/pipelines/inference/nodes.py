@@ -664,6 +664,9 @@ def _score_on_dask(
         )
         return task.key, ERROR, "crash", message
 
+    # Saved (and the cache's leftovers swept) before any worker writes into the folder; after
+    # it, only the workers write, so nothing more is yielded.
+    yield {}
     with dask_client(backend) as client:
         results = dask_map(score_on_worker, tasks, client=client, on_crash=crashed,
                            key=lambda t: f"score-{t.key}")  # fmt: skip
@@ -671,7 +674,6 @@ def _score_on_dask(
             results, total=len(tasks), desc="inference (dask)", unit="track"
         ):
             guard.add(reason, error)
-            yield {}
 
 
 # The scheduler's default distributed.scheduler.allowed-failures + 1.
