@@ -149,7 +149,9 @@ def test_every_listed_model_was_trained_scored_and_saved(in_project):
 def test_the_report_and_the_inference_outputs_are_complete(in_project):
     html = in_project.load("report_html")
     track_vad = in_project.load("track_vad")
-    profile = in_project.load("movie_profile")
+    # The demo's test songs are a catalogue of one movie.
+    profile = in_project.load("movie_profiles")["demo_test_songs"]()
+    catalogue = in_project.load("catalogue_table")
     soundtracks = in_project.load("soundtracks")
 
     assert html.lstrip().lower().startswith("<!doctype html") and "data:image/png;base64," in html
@@ -158,6 +160,8 @@ def test_the_report_and_the_inference_outputs_are_complete(in_project):
     assert len(readable) >= 1
     assert readable[list(VAD_LABELS)].apply(lambda c: c.between(0, 1)).all().all()
     assert set(profile["label"]) == set(VAD_LABELS)
+    assert catalogue["movie_id"].tolist() == ["demo_test_songs"]
+    assert catalogue["n_tracks"].tolist() == [len(track_vad)]
 
 
 def test_a_model_trained_on_the_demo_beats_the_mean_baseline(in_project):
@@ -207,9 +211,16 @@ def test_outputs_say_which_model_and_corpus_made_them(in_project):
     html = in_project.load("report_html")
     assert "DEMO: synthetic data" in html and "About this report" in html
     track_vad = in_project.load("track_vad")
-    for output in (track_vad, in_project.load("vad_timelines"), in_project.load("movie_profile"),
-                   in_project.load("movie_arc")):  # fmt: skip
+    per_movie = [
+        load()
+        for name in ("movie_timelines", "movie_track_vad", "movie_profiles", "movie_arcs")
+        for load in in_project.load(name).values()
+    ]
+    assert per_movie
+    catalogue = in_project.load("catalogue_table")
+    for output in (track_vad, in_project.load("vad_timelines"), *per_movie, catalogue):
         assert {"model", "model_version", "trained_on", "demo_model"} <= set(output.columns)
+    assert catalogue["demo_model"].all()
     row = track_vad.iloc[0]
     assert row["demo_model"] and row["trained_on"].startswith("demo ")
     assert "valence=mfcc_" in row["model"] and "soundtrack_emotion.mfcc_" in row["model_version"]

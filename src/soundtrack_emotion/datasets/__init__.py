@@ -9,6 +9,7 @@ from soundtrack_emotion.datasets.feature_store import (
 from soundtrack_emotion.datasets.file_exists_dataset import FileExistsDataset
 from soundtrack_emotion.datasets.file_store import FileStore, FileStoreDataset
 from soundtrack_emotion.datasets.folder_index_dataset import FolderIndexDataset
+from soundtrack_emotion.datasets.json_index_dataset import JSONIndexDataset
 from soundtrack_emotion.datasets.labelled_table_dataset import LabelledTableDataset
 from soundtrack_emotion.datasets.lastfm_client import LastfmClient, LastfmClientDataset
 from soundtrack_emotion.datasets.model_input_dataset import (
@@ -41,6 +42,7 @@ __all__ = [
     "FolderIndexDataset",
     "FrameChunk",
     "FrameSplit",
+    "JSONIndexDataset",
     "LabelledTableDataset",
     "LastfmClient",
     "LastfmClientDataset",

@@ -162,6 +162,17 @@ class TrackCacheDataset(
             self._store.remove_leftovers(self._path.name)
             self._swept = True
         for record in records:
-            buffer = io.BytesIO()
-            np.savez(buffer, **record.arrays, meta=np.array(json.dumps(record.meta())))
-            self._store.write_bytes(f"{self._path.name}/{record.key}{SUFFIX}", buffer.getvalue())
+            write_record(self._path, record, store=self._store)
+
+
+def write_record(
+    path: str | os.PathLike[str], record: CachedTrack, *, store: FileStore | None = None
+) -> Path:
+    """Write one record into the cache at ``path`` atomically (temporary file, fsync,
+    rename), without sweeping leftovers: safe while other processes (Dask workers) write
+    records into the same folder. Writing a key again replaces its record."""
+    folder = Path(path)
+    store = store or FileStore(folder.parent)
+    buffer = io.BytesIO()
+    np.savez(buffer, **record.arrays, meta=np.array(json.dumps(record.meta())))
+    return store.write_bytes(f"{folder.name}/{record.key}{SUFFIX}", buffer.getvalue())

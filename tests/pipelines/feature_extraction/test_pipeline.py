@@ -75,6 +75,7 @@ def catalog_for(root: Path, soundtracks: pd.DataFrame, params: dict) -> DataCata
     datasets = {
         "soundtracks": MemoryDataset(soundtracks),
         "params:feature_extraction": MemoryDataset(params),
+        "params:compute": MemoryDataset({"backend": "processes"}),
         "feature_extraction_report": CSVDataset(filepath=str(root / "report.csv")),
     }
     for family in FEATURES:
@@ -282,6 +283,7 @@ store = str(root / "04_feature/mfcc")
 catalog = DataCatalog({
     "soundtracks": MemoryDataset(pd.read_json(root / "soundtracks.json")),
     "params:feature_extraction": MemoryDataset(json.loads((root / "params.json").read_text())),
+    "params:compute": MemoryDataset({"backend": "processes"}),
     "mfcc_features": FeatureStoreDataset(path=store, family="mfcc"),
     "existing_mfcc_features": FeatureStoreDataset(path=store, family="mfcc"),
     "feature_extraction_report": CSVDataset(filepath=str(root / "report.csv")),

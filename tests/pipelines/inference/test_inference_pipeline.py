@@ -28,10 +28,14 @@ LAYERS = {
     "track_vad": "model_output",
     "track_vad_csv": "model_output",
     "inference_waveforms": "model_output",
-    "vad_timeline_plots": "reporting",
-    "movie_profile": "reporting",
-    "movie_arc": "reporting",
-    "movie_profile_plot": "reporting",
+    "movie_timelines": "model_output",
+    "movie_track_vad": "model_output",
+    "movie_profiles": "reporting",
+    "movie_arcs": "reporting",
+    "movie_plots": "reporting",
+    "movie_digests": "model_output",
+    "catalogue_table": "reporting",
+    "catalogue_plot": "reporting",
 }
 
 
@@ -137,6 +141,8 @@ def _run_in(project: Path, extraction_params: dict, **inference) -> None:
             catalog[name] = extraction_params
         elif name.startswith("params:inference."):
             catalog[name] = parameters[name.removeprefix("params:inference.")]
+        elif name == "params:compute":
+            catalog[name] = config["parameters"]["compute"]
         elif name == "model_metrics":
             # trained on this project's corpus, with these features
             params = ExtractionParams.from_dict(extraction_params)
@@ -172,8 +178,6 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
     }
     assert set(track_vad["trained_on"]) == {f"real {corpus_fingerprint(CORPUS)}"}
     assert not track_vad["demo_model"].any()
-    profile = pd.read_csv(out / "08_reporting/inference/movie_profile.csv")
-    assert set(profile["model"]) == set(track_vad["model"])
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "07_model_output/inference/track_vad.csv", keep_default_na=False)[
             ["track", "status"]
@@ -187,14 +191,34 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
     )
     assert len(pd.read_csv(out / "07_model_output/inference/vad_timelines.csv")) == len(timelines)
     assert (out / "07_model_output/inference/waveforms.parquet").is_file()
-    plots = sorted(p.name for p in (out / "08_reporting/inference/timelines").iterdir())
+    # The folder is a catalogue of one movie, named after it.
+    assert track_vad["movie_id"].unique().tolist() == ["album"]
+    movie = out / "08_reporting/inference/movies/album"
+    plots = sorted(p.name for p in (movie / "timelines").iterdir())
     assert plots == ["001_01_Opening.png", "003_03_Finale.png"]
-    profile = pd.read_csv(out / "08_reporting/inference/movie_profile.csv")
+    profile = pd.read_csv(movie / "profile.csv")
     assert profile["label"].tolist() == list(VAD_LABELS)
     assert profile["total_s"].tolist() == pytest.approx([11.0] * 3)
-    arc = pd.read_csv(out / "08_reporting/inference/movie_arc.csv")
+    arc = pd.read_csv(movie / "arc.csv")
     assert arc["position"].tolist() == [1, 3]
-    assert (out / "08_reporting/inference/movie_profile.png").stat().st_size > 10_000
+    # the per-movie outputs say which model made them, too
+    assert set(profile["model"]) == set(arc["model"]) == set(track_vad["model"])
+    movie_timelines = pd.read_parquet(
+        out / "07_model_output/inference/movies/album/timelines.parquet"
+    )
+    assert set(movie_timelines["model"]) == set(track_vad["model"])
+    assert (movie / "profile.png").stat().st_size > 10_000
+    movie_tracks = pd.read_parquet(out / "07_model_output/inference/movies/album/track_vad.parquet")
+    pd.testing.assert_frame_equal(movie_tracks, track_vad.drop(columns=["movie_id", "title"]))
+    table = pd.read_csv(out / "08_reporting/inference/catalogue.csv")
+    assert table[["movie_id", "n_tracks", "n_scored", "n_failed"]].values.tolist() == [
+        ["album", 3, 2, 1]
+    ]
+    assert table["valence_mean"].tolist() == pytest.approx([0.7])
+    assert table["model"].tolist() == track_vad["model"].unique().tolist()
+    assert table["trained_on"].tolist() == [f"real {corpus_fingerprint(CORPUS)}"]
+    assert table["demo_model"].tolist() == [False]
+    assert (out / "08_reporting/inference/catalogue_valence_arousal.png").is_file()
 
 
 @pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")

@@ -555,6 +555,7 @@ def map_tracks(
     preload: Sequence[str] = WORKER_PRELOAD,
     on_crash: Callable[[T, BaseException], R] | None = None,
     on_timeout: Callable[[T, float], R] | None = None,
+    dask_client: Any = None,
 ) -> Iterator[R]:
     """``func`` over ``tasks`` on ``workers`` processes, yielding results as they complete.
 
@@ -570,7 +571,16 @@ def map_tracks(
     track's duration through :func:`announce_audio_seconds`) gives ``on_timeout(task,
     limit_s)``; either way the worker is replaced and the run goes on. Without the callback,
     the crash (``BrokenProcessPool``) or :class:`TrackTimeout` propagates.
+
+    ``dask_client`` (a ``distributed.Client``): the tasks run on its cluster instead
+    (:func:`soundtrack_emotion.distributed.dask_map`, same contract; ``workers`` is then the
+    cluster's). Dask has no per-task time limit: there ``time_limit`` is not enforced.
     """
+    if dask_client is not None:
+        from soundtrack_emotion.distributed import dask_map
+
+        yield from dask_map(func, tasks, client=dask_client, on_crash=on_crash)
+        return
     if workers < 1:
         raise ParameterError(f"workers must be >= 1, got {workers!r}")
     if workers == 1:

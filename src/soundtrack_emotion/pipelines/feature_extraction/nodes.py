@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from soundtrack_emotion.datasets import FeatureRecord, FeatureStore, FrameChunk, SourceStamp
+from soundtrack_emotion.distributed import ComputeParams, dask_client
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError
 from soundtrack_emotion.features import (
     VggishBatcher,
@@ -108,6 +110,8 @@ def extract_features(
     existing_mfcc: FeatureStore | None = None,
     existing_vggish: FeatureStore | None = None,
     existing_musicnn: FeatureStore | None = None,
+    *,
+    compute: Mapping[str, Any] | None = None,
 ) -> Iterator[dict[str, dict[str, FeatureRecord]]]:
     """Extract the families whose ``existing_*`` store is given, for every track of
     ``soundtracks`` whose stored record is missing or stale.
@@ -117,6 +121,8 @@ def extract_features(
     [n_patches, 200] with the taggram [n_patches, 50] as their ``taggram`` extra; a bad track
     gets an error record with the reason. Decoding, MFCC and MusiCNN run on ``workers``
     processes (each loads MusiCNN once), VGGish inference here, batched across tracks.
+    ``compute`` (``params:compute``): with ``backend: dask`` the per-track work (decoding,
+    MFCC, MusiCNN) runs as tasks on a Dask cluster instead.
     """
     _check_soundtracks(soundtracks)
     p = ExtractionParams.from_dict(params)
@@ -167,6 +173,9 @@ def extract_features(
 
     started, n_errors, audio_total = time.perf_counter(), 0, 0.0
     guard = FailureGuard(max_share=p.max_same_failure_share, min_tracks=p.failure_min_tracks)
+    backend = ComputeParams.from_dict(compute)
+    cluster = ExitStack()
+    client = cluster.enter_context(dask_client(backend)) if backend.uses_dask else None
     results = map_tracks(
         extract_track,
         tasks,
@@ -174,6 +183,7 @@ def extract_features(
         time_limit=p.time_limit,
         on_crash=crashed_track,
         on_timeout=timed_out_track,
+        dask_client=client,
     )
     bar = tqdm(results, total=len(tasks), desc="features", unit="track", disable=None)
     for n_done, result in enumerate(bar, 1):
@@ -234,6 +244,7 @@ def extract_features(
             )
         yield chunk
         guard.add(result.reason, result.error)  # after the chunk is saved
+    cluster.close()
     if batcher is not None and batcher.pending:
         yield {f: {} for f in families} | {"vggish": vggish_done(batcher.flush())}
 

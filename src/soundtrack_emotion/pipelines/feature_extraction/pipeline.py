@@ -71,6 +71,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
                 "soundtracks": "soundtracks",
                 "params": PARAMS,
                 **{f"existing_{f}": f"existing_{f}_features" for f in features},
+                "compute": "params:compute",
             },
             outputs={f: f"{f}_features" for f in features},
             name="extract_features",

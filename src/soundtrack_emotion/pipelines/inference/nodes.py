@@ -13,19 +13,24 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from soundtrack_emotion.audio import AUDIO_EXTENSIONS
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
-from soundtrack_emotion.datasets.track_cache import ERROR
+from soundtrack_emotion.datasets.track_cache import ERROR, write_record
+from soundtrack_emotion.distributed import ComputeParams, dask_client, dask_map
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
 from soundtrack_emotion.features import FEATURES, load_vggish
 from soundtrack_emotion.musicnn import load_musicnn
@@ -60,6 +65,8 @@ BEST = "best"
 TRACK_COLUMNS = (
     "position", "track", "path", "status", "error", "duration_s", "n_windows", *VAD_LABELS,
 )  # fmt: skip
+# Leading columns of every table of a catalogue run (see pipelines/inference/catalogue.py).
+MOVIE_COLUMNS = ("movie_id", "title")
 MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_val_loss")
 # Which model made a result and what it was trained on; written into every inference output.
 IDENTITY_COLUMNS = ("model", "model_version", "corpus_kind", "corpus_fingerprint", "source")
@@ -67,7 +74,7 @@ OUTPUT_IDENTITY = ("model", "model_version", "trained_on", "demo_model")
 CSV_SUFFIX = ".csv"
 # Part of every cached result's fingerprint: bump it when a change to the code changes results,
 # so cached tracks are scored again.
-INFERENCE_VERSION = 2  # 2: truthful decoding (issue 13)
+INFERENCE_VERSION = 3  # 2: truthful decoding (issue 13); 3: one BLAS thread (issue 12)
 # Characters of a file's stem kept in its track cache key (the rest is a hash of its path).
 KEY_STEM_CHARS = 48
 
@@ -370,6 +377,24 @@ def load_chosen_models(
     }
 
 
+def _model_loaders(
+    chosen: pd.DataFrame, trained_models: Mapping[str, Callable[[], Any]]
+) -> dict[str, Callable[[], Any]]:
+    """A picklable loader per :func:`model_key` of ``chosen`` (for Dask workers): the
+    registered model for a ``models:/`` source, else the trained model's partition."""
+    if "source" not in chosen:
+        chosen = chosen.assign(source="")
+    names = chosen[["feature", "network", "target", "source"]].drop_duplicates()
+    return {
+        model_key(feature, network, target): (
+            partial(load_registered_keras, source)
+            if source
+            else trained_models[model_partition(feature, network, target)]
+        )
+        for feature, network, target, source in names.fillna("").itertuples(index=False)
+    }
+
+
 def _label_models(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[LabelModel]:
     models = []
     for row in chosen.itertuples(index=False):
@@ -474,6 +499,7 @@ def predict_vad_timelines(
     feature_extraction: Mapping[str, Any],
     trained_models: Mapping[str, Callable[[], Any]],
     existing_results: TrackCache | None = None,
+    compute: Mapping[str, Any] | None = None,
 ) -> Iterator[dict[str, CachedTrack]]:
     """Run :func:`infer_track` on every track that ``existing_results`` (the track cache as it
     is on disk) holds no current result for, with a progress bar (tracks done, ETA).
@@ -486,6 +512,9 @@ def predict_vad_timelines(
     partition id (:func:`model_partition`), of which only the chosen ones are loaded;
     ``feature_extraction``: that pipeline's parameters, so features are computed as for
     training (VGGish is loaded from its handle only when a track needs a VGGish model).
+    ``compute`` (``params:compute``): with ``backend: dask`` each track is a Dask task that
+    writes its record straight into the track cache (:func:`score_on_worker`); the records
+    equal those of this process's run bit for bit (timings aside).
     """
     models = load_chosen_models(inference_models, trained_models)
     label_models = _label_models(inference_models, models)
@@ -517,63 +546,251 @@ def predict_vad_timelines(
     if not todo:
         yield {}
         return
-    vggish = None
-    if any(m.feature == "vggish" for m in label_models):
-        vggish = load_vggish(extraction.vggish_handle)
     guard = FailureGuard(
         max_share=extraction.max_same_failure_share,
         min_tracks=extraction.failure_min_tracks,
         what="inference",
     )
+    backend = ComputeParams.from_dict(compute)
+    if backend.uses_dask:
+        yield from _score_on_dask(
+            todo,
+            backend,
+            guard,
+            ScoringJob(
+                chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False)),
+                loaders=_model_loaders(inference_models, trained_models),
+                feature_extraction=dict(feature_extraction),
+                hop_seconds=float(hop_seconds),
+                batch_size=int(batch_size),
+                waveform_points=int(waveform_points),
+                fingerprint=fingerprint,
+                # Absolute: the workers write there (same path on every machine of a cluster).
+                cache_path=str(Path(existing_results.path).resolve()) if existing_results else "",
+            ),
+        )
+        return
+    vggish = None
+    if any(m.feature == "vggish" for m in label_models):
+        vggish = load_vggish(extraction.vggish_handle)
     musicnn = None
     if any(m.feature == "musicnn" for m in label_models):
         musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
     for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
-        path = str(resolve_path(row.path))
-        # Stamped before decoding: a file changed while it is scored is scored again next run.
-        source = SourceStamp.of(path)
-        started = time.perf_counter()
-        try:
-            with time_limited(extraction.time_limit) as clock:
-                result = infer_track(
-                    path,
-                    track=row.track,
-                    models=label_models,
-                    extraction=extraction,
-                    hop_seconds=float(hop_seconds),
-                    batch_size=int(batch_size),
-                    waveform_points=int(waveform_points),
-                    vggish=vggish,
-                    musicnn=musicnn,
-                )
-        except (AudioDecodeError, TrackTimeout) as error:
-            if isinstance(error, TrackTimeout):
-                error = AudioDecodeError(
-                    f"{path}: timed out after {clock.limit_s:.0f} s (feature_extraction."
-                    "time_limit: the decoder hung or the file is far longer than its header)",
-                    reason="timeout",
-                )
-            logger.warning("inference cannot read %s: %s", path, error)
-            yield {
-                key: CachedTrack(
-                    key=key,
-                    fingerprint=fingerprint,
-                    status=ERROR,
-                    source=source,
-                    summary={"status": ERROR, "error": str(error), "n_windows": 0},
-                    seconds=time.perf_counter() - started,
-                )
-            }
-            guard.add(error.reason, str(error))
-            continue
-        except Exception as error:
-            error.add_note(f"raised while scoring track {row.track} ({path})")
-            raise
-        seconds = time.perf_counter() - started
-        yield {
-            key: _cached(result, key=key, fingerprint=fingerprint, source=source, seconds=seconds)
-        }
-        guard.add("", None)
+        record, error = score_track(
+            str(resolve_path(row.path)),
+            key=key,
+            track=row.track,
+            models=label_models,
+            extraction=extraction,
+            hop_seconds=hop_seconds,
+            batch_size=batch_size,
+            waveform_points=waveform_points,
+            vggish=vggish,
+            musicnn=musicnn,
+            fingerprint=fingerprint,
+            time_limit=extraction.time_limit,
+        )
+        yield {key: record}
+        guard.add(error.reason if error else "", None if error is None else str(error))
+
+
+def score_track(
+    path: str,
+    *,
+    key: str,
+    track: str,
+    models: Sequence[LabelModel],
+    extraction: ExtractionParams,
+    hop_seconds: float,
+    batch_size: int,
+    waveform_points: int,
+    vggish: Callable[[np.ndarray], np.ndarray] | None,
+    musicnn: Any = None,
+    fingerprint: str,
+    time_limit: Any = None,
+) -> tuple[CachedTrack, AudioDecodeError | None]:
+    """One track as a cache record (the same on every backend): its :func:`infer_track`
+    result, or status ``error`` with the reason a file cannot be read (also returned).
+    ``time_limit``: enforced in this process's main thread only (see ``time_limited``)."""
+    # Stamped before decoding: a file changed while it is scored is scored again next run.
+    source = SourceStamp.of(path)
+    started = time.perf_counter()
+    try:
+        # One BLAS thread, as feature_extraction computes features (and as a Dask worker
+        # runs): the features, hence the scores, are then the same bit for bit everywhere.
+        with threadpool_limits(limits=1), time_limited(time_limit) as clock:
+            result = infer_track(
+                path,
+                track=track,
+                models=models,
+                extraction=extraction,
+                hop_seconds=float(hop_seconds),
+                batch_size=int(batch_size),
+                waveform_points=int(waveform_points),
+                vggish=vggish,
+                musicnn=musicnn,
+            )
+    except (AudioDecodeError, TrackTimeout) as error:
+        if isinstance(error, TrackTimeout):
+            error = AudioDecodeError(
+                f"{path}: timed out after {clock.limit_s:.0f} s (feature_extraction."
+                "time_limit: the decoder hung or the file is far longer than its header)",
+                reason="timeout",
+            )
+        logger.warning("inference cannot read %s: %s", path, error)
+        record = CachedTrack(
+            key=key,
+            fingerprint=fingerprint,
+            status=ERROR,
+            source=source,
+            summary={"status": ERROR, "error": str(error), "n_windows": 0},
+            seconds=time.perf_counter() - started,
+        )
+        return record, error
+    except Exception as error:
+        error.add_note(f"raised while scoring track {track} ({path})")
+        raise
+    seconds = time.perf_counter() - started
+    return _cached(result, key=key, fingerprint=fingerprint, source=source, seconds=seconds), None
+
+
+# ----------------------------------------------------------------------- scoring on Dask
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """What every Dask scoring task shares (small: model loaders, not models): the chosen
+    model rows (``MODEL_COLUMNS[:5]``), a loader per :func:`model_key`, the parameters, the
+    run's :func:`inference_fingerprint` and the track cache folder the workers write to."""
+
+    chosen: tuple[tuple[Any, ...], ...]
+    loaders: Mapping[str, Callable[[], Any]]
+    feature_extraction: Mapping[str, Any]
+    hop_seconds: float
+    batch_size: int
+    waveform_points: int
+    fingerprint: str
+    cache_path: str
+
+
+@dataclass(frozen=True)
+class ScoringTask:
+    job: ScoringJob
+    key: str
+    track: str
+    path: str
+
+    @property
+    def id(self) -> str:
+        return self.track
+
+
+# On a Dask worker: the models of the jobs it ran, by fingerprint, loaded on its first task.
+_WORKER_MODELS: dict[str, tuple[list[LabelModel], Any, Any, ExtractionParams]] = {}
+_WORKER_MODELS_LOCK = threading.Lock()
+_WORKER_MODEL_LOADS: list[str] = []
+
+
+def worker_model_loads() -> list[str]:
+    """The fingerprints of the jobs whose models this process loaded, once each (run on every
+    worker with ``client.run``: one load per worker and job, however many tasks it ran)."""
+    return list(_WORKER_MODEL_LOADS)
+
+
+def _worker_models(job: ScoringJob) -> tuple[list[LabelModel], Any, Any, ExtractionParams]:
+    """The job's models on this worker process, loaded once per worker (not per task)."""
+    with _WORKER_MODELS_LOCK:
+        if job.fingerprint not in _WORKER_MODELS:
+            chosen = pd.DataFrame(list(job.chosen), columns=list(MODEL_COLUMNS[:5]))
+            loaded = {key: load() for key, load in job.loaders.items()}
+            extraction = ExtractionParams.from_dict(job.feature_extraction)
+            vggish = None
+            if (chosen["feature"] == "vggish").any():
+                vggish = load_vggish(extraction.vggish_handle)
+            musicnn = None
+            if (chosen["feature"] == "musicnn").any():
+                musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
+            _WORKER_MODELS.clear()  # one job's models at a time: memory stays bounded
+            _WORKER_MODELS[job.fingerprint] = (
+                _label_models(chosen, loaded),
+                vggish,
+                musicnn,
+                extraction,
+            )
+            _WORKER_MODEL_LOADS.append(job.fingerprint)
+        return _WORKER_MODELS[job.fingerprint]
+
+
+def score_on_worker(task: ScoringTask) -> tuple[str, str, str, str | None]:
+    """A Dask task: score one track and write its record straight into the track cache
+    (atomically, under its fixed key: a re-run after a worker died rewrites the same bytes
+    but the timing). Returns ``(key, status, reason, error)``: nothing big travels back."""
+    job = task.job
+    models, vggish, musicnn, extraction = _worker_models(job)
+    record, error = score_track(
+        str(resolve_path(task.path)),
+        key=task.key,
+        track=task.track,
+        models=models,
+        extraction=extraction,
+        hop_seconds=job.hop_seconds,
+        batch_size=job.batch_size,
+        waveform_points=job.waveform_points,
+        vggish=vggish,
+        musicnn=musicnn,
+        fingerprint=job.fingerprint,
+    )
+    write_record(job.cache_path, record)
+    return (
+        task.key,
+        record.status,
+        error.reason if error else "",
+        None if error is None else str(error),
+    )
+
+
+def _score_on_dask(
+    todo: Mapping[str, Any], backend: ComputeParams, guard: FailureGuard, job: ScoringJob
+) -> Iterator[dict[str, CachedTrack]]:
+    if not job.cache_path:
+        raise ParameterError("compute.backend=dask needs the track cache (existing_results)")
+    tasks = [
+        ScoringTask(job=job, key=key, track=row.track, path=str(row.path))
+        for key, row in todo.items()
+    ]
+
+    def crashed(task: ScoringTask, error: BaseException) -> tuple[str, str, str, str]:
+        message = (
+            f"{task.path}: scoring it killed {_KILLED_WORKERS} Dask workers in a row ({error}); "
+            "the file is probably damaged"
+        )
+        write_record(
+            job.cache_path,
+            CachedTrack(
+                key=task.key,
+                fingerprint=job.fingerprint,
+                status=ERROR,
+                source=SourceStamp.of(str(resolve_path(task.path))),
+                summary={"status": ERROR, "error": message, "n_windows": 0},
+            ),
+        )
+        return task.key, ERROR, "crash", message
+
+    # Saved (and the cache's leftovers swept) before any worker writes into the folder; after
+    # it, only the workers write, so nothing more is yielded.
+    yield {}
+    with dask_client(backend) as client:
+        results = dask_map(score_on_worker, tasks, client=client, on_crash=crashed,
+                           key=lambda t: f"score-{t.key}")  # fmt: skip
+        for _key, _status, reason, error in tqdm(
+            results, total=len(tasks), desc="inference (dask)", unit="track"
+        ):
+            guard.add(reason, error)
+
+
+# The scheduler's default distributed.scheduler.allowed-failures + 1.
+_KILLED_WORKERS = 4
 
 
 def model_identity(inference_models: pd.DataFrame | None) -> dict[str, Any]:
@@ -581,16 +798,21 @@ def model_identity(inference_models: pd.DataFrame | None) -> dict[str, Any]:
     ``valence=mfcc_ridge.valence``), ``model_version`` (registry version or MLflow run, per
     label), ``trained_on`` (corpus kind and fingerprint) and ``demo_model`` (True when any
     label's model was trained on the synthetic demo)."""
-    if inference_models is None or "model" not in inference_models:
+    if inference_models is None or "label" not in inference_models:
         return {"model": "", "model_version": "", "trained_on": "unknown", "demo_model": False}
-    rows = inference_models.fillna("")
+    rows = inference_models
+    if "model" not in rows:  # chosen rows without the registry's identity columns
+        rows = rows.assign(model=[f"{r.feature}_{r.network}.{r.target}"
+                                  for r in rows.itertuples(index=False)])  # fmt: skip
+    rows = rows.assign(**{c: rows.get(c, "") for c in IDENTITY_COLUMNS})
+    rows = rows.fillna("")
     corpora = sorted({f"{r.corpus_kind} {r.corpus_fingerprint}".strip()
                       for r in rows.itertuples(index=False)})  # fmt: skip
     return {
         "model": "; ".join(f"{r.label}={r.model}" for r in rows.itertuples(index=False)),
         "model_version": "; ".join(f"{r.label}={r.model_version or 'untracked'}"
                                    for r in rows.itertuples(index=False)),
-        "trained_on": "; ".join(corpora),
+        "trained_on": "; ".join(c for c in corpora if c) or "unknown",
         "demo_model": bool((rows["corpus_kind"] == DEMO).any()),
     }
 
@@ -600,11 +822,16 @@ def collect_vad_timelines(
     inference_results: TrackCache,
     inference_models: pd.DataFrame | None = None,
     audio_path: str | None = "",
+    *,
+    quiet: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every track's result from the track cache, in album order, named as in
     ``inference_tracks``, each row with the model that made it and the corpus it was trained
-    on (:func:`model_identity`). A demo model scoring user audio (``audio_path`` set) is
-    warned about and flagged (``demo_model``).
+    on (:func:`model_identity`); its ``movie_id`` and ``title`` columns (a catalogue) lead every
+    table, and summary fields beyond ``TRACK_COLUMNS`` (e.g. added by a newer scorer) follow
+    them in ``track_vad``. A demo model scoring user audio (``audio_path`` set) is warned about
+    and flagged (``demo_model``). ``quiet``: no summary log line nor demo warning (one movie
+    of a catalogue: the catalogue logs once).
 
     Returns:
         ``vad_timelines`` (``TIMELINE_COLUMNS``, one row per window), ``track_vad``
@@ -613,15 +840,19 @@ def collect_vad_timelines(
     """
     timelines, waveforms, rows = [], [], []
     fingerprints = set()
+    movie_columns = [c for c in MOVIE_COLUMNS if c in inference_tracks.columns]
+    extra_columns: dict[str, None] = {}
     for row in inference_tracks.itertuples(index=False):
+        movie = {c: getattr(row, c) for c in movie_columns}
         record = inference_results.get(track_cache_key(row.path))
         if record is None:
             raise DataValidationError(
                 f"{inference_results} holds no result for {row.path}: run predict_vad_timelines"
             )
         fingerprints.add(record.fingerprint)
-        rows.append({"position": row.position, "track": row.track, "path": row.path,
+        rows.append({**movie, "position": row.position, "track": row.track, "path": row.path,
                      **record.summary})  # fmt: skip
+        extra_columns |= dict.fromkeys(k for k in record.summary if k not in TRACK_COLUMNS)
         if record.status == ERROR:
             continue
         columns = record.arrays
@@ -630,6 +861,9 @@ def collect_vad_timelines(
         )
         waveform = pd.DataFrame({c: columns[f"waveform.{c}"] for c in WAVEFORM_COLUMNS[1:]})
         waveform.insert(0, "track", row.track)
+        for position, (name, value) in enumerate(movie.items()):
+            timeline.insert(position, name, value)
+            waveform.insert(position, name, value)
         timelines.append(timeline)
         waveforms.append(waveform)
     if len(fingerprints) > 1:
@@ -637,29 +871,36 @@ def collect_vad_timelines(
             f"{inference_results}: the tracks were scored with different models or parameters; "
             "run predict_vad_timelines"
         )
-    track_vad = pd.DataFrame(rows, columns=list(TRACK_COLUMNS))
+    track_vad = pd.DataFrame(rows, columns=[*movie_columns, *TRACK_COLUMNS, *extra_columns])
     track_vad["error"] = track_vad["error"].fillna("").astype(str)
     track_vad["n_windows"] = track_vad["n_windows"].astype(np.int64)
     for column in ("duration_s", *VAD_LABELS):
         track_vad[column] = track_vad[column].astype(np.float64)
     n_failed = int((track_vad["status"] == ERROR).sum())
-    logger.info("inference: %d tracks scored, %d unreadable", len(track_vad) - n_failed, n_failed)
     identity = model_identity(inference_models)
-    if identity["demo_model"] and audio_path and str(audio_path).strip():
-        logger.warning(
-            "inference: %s scored with a model trained on the synthetic DEMO corpus (%s): its "
-            "numbers say nothing about real music. Train on a real corpus first.",
-            audio_path,
-            identity["model"],
+    if not quiet:
+        logger.info(
+            "inference: %d tracks scored, %d unreadable", len(track_vad) - n_failed, n_failed
         )
-    timelines_table = _concat(timelines, TIMELINE_COLUMNS).assign(**identity)
-    return timelines_table, track_vad.assign(**identity), _concat(waveforms, WAVEFORM_COLUMNS)
+        if identity["demo_model"] and audio_path and str(audio_path).strip():
+            logger.warning(
+                "inference: %s scored with a model trained on the synthetic DEMO corpus (%s): "
+                "its numbers say nothing about real music. Train on a real corpus first.",
+                audio_path,
+                identity["model"],
+            )
+    return (
+        _concat(timelines, (*movie_columns, *TIMELINE_COLUMNS)).assign(**identity),
+        track_vad.assign(**identity),
+        _concat(waveforms, (*movie_columns, *WAVEFORM_COLUMNS)),
+    )
 
 
 def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
     if not frames:
+        text = ("track", *MOVIE_COLUMNS)
         return pd.DataFrame(
-            {c: pd.Series(dtype="str" if c == "track" else "float64") for c in columns}
+            {c: pd.Series(dtype="str" if c in text else "float64") for c in columns}
         )
     return pd.concat(frames, ignore_index=True)
 

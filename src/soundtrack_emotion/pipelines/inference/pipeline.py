@@ -1,6 +1,9 @@
-"""Inference pipeline: trained models -> VAD timelines per track -> a movie's emotional profile.
+"""Inference pipeline: trained models -> VAD timelines per track -> each movie's emotional
+profile -> the catalogue table.
 
-    kedro run --pipelines=inference --params="inference.audio_path=<file|folder|csv>"
+    kedro run --pipelines=inference --params="inference.catalogue=<folder of movie folders|csv>"
+    kedro run --pipelines=inference --params="inference.audio_path=<file|folder|csv>"  # 1 movie
+    kedro run --pipelines=inference --env dask ...   # per-track scoring on a Dask cluster
 
 The trained models are one lazy input, ``trained_models`` (a ``PartitionedDataset`` over
 ``data/06_models``: a loader per model file, nothing loaded yet). ``select_inference_models``
@@ -10,6 +13,7 @@ among the given feature families' models, and ``predict_vad_timelines`` loads on
 
     existing_inference_results -> predict_vad_timelines -> inference_results (track by track)
     inference_results -> collect_vad_timelines -> vad_timelines, track_vad, inference_waveforms
+    inference_results -> aggregate_movies -> movie_* partitions -> catalogue_table, catalogue_plot
 
 ``existing_inference_results`` is the track cache as it is on disk when the run starts (the
 same folder as ``inference_results``), so a rerun skips the tracks already scored.
@@ -23,15 +27,18 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
+from soundtrack_emotion.pipelines.inference.catalogue import (
+    aggregate_movies,
+    build_catalogue_table,
+    list_catalogue_tracks,
+    plot_catalogue,
+)
 from soundtrack_emotion.pipelines.inference.nodes import (
-    build_movie_profile,
     collect_vad_timelines,
     export_csv,
-    list_inference_tracks,
     predict_vad_timelines,
     select_inference_models,
 )
-from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
 from soundtrack_emotion.vocabulary import FEATURES
 
 
@@ -45,11 +52,13 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
     return Pipeline(
         [
             Node(
-                list_inference_tracks,
+                list_catalogue_tracks,
                 inputs=[
+                    "params:inference.catalogue",
                     "params:inference.audio_path",
                     "soundtracks",
                     "params:inference.audio_extensions",
+                    "params:inference.album_title",
                 ],
                 outputs="inference_tracks",
                 name="list_inference_tracks",
@@ -72,6 +81,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
                     "feature_extraction": "params:feature_extraction",
                     "trained_models": "trained_models",
                     "existing_results": "existing_inference_results",
+                    "compute": "params:compute",
                 },
                 outputs="inference_results",
                 name="predict_vad_timelines",
@@ -91,27 +101,40 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
                 name="export_inference_csv",
             ),
             Node(
-                plot_track_timelines,
-                inputs=["vad_timelines", "inference_waveforms", "track_vad"],
-                outputs="vad_timeline_plots",
-                name="plot_track_timelines",
+                aggregate_movies,
+                inputs=[
+                    "inference_tracks",
+                    "inference_results",
+                    "inference_models",
+                    "existing_movie_digests",
+                ],
+                outputs=[
+                    "movie_timelines",
+                    "movie_track_vad",
+                    "movie_profiles",
+                    "movie_arcs",
+                    "movie_plots",
+                    "movie_digests",
+                ],
+                name="aggregate_movies",
             ),
             Node(
-                build_movie_profile,
-                inputs="track_vad",
-                outputs=["movie_profile", "movie_arc"],
-                name="build_movie_profile",
+                build_catalogue_table,
+                inputs=[
+                    "inference_tracks",
+                    "movie_profiles",
+                    "movie_track_vad",
+                    "inference_models",
+                    "movie_digests",
+                ],
+                outputs="catalogue_table",
+                name="build_catalogue_table",
             ),
             Node(
-                plot_movie_profile,
-                inputs={
-                    "arc": "movie_arc",
-                    "profile": "movie_profile",
-                    "audio_path": "params:inference.audio_path",
-                    "title": "params:inference.album_title",
-                },
-                outputs="movie_profile_plot",
-                name="plot_movie_profile",
+                plot_catalogue,
+                inputs="catalogue_table",
+                outputs="catalogue_plot",
+                name="plot_catalogue",
             ),
         ],
         tags=["inference"],

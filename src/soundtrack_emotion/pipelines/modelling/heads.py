@@ -134,6 +134,7 @@ def fit_ridge(
     mean = x_train.mean(axis=0)
     scale = np.maximum(x_train.std(axis=0), keras.config.epsilon())
     z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
+
     def validation_mse(alpha: float) -> np.ndarray:
         predicted = Ridge(alpha=alpha).fit(z_train, y_train).predict(z_val)
         return np.mean((clip_vad(predicted.reshape(y_val.shape)) - y_val) ** 2, axis=0)

@@ -1,0 +1,399 @@
+"""A VoD catalogue of movies through inference: listing, per-movie outputs, the catalogue table.
+
+``inference.catalogue`` is a folder of movie folders (one movie per sub-folder, its audio files
+in name order) or a CSV with ``movie_id, title, position, path`` (``title`` and ``position``
+optional; any other column, such as ``year`` or ``genre``, is kept). A folder of audio files, a
+plain track-list CSV, one file, or the demo's test songs (``inference.audio_path``, empty
+catalogue) is a catalogue of one movie, so single-album runs keep working.
+
+Every movie's outputs are partitions named by its ``movie_id``. :func:`aggregate_movies`
+rebuilds only the movies whose :func:`movie_digest` (their track list, titles and the track
+cache records they are made of) differs from the one stored by the previous run
+(``movie_digests``), so a grown catalogue re-aggregates only its new or changed movies; the
+scoring itself already skips tracks that the track cache holds (``predict_vad_timelines``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from soundtrack_emotion.audio import AUDIO_EXTENSIONS
+from soundtrack_emotion.datasets import TrackCache
+from soundtrack_emotion.datasets.track_cache import ERROR
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.paths import resolve_path
+from soundtrack_emotion.pipelines.inference.nodes import (
+    CSV_SUFFIX,
+    _track_names,
+    build_movie_profile,
+    collect_vad_timelines,
+    list_inference_tracks,
+    model_identity,
+    track_cache_key,
+)
+from soundtrack_emotion.pipelines.inference.plots import (
+    album_title,
+    file_name,
+    plot_movie_profile,
+    plot_vad_timeline,
+)
+from soundtrack_emotion.vad import VAD_LABELS
+
+logger = logging.getLogger(__name__)
+
+CATALOGUE_COLUMNS = ("movie_id", "title", "position", "path")
+# Bump when the aggregation changes, so every movie is re-aggregated.
+AGGREGATION_VERSION = 1
+PROFILE_STATS = ("mean", "std", "opening", "closing", "trend_per_hour")
+# A track's summary column, when present (issue 11's out-of-domain flag), counted per movie.
+OUT_OF_DOMAIN = "out_of_domain"
+# Movies named in the catalogue figure (the others are plotted unnamed).
+MAX_FIGURE_LABELS = 40
+_UNSAFE = re.compile(r"[^\w.\-]+")
+
+
+def movie_partition(movie_id: str) -> str:
+    """A file-name-safe partition id for ``movie_id``."""
+    safe = _UNSAFE.sub("_", str(movie_id)).strip("._")
+    if not safe:
+        raise ParameterError(f"movie_id {movie_id!r} has no letter or digit to name its files")
+    return safe
+
+
+# ------------------------------------------------------------------------------------ listing
+
+
+def _movie_folders(folder: Path, extensions: Sequence[str]) -> list[Path] | None:
+    """The sub-folders of ``folder`` (name order) when it is a folder of movie folders: it
+    holds no audio file itself and at least one sub-folder. None: a folder of audio files."""
+    wanted = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    visible = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    if any(p.is_file() and p.suffix.lower() in wanted for p in visible):
+        return None
+    subfolders = sorted((p for p in visible if p.is_dir()), key=lambda p: p.name)
+    return subfolders or None
+
+
+def _one_movie(tracks: pd.DataFrame, movie_id: str, title: str) -> pd.DataFrame:
+    tracks = tracks.copy()
+    tracks.insert(0, "title", title)
+    tracks.insert(0, "movie_id", movie_partition(movie_id))
+    return tracks
+
+
+def _read_catalogue_csv(csv_path: Path) -> pd.DataFrame:
+    """A catalogue CSV's rows -> ``movie_id, title, position, track, path`` + extra columns."""
+    table = pd.read_csv(csv_path, dtype={"movie_id": str})
+    missing = [c for c in ("movie_id", "path") if c not in table.columns]
+    if missing or table.empty:
+        raise ParameterError(
+            f"inference.catalogue {csv_path}: needs columns {list(CATALOGUE_COLUMNS)} "
+            f"(title and position optional) and at least one row; missing {missing}"
+        )
+    if table["movie_id"].isna().any() or table["path"].isna().any():
+        rows = table.index[table["movie_id"].isna() | table["path"].isna()] + 2
+        raise ParameterError(f"{csv_path}: empty movie_id or path on lines {list(rows)}")
+    if "title" not in table.columns:
+        table["title"] = table["movie_id"]
+    table["title"] = table["title"].fillna(table["movie_id"]).astype(str)
+    paths = [Path(str(p)) for p in table["path"]]
+    table["path"] = [str(p if p.is_absolute() else csv_path.parent / p) for p in paths]
+    order = ["position"] if "position" in table.columns else []
+    table["_row"] = np.arange(len(table))
+    table = table.sort_values(["movie_id", *order, "_row"], kind="stable")
+    movies = []
+    for movie_id, group in table.groupby("movie_id", sort=False):
+        rows = group.drop(columns=["_row"]).reset_index(drop=True)
+        rows["track"] = _track_names([Path(p) for p in rows["path"]])
+        rows["position"] = np.arange(1, len(rows) + 1, dtype=np.int64)
+        rows["movie_id"] = movie_partition(str(movie_id))
+        movies.append(rows)
+    result = pd.concat(movies, ignore_index=True)
+    extras = [c for c in result.columns if c not in (*CATALOGUE_COLUMNS, "track")]
+    return result[["movie_id", "title", "position", "track", "path", *extras]]
+
+
+def list_catalogue_tracks(
+    catalogue: str | None,
+    audio_path: str | None,
+    soundtracks: pd.DataFrame,
+    audio_extensions: Sequence[str] = AUDIO_EXTENSIONS,
+    album_title_param: str | None = None,
+) -> pd.DataFrame:
+    """Every track of the catalogue: ``movie_id``, ``title``, ``position`` (1-based, within
+    its movie), ``track``, ``path``, then the catalogue CSV's extra columns.
+
+    ``catalogue`` (relative: from the project root): a folder of movie folders (movie_id and
+    title = the sub-folder's name) or a CSV with a ``movie_id`` column. Anything else, or an
+    empty ``catalogue`` with ``audio_path`` (see :func:`list_inference_tracks`), is one movie
+    named after the folder/file (``album_title_param`` titles it).
+    """
+    source_text = str(catalogue or "").strip()
+    if source_text:
+        source = resolve_path(source_text)
+        if not source.exists():
+            raise ParameterError(f"inference.catalogue {source} does not exist")
+        if source.is_dir() and (folders := _movie_folders(source, audio_extensions)):
+            movies = []
+            for folder in folders:
+                try:
+                    tracks = list_inference_tracks(str(folder), soundtracks, audio_extensions)
+                except ParameterError as error:
+                    logger.warning("inference: movie folder %s skipped: %s", folder, error)
+                    continue
+                movies.append(_one_movie(tracks, folder.name, folder.name))
+            if not movies:
+                raise ParameterError(f"inference.catalogue {source}: no movie folder holds audio")
+            result = pd.concat(movies, ignore_index=True)
+        elif source.suffix.lower() == CSV_SUFFIX and "movie_id" in _csv_columns(source):
+            result = _read_catalogue_csv(source)
+        else:
+            result = _single_movie(source_text, soundtracks, audio_extensions, album_title_param)
+    else:
+        result = _single_movie(audio_path, soundtracks, audio_extensions, album_title_param)
+    n_movies = result["movie_id"].nunique()
+    logger.info("inference: catalogue of %d movies, %d tracks", n_movies, len(result))
+    return result.reset_index(drop=True)
+
+
+def _csv_columns(path: Path) -> list[str]:
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def _single_movie(
+    audio_path: str | None,
+    soundtracks: pd.DataFrame,
+    audio_extensions: Sequence[str],
+    title: str | None,
+) -> pd.DataFrame:
+    tracks = list_inference_tracks(audio_path, soundtracks, audio_extensions)
+    text = str(audio_path or "").strip()
+    movie_id = Path(text).stem if text else "demo_test_songs"
+    name = title or (Path(text).stem if text else album_title(None, None))
+    return _one_movie(tracks, movie_id, name)
+
+
+# -------------------------------------------------------------------------------- aggregation
+
+
+def movie_digest(
+    movie: pd.DataFrame, inference_results: TrackCache, inference_models: pd.DataFrame
+) -> str:
+    """Hash of what a movie's outputs are made of: its rows (title, positions, names, paths,
+    extra columns), each track's cache record (fingerprint, source, status) and the models."""
+    records = []
+    for path in movie["path"]:
+        meta = inference_results.meta(track_cache_key(path)) or {}
+        records.append([meta.get(k) for k in ("fingerprint", "source", "status")])
+    spec = {
+        "version": AGGREGATION_VERSION,
+        "rows": movie.astype(str).to_dict("split")["data"],
+        "columns": list(movie.columns),
+        "records": records,
+        "models": inference_models.astype(str).to_dict("split")["data"],
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _movie_tables(
+    movie: pd.DataFrame, inference_results: TrackCache, inference_models: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    tracks = movie[["position", "track", "path"]].reset_index(drop=True)
+    return collect_vad_timelines(tracks, inference_results, inference_models, quiet=True)
+
+
+def _profile_and_arc(
+    movie: pd.DataFrame, cache: TrackCache, models: pd.DataFrame, which: int
+) -> pd.DataFrame:
+    return build_movie_profile(_movie_tables(movie, cache, models)[1])[which]
+
+
+def _timelines(
+    movie: pd.DataFrame, cache: TrackCache, models: pd.DataFrame, which: int
+) -> pd.DataFrame:
+    return _movie_tables(movie, cache, models)[which]
+
+
+def _profile_figure(movie: pd.DataFrame, cache: TrackCache, models: pd.DataFrame) -> Figure:
+    profile, arc = build_movie_profile(_movie_tables(movie, cache, models)[1])
+    return plot_movie_profile(arc, profile, audio_path=None, title=str(movie["title"].iloc[0]))
+
+
+def _timeline_figure(
+    movie: pd.DataFrame, cache: TrackCache, models: pd.DataFrame, position: int
+) -> Figure:
+    timelines, track_vad, waveforms = _movie_tables(movie, cache, models)
+    row = track_vad[track_vad["position"] == position].iloc[0]
+    return plot_vad_timeline(
+        timelines[timelines["track"] == row["track"]],
+        waveforms[waveforms["track"] == row["track"]],
+        title=f"{row['track']}: overall valence {row['valence']:.2f}, arousal "
+        f"{row['arousal']:.2f}, dominance {row['dominance']:.2f}",
+    )
+
+
+Lazy = Callable[[], Any]
+
+
+def aggregate_movies(
+    inference_tracks: pd.DataFrame,
+    inference_results: TrackCache,
+    inference_models: pd.DataFrame,
+    existing_digests: Mapping[str, str],
+) -> tuple[
+    dict[str, Lazy], dict[str, Lazy], dict[str, Lazy], dict[str, Lazy], dict[str, Lazy],
+    dict[str, str],
+]:  # fmt: skip
+    """The per-movie outputs of the movies that changed since the last run, as lazy
+    partitions (each computed from the track cache when it is saved: memory stays flat).
+
+    Returns ``movie_timelines``, ``movie_track_vad`` (one row per track, ``TRACK_COLUMNS``),
+    ``movie_profiles`` (per label, see :func:`build_movie_profile`), ``movie_arcs``,
+    ``movie_plots`` (``<movie>/profile.png`` and ``<movie>/timelines/<pos>_<track>.png``), all
+    keyed by movie partition id, and the updated ``movie_digests`` (saved last: a run that
+    dies before it re-aggregates those movies again).
+    """
+    digests = dict(existing_digests)
+    outputs: tuple[dict[str, Lazy], ...] = ({}, {}, {}, {}, {})
+    timelines, track_vad, profiles, arcs, plots = outputs
+    n_changed = 0
+    for movie_id, group in inference_tracks.groupby("movie_id", sort=False):
+        movie = group.reset_index(drop=True)
+        digest = movie_digest(movie, inference_results, inference_models)
+        if digests.get(movie_id) == digest:
+            continue
+        n_changed += 1
+        digests[movie_id] = digest
+        source = (movie, inference_results, inference_models)
+        timelines[movie_id] = partial(_timelines, *source, 0)
+        track_vad[movie_id] = partial(_timelines, *source, 1)
+        profiles[movie_id] = partial(_profile_and_arc, *source, 0)
+        arcs[movie_id] = partial(_profile_and_arc, *source, 1)
+        plots[f"{movie_id}/profile"] = partial(_profile_figure, *source)
+        for row in movie.itertuples(index=False):
+            meta = inference_results.meta(track_cache_key(row.path)) or {}
+            if meta.get("status", ERROR) == ERROR:
+                continue
+            name = f"{movie_id}/timelines/{int(row.position):03d}_{file_name(row.track)}"
+            plots[name] = partial(_timeline_figure, *source, int(row.position))
+    n_movies = inference_tracks["movie_id"].nunique()
+    logger.info(
+        "inference: %d of %d movies aggregated, %d unchanged since the last run",
+        n_changed,
+        n_movies,
+        n_movies - n_changed,
+    )
+    return timelines, track_vad, profiles, arcs, plots, digests
+
+
+# -------------------------------------------------------------------------- catalogue table
+
+
+def build_catalogue_table(
+    inference_tracks: pd.DataFrame,
+    movie_profiles: Mapping[str, Lazy],
+    movie_track_vad: Mapping[str, Lazy],
+    inference_models: pd.DataFrame,
+    movie_digests: Mapping[str, str],
+) -> pd.DataFrame:
+    """One row per movie of this run's catalogue, in catalogue order: ``movie_id``,
+    ``title``, the catalogue's extra columns (first row of the movie), coverage
+    (``n_tracks``, ``n_scored``, ``n_failed``, ``n_out_of_domain``: NA when the tracks carry
+    no such flag, ``scored_s``), ``models``, and per label ``{label}_{mean,std,opening,
+    closing,trend_per_hour}`` (duration-weighted, see :func:`build_movie_profile`); the
+    model used, as on every output (``OUTPUT_IDENTITY``, see :func:`model_identity`), before
+    the label columns.
+    ``movie_digests`` orders the node after :func:`aggregate_movies` (partitions saved)."""
+    extras = [c for c in inference_tracks.columns if c not in (*CATALOGUE_COLUMNS, "track")]
+    identity = model_identity(inference_models)
+    rows = []
+    for movie_id, movie in inference_tracks.groupby("movie_id", sort=False):
+        if movie_id not in movie_digests:
+            raise ParameterError(f"movie {movie_id} was not aggregated: run aggregate_movies")
+        profile = movie_profiles[movie_id]().set_index("label")
+        tracks = movie_track_vad[movie_id]()
+        failed = tracks["status"] == ERROR
+        row: dict[str, Any] = {
+            "movie_id": movie_id,
+            "title": str(movie["title"].iloc[0]),
+            **{c: movie[c].iloc[0] for c in extras},
+            "n_tracks": len(tracks),
+            "n_scored": int((~failed).sum()),
+            "n_failed": int(failed.sum()),
+            "n_out_of_domain": (
+                int(tracks[OUT_OF_DOMAIN].fillna(False).astype(bool).sum())
+                if OUT_OF_DOMAIN in tracks.columns
+                else pd.NA
+            ),
+            "scored_s": float(tracks.loc[~failed, "duration_s"].sum()),
+            **identity,
+        }
+        for label in VAD_LABELS:
+            for stat in PROFILE_STATS:
+                value = profile.loc[label, stat] if stat in profile.columns else np.nan
+                row[f"{label}_{stat}"] = float(value) if pd.notna(value) else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["n_out_of_domain"] = table["n_out_of_domain"].astype("Int64")
+    logger.info(
+        "inference: catalogue table of %d movies (%d tracks failed)",
+        len(table),
+        int(table["n_failed"].sum()),
+    )
+    return table
+
+
+def plot_catalogue(catalogue_table: pd.DataFrame) -> Figure:
+    """The movies in the valence-arousal plane: one point per movie at its duration-weighted
+    mean, whiskers ± its spread (std), colour = dominance; named up to MAX_FIGURE_LABELS."""
+    fig = Figure(figsize=(9, 8), layout="constrained")
+    ax = fig.subplots()
+    scored = catalogue_table[catalogue_table["valence_mean"].notna()]
+    ax.errorbar(
+        scored["valence_mean"],
+        scored["arousal_mean"],
+        xerr=scored["valence_std"],
+        yerr=scored["arousal_std"],
+        fmt="none",
+        ecolor="0.75",
+        lw=0.8,
+        zorder=1,
+    )
+    points = ax.scatter(
+        scored["valence_mean"],
+        scored["arousal_mean"],
+        c=scored["dominance_mean"],
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+        s=40,
+        zorder=2,
+    )
+    fig.colorbar(points, ax=ax, label="Dominance (weighted mean)")
+    if len(scored) <= MAX_FIGURE_LABELS:
+        for row in scored.itertuples(index=False):
+            ax.annotate(str(row.title), (row.valence_mean, row.arousal_mean), fontsize=8,
+                        xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    ax.axhline(0.5, color="0.9", lw=0.8, zorder=0)
+    ax.axvline(0.5, color="0.9", lw=0.8, zorder=0)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("Valence (duration-weighted mean, whiskers ± std)")
+    ax.set_ylabel("Arousal (duration-weighted mean, whiskers ± std)")
+    n_failed = int(catalogue_table["n_failed"].sum())
+    ax.set_title(
+        f"Catalogue: {len(scored)} of {len(catalogue_table)} movies scored "
+        f"({n_failed} tracks unreadable)"
+    )
+    return fig

@@ -1,0 +1,151 @@
+"""A catalogue of movies: listing, per-movie aggregation of changed movies only, the table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
+from soundtrack_emotion.datasets.track_cache import write_record
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.pipelines.inference.catalogue import (
+    aggregate_movies,
+    build_catalogue_table,
+    list_catalogue_tracks,
+    plot_catalogue,
+)
+from soundtrack_emotion.pipelines.inference.nodes import MODEL_COLUMNS, track_cache_key
+from soundtrack_emotion.vad import VAD_LABELS
+
+NO_SOUNDTRACKS = pd.DataFrame({"id": [], "audio_path": [], "split": []})
+CHOSEN = pd.DataFrame(
+    [(label, "mfcc", "cnn", label, 0, 0.1) for label in VAD_LABELS], columns=list(MODEL_COLUMNS)
+)
+
+
+def _touch(path, data=b"x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_a_folder_of_movie_folders_is_a_catalogue_and_a_folder_of_files_one_movie(tmp_path):
+    for movie, names in {"Alien (1979)": ["02 b.wav", "01 a.flac"], "Up": ["x.mp3"]}.items():
+        for name in names:
+            _touch(tmp_path / "vod" / movie / name)
+    (tmp_path / "vod" / "Empty").mkdir()
+    tracks = list_catalogue_tracks(str(tmp_path / "vod"), "", NO_SOUNDTRACKS)
+    assert tracks[["movie_id", "title", "position", "track"]].values.tolist() == [
+        ["Alien_1979", "Alien (1979)", 1, "01 a"],
+        ["Alien_1979", "Alien (1979)", 2, "02 b"],
+        ["Up", "Up", 1, "x"],
+    ]
+    one = list_catalogue_tracks("", str(tmp_path / "vod" / "Up"), NO_SOUNDTRACKS)
+    assert one[["movie_id", "title", "track"]].values.tolist() == [["Up", "Up", "x"]]
+    titled = list_catalogue_tracks(str(tmp_path / "vod/Up"), "", NO_SOUNDTRACKS, (".mp3",), "Pixar")
+    assert titled["title"].tolist() == ["Pixar"]
+
+
+def test_a_catalogue_csv_keeps_extra_columns_and_orders_by_position(tmp_path):
+    for name in ("a.wav", "b.wav", "c.wav"):
+        _touch(tmp_path / "audio" / name)
+    csv = tmp_path / "catalogue.csv"
+    pd.DataFrame(
+        {
+            "movie_id": ["m2", "m1", "m1"],
+            "title": ["Second", "First", "First"],
+            "position": [1, 2, 1],
+            "path": ["audio/c.wav", "audio/b.wav", str(tmp_path / "audio/a.wav")],
+            "year": [2001, 1999, 1999],
+            "genre": ["drama", "sci-fi", "sci-fi"],
+        }
+    ).to_csv(csv, index=False)
+    tracks = list_catalogue_tracks(str(csv), "", NO_SOUNDTRACKS)
+    assert tracks.columns.tolist() == [
+        "movie_id", "title", "position", "track", "path", "year", "genre",
+    ]  # fmt: skip
+    assert tracks[["movie_id", "position", "track", "year"]].values.tolist() == [
+        ["m1", 1, "a", 1999],
+        ["m1", 2, "b", 1999],
+        ["m2", 1, "c", 2001],
+    ]
+    assert tracks["path"].iloc[2] == str(tmp_path / "audio/c.wav")
+    pd.DataFrame({"movie_id": ["m"], "title": ["t"]}).to_csv(csv, index=False)
+    with pytest.raises(ParameterError, match="path"):
+        list_catalogue_tracks(str(csv), "", NO_SOUNDTRACKS)
+
+
+def _score(cache_dir, path, value: float, seconds: float, *, error: bool = False) -> None:
+    """A track cache record as predict_vad_timelines writes it (hop 1 s)."""
+    key = track_cache_key(str(path))
+    source = SourceStamp.of(str(path))
+    if error:
+        write_record(cache_dir, CachedTrack(key=key, fingerprint="f", status="error",
+                                            source=source, summary={"status": "error",
+                                            "error": "unreadable", "n_windows": 0}))  # fmt: skip
+        return
+    starts = np.arange(seconds)
+    arrays = {"timeline.start_s": starts, "timeline.end_s": starts + 1.0}
+    arrays |= {f"timeline.{label}": np.full(len(starts), value) for label in VAD_LABELS}
+    arrays |= {"waveform.time_s": starts + 0.5, "waveform.low": -starts, "waveform.high": starts}
+    summary = {"status": "ok", "error": "", "duration_s": seconds, "n_windows": len(starts),
+               **dict.fromkeys(VAD_LABELS, value)}  # fmt: skip
+    write_record(cache_dir, CachedTrack(key=key, fingerprint="f", status="ok", source=source,
+                                        summary=summary, arrays=arrays))  # fmt: skip
+
+
+def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogue(tmp_path):
+    cache_dir = tmp_path / "cache"
+    files = {name: _touch(tmp_path / name) for name in ("a1", "a2", "b1", "b2")}
+    _score(cache_dir, files["a1"], 0.2, 10)
+    _score(cache_dir, files["a2"], 0.8, 30)
+    _score(cache_dir, files["b1"], 0.5, 5)
+    _score(cache_dir, files["b2"], 0.0, 0, error=True)
+    tracks = pd.DataFrame(
+        [("A", "Alpha", 1, "a1", str(files["a1"]), 1999), ("A", "Alpha", 2, "a2",
+         str(files["a2"]), 1999), ("B", "Beta", 1, "b1", str(files["b1"]), 2005),
+         ("B", "Beta", 2, "b2", str(files["b2"]), 2005)],
+        columns=["movie_id", "title", "position", "track", "path", "year"],
+    )  # fmt: skip
+    cache = TrackCache(cache_dir)
+    timelines, track_vad, profiles, arcs, plots, digests = aggregate_movies(
+        tracks, cache, CHOSEN, {}
+    )
+    assert set(profiles) == set(track_vad) == set(timelines) == set(arcs) == {"A", "B"}
+    assert sorted(plots) == ["A/profile", "A/timelines/001_a1", "A/timelines/002_a2",
+                             "B/profile", "B/timelines/001_b1"]  # fmt: skip
+    stored_profiles = {k: v() for k, v in profiles.items()}
+    stored_tracks = {k: v() for k, v in track_vad.items()}
+    assert stored_profiles["A"].set_index("label").loc["valence", "mean"] == pytest.approx(
+        (0.2 * 10 + 0.8 * 30) / 40
+    )
+    assert len(timelines["A"]()) == 40
+
+    # Nothing changed: nothing to aggregate. One track of B rescored: only B.
+    again = aggregate_movies(tracks, cache, CHOSEN, digests)
+    assert not any(again[:5])
+    _score(cache_dir, files["b2"], 0.9, 5)
+    changed = aggregate_movies(tracks, cache, CHOSEN, digests)
+    assert set(changed[2]) == {"B"}
+    stored_profiles["B"], stored_tracks["B"] = changed[2]["B"](), changed[1]["B"]()
+    table = build_catalogue_table(
+        tracks,
+        {k: (lambda v=v: v) for k, v in stored_profiles.items()},
+        {k: (lambda v=v: v) for k, v in stored_tracks.items()},
+        CHOSEN,
+        changed[5],
+    )
+    assert table["movie_id"].tolist() == ["A", "B"]
+    assert table["year"].tolist() == [1999, 2005]
+    assert table[["n_tracks", "n_scored", "n_failed"]].values.tolist() == [[2, 2, 0], [2, 2, 0]]
+    assert table["n_out_of_domain"].isna().all()  # the tracks carry no such flag
+    assert table.loc[1, "valence_mean"] == pytest.approx(0.7)
+    assert table.loc[0, "valence_opening"] == pytest.approx(0.2)
+    assert table.loc[0, "valence_closing"] == pytest.approx(0.8)
+    assert table.loc[0, "valence_trend_per_hour"] > 0
+    assert table["model"].iloc[0] == (
+        "valence=mfcc_cnn.valence; arousal=mfcc_cnn.arousal; dominance=mfcc_cnn.dominance"
+    )
+    figure = plot_catalogue(table)
+    assert figure.axes[0].get_xlabel().startswith("Valence")
