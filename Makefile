@@ -11,8 +11,8 @@ KEY := $(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.
 INSTALLED := $(VENV)/.installed-$(KEY)
 WEIGHTS := $(VENV)/.weights-$(KEY)
 
-# No TensorFlow / CUDA start-up noise on CPU machines (the package sets the same defaults).
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# TensorFlow's start-up noise on CPU machines is silenced by the package itself
+# (soundtrack_emotion.console, before TensorFlow is imported), for make, kedro and pytest alike.
 
 .PHONY: demo test setup weights lint help clean
 

@@ -14,14 +14,14 @@ its variables read with TensorFlow's checkpoint reader (the package's code is ne
 
 Every batch norm runs in inference mode (moving statistics, epsilon 1e-3).
 
-Two 200-d embeddings are offered (``layer``): ``"dense"``, the dense layer's output before its
+Three embeddings are offered (``layer``): ``"dense"``, the dense layer's output before its
 ReLU (``model/dense/BiasAdd``, what Essentia's msd-musicnn embeddings and its arousal/valence
-heads use: the default), and ``"penultimate"``, batch norm of the ReLU output (what the
-package's ``extractor()`` returns under that name). ``"dense+taggram"`` appends the 50 tag
-probabilities to ``"dense"`` ([250]): the tags (genres, moods, instruments) carry what a small
-labelled corpus cannot teach a head, and on the real-music development set they raised the
-cross-validated valence R² of a ridge head from about 0.07 to 0.11 (arousal and dominance
-unchanged at about 0.61 and 0.58).
+heads use), and ``"penultimate"``, batch norm of the ReLU output (what the
+package's ``extractor()`` returns under that name). ``"dense+taggram"``, the default, appends
+the 50 tag probabilities to ``"dense"`` ([250]): the tags (genres, moods, instruments) carry
+what a small labelled corpus cannot teach a head, and on the real-music development set they
+raised the cross-validated valence R² of a ridge head from about 0.07 to 0.11 (arousal and
+dominance unchanged at about 0.61 and 0.58).
 
 Front end as the package computes it (``extractor.batch_data``), with one fix: 16 kHz mono,
 ``librosa.feature.melspectrogram(n_fft=512, hop_length=256, n_mels=96)``, then
