@@ -31,3 +31,17 @@ def small_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Dem
     """``(raw_dir, planned tracks)`` of a small demo corpus; treat it as read-only."""
     raw_dir = tmp_path_factory.mktemp("demo") / "data" / "01_raw"
     return raw_dir, build_demo_corpus(raw_dir, SMALL_DEMO)
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_run_left_active():
+    """A test that starts an MLflow run (directly, or through the tracking node) never leaves
+    it active for the next test, and the tracking URI goes back to its default."""
+    yield
+    import sys
+
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+        mlflow.set_tracking_uri(None)

@@ -200,7 +200,8 @@ def test_the_run_is_tracked_in_mlflow_with_every_model_in_a_nested_run(smoke_run
     assert child.data.tags["corpus.kind"] == "demo"
     assert any(k.startswith("song_") and k.endswith("_r2_ci_low") for k in child.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
-    assert {"history.csv", "provenance.json", "metrics.json", "model"} <= artifacts
+    # MLflow 3 keeps the logged model as a LoggedModel (registered below), not a run artefact.
+    assert {"history.csv", "provenance.json", "metrics.json"} <= artifacts
     report = {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
     assert "report/report.html" in report
     name = child.data.tags["model"]
@@ -223,4 +224,5 @@ def test_outputs_say_which_model_and_corpus_made_them(in_project):
     assert catalogue["demo_model"].all()
     row = track_vad.iloc[0]
     assert row["demo_model"] and row["trained_on"].startswith("demo ")
-    assert "valence=mfcc_" in row["model"] and "soundtrack_emotion.mfcc_" in row["model_version"]
+    # whichever family won on the validation songs: mfcc_* or musicnn_*
+    assert "valence=" in row["model"] and "soundtrack_emotion." in row["model_version"]

@@ -13,6 +13,7 @@ a script) nothing is logged and the report says so (``"mlflow": null``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import tempfile
@@ -53,10 +54,19 @@ def parse_registered_name(name: str) -> tuple[str, str, str]:
     return feature, network, target
 
 
+@functools.cache
 def _pyfunc_class() -> type:
+    """Defined once per process: MLflow warns (UserWarning, 8 console lines) each time a
+    ``PythonModel`` subclass without type hints is created."""
     import mlflow.pyfunc
 
-    class KerasVadModel(mlflow.pyfunc.PythonModel):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _define_pyfunc_class(mlflow.pyfunc.PythonModel)
+
+
+def _define_pyfunc_class(base: type) -> type:
+    class KerasVadModel(base):
         """The ``.keras`` file as an MLflow pyfunc: frames ``[b, T, F]`` -> VAD ``[b, k]``."""
 
         def load_context(self, context: Any) -> None:
