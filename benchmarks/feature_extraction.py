@@ -8,6 +8,11 @@ audio files, in the same process on the same files.
 * VGGish path. Thesis: ``y, _ = librosa.load(path, sr=16000)`` then ``model(y)``, one file at a
   time. Project: the same node, decoding on the workers and batching VGGish across tracks.
 * Both families together (the project decodes each file once for both).
+* MusiCNN path. Package recipe (``musicnn.extractor``): ``librosa.load(path, sr=16000)``, the
+  log-mel front end and the network patch batch by patch batch, one file at a time in one
+  process (with the rebuilt Keras network, since the package itself cannot run here). Project:
+  the same node, every worker loading the network once and computing decode + MusiCNN.
+  Needs the weights (``python -m soundtrack_emotion.pretrained``); skipped without them.
 * Peak memory (RSS of the node's process and its workers) at two corpus sizes, each measured in
   a fresh process: it should stay flat as the audio grows.
 
@@ -156,6 +161,17 @@ def thesis_vggish(files: list[Path], model: Any) -> None:
     for path in files:
         y, _ = librosa.load(path, sr=16000)
         np.asarray(model(y))
+
+
+def package_musicnn(files: list[Path], model: Any) -> None:
+    """The musicnn package's recipe, file by file (``model``: loaded before timing)."""
+    import librosa
+
+    from soundtrack_emotion.musicnn import musicnn_features
+
+    for path in files:
+        y, _ = librosa.load(path, sr=16000)
+        musicnn_features(y, model=model)
 
 
 def project_params(handle: str, workers: int) -> dict[str, Any]:
@@ -322,10 +338,11 @@ def main() -> None:
     parser.add_argument("--folder", help="use the audio files of this folder instead")
     parser.add_argument("--vggish", help="VGGish handle (URL or SavedModel dir); else stand-in")
     parser.add_argument("--workers", type=int, default=available_cores())
-    parser.add_argument("--skip-vggish", action="store_true", help="MFCC path only")
+    parser.add_argument("--skip-vggish", action="store_true", help="no VGGish path")
+    parser.add_argument("--skip-musicnn", action="store_true", help="no MusiCNN path")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (best kept)")
     parser.add_argument("--measure-memory", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N files")
     parser.add_argument("--families", default="mfcc,vggish", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_memory:
@@ -342,7 +359,7 @@ def main() -> None:
             generate_corpus(
                 folder, minutes=args.minutes, track_seconds=args.track_seconds, formats=formats
             )
-        files = audio_files(folder)
+        files = audio_files(folder)[: args.limit]
         total = audio_seconds(files)
         handle = args.vggish
         model_note = f"VGGish from {handle}"
@@ -396,6 +413,20 @@ def main() -> None:
             thesis_b = (thesis_m[0] + thesis_v[0], thesis_m[1] + thesis_v[1])
             line("both", "thesis: both recipes above, file by file", thesis_b)
             line("both", "project: extract_features (mfcc + vggish)", ours_b, thesis_b)
+
+        if not args.skip_musicnn:
+            from soundtrack_emotion.exceptions import ModelUnavailableError
+            from soundtrack_emotion.musicnn import load_musicnn
+
+            try:
+                musicnn = load_musicnn(None)
+            except ModelUnavailableError as error:
+                print(f"musicnn: skipped ({error})")
+            else:
+                thesis_c = timed(lambda: package_musicnn(files, musicnn), args.repeat)
+                line("musicnn", "package: librosa.load(sr=16000) + network", thesis_c)
+                ours_c = timed(lambda: project_run(files, ("musicnn",), params), args.repeat)
+                line("musicnn", "project: extract_features (musicnn)", ours_c, thesis_c)
 
         families = "mfcc" if args.skip_vggish else "mfcc,vggish"
         half = max(1, len(files) // 2)

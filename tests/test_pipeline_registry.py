@@ -21,6 +21,22 @@ def test_every_pipeline_package_is_registered(registry):
     assert set(registry) == {*BATCH_AND_ONLINE, *composites, "__default__"}
 
 
+def test_offline_labelled_run_takes_soundtracks_from_the_labelled_table(registry):
+    """Bring your own labels: the same run from the table, without Last.fm or the demo."""
+    run = registry["offline_labelled"]
+    assert "labelled_tracks" in run.inputs()
+    assert not set(run.inputs()) & {"lastfm_tag_top_tracks", "lastfm_track_top_tags"}
+    assert {"soundtracks", "dataset_report", "musicnn_15s", "model_metrics", "report_html"} <= (
+        run.all_outputs()
+    )
+    unchanged = {
+        n.name
+        for n in registry["offline"].nodes
+        if {"feature_extraction", "modelling", "reporting"} & set(n.tags)
+    }
+    assert unchanged <= {n.name for n in run.nodes}
+
+
 def test_default_run_is_the_batch_without_acquisition(registry):
     default = registry["__default__"]
     assert not any("acquisition" in node.tags for node in default.nodes)
@@ -31,13 +47,16 @@ def test_default_run_is_the_batch_without_acquisition(registry):
 
 def test_offline_run_never_touches_vggish(registry):
     offline = registry["offline"]
-    assert OFFLINE_FEATURES == ("mfcc",) and "vggish" in FEATURES
+    assert OFFLINE_FEATURES == ("mfcc", "musicnn") and "vggish" in FEATURES
     assert not any("vggish" in node.tags for node in offline.nodes)
     datasets = offline.inputs() | offline.all_outputs()
     assert not [name for name in datasets if "vggish" in name]
     assert {"soundtracks", "mfcc_15s", "model_metrics", "report_html", "vad_timelines"} <= (
         offline.all_outputs()
     )
+    # MusiCNN needs no network after set-up: its features and models are part of the run.
+    assert {"musicnn_features", "musicnn_15s", "musicnn_30s"} <= offline.all_outputs()
+    assert "musicnn_model" in next(n for n in offline.nodes if n.name == "extract_features").tags
 
 
 @pytest.mark.parametrize("name", [*BATCH_AND_ONLINE, "modelling_all"])
@@ -46,7 +65,7 @@ def test_every_node_carries_its_pipelines_tag(registry, name):
     assert all(tag in node.tags for node in registry[name].nodes)
 
 
-@pytest.mark.parametrize("name", ["offline", "modelling_all", "reporting"])
+@pytest.mark.parametrize("name", ["offline", "offline_labelled", "modelling_all", "reporting"])
 def test_pipeline_loads_when_requested_alone(registry, name):
     # `kedro run --pipelines=<name>` makes find_pipelines import only that package.
     found = find_pipelines(raise_errors=True, pipelines_to_find=[name])

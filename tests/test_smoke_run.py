@@ -174,3 +174,44 @@ def test_a_model_trained_on_the_demo_beats_the_mean_baseline(in_project):
     ratio = best["mse"] / best["baseline_mse"]
     assert (ratio < 0.5).all(), best[["feature", "network", "mse", "baseline_mse", "r2"]]
     assert (best["r2"] > 0.3).all(), best[["feature", "network", "r2"]]
+
+
+def test_the_run_is_tracked_in_mlflow_with_every_model_in_a_nested_run(smoke_run, in_project):
+    """kedro-mlflow's default local store (conf/base/mlflow.yml): the kedro run is one MLflow
+    run holding the report; each model a nested run with its metrics, provenance and model."""
+    import mlflow
+
+    store = smoke_run.project / "mlruns" / "mlflow.db"
+    assert store.is_file()
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{store}")
+    experiment = client.get_experiment_by_name("soundtrack_emotion")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1
+    metrics = in_project.load("model_metrics")
+    models = metrics[["feature", "network", "target"]].drop_duplicates()
+    assert len(children) == len(models)
+    assert set(metrics["mlflow_run_id"]) == {r.info.run_id for r in children}
+    assert set(metrics["corpus_kind"]) == {"demo"}
+    child = children[0]
+    assert child.data.tags["corpus.kind"] == "demo"
+    assert any(k.startswith("song_") and k.endswith("_r2_ci_low") for k in child.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+    assert {"history.csv", "provenance.json", "metrics.json", "model"} <= artifacts
+    report = {a.path for a in client.list_artifacts(parents[0].info.run_id, "report")}
+    assert "report/report.html" in report
+    name = child.data.tags["model"]
+    assert client.get_registered_model(f"soundtrack_emotion.{name}").latest_versions
+
+
+def test_outputs_say_which_model_and_corpus_made_them(in_project):
+    html = in_project.load("report_html")
+    assert "DEMO: synthetic data" in html and "About this report" in html
+    track_vad = in_project.load("track_vad")
+    for output in (track_vad, in_project.load("vad_timelines"), in_project.load("movie_profile"),
+                   in_project.load("movie_arc")):  # fmt: skip
+        assert {"model", "model_version", "trained_on", "demo_model"} <= set(output.columns)
+    row = track_vad.iloc[0]
+    assert row["demo_model"] and row["trained_on"].startswith("demo ")
+    assert "valence=mfcc_" in row["model"] and "soundtrack_emotion.mfcc_" in row["model_version"]

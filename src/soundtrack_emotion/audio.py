@@ -7,15 +7,21 @@ channel count. WAV, FLAC, OGG (Vorbis/Opus) and MP3 are read with soundfile (lib
 containers only ffmpeg reads (M4A/AAC, WebM, WMA, ...) go through audioread's ffmpeg backend
 when ``ffmpeg`` is on ``PATH``.
 
-Every failure a file can cause raises :class:`AudioDecodeError` naming the path and the reason
-(missing, empty, corrupt, not audio, ffmpeg needed, silent, too short), so a pipeline can
-record it per track and go on.
+Decoding is truthful: blocks are read until the decoder returns nothing, and the frames it
+decoded are the track, whatever the header claims (a partial download's header still announces
+the whole track). A decoded length that disagrees with the header, and non-finite samples
+replaced by silence, are reported in :attr:`Audio.warnings` with the figures. Every failure a
+file can cause raises :class:`AudioDecodeError` naming the path and the reason (missing, empty,
+corrupt, not audio, ffmpeg needed, implausible sample rate, too many non-finite samples,
+silent, too short), with a short ``reason`` code, so a pipeline can record it per track and
+go on. Any other exception out of :func:`decode` is a bug.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from soundfile import _ffi, _snd  # the raw reader, see _BlockReader._soundfile_blocks
 
 from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
 
@@ -38,6 +45,28 @@ RESAMPLE_QUALITIES = ("VHQ", "HQ", "MQ", "LQ", "QQ")
 DECODE_BLOCK_FRAMES = 65536
 # A track whose peak level stays below this is treated as silent (no usable content).
 SILENCE_PEAK_DB = -60.0
+# Native rates outside this range are not audio features can be computed from (below:
+# infrasound only; above: a damaged header, and soxr's filter would be huge).
+MIN_SAMPLE_RATE = 4000
+MAX_SAMPLE_RATE = 768000
+# A sample that is NaN, infinite or beyond this magnitude (+36 dBFS; float files may exceed
+# 1.0 a little, never by this much) is invalid. Invalid frames up to MAX_INVALID_SHARE of the
+# track are replaced by silence and reported; more make the track an error.
+MAX_SAMPLE_MAGNITUDE = 64.0
+MAX_INVALID_SHARE = 0.01
+# Decoded length and header length may differ by encoder padding (MP3/Vorbis: a few ms);
+# a larger difference is reported as a warning with both durations.
+LENGTH_MISMATCH_SECONDS = 0.05
+# Compressed audio is rarely below 8 kbit/s or above 128 kbit/s on average; bounds for a
+# duration estimated from a file's size (estimate_seconds).
+LOWEST_BYTES_PER_SECOND = 1000
+TYPICAL_BYTES_PER_SECOND = 16000
+# Extensions of the audio files folder scans consider (case-insensitive): the containers
+# soundfile reads and those ffmpeg reads. conf/base/globals.yml holds the configured list.
+AUDIO_EXTENSIONS = (
+    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
+    ".m4a", ".mp4", ".aac", ".webm", ".mka", ".wma", ".amr",
+)  # fmt: skip
 
 _INT16_SCALE = 1.0 / 32768.0
 # Magic bytes -> container, for the formats libsndfile reads and the ones it cannot.
@@ -61,7 +90,9 @@ class Audio:
     """One decoded track: a mono float32 waveform in [-1, 1] per requested sample rate.
 
     ``waveforms[rate]`` has ``ceil(native_frames * rate / native_sample_rate)`` samples, the
-    length ``librosa.load`` gives. ``seconds`` is the duration at the native rate.
+    length ``librosa.load`` gives. ``seconds`` is the duration decoded, at the native rate;
+    ``header_seconds`` what the header announced (None when it announces nothing);
+    ``warnings`` what the track's user should know (truncation, replaced samples).
     """
 
     path: str
@@ -70,6 +101,8 @@ class Audio:
     seconds: float
     decoder: str
     waveforms: dict[int, np.ndarray]
+    header_seconds: float | None = None
+    warnings: tuple[str, ...] = ()
 
     def __getitem__(self, sample_rate: int) -> np.ndarray:
         try:
@@ -135,8 +168,13 @@ def decode(
 ) -> Audio:
     """Decode ``path`` once into a mono float32 waveform at each of ``sample_rates``.
 
-    Raises :class:`AudioDecodeError` (with the path and the reason) when the file is missing,
-    empty, corrupt or not audio, needs ffmpeg that is not installed, is shorter than
+    The track is the frames the decoder delivers, read until it delivers nothing; where that
+    disagrees with the header, or where invalid samples (NaN, infinite, beyond
+    ``MAX_SAMPLE_MAGNITUDE``; at most ``MAX_INVALID_SHARE`` of the frames) were replaced by
+    silence, ``Audio.warnings`` says so. Raises :class:`AudioDecodeError` (with the path, the
+    reason and its ``reason`` code) when the file is missing, empty, corrupt or not audio,
+    needs ffmpeg that is not installed, has a native rate outside ``MIN_SAMPLE_RATE`` ..
+    ``MAX_SAMPLE_RATE``, holds more invalid samples than that, is shorter than
     ``min_seconds``, or is silent (peak below ``silence_db`` dBFS).
     """
     rates = tuple(dict.fromkeys(sample_rates))
@@ -154,16 +192,15 @@ def decode(
 
     path = Path(path)
     if not path.is_file():
-        raise AudioDecodeError(f"{path}: file not found")
+        raise AudioDecodeError(f"{path}: file not found", reason="not_found")
     if path.stat().st_size == 0:
-        raise AudioDecodeError(f"{path}: empty file (0 bytes)")
+        raise AudioDecodeError(f"{path}: empty file (0 bytes)", reason="empty")
     with path.open("rb") as handle:
         container = sniff_container(handle.read(16))
 
     reader = _BlockReader(path, container, block_frames)
     with reader as (native_sr, channels, blocks):
-        if native_sr <= 0:
-            raise AudioDecodeError(f"{path}: the decoder reports no sample rate ({native_sr})")
+        _check_native_format(path, native_sr, channels)
         streams = {
             rate: None
             if rate == native_sr
@@ -171,11 +208,13 @@ def decode(
             for rate in rates
         }
         parts: dict[int, list[np.ndarray]] = {rate: [] for rate in rates}
-        n_frames, peak = 0, 0.0
+        n_frames, n_invalid, peak = 0, 0, 0.0
         for block in blocks:
-            mono = to_mono(block)
-            if not mono.size:
+            if not len(block):
                 continue
+            valid, invalid = _replace_invalid(block)
+            n_invalid += invalid
+            mono = to_mono(valid)
             n_frames += len(mono)
             peak = max(peak, float(np.max(np.abs(mono))))
             for rate, stream in streams.items():
@@ -185,16 +224,39 @@ def decode(
                 parts[rate].append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
 
     seconds = n_frames / native_sr
+    if n_frames == 0 and reader.stopped_by:
+        raise AudioDecodeError(
+            f"{path}: corrupt {container or 'audio'} data: {reader.stopped_by}", reason="corrupt"
+        )
     if n_frames == 0:
-        raise AudioDecodeError(f"{path}: no audio samples (a valid header with no data)")
+        raise AudioDecodeError(
+            f"{path}: no audio samples (a valid header with no data)", reason="no_samples"
+        )
+    header_seconds = reader.announced_seconds
+    warnings = _length_warnings(header_seconds, seconds, stopped_by=reader.stopped_by)
+    if n_invalid:
+        share = n_invalid / n_frames
+        what = (
+            f"{n_invalid} of {n_frames} frames ({share:.2%}) hold NaN, infinite or out-of-range "
+            f"(|x| > {MAX_SAMPLE_MAGNITUDE:g}) samples"
+        )
+        if share > MAX_INVALID_SHARE:
+            raise AudioDecodeError(
+                f"{path}: invalid samples: {what}, more than the {MAX_INVALID_SHARE:.0%} that "
+                "may be replaced by silence",
+                reason="invalid_samples",
+            )
+        warnings.append(f"{what}: replaced by silence")
     if seconds < min_seconds:
         raise AudioDecodeError(
-            f"{path}: too short: {seconds:.2f} s of audio, at least {min_seconds:g} s needed"
+            f"{path}: too short: {seconds:.2f} s of audio, at least {min_seconds:g} s needed",
+            reason="too_short",
         )
     peak_db = 20.0 * math.log10(peak) if peak > 0 else -math.inf
     if peak_db < silence_db:
         raise AudioDecodeError(
-            f"{path}: silent: peak level {peak_db:.1f} dBFS is below {silence_db:g} dBFS"
+            f"{path}: silent: peak level {peak_db:.1f} dBFS is below {silence_db:g} dBFS",
+            reason="silent",
         )
     waveforms = {}
     for rate in rates:
@@ -207,6 +269,8 @@ def decode(
         seconds=seconds,
         decoder=reader.decoder,
         waveforms=waveforms,
+        header_seconds=header_seconds,
+        warnings=tuple(warnings),
     )
 
 
@@ -217,6 +281,36 @@ def load_audio(
     return decode(path, sample_rates=(sr,), min_seconds=min_seconds)[sr]
 
 
+def estimate_seconds(path: str | os.PathLike[str]) -> float | None:
+    """A file's duration before decoding it, to scale a time limit: the header's, capped at
+    what the file's size holds at ``LOWEST_BYTES_PER_SECOND`` (a damaged header may announce
+    years); from the size at ``TYPICAL_BYTES_PER_SECOND`` when soundfile cannot read the
+    header (ffmpeg-only containers); None when the file cannot be read at all."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    try:
+        with sf.SoundFile(path) as sound:
+            if sound.samplerate > 0 and 0 < sound.frames < _UNKNOWN_FRAMES:
+                return min(sound.frames / sound.samplerate, size / LOWEST_BYTES_PER_SECOND)
+    except (*_SOUNDFILE_ERRORS, OSError):
+        pass
+    return size / TYPICAL_BYTES_PER_SECOND
+
+
+# libsndfile reports an unknown length as SF_COUNT_MAX.
+_UNKNOWN_FRAMES = 2**62
+# libsndfile's command for the text log of what it found while parsing the header.
+_SFC_GET_LOG_INFO = 0x1001
+# The log line of a chunk whose declared size the file does not hold (e.g. a partial WAV):
+# "data : 882000 (should be 440978)".
+_SHORT_CHUNK = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+# Errors soundfile raises for a file it cannot parse (LibsndfileError is a SoundFileError;
+# ValueError/TypeError for header fields it cannot represent, e.g. zero channels).
+_SOUNDFILE_ERRORS = (sf.SoundFileError, RuntimeError, ValueError, TypeError)
+
+
 class _BlockReader:
     """Context manager yielding ``(native_sr, channels, iterator of [n, channels] blocks)``."""
 
@@ -224,14 +318,19 @@ class _BlockReader:
         self.path, self.container, self.block_frames = path, container, block_frames
         self.decoder = "soundfile"
         self._close = lambda: None
+        # Seconds the header announces (for a partial WAV: its declared data size), or None.
+        self.announced_seconds: float | None = None
+        # The decoder's error that ended the data early, or None.
+        self.stopped_by: str | None = None
 
     def __enter__(self) -> tuple[int, int, Iterator[np.ndarray]]:
         if not ffmpeg_only(self.container):
             try:
                 sound = sf.SoundFile(self.path)
-            except (sf.LibsndfileError, RuntimeError) as error:
+            except _SOUNDFILE_ERRORS as error:
                 return self._fallback(error)
             self._close = sound.close
+            self.announced_seconds = self._soundfile_announced(sound)
             blocks = self._soundfile_blocks(sound)
             return sound.samplerate, sound.channels, blocks
         return self._fallback(None)
@@ -239,28 +338,58 @@ class _BlockReader:
     def __exit__(self, *exc: object) -> None:
         self._close()
 
+    def _soundfile_announced(self, sound: sf.SoundFile) -> float | None:
+        if sound.samplerate <= 0 or not 0 < sound.frames < _UNKNOWN_FRAMES:
+            return None
+        frames = float(sound.frames)
+        # libsndfile clamps a data chunk larger than the file to what the file holds, and
+        # says so in its log: the declared size is the header's claim.
+        log = _ffi.new("char[]", 4096)
+        _snd.sf_command(sound._file, _SFC_GET_LOG_INFO, log, 4096)
+        short = _SHORT_CHUNK.search(_ffi.string(log).decode("ascii", errors="replace"))
+        if short and int(short.group(2)) > 0:
+            frames *= int(short.group(1)) / int(short.group(2))
+        return frames / sound.samplerate
+
     def _soundfile_blocks(self, sound: sf.SoundFile) -> Iterator[np.ndarray]:
-        try:
-            yield from sound.blocks(self.block_frames, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as error:
-            raise AudioDecodeError(
-                f"{self.path}: corrupt {self.container or 'audio'} data: {error}"
-            ) from error
+        """Blocks until libsndfile decodes nothing more. Neither ``SoundFile.blocks`` (which
+        counts on the header's frame count and yields its whole buffer past the data a partial
+        file holds) nor ``SoundFile.read`` (which seeks after every call, and libmpg123's seeks
+        are approximate, so the samples change) is used: sf_readf_float is called in a row,
+        as ``soundfile.read`` does for a whole file in one call (soundfile is pinned)."""
+        read = _snd.sf_readf_float
+        while True:
+            out = np.empty((self.block_frames, sound.channels), dtype=np.float32)
+            n = read(sound._file, _ffi.cast("float *", _ffi.from_buffer(out)), self.block_frames)
+            if n > 0:
+                yield out[:n]
+            code = _snd.sf_error(sound._file)
+            if code:
+                # A damaged frame ends the data (a partial FLAC's last frame, a CRC error):
+                # the frames before it stand, and decode reports where it stopped.
+                self.stopped_by = str(sf.LibsndfileError(code)).removeprefix("Error : ").rstrip(".")
+                return
+            if n <= 0:
+                return
 
     def _fallback(self, error: Exception | None) -> tuple[int, int, Iterator[np.ndarray]]:
         """soundfile could not open the file: try ffmpeg for ffmpeg-only or unknown content."""
         path, container = self.path, self.container
         if container is not None and not ffmpeg_only(container):
-            raise AudioDecodeError(f"{path}: corrupt {container} file: {error}") from error
+            raise AudioDecodeError(
+                f"{path}: corrupt {container} file: {error}", reason="corrupt"
+            ) from error
         if shutil.which("ffmpeg") is None:
             if container is None:
                 raise AudioDecodeError(
                     f"{path}: not an audio file soundfile can read ({error}); ffmpeg is not on "
-                    "PATH, so no other decoder was tried"
+                    "PATH, so no other decoder was tried",
+                    reason="not_audio",
                 ) from error
             raise AudioDecodeError(
                 f"{path}: {container} audio needs ffmpeg, which is not on PATH: install ffmpeg "
-                "or convert the file to WAV, FLAC, OGG or MP3"
+                "or convert the file to WAV, FLAC, OGG or MP3",
+                reason="ffmpeg_missing",
             )
         return self._open_ffmpeg()
 
@@ -273,11 +402,14 @@ class _BlockReader:
             what = self.container or "unrecognised content"
             raise AudioDecodeError(
                 f"{self.path}: not decodable audio ({what}): ffmpeg failed: "
-                f"{type(error).__name__} {error}"
+                f"{type(error).__name__} {error}",
+                reason="not_audio" if self.container is None else "corrupt",
             ) from error
         self._close = reader.close
         self.decoder = "ffmpeg"
         channels = max(int(reader.channels), 1)
+        duration = float(getattr(reader, "duration", 0) or 0)
+        self.announced_seconds = duration if duration > 0 else None
 
         def blocks() -> Iterator[np.ndarray]:
             pending = b""
@@ -289,9 +421,53 @@ class _BlockReader:
                     samples = np.frombuffer(data[:usable], dtype="<i2").reshape(-1, channels)
                     yield samples.astype(np.float32) * np.float32(_INT16_SCALE)
             except DecodeError as error:
-                raise AudioDecodeError(f"{self.path}: ffmpeg failed: {error}") from error
+                raise AudioDecodeError(
+                    f"{self.path}: ffmpeg failed: {error}", reason="corrupt"
+                ) from error
 
         return int(reader.samplerate), channels, blocks()
+
+
+def _length_warnings(
+    header_seconds: float | None, seconds: float, *, stopped_by: str | None
+) -> list[str]:
+    """What a caller should know about the decoded length against the header's claim."""
+    warnings = []
+    matches_header = (
+        header_seconds is not None and abs(header_seconds - seconds) <= LENGTH_MISMATCH_SECONDS
+    )
+    if stopped_by and matches_header:
+        warnings.append(f"data after the audio ignored ({stopped_by})")
+    elif stopped_by:
+        warnings.append(f"damaged: decoding stopped at {seconds:.2f} s ({stopped_by})")
+    if header_seconds is not None and not matches_header:
+        kind = "truncated" if header_seconds > seconds else "longer than its header"
+        warnings.append(
+            f"{kind}: the header announces {header_seconds:.2f} s, {seconds:.2f} s decoded"
+        )
+    return warnings
+
+
+def _check_native_format(path: Path, native_sr: int, channels: int) -> None:
+    if not MIN_SAMPLE_RATE <= native_sr <= MAX_SAMPLE_RATE:
+        raise AudioDecodeError(
+            f"{path}: implausible sample rate {native_sr} Hz (audio is read from "
+            f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)",
+            reason="sample_rate",
+        )
+    if channels < 1:
+        raise AudioDecodeError(f"{path}: the file declares {channels} channels", reason="corrupt")
+
+
+def _replace_invalid(block: np.ndarray) -> tuple[np.ndarray, int]:
+    """``block`` [n, channels] with invalid samples (non-finite, beyond
+    ``MAX_SAMPLE_MAGNITUDE``) set to 0 -> (block, number of frames that held one)."""
+    finite = np.isfinite(block)
+    valid = finite & (np.abs(np.where(finite, block, 0)) <= MAX_SAMPLE_MAGNITUDE)
+    if valid.all():
+        return block, 0
+    invalid_frames = int(np.count_nonzero(~valid.all(axis=1)))
+    return np.where(valid, block, np.float32(0)), invalid_frames
 
 
 def _fix_length(y: np.ndarray, size: int) -> np.ndarray:

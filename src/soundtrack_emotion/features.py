@@ -6,8 +6,12 @@
 * VGGish (thesis section 4.1.2): the pretrained TF Hub model, 16 kHz mono waveform in,
   ``[N, 128]`` out, one row per 0.96 s. Long tracks and many tracks are packed into bounded
   batches (:class:`VggishBatcher`), so memory does not grow with track length.
+* MusiCNN (:mod:`soundtrack_emotion.musicnn`): the MSD-trained network of the musicnn 0.1.0
+  wheel, rebuilt in Keras 3; 16 kHz mono in, ``[n_patches, 200]`` embeddings out, one row per
+  3 s (187-frame, 2.992 s) patch, plus the 50-tag taggram.
 * Framing: ``[T, F]`` -> ``[n, frame_length, F]`` frames of 15 s / 30 s, i.e. (323, 13) /
-  (646, 13) MFCC windows and (15, 128) / (30, 128) VGGish embeddings.
+  (646, 13) MFCC windows, (15, 128) / (30, 128) VGGish embeddings and (5, 200) / (10, 200)
+  MusiCNN patches (a "15 s" MusiCNN frame spans 5 x 2.992 = 14.96 s).
 
 Every function is a pure function of one track, so callers can fan tracks out over processes.
 """
@@ -28,7 +32,14 @@ import numpy as np
 
 from soundtrack_emotion.audio import MFCC_SAMPLE_RATE, VGGISH_SAMPLE_RATE
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
-from soundtrack_emotion.vocabulary import FEATURES
+from soundtrack_emotion.musicnn import musicnn_patch_rows
+
+# The words themselves live in vocabulary.py; re-exported for the modules that read them here.
+from soundtrack_emotion.vocabulary import (  # noqa: F401
+    FEATURES,
+    FRAME_SECONDS,
+    OFFLINE_FEATURES,
+)
 
 # MFCC settings of the thesis (section 4.1.1).
 MFCC_N_MFCC = 13
@@ -123,16 +134,23 @@ def frame_length(
     *,
     sr: int = MFCC_SAMPLE_RATE,
     hop_length: int = MFCC_HOP_LENGTH,
+    patch_hop: float = 1.0,
 ) -> int:
     """Rows of one ``seconds``-long frame: for MFCC the windows librosa gives on that much
     audio (15 s -> 323, 30 s -> 646); for VGGish one embedding per second (15, 30), as the
-    thesis slices them."""
+    thesis slices them; for MusiCNN the whole patches (every ``patch_hop`` patch) in that much
+    audio (15 s -> 5 patches = 14.96 s, 30 s -> 10 at the default hop)."""
     if seconds <= 0:
         raise ParameterError(f"frame seconds must be positive, got {seconds!r}")
     if feature == "mfcc":
         return 1 + round(seconds * sr) // hop_length
     if feature == "vggish":
         return int(seconds)
+    if feature == "musicnn":
+        rows = musicnn_patch_rows(seconds, patch_hop=patch_hop)
+        if rows < 1:
+            raise ParameterError(f"a {seconds!r} s frame holds no whole 2.992 s MusiCNN patch")
+        return rows
     raise ParameterError(f"unknown feature {feature!r}; known: {list(FEATURES)}")
 
 

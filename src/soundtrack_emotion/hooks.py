@@ -1,5 +1,6 @@
-"""Project hooks: mask the credentials Kedro resolves; generate the embedded demo corpus when a
-run needs a raw layer that is absent; a quiet console; close every run with a short summary."""
+"""Project hooks: mask the credentials Kedro resolves; set up each session's context (project
+root, readable errors, parameter keys checked); generate the embedded demo corpus when a run
+needs a raw layer that is absent; a quiet console; close every run with a short summary."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kedro.config import MissingConfigException
+from kedro.config import MissingConfigException, OmegaConfigLoader
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from soundtrack_emotion.console import FILE_ONLY, install_console_filter, pipeline_of, run_summary
 from soundtrack_emotion.demo import DemoConfig, build_demo_corpus
+from soundtrack_emotion.exceptions import present_errors
+from soundtrack_emotion.parameter_check import check_parameter_keys
+from soundtrack_emotion.paths import set_project_root
 from soundtrack_emotion.pipelines.dataset_creation.pipeline import RAW_INPUTS
 from soundtrack_emotion.secret_masking import mask_credentials
 
@@ -127,3 +131,26 @@ class RunSummaryHook:
             text = "\n".join(["Run summary:", *lines])
             print(text, flush=True)
             logger.info(text, extra={FILE_ONLY: True})
+
+
+class ProjectContextHook:
+    """When a session's context is created (``kedro run``, a notebook's ``%reload_kedro``),
+    before any catalog entry or node: record the project root relative paths are resolved
+    against (:mod:`soundtrack_emotion.paths`); make a project error that ends the run print
+    as one paragraph (:func:`~soundtrack_emotion.exceptions.present_errors`); and refuse
+    parameter keys that conf/base does not declare (:mod:`~soundtrack_emotion.parameter_check`).
+    """
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: Any) -> None:
+        set_project_root(context.project_path)
+        present_errors()
+        loader = context.config_loader
+        params = loader["parameters"]
+        base = OmegaConfigLoader(
+            conf_source=str(loader.conf_source),
+            base_env=loader.base_env,
+            default_run_env=loader.base_env,
+            config_patterns=getattr(loader, "config_patterns", None),
+        )["parameters"]
+        check_parameter_keys(params, base)

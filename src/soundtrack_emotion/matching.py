@@ -3,7 +3,7 @@
 * ``make_track_id``: the stable, file-name-safe id of a (artist, title) pair, used as the
   file stem of every per-track raw file and as the ``id`` column downstream.
 * ``clean_query``: the thesis's Spotify query cleaning (drop "&", bracketed text, and anything
-  after " - ").
+  after " - "), keeping the words of a name that is all brackets ("(Fork and Knife)").
 * ``best_match``: pick the Spotify search item whose artist and title are most similar to the
   Last.fm track, above a threshold -- not blindly the first hit.
 """
@@ -20,6 +20,7 @@ from typing import Any
 from soundtrack_emotion.exceptions import ParameterError
 
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]|\{[^}]*\}")
+_BRACKETS = re.compile(r"[()\[\]{}]")
 _NON_WORD = re.compile(r"[^\w]+")
 _SLUG_PART_CHARS = 40
 
@@ -53,22 +54,33 @@ def make_track_id(artist: str, title: str) -> str:
 def clean_query(text: str) -> str:
     """The thesis's Spotify query cleaning: drop "&", bracketed text and anything after " - ".
 
-    >>> clean_query("Taxi (Ave Maria) - Remastered 2004 & more")
-    'Taxi'
+    A name that would clean to nothing (all in brackets: "(Fork and Knife)", "[Michael W.
+    Smith]") keeps its words instead, so it can still be searched and matched.
+
+    >>> clean_query("Taxi (Ave Maria) - Remastered 2004 & more"), clean_query("[Michael W. Smith]")
+    ('Taxi', 'Michael W. Smith')
     """
     head = text.split(" - ", 1)[0]
-    head = _BRACKETED.sub(" ", head).replace("&", " ")
-    return " ".join(head.split())
+    cleaned = " ".join(_BRACKETED.sub(" ", head).replace("&", " ").split())
+    if cleaned:
+        return cleaned
+    return " ".join(_BRACKETS.sub(" ", head or text).replace("&", " ").split())
 
 
-def name_similarity(a: str, b: str) -> float:
-    """Similarity in [0, 1] of two names after normalisation and query cleaning."""
-    left, right = normalise_name(clean_query(a)), normalise_name(clean_query(b))
+def _similarity(left: str, right: str) -> float:
     if not left or not right:
         return 0.0
     if left == right:
         return 1.0
     return SequenceMatcher(None, left, right).ratio()
+
+
+def name_similarity(a: str, b: str) -> float:
+    """Similarity in [0, 1] of two names: the better of the query-cleaned and the uncleaned
+    comparison (both normalised), so "(Fork and Knife)" still matches itself and "Taxi (Ave
+    Maria)" still matches "Taxi"."""
+    cleaned = _similarity(normalise_name(clean_query(a)), normalise_name(clean_query(b)))
+    return max(cleaned, _similarity(normalise_name(a), normalise_name(b)))
 
 
 def match_score(artist: str, title: str, item: Mapping[str, Any]) -> float:

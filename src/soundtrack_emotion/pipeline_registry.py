@@ -12,9 +12,9 @@ from soundtrack_emotion.vocabulary import BATCH_PIPELINES, FEATURES
 BATCH = BATCH_PIPELINES
 
 
-# The same run on the user's own labelled table (bring your own labels): no crawl, and no
-# inference over the demo's example audio.
-LABELLED_BATCH = ("feature_extraction", "modelling", "reporting")
+# The same run on the user's own labelled table (bring your own labels): no crawl; inference
+# scores the table's test songs (the report's test-song timelines need them).
+LABELLED_BATCH = tuple(name for name in BATCH if name != "dataset_creation")
 
 
 def batch_pipeline(features: Sequence[str], *, labelled: bool = False) -> Pipeline:

@@ -7,9 +7,10 @@ VAD_LABELS: tuple[str, str, str] = ("valence", "arousal", "dominance")
 SPLITS: tuple[str, str, str] = ("train", "validation", "test")
 
 # Feature families. VGGish needs the pretrained model from TF Hub (downloaded once, then
-# cached), so the offline run uses the others only.
-FEATURES: tuple[str, ...] = ("mfcc", "vggish")
-OFFLINE_FEATURES: tuple[str, ...] = ("mfcc",)
+# cached), so the offline run uses the others only; MusiCNN's weights are installed by the
+# set-up command (python -m soundtrack_emotion.pretrained).
+FEATURES: tuple[str, ...] = ("mfcc", "vggish", "musicnn")
+OFFLINE_FEATURES: tuple[str, ...] = ("mfcc", "musicnn")
 # Frame lengths in seconds, the thesis's two configurations (section 5.1).
 FRAME_SECONDS: tuple[int, ...] = (15, 30)
 

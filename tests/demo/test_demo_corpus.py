@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from soundtrack_emotion.audio import decode
 from soundtrack_emotion.demo import (
     GROUND_TRUTH_RELPATH,
     LEXICON_RELPATH,
@@ -26,9 +27,11 @@ from soundtrack_emotion.demo.corpus import (
     SHORT_CLIP_SECONDS,
 )
 from soundtrack_emotion.demo.lexicon import MOOD_WORDS, NON_MOOD_WORDS
+from soundtrack_emotion.demo.tags import OUT_OF_LEXICON_MOODS
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.matching import make_track_id
-from soundtrack_emotion.pipelines.dataset_creation.labelling import label_track, stop_set
+from soundtrack_emotion.pipelines.dataset_creation.labelling import label_track, normalise_tag
+from soundtrack_emotion.pipelines.dataset_creation.tag_filter import AffectFilter
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -136,6 +139,10 @@ def test_audio_files_decode_except_the_corrupt_one(small_demo, capfd):
             # MP3 and Vorbis pad the end by a few milliseconds.
             assert len(audio) / rate == pytest.approx(seconds, abs=0.08)
             assert 0.01 < np.abs(audio).max() <= 1.0
+            # The project's decoder agrees, and finds nothing to warn about (header lengths
+            # match, no invalid samples).
+            decoded = decode(path, sample_rates=(track.sample_rate,))
+            assert len(decoded[track.sample_rate]) == len(audio) and not decoded.warnings
     # libmpg123 reports damaged MP3 frames on the process's stderr (see MP3_SAMPLE_RATE_FALLBACK)
     assert "error" not in capfd.readouterr().err
 
@@ -177,9 +184,8 @@ def test_ground_truth_holds_every_latent(small_demo):
 def test_tag_labels_follow_the_latent_vad():
     """The thesis's label computed from the demo tags correlates strongly with the latent."""
     tracks = [t for t in plan_corpus(DemoConfig()) if t.bad is None]
-    lexicon = {**MOOD_WORDS, **NON_MOOD_WORDS}
-    stop_words = stop_set(["soundtrack", *NON_MOOD_WORDS])
-    labels = [label_track(t.tags, lexicon, stop_words) for t in tracks]
+    lexicon = {normalise_tag(w): vad for w, vad in {**MOOD_WORDS, **NON_MOOD_WORDS}.items()}
+    labels = [label_track(t.tags, lexicon, AffectFilter()) for t in tracks]
     latent = np.array([t.latent for t in tracks])
     derived = np.array([(lab.valence, lab.arousal, lab.dominance) for lab in labels])
     for dim in range(3):
@@ -195,6 +201,24 @@ def test_tags_mix_moods_genres_unknown_words_and_spelling_variants():
         "-" in name for name in tags
     )
     assert {"soundtrack", "seen live"} <= {name.strip().lower() for name in tags}
+
+
+def test_tags_are_as_messy_as_real_ones():
+    """About a third of the weight names no feeling, across every non-affect kind, spelled in
+    variants; the affect filter agrees with the demo on every lexicon word."""
+    decide = AffectFilter().decide
+    assert all(decide(w).kept for w in MOOD_WORDS)
+    assert not any(decide(w).kept for w in NON_MOOD_WORDS)
+    tracks = [t for t in plan_corpus(DemoConfig()) if t.bad is None]
+    weights = [(decide(name), count) for t in tracks for name, count in t.tags]
+    share = sum(c for d, c in weights if not d.kept) / sum(c for _, c in weights)
+    assert 0.28 < share < 0.42
+    assert all(decide(w).kept for w in OUT_OF_LEXICON_MOODS)
+    classes = {d.tag_class for d, _ in weights if not d.kept}
+    assert {"genre", "instrument_voice", "place_language", "era", "liking_meta"} <= classes
+    names = {name.strip() for t in tracks for name, _ in t.tags}
+    hip_hop = {n for n in names if n.casefold().replace("-", "").replace(" ", "") == "hiphop"}
+    assert len(hip_hop) >= 3 and "hiphop" in hip_hop and any("-" in n for n in hip_hop)
 
 
 def test_bad_config_values_raise_parameter_error():

@@ -6,6 +6,7 @@ from soundtrack_emotion.datasets.feature_store import (
     FeatureStoreDataset,
     SourceStamp,
 )
+from soundtrack_emotion.datasets.file_exists_dataset import FileExistsDataset
 from soundtrack_emotion.datasets.file_store import FileStore, FileStoreDataset
 from soundtrack_emotion.datasets.folder_index_dataset import FolderIndexDataset
 from soundtrack_emotion.datasets.labelled_table_dataset import LabelledTableDataset
@@ -19,17 +20,22 @@ from soundtrack_emotion.datasets.model_input_dataset import (
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient, SpotifyClientDataset
 from soundtrack_emotion.datasets.track_cache import CachedTrack, TrackCache, TrackCacheDataset
 from soundtrack_emotion.datasets.vad_lexicon_dataset import (
+    AFFECT_WORD_FORMATS,
     LEXICON_FORMATS,
+    AffectWordListDataset,
     VadLexiconDataset,
     parse_vad_lexicon,
 )
 
 __all__ = [
+    "AFFECT_WORD_FORMATS",
     "LEXICON_FORMATS",
+    "AffectWordListDataset",
     "CachedTrack",
     "FeatureRecord",
     "FeatureStore",
     "FeatureStoreDataset",
+    "FileExistsDataset",
     "FileStore",
     "FileStoreDataset",
     "FolderIndexDataset",

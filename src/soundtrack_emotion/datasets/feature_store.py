@@ -5,7 +5,9 @@ Layout of one store (e.g. ``data/04_feature/mfcc``)::
     <track_id>.npz    features  float32 [T, F]   (T = 0 for an error record)
                       meta      JSON: id, family, status ("ok" | "error"), reason, fingerprint
                                 (hash of the extraction parameters and model handle), source
-                                (audio path, size, mtime_ns), audio_seconds, seconds (spent)
+                                (audio path, size, mtime_ns), audio_seconds, seconds (spent),
+                                extras (names of the record's other arrays)
+                      extra_<name>  float32 [T, K]  per-row side outputs (MusiCNN's taggram)
 
 Every record is written to a temporary file in the same directory and moved into place with
 ``os.replace``, so a killed run never leaves a half-written partition under a track's name.
@@ -29,6 +31,7 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 SUFFIX = ".npz"
+EXTRA_PREFIX = "extra_"
 _TMP_MARK = ".tmp-"
 _SAFE_ID = re.compile(r"^[\w][\w.\-]*$")
 
@@ -64,12 +67,20 @@ class FeatureRecord:
     source: SourceStamp | None = None
     audio_seconds: float = float("nan")
     seconds: float = 0.0
+    # Side outputs with one row per feature row, e.g. {"taggram": [T, 50]} for MusiCNN.
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.status not in ("ok", "error"):
             raise DatasetError(f"record status must be 'ok' or 'error', got {self.status!r}")
         if self.features.ndim != 2:
             raise DatasetError(f"features of {self.id} must be [T, F], got {self.features.shape}")
+        for name, extra in self.extras.items():
+            if not _SAFE_ID.match(name) or extra.ndim != 2 or len(extra) != len(self.features):
+                raise DatasetError(
+                    f"extra {name!r} of {self.id} must be [{len(self.features)}, K], got "
+                    f"{extra.shape}"
+                )
 
     @classmethod
     def error(
@@ -86,8 +97,13 @@ class FeatureRecord:
         )
 
     def meta(self) -> dict[str, Any]:
-        meta = {k: v for k, v in asdict(self).items() if k != "features"}
+        meta = {
+            k: asdict(v) if isinstance(v, SourceStamp) else v
+            for k, v in vars(self).items()
+            if k not in ("features", "extras")
+        }
         meta["n_rows"] = int(self.features.shape[0])
+        meta["extras"] = sorted(self.extras)
         return meta
 
 
@@ -147,6 +163,14 @@ class FeatureStore(Mapping[str, np.ndarray]):
             raise KeyError(track_id)
         with np.load(self._file(track_id), allow_pickle=False) as npz:
             return npz["features"]
+
+    def extra(self, track_id: str, name: str) -> np.ndarray:
+        """A side output of one ok record (e.g. ``"taggram"`` [T, 50] of MusiCNN)."""
+        meta = self.meta(track_id)
+        if meta is None or meta["status"] != "ok" or name not in meta.get("extras", ()):
+            raise KeyError(f"{track_id}: no {name!r} in this {self.family} store")
+        with np.load(self._file(track_id), allow_pickle=False) as npz:
+            return npz[f"{EXTRA_PREFIX}{name}"]
 
     def __iter__(self) -> Iterator[str]:
         return (i for i, m in self.all_meta().items() if m["status"] == "ok")
@@ -253,6 +277,10 @@ class FeatureStoreDataset(
                     handle,
                     features=np.ascontiguousarray(record.features, dtype=np.float32),
                     meta=np.array(json.dumps(record.meta())),
+                    **{
+                        f"{EXTRA_PREFIX}{name}": np.ascontiguousarray(extra, dtype=np.float32)
+                        for name, extra in record.extras.items()
+                    },
                 )
                 if self._fsync:
                     handle.flush()

@@ -204,3 +204,97 @@ class VadLexiconDataset(AbstractDataset[None, pd.DataFrame]):
     def _exists(self) -> bool:
         fs, path = fsspec.core.url_to_fs(self._filepath, **self._credentials)
         return bool(fs.exists(path))
+
+
+AFFECT_WORD_FORMATS = {
+    "words": "one affect word or phrase per line; '#' starts a comment",
+    "nrc_emolex": "NRC EmoLex word-level: word<TAB>emotion<TAB>0|1; a word is affect when it "
+    "has 1 for any of the eight emotions (positive/negative alone do not count)",
+}
+_EMOLEX_POLARITY = {"positive", "negative"}
+
+
+def parse_affect_words(text: str, *, fmt: str, source: str = "<text>") -> list[str]:
+    """The affect words of a word list in ``fmt`` (``AFFECT_WORD_FORMATS``), file order."""
+    if fmt not in AFFECT_WORD_FORMATS:
+        raise LexiconFormatError(
+            f"unknown affect word list format {fmt!r} for {source}; "
+            f"expected one of {sorted(AFFECT_WORD_FORMATS)}"
+        )
+    words: dict[str, None] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip() if fmt == "words" else raw.strip()
+        if not line:
+            continue
+        if fmt == "words":
+            words[line] = None
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3 or fields[2] not in ("0", "1"):
+            raise LexiconFormatError(
+                f"{source} line {number}: expected word<TAB>emotion<TAB>0|1, got {line[:80]!r}"
+            )
+        if fields[2] == "1" and fields[1].strip().casefold() not in _EMOLEX_POLARITY:
+            words[fields[0].strip()] = None
+    return list(words)
+
+
+class AffectWordListDataset(AbstractDataset[None, list]):
+    """Read-only Kedro dataset: a user's affect word list (WordNet-Affect words, NRC EmoLex)
+    that the affect tag filter adds to the project's vocabulary. Such lists may not be
+    redistributable: point the catalog at your copy. Without ``filepath`` it is empty.
+
+    ::
+
+        affect_words_source:
+          type: soundtrack_emotion.datasets.AffectWordListDataset
+          filepath: /data/lexicons/NRC-Emotion-Lexicon-Wordlevel-v0.92.txt
+          format: nrc_emolex          # words | nrc_emolex
+    """
+
+    def __init__(
+        self,
+        *,
+        filepath: str | os.PathLike[str] | None = None,
+        format: str = "words",
+        encoding: str = "utf-8",
+        credentials: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if format not in AFFECT_WORD_FORMATS:
+            raise LexiconFormatError(
+                f"unknown affect word list format {format!r}; expected one of "
+                f"{sorted(AFFECT_WORD_FORMATS)}"
+            )
+        self._filepath = os.fspath(filepath) if filepath is not None else None
+        self._format = format
+        self._encoding = encoding
+        self._credentials = credentials or {}
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "format": self._format}
+
+    def load(self) -> list[str]:
+        if self._filepath is None:
+            return []
+        try:
+            with fsspec.open(
+                self._filepath, "r", encoding=self._encoding, **self._credentials
+            ) as handle:
+                text = handle.read()
+        except FileNotFoundError:
+            raise LexiconFormatError(
+                f"affect word list not found: {self._filepath} "
+                f"({AFFECT_WORD_FORMATS[self._format]}); fix its path or remove filepath"
+            ) from None
+        return parse_affect_words(text, fmt=self._format, source=self._filepath)
+
+    def save(self, data: None) -> None:
+        raise DatasetError(f"{self} is read-only: word lists are published files, not outputs")
+
+    def _exists(self) -> bool:
+        if self._filepath is None:
+            return True
+        fs, path = fsspec.core.url_to_fs(self._filepath, **self._credentials)
+        return bool(fs.exists(path))

@@ -3,8 +3,9 @@
 The real NRC-VAD lexicon may not be redistributed, so the demo ships its own small lexicon.
 Its values are invented for the demo (they only need to be plausible and to cover the VAD
 cube, corners included, so tag-derived labels can follow the latent VAD of a track); they are
-not NRC's values. Like the real lexicon, it also scores genre words (rock, film, ...), which
-is why dataset_creation needs its stop-list.
+not NRC's values. Like the real lexicon, it also scores words that name no feeling: genres
+(rock, folk, hip hop), instruments and voices, places, liking tags (awesome, cool, love), which
+is why dataset_creation needs its tag filter.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ MOOD_WORDS: dict[str, tuple[float, float, float]] = {
     "heroic": (0.90, 0.82, 0.96),
     "victorious": (0.94, 0.84, 0.93),
     "powerful": (0.78, 0.80, 0.97),
+    "epic": (0.70, 0.80, 0.85),
     # positive valence, in control
     "majestic": (0.85, 0.55, 0.92),
     "proud": (0.84, 0.58, 0.88),
@@ -109,7 +111,6 @@ MOOD_WORDS: dict[str, tuple[float, float, float]] = {
     "dignified": (0.76, 0.25, 0.86),
     "assured": (0.85, 0.30, 0.88),
     "composed": (0.80, 0.10, 0.80),
-    "cool": (0.78, 0.48, 0.70),
     "hopeful": (0.85, 0.50, 0.55),
     "warm": (0.88, 0.30, 0.55),
     # positive valence, calm
@@ -131,11 +132,40 @@ MOOD_WORDS: dict[str, tuple[float, float, float]] = {
     "romantic": (0.90, 0.55, 0.42),
     "loving": (0.94, 0.45, 0.50),
     "beautiful": (0.93, 0.45, 0.50),
-    "nice": (0.88, 0.35, 0.45),
 }
 
-# Genre and other non-mood words that a lexicon scores too (so they must be stop-listed).
+# Words that name no feeling but that a lexicon scores too (so a tag filter must drop them).
 NON_MOOD_WORDS: dict[str, tuple[float, float, float]] = {
+    "folk": (0.62, 0.35, 0.45),
+    "jazz": (0.70, 0.55, 0.55),
+    "blues": (0.35, 0.40, 0.40),
+    "soul": (0.75, 0.45, 0.55),
+    "metal": (0.40, 0.85, 0.80),
+    "alternative": (0.55, 0.50, 0.50),
+    "hip-hop": (0.60, 0.75, 0.65),
+    "new age": (0.70, 0.20, 0.40),
+    "industrial": (0.35, 0.60, 0.65),
+    "guitar": (0.70, 0.50, 0.50),
+    "violin": (0.68, 0.40, 0.45),
+    "strings": (0.60, 0.40, 0.50),
+    "female": (0.65, 0.45, 0.40),
+    "vocal": (0.62, 0.50, 0.50),
+    "acoustic": (0.68, 0.30, 0.45),
+    "german": (0.50, 0.40, 0.55),
+    "polish": (0.55, 0.35, 0.50),
+    "japan": (0.62, 0.45, 0.50),
+    "british": (0.58, 0.40, 0.55),
+    "awesome": (0.95, 0.80, 0.75),
+    "amazing": (0.95, 0.82, 0.72),
+    "love": (0.98, 0.60, 0.60),
+    "great": (0.92, 0.55, 0.80),
+    "perfect": (0.95, 0.45, 0.85),
+    "masterpiece": (0.92, 0.60, 0.85),
+    "favorite": (0.90, 0.50, 0.60),
+    "live": (0.70, 0.65, 0.60),
+    "lyrics": (0.60, 0.40, 0.50),
+    "cool": (0.78, 0.48, 0.70),
+    "nice": (0.88, 0.35, 0.45),
     "soundtrack": (0.60, 0.45, 0.55),
     "movie": (0.60, 0.45, 0.50),
     "film": (0.58, 0.40, 0.52),
@@ -149,7 +179,6 @@ NON_MOOD_WORDS: dict[str, tuple[float, float, float]] = {
     "intro": (0.50, 0.40, 0.45),
     "musical": (0.72, 0.55, 0.55),
     "composer": (0.60, 0.35, 0.70),
-    "epic": (0.70, 0.80, 0.85),
     "instrumental": (0.55, 0.30, 0.50),
     "orchestral": (0.60, 0.50, 0.70),
     "classical": (0.62, 0.30, 0.62),

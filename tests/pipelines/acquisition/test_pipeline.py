@@ -191,16 +191,23 @@ def _lexicon_catalog(project: Callable[..., DataCatalog], tmp_path: Path, **over
 
 
 def test_chain_acquisition_then_dataset_creation(project, tmp_path):
-    """The crawl's raw layer is exactly what dataset_creation reads."""
+    """The crawl's raw layer is exactly what dataset_creation reads. With the thesis's tag
+    rule every track is kept; the affect filter drops Jake Bugg's thesis example, whose tags
+    (cool, nice, study) name no feeling, and says so."""
     SequentialRunner().run(acquisition_pipeline(), project())
     catalog = _lexicon_catalog(project, tmp_path)
+    SequentialRunner().run(dataset_creation_pipeline(), catalog)
+    affect = pd.read_parquet("data/02_intermediate/track_status.parquet").set_index("id")
+    bugg = make_track_id("Jake Bugg", "Simple as This")
+    assert affect.loc[bugg, "drop_reason"] == "only_non_affect_tags"
 
+    catalog = _lexicon_catalog(project, tmp_path)
+    catalog["params:dataset_creation.tag_filter"] = "stop_list"
     SequentialRunner().run(dataset_creation_pipeline(), catalog)
 
     soundtracks = pd.read_parquet("data/03_primary/soundtracks.parquet")
     assert dict(zip(soundtracks["id"], soundtracks["spotify_id"], strict=True)) == KEPT
     by_id = soundtracks.set_index("id")
-    bugg = make_track_id("Jake Bugg", "Simple as This")
     assert by_id.loc[bugg, "duration_ms"] == 199453  # from the Spotify search answer
     assert by_id.loc[bugg, "audio_path"] == f"data/01_raw/audio/{bugg}.wav"
     assert Path(by_id.loc[bugg, "audio_path"]).is_file()

@@ -16,6 +16,7 @@ from soundtrack_emotion.pipelines.dataset_creation.labelling import (
     stop_set,
     weighted_vad,
 )
+from soundtrack_emotion.pipelines.dataset_creation.tag_filter import StopListFilter
 
 # The thesis's worked example (Simple as This, Jake Bugg; thesis figure 3.3 and the authors'
 # summary): tags cool 56, nice 12, study 12 give V 0.85695, A 0.49845, D 0.7594. The summary's
@@ -33,7 +34,7 @@ LEXICON = {
     "rock": (0.5, 0.9, 0.9),
     "feel good": (0.9, 0.6, 0.5),
 }
-NO_STOP = frozenset()
+NO_STOP = StopListFilter(frozenset())
 
 
 def test_thesis_worked_example():
@@ -62,7 +63,7 @@ def test_stop_list_removes_genre_tags_from_the_label():
     # (0.2*10 + 1.0*30 + 0.5*50) / 90 = 57 / 90
     assert with_rock.valence == pytest.approx(57 / 90)
     assert with_rock.weighted_mood == {"rock": 50, "happy": 30, "sad": 10}
-    without = label_track(tags, LEXICON, stop_set(["soundtrack", "ROCK "]))
+    without = label_track(tags, LEXICON, StopListFilter(stop_set(["soundtrack", "ROCK "])))
     assert without.weighted_mood == {"happy": 30, "sad": 10}
     assert without.valence == pytest.approx(0.8)
 
@@ -78,7 +79,10 @@ def test_spelling_variants_of_one_tag_add_up():
 def test_no_lexicon_tag_is_no_mood_tags():
     tags = [("soundtrack", 100), ("seen live", 3)]
     assert label_track(tags, LEXICON, NO_STOP) == DropReason.NO_MOOD_TAGS
-    assert label_track([("rock", 9)], LEXICON, stop_set(["rock"])) == DropReason.NO_MOOD_TAGS
+    assert (
+        label_track([("rock", 9)], LEXICON, StopListFilter(stop_set(["rock"])))
+        == DropReason.NO_MOOD_TAGS
+    )
     assert label_track([], LEXICON, NO_STOP) == DropReason.NO_MOOD_TAGS
 
 

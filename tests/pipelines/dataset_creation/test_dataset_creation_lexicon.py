@@ -127,3 +127,27 @@ def test_build_vad_lexicon_normalises_words_and_keeps_the_first_duplicate():
     lexicon = build_vad_lexicon(source)
     assert lexicon["word"].tolist() == ["feel good", "calm"]
     assert lexicon.loc[0, "valence"] == pytest.approx(0.9)
+
+
+def test_affect_word_lists_read_plain_and_emolex(tmp_path):
+    from soundtrack_emotion.datasets import AffectWordListDataset
+
+    plain = tmp_path / "words.txt"
+    plain.write_text("# mine\notherworldly\nsoulful  # a comment\n\n", encoding="utf-8")
+    assert AffectWordListDataset(filepath=plain).load() == ["otherworldly", "soulful"]
+    emolex = tmp_path / "emolex.txt"
+    emolex.write_text(
+        "abandon\tfear\t1\nabandon\tpositive\t0\nabacus\ttrust\t0\nbaby\tpositive\t1\n"
+        "zest\tjoy\t1\n",
+        encoding="utf-8",
+    )
+    assert AffectWordListDataset(filepath=emolex, format="nrc_emolex").load() == [
+        "abandon",
+        "zest",
+    ]
+    assert AffectWordListDataset().load() == []
+    with pytest.raises(DatasetError, match="not found") as info:
+        AffectWordListDataset(filepath=tmp_path / "none.txt").load()
+    assert isinstance(info.value.__cause__, LexiconFormatError)
+    with pytest.raises(DatasetError, match="line 1"):
+        AffectWordListDataset(filepath=plain, format="nrc_emolex").load()

@@ -32,7 +32,7 @@ LEXICON = pd.DataFrame(
         "dominance": [0.1, 0.7, 0.9],
     }
 )
-SPLIT = {"validation_fraction": 0.25, "test_fraction": 0.25, "seed": 0, "group_by_artist": False}
+SPLIT = {"validation_fraction": 0.25, "test_fraction": 0.25, "seed": 0, "group_by": "track"}
 
 
 def _partitions(bodies: dict) -> dict:
@@ -165,7 +165,10 @@ def test_labels_drop_tracks_without_mood_weight():
             }
         ),
     )
-    labels = label_tracks(status, track_tags, LEXICON, ["soundtrack", "rock"]).set_index("id")
+    labels, _ = label_tracks(
+        status, track_tags, LEXICON, tag_filter="stop_list", stop_list=["soundtrack", "rock"]
+    )
+    labels = labels.set_index("id")
     assert labels.loc["good", "valence"] == pytest.approx(0.8)
     assert json.loads(labels.loc["good", "weighted_mood"]) == {"happy": 30, "sad": 10}
     assert labels.loc["good", "n_mood_tags"] == 2
@@ -213,7 +216,7 @@ def _status_inputs():
     crawled = _crawled("kept1", "kept2", "kept3", "kept4", "notags", "nospotify", "noaudio")
     bodies = {i: _top_tags(("happy", 10), ("sad", 30)) for i in crawled["id"] if i != "notags"}
     track_tags, status = parse_track_tags(crawled, _partitions(bodies))
-    labels = label_tracks(status, track_tags, LEXICON, [])
+    labels, decisions = label_tracks(status, track_tags, LEXICON, tag_filter="affect", stop_list=[])
     searches = _partitions(
         {
             i: _search((f"sp-{i}", f"Title {i}", f"Artist {i}", 1234))
@@ -223,11 +226,12 @@ def _status_inputs():
     )
     matches = match_spotify(crawled, searches, 0.6)
     audio = {i: f"data/01_raw/audio/{i}.wav" for i in crawled["id"] if i != "noaudio"}
-    return crawled, labels, matches, audio
+    return crawled, labels, matches, audio, decisions
 
 
 def test_track_status_funnel_soundtracks_and_report():
-    track_status = join_track_status(*_status_inputs())
+    inputs = _status_inputs()
+    track_status = join_track_status(*inputs[:4])
     assert dict(zip(track_status["id"], track_status["last_step"], strict=True)) == {
         "kept1": "kept",
         "kept2": "kept",
@@ -265,7 +269,9 @@ def test_track_status_funnel_soundtracks_and_report():
         "split": "str",
     }
 
-    report = build_dataset_report(track_status, soundtracks, LEXICON)
+    report = build_dataset_report(
+        track_status, soundtracks, LEXICON, inputs[4], tag_filter="affect", split=SPLIT
+    )
     assert report["counts"] == {
         "crawled": 7,
         "with_tags": 6,
@@ -284,7 +290,8 @@ def test_track_status_funnel_soundtracks_and_report():
 
 
 def test_unknown_split_parameter_is_refused():
-    track_status = join_track_status(*_status_inputs())
+    inputs = _status_inputs()
+    track_status = join_track_status(*inputs[:4])
     with pytest.raises(ParameterError, match="unknown split parameters"):
         build_soundtracks(track_status, {**SPLIT, "test_fracton": 0.2})
     without_seed = {key: value for key, value in SPLIT.items() if key != "seed"}
@@ -326,3 +333,71 @@ def test_validation_names_the_violation(corrupt, problem):
     validate_soundtracks(_valid_soundtracks())
     with pytest.raises(DataValidationError, match=problem):
         validate_soundtracks(corrupt(_valid_soundtracks()))
+
+
+def test_empty_tag_list_is_no_tags_for_dataset_creation_and_acquisition():
+    from soundtrack_emotion.pipelines.acquisition.responses import count_top_tags
+
+    for empty in ({"toptags": {"tag": ""}}, {"toptags": {"tag": [], "@attr": {}}}):
+        _, status = parse_track_tags(_crawled("e"), _partitions({"e": empty}))
+        assert status["status"].tolist() == [DropReason.NO_TAGS]
+        assert count_top_tags(json.dumps(empty).encode()) == 0
+    one = {"toptags": {"tag": {"name": "sad", "count": 3}}}  # a one-tag list, collapsed
+    tags, status = parse_track_tags(_crawled("o"), _partitions({"o": one}))
+    assert status["status"].tolist() == ["ok"] and tags["tag"].tolist() == ["sad"]
+    assert count_top_tags(json.dumps(one).encode()) == 1
+
+
+def test_bracket_only_titles_and_artists_still_match():
+    crawled = pd.DataFrame(
+        {
+            "id": ["title", "artist"],
+            "track": ["(Fork and Knife)", "Agnus Dei"],
+            "artist": ["Brandi Carlile", "[Michael W. Smith]"],
+        }
+    )
+    searches = _partitions(
+        {
+            "title": _search(("ok1", "(Fork and Knife)", "Brandi Carlile", 1000)),
+            "artist": _search(("ok2", "Agnus Dei", "Michael W. Smith", 1000)),
+        }
+    )
+    matches = match_spotify(crawled, searches, 0.6).set_index("id")
+    assert matches["spotify_id"].to_dict() == {"title": "ok1", "artist": "ok2"}
+    assert (matches["match_score"] == 1.0).all()
+
+
+def test_multi_artist_credits_never_span_two_splits():
+    credits = ["Hans Zimmer", "Hans Zimmer & Lisa Gerrard", "Lisa Gerrard", "Hans Zimmer feat. X Y"]
+    credits += [f"Solo Artist {i}" for i in range(12)]
+    ids = [f"t{i}" for i in range(len(credits))]
+    track_status = pd.DataFrame(
+        {
+            "id": ids,
+            "track": ids,
+            "artist": credits,
+            "duration_ms": 1,
+            "weighted_mood": "{}",
+            "spotify_id": ids,
+            "spotify_artist_ids": ["", "", "", ""] + ["sp-a"] * 2 + [""] * 10,
+            "audio_path": "a.wav",
+            "valence": 0.5,
+            "arousal": 0.5,
+            "dominance": 0.5,
+            "n_mood_tags": 1,
+            "last_step": "kept",
+            "drop_reason": "",
+            "drop_detail": "",
+        }
+    )
+    for seed in range(20):
+        split = {"validation_fraction": 0.25, "test_fraction": 0.25, "seed": seed}
+        soundtracks = build_soundtracks(track_status, {**split, "group_by": "artists"})
+        zimmer = soundtracks.loc[soundtracks["artist"].str.contains("Zimmer|Gerrard"), "split"]
+        assert zimmer.nunique() == 1
+        same_spotify_artist = soundtracks.loc[soundtracks["id"].isin(["t4", "t5"]), "split"]
+        assert same_spotify_artist.nunique() == 1
+    credit = build_soundtracks(track_status, {**split, "group_by": "credit", "seed": 1})
+    assert credit.groupby("artist")["split"].nunique().max() == 1
+    with pytest.raises(ParameterError, match="group_by_artist is now group_by"):
+        build_soundtracks(track_status, {**split, "group_by_artist": True})

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
@@ -22,7 +23,7 @@ from soundtrack_emotion.vad import VAD_LABELS
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 EXPECTED_DROPS = {
     BadEntry.NO_TAGS: ("with_tags", DropReason.NO_TAGS),
-    BadEntry.NO_MOOD_TAGS: ("with_mood_tags", DropReason.NO_MOOD_TAGS),
+    BadEntry.NO_MOOD_TAGS: ("with_mood_tags", DropReason.ONLY_NON_AFFECT_TAGS),
     BadEntry.ZERO_COUNTS: ("with_mood_tags", DropReason.ZERO_MOOD_WEIGHT),
     BadEntry.NO_SPOTIFY_MATCH: ("with_spotify_id", DropReason.NO_SPOTIFY_MATCH),
     BadEntry.MISSING_AUDIO: ("with_audio", DropReason.NO_AUDIO_FILE),
@@ -31,7 +32,9 @@ EXPECTED_DROPS = {
 
 def _catalog(root: Path, names: set[str]) -> DataCatalog:
     """The project's catalog entries for ``names``, with ``data/...`` paths under ``root``."""
-    config = yaml.safe_load((CONF / "catalog.yml").read_text(encoding="utf-8"))
+    # Through Kedro's loader: entries interpolate conf/base/globals.yml.
+    loader = OmegaConfigLoader(str(CONF.parent), base_env="base", default_run_env="base")
+    config = loader["catalog"]
     entries = {}
     for name in names:
         entry = dict(config[name])
@@ -117,4 +120,71 @@ def test_lexicon_is_normalised_and_genre_words_do_not_label(run_outputs):
     lexicon = catalog.load("vad_lexicon")
     assert {"feel good", "laid back", "rock", "sad"} <= set(lexicon["word"])
     moods = set().union(*catalog.load("soundtracks")["weighted_mood"].map(json.loads))
-    assert not moods & {"rock", "soundtrack", "epic", "film", "piano"}
+    assert not moods & {"rock", "soundtrack", "film", "piano", "folk", "awesome", "hip hop"}
+    assert not moods & {"guitar", "german", "love", "cool", "favorite", "live"}
+
+
+def test_every_dropped_tag_is_recorded_with_its_class_and_reported(run_outputs):
+    catalog, _, _ = run_outputs
+    decisions = catalog.load("tag_decisions")
+    dropped = decisions[~decisions["tag_class"].isin(["affect"])]
+    assert not dropped["used"].any() and decisions.loc[decisions["used"], "in_lexicon"].all()
+    assert {"genre", "instrument_voice", "place_language", "era", "liking_meta"} <= set(
+        dropped["tag_class"]
+    )
+    summary = catalog.load("dataset_report")["tag_filter"]
+    assert summary["tag_filter"] == "affect" and summary["vocabulary_version"]
+    assert 0.15 < summary["label_weight_removed_share"] < 0.6
+    assert 0.25 < summary["tag_weight_dropped_share"] < 0.5  # the demo's third of the weight
+    heaviest = summary["heaviest_dropped_tags"]
+    assert heaviest[0]["tag"] == "soundtrack" and heaviest[0]["class"] == "media"
+    shares = [t["weight_share"] for t in heaviest]
+    assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1
+    assert summary["tracks_left_without_label"] == 1  # the demo's only-genre-tags track
+
+
+def test_report_states_no_artist_group_spans_two_splits(run_outputs):
+    catalog, _, _ = run_outputs
+    groups = catalog.load("dataset_report")["split_groups"]
+    assert groups["group_by"] == "artists" and groups["groups_spanning_two_splits"] == 0
+    assert groups["statement"] == "no artists group spans two splits"
+
+
+def test_stop_list_filter_gives_the_thesis_labels_back(run_outputs, tmp_path):
+    """tag_filter: stop_list is the thesis's rule, word for word: all but the stop-list."""
+    from soundtrack_emotion.pipelines.dataset_creation.labelling import (
+        label_track,
+        normalise_tag,
+        stop_set,
+    )
+    from soundtrack_emotion.pipelines.dataset_creation.nodes import label_tracks
+    from soundtrack_emotion.pipelines.dataset_creation.tag_filter import StopListFilter
+
+    catalog, _, _ = run_outputs
+    params = yaml.safe_load((CONF / "parameters_dataset_creation.yml").read_text())
+    stop_list = params["dataset_creation"]["stop_list"]
+    lexicon_frame = catalog.load("vad_lexicon")
+    labels, _ = label_tracks(
+        catalog.load("tag_responses"), catalog.load("track_tags"), lexicon_frame,
+        tag_filter="stop_list", stop_list=stop_list,
+    )  # fmt: skip
+    lexicon = {w: (v, a, d) for w, v, a, d in lexicon_frame.itertuples(index=False)}
+    track_tags = catalog.load("track_tags")
+    stop_words = frozenset(normalise_tag(w) for w in stop_list)
+    for row in labels[labels["drop_reason"] == ""].itertuples(index=False):
+        tags = track_tags[track_tags["id"] == row.id].sort_values("position")
+        pairs = list(zip(tags["name"], tags["count"], strict=True))
+        # the thesis's rule written out: normalised, not stop-listed, in the lexicon
+        expected: dict[str, int] = {}
+        for name, count in pairs:
+            tag = normalise_tag(name)
+            if tag and tag not in stop_words and tag in lexicon:
+                expected[tag] = expected.get(tag, 0) + int(count)
+        assert set(json.loads(row.weighted_mood)) == {t for t, c in expected.items() if c > 0}
+        thesis = label_track(pairs, lexicon, StopListFilter(stop_set(stop_list)))
+        assert (row.valence, row.arousal, row.dominance) == (
+            thesis.valence,
+            thesis.arousal,
+            thesis.dominance,
+        )
+    assert "folk" in set().union(*labels["weighted_mood"].map(json.loads))  # unfiltered

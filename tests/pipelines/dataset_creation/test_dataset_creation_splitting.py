@@ -7,7 +7,13 @@ from collections import Counter
 import pytest
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.dataset_creation.splitting import assign_splits, split_targets
+from soundtrack_emotion.pipelines.dataset_creation.splitting import (
+    assign_splits,
+    credited_artists,
+    groups_spanning_splits,
+    split_groups,
+    split_targets,
+)
 
 FRACTIONS = {"validation_fraction": 0.17, "test_fraction": 0.24}
 
@@ -47,3 +53,36 @@ def test_same_seed_same_assignment_whatever_the_input_order():
 def test_bad_fractions_raise(validation, test, match):
     with pytest.raises(ParameterError, match=match):
         split_targets(10, validation_fraction=validation, test_fraction=test)
+
+
+@pytest.mark.parametrize(
+    ("credit", "artists"),
+    [
+        ("Hans Zimmer & Lisa Gerrard", ["hans zimmer", "lisa gerrard"]),
+        ("Mark Ronson ft. Bruno Mars", ["mark ronson", "bruno mars"]),
+        ("Skrillex x Diplo", ["skrillex", "diplo"]),
+        ("A. R. Rahman, Hans Zimmer", ["a r rahman", "hans zimmer"]),
+        ("Hans Zimmer and Lisa Gerrard", ["hans zimmer", "lisa gerrard"]),
+        ("Simon and Garfunkel", ["simon and garfunkel"]),
+        ("Florence and the Machine", ["florence and the machine"]),
+        ("Malcolm X", ["malcolm x"]),
+        ("AC/DC", ["ac dc"]),
+    ],
+)
+def test_credits_split_into_artists_where_safe(credit, artists):
+    assert credited_artists(credit) == artists
+
+
+def test_artist_groups_join_credits_that_share_an_artist():
+    credits = ["Lisa Gerrard", "Hans Zimmer & Lisa Gerrard", "Hans Zimmer", "Other", "Third"]
+    spotify = ["", "", "", "id1", "id1"]
+    groups = split_groups(list("abcde"), credits, spotify, group_by="artists")
+    assert groups[0] == groups[1] == groups[2] and groups[3] == groups[4] != groups[0]
+    assert split_groups(list("abc"), credits[:3], spotify[:3], group_by="primary_artist") == [
+        "lisa gerrard",
+        "hans zimmer",
+        "hans zimmer",
+    ]
+    assert groups_spanning_splits(["g", "g", "h"], ["train", "test", "test"]) == ["g"]
+    with pytest.raises(ParameterError, match="group_by"):
+        split_groups(["a"], ["x"], [""], group_by="label")

@@ -20,7 +20,7 @@ from soundtrack_emotion.pipelines.dataset_creation.labelled import build_labelle
 from soundtrack_emotion.pipelines.dataset_creation.nodes import SOUNDTRACK_COLUMNS
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
-SPLIT = {"validation_fraction": 0.2, "test_fraction": 0.2, "seed": 1, "group_by_artist": True}
+SPLIT = {"validation_fraction": 0.2, "test_fraction": 0.2, "seed": 1, "group_by": "artists"}
 
 
 def _audio(folder: Path, name: str, seconds: float = 2.0) -> Path:
@@ -71,6 +71,7 @@ def test_the_catalog_entry_and_pipeline_make_valid_soundtracks(tmp_path):
     assert (soundtracks["duration_ms"] == 2000).all()
     # grouped by artist: the two clips of an artist share a split
     assert soundtracks.groupby("artist")["split"].nunique().max() == 1
+    assert catalog.load("dataset_report")["groups_spanning_splits"] == []
 
 
 def test_a_given_split_column_is_respected(tmp_path):

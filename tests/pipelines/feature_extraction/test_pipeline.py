@@ -25,14 +25,21 @@ from kedro_datasets.pandas import CSVDataset
 from soundtrack_emotion.datasets import FeatureStoreDataset, ModelInputDataset
 from soundtrack_emotion.exceptions import ModelUnavailableError
 from soundtrack_emotion.features import mfcc
+from soundtrack_emotion.musicnn import MSD_TAGS, load_musicnn, musicnn_features
 from soundtrack_emotion.pipelines.feature_extraction import create_pipeline, nodes
 from soundtrack_emotion.pipelines.feature_extraction.extraction import extract_track, map_tracks
-from soundtrack_emotion.pipelines.feature_extraction.hooks import VggishPreflightHook
+from soundtrack_emotion.pipelines.feature_extraction.hooks import (
+    MusicnnPreflightHook,
+    VggishPreflightHook,
+)
+from soundtrack_emotion.pretrained import musicnn_checkpoint
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
-from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS
+from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS, OFFLINE_FEATURES
 
 from .conftest import PROJECT_ROOT, make_soundtracks, standin_embeddings, tone, write_audio
 
+# The families with a tests-only stand-in model; MusiCNN runs its real weights (tests below).
+STANDIN = ("mfcc", "vggish")
 GOOD = {
     "long": ("flac", 31.0),
     "medium": ("wav", 16.0),
@@ -80,7 +87,7 @@ def catalog_for(root: Path, soundtracks: pd.DataFrame, params: dict) -> DataCata
     return DataCatalog(datasets)
 
 
-def run(root: Path, soundtracks: pd.DataFrame, params: dict, features=FEATURES) -> DataCatalog:
+def run(root: Path, soundtracks: pd.DataFrame, params: dict, features=STANDIN) -> DataCatalog:
     catalog = catalog_for(root, soundtracks, params)
     SequentialRunner().run(create_pipeline(features=features), catalog)
     return catalog
@@ -138,7 +145,7 @@ def test_full_run_records_every_track(
     }.items():
         assert report.loc[track_id, "status"] == "error"
         assert expected in reasons[track_id], reasons[track_id]
-    frames = report.loc[list(GOOD), [f"{f}_{s}s_frames" for f in FEATURES for s in FRAME_SECONDS]]
+    frames = report.loc[list(GOOD), [f"{f}_{s}s_frames" for f in STANDIN for s in FRAME_SECONDS]]
     # 31 s: two 15 s frames, one 30 s; 16 and 20 s: one of each (padded to 30 s); 12 s: padded.
     expected = {
         "long": [2, 1, 2, 1],
@@ -173,7 +180,7 @@ def test_model_inputs_are_framed_per_split_with_song_labels(
     labels = soundtracks.set_index("id")[list(VAD_LABELS)]
     split_of = soundtracks.set_index("id")["split"]
     shapes = {"mfcc": {15: (323, 13), 30: (646, 13)}, "vggish": {15: (15, 128), 30: (30, 128)}}
-    for family in FEATURES:
+    for family in STANDIN:
         store = catalog.load(f"{family}_features")
         for seconds in FRAME_SECONDS:
             inputs = catalog.load(f"{family}_{seconds}s")
@@ -234,13 +241,13 @@ def test_resume_after_an_interrupted_run(
     monkeypatch.setattr(nodes, "extract_track", dies_on_the_fifth)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, soundtracks, params)
-    stores = {f: tmp_path / "04_feature" / f for f in FEATURES}
-    done = {f: sorted(p.stem for p in stores[f].glob("*.npz")) for f in FEATURES}
+    stores = {f: tmp_path / "04_feature" / f for f in STANDIN}
+    done = {f: sorted(p.stem for p in stores[f].glob("*.npz")) for f in STANDIN}
     # Every finished track was saved as it finished; VGGish had run on the first full batch.
     assert done["mfcc"] == ["t0", "t1", "t2", "t3"]
     assert done["vggish"] == ["t0", "t1"]
-    assert not [p for f in FEATURES for p in stores[f].iterdir() if p.name.startswith(".")]
-    mtimes = {p: p.stat().st_mtime_ns for f in FEATURES for p in stores[f].glob("*.npz")}
+    assert not [p for f in STANDIN for p in stores[f].iterdir() if p.name.startswith(".")]
+    mtimes = {p: p.stat().st_mtime_ns for f in STANDIN for p in stores[f].glob("*.npz")}
 
     counted.clear()
     monkeypatch.undo()
@@ -396,6 +403,65 @@ def test_preflight_fails_a_vggish_run_before_it_starts(tmp_path: Path) -> None:
     hook.before_pipeline_run({}, create_pipeline(features=("mfcc",)), catalog)  # no VGGish: fine
     with pytest.raises(ModelUnavailableError, match="no-vggish"):
         hook.before_pipeline_run({}, create_pipeline(), catalog)
+
+
+def test_preflight_fails_a_musicnn_run_without_weights(tmp_path: Path) -> None:
+    settings = {"checkpoint": str(tmp_path / "no-weights"), "model": "MSD_musicnn"}
+    catalog = DataCatalog({"params:feature_extraction.musicnn": MemoryDataset(settings)})
+    hook = MusicnnPreflightHook()
+    hook.before_pipeline_run({}, create_pipeline(features=STANDIN), catalog)  # no MusiCNN: fine
+    with pytest.raises(ModelUnavailableError, match=r"python -m soundtrack_emotion\.pretrained"):
+        hook.before_pipeline_run({}, create_pipeline(features=OFFLINE_FEATURES), catalog)
+    offline = create_pipeline(features=OFFLINE_FEATURES)
+    assert {n.name for n in offline.only_nodes_with_tags("musicnn_model").nodes} == {
+        "extract_features"
+    }
+
+
+@pytest.fixture(scope="module")
+def musicnn_weights() -> str:
+    try:
+        return musicnn_checkpoint(None)
+    except ModelUnavailableError as error:
+        pytest.skip(f"MusiCNN weights not installed ({error})")
+
+
+def test_musicnn_joins_the_offline_run(
+    tmp_path: Path, corpus: dict[str, Path], params: dict, musicnn_weights: str, counted: list
+) -> None:
+    keep = [*GOOD, "clip", "corrupt"]
+    soundtracks = make_soundtracks({k: corpus[k] for k in keep})
+    catalog = run(tmp_path, soundtracks, params, features=OFFLINE_FEATURES)
+    report = pd.read_csv(tmp_path / "report.csv").set_index("id")
+    assert set(report.index[report["status"] == "ok"]) == set(GOOD)
+    assert "corrupt WAV file" in report.loc["corrupt", "reason"]
+    # 31 s: 10 patches of 2.992 s -> two 5-patch (14.96 s) frames and one 10-patch frame.
+    columns = [f"musicnn_{s}s_frames" for s in FRAME_SECONDS]
+    assert report.loc["long", columns].tolist() == [2, 1]
+    assert report.loc["short", columns].tolist() == [1, 1]  # 4 patches, padded
+    tags = report.loc["long", "musicnn_top_tags"]
+    assert len(tags.split(", ")) == 3 and tags.split(" ")[0] in MSD_TAGS
+
+    store = catalog.load("musicnn_features")
+    y16, _ = librosa.load(corpus["long"], sr=16000)
+    layer = params["musicnn"]["layer"]
+    embeddings, taggram = musicnn_features(y16, model=load_musicnn(None), layer=layer)
+    width = 250 if layer == "dense+taggram" else 200
+    assert store["long"].shape == (10, width)
+    np.testing.assert_allclose(store["long"], embeddings, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(store.extra("long", "taggram"), taggram, rtol=1e-4, atol=1e-5)
+    assert store.meta("corrupt")["status"] == "error"
+    for seconds, rows in ((15, 5), (30, 10)):
+        part = catalog.load(f"musicnn_{seconds}s")["train"]
+        assert part.frame_shape == (rows, width)
+
+    counted.clear()
+    run(tmp_path, soundtracks, params, features=OFFLINE_FEATURES)
+    assert {t.id for t in counted} == {"clip", "corrupt"}  # errors are retried, the rest kept
+    params["musicnn"]["layer"] = "penultimate"  # another embedding: recomputed
+    counted.clear()
+    run(tmp_path, soundtracks, params, features=OFFLINE_FEATURES)
+    assert {t.id: t.families for t in counted if t.id in GOOD} == {k: ("musicnn",) for k in GOOD}
 
 
 def test_catalog_and_parameters_resolve_from_conf() -> None:

@@ -3,22 +3,30 @@ profile and the figures."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.patches import StepPatch
 
 from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.inference.nodes import (
+    IDENTITY_COLUMNS,
     MODEL_COLUMNS,
+    OUTPUT_IDENTITY,
     TIMELINE_COLUMNS,
     TRACK_COLUMNS,
     build_movie_profile,
     list_inference_tracks,
+    model_identity,
     model_key,
     select_inference_models,
 )
 from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
+from soundtrack_emotion.provenance import corpus_fingerprint
 from soundtrack_emotion.vocabulary import VAD_LABELS, model_partition
 
 FRAME = (43, 13)
@@ -48,15 +56,39 @@ def test_default_tracks_are_the_demo_test_songs(soundtracks):
     }
 
 
-def test_a_folder_is_listed_in_name_order_with_unique_track_names(tmp_path, soundtracks):
-    for name in ("02 Theme.wav", "01 Intro.flac", "cover.jpg", ".DS_Store", "02 Theme.mp3"):
+def test_a_folder_is_listed_in_name_order_with_unique_track_names(tmp_path, soundtracks, caplog):
+    names = ("02 Theme.wav", "01 Intro.FLAC", "cover.jpg", ".DS_Store", "02 Theme.mp3",
+             "notes.txt", "album.cue", "back.jpg", "README")  # fmt: skip
+    for name in names:
         (tmp_path / name).write_bytes(b"x")
 
-    tracks = list_inference_tracks(str(tmp_path), soundtracks)
+    with caplog.at_level(logging.INFO):
+        tracks = list_inference_tracks(str(tmp_path), soundtracks, [".wav", "flac", ".MP3"])
 
-    assert tracks["track"].tolist() == ["01 Intro", "02 Theme.mp3", "02 Theme.wav", "cover"]
-    assert tracks["position"].tolist() == [1, 2, 3, 4]
-    assert tracks["path"].iloc[0] == str(tmp_path / "01 Intro.flac")
+    assert tracks["track"].tolist() == ["01 Intro", "02 Theme.mp3", "02 Theme.wav"]
+    assert tracks["position"].tolist() == [1, 2, 3]
+    assert tracks["path"].iloc[0] == str(tmp_path / "01 Intro.FLAC")
+    summary = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(summary) == 1
+    assert "5 other files skipped (2 .jpg, 1 (no extension), 1 .cue, 1 .txt)" in summary[0]
+
+
+def test_a_folder_without_audio_is_refused(tmp_path, soundtracks):
+    (tmp_path / "cover.jpg").write_bytes(b"x")
+    with pytest.raises(ParameterError, match="holds no audio file"):
+        list_inference_tracks(str(tmp_path), soundtracks)
+
+
+def test_a_relative_audio_path_is_taken_from_the_project_root(tmp_path, soundtracks, monkeypatch):
+    from soundtrack_emotion import paths
+
+    (tmp_path / "music").mkdir()
+    (tmp_path / "music" / "a.wav").write_bytes(b"x")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.setattr(paths, "_project_root", tmp_path)
+    tracks = list_inference_tracks("music", soundtracks)
+    assert tracks["path"].tolist() == [str(tmp_path / "music" / "a.wav")]
 
 
 def test_a_csv_gives_the_album_order_relative_to_its_folder(tmp_path, soundtracks):
@@ -124,7 +156,7 @@ def _choice(chosen: pd.DataFrame) -> dict[str, tuple]:
 def test_best_picks_the_lowest_validation_loss_among_models_of_that_label(model_metrics):
     chosen = select_inference_models(model_metrics, "best")
 
-    assert list(chosen.columns) == list(MODEL_COLUMNS)
+    assert list(chosen.columns) == [*MODEL_COLUMNS, *IDENTITY_COLUMNS]
     assert _choice(chosen) == {
         "valence": ("vggish", "lstm", "valence", 0),
         "arousal": ("mfcc", "cnn", "arousal", 0),
@@ -159,6 +191,53 @@ def test_a_model_missing_from_model_metrics_can_still_be_named(model_metrics):
     joint = select_inference_models(model_metrics, "mfcc_transformer.joint", features=("mfcc",))
     assert set(joint["target"]) == {"joint"}
     assert joint["output_index"].tolist() == [0, 1, 2]
+
+
+def test_best_never_picks_a_model_of_another_corpus_and_outputs_name_the_model():
+    """After the corpus changed, the models trained on the old one (model_metrics written
+    before the change) are not candidates, and naming one is refused with the reason."""
+    features = _feature_parameters()
+    old, new = _corpus(0), _corpus(1)
+    old_fp, new_fp = corpus_fingerprint(old), corpus_fingerprint(new)
+    mfcc_fp = ExtractionParams.from_dict(features).fingerprint("mfcc")
+    rows = []
+    for network, corpus_fp, kind, loss in (("cnn", old_fp, "demo", 0.001),
+                                           ("ridge", new_fp, "real", 0.01)):
+        for label in VAD_LABELS:
+            rows.append({"feature": "mfcc", "network": network, "target": label, "label": label,
+                         "level": "song", "best_val_loss": loss, "corpus_kind": kind,
+                         "corpus_fingerprint": corpus_fp, "features_fingerprint": mfcc_fp,
+                         "mlflow_run_id": f"run-{network}", "registered_model":
+                         f"soundtrack_emotion.mfcc_{network}.{label}", "model_version": "2"})
+    metrics = pd.DataFrame(rows)  # fmt: skip
+    on_old = select_inference_models(metrics, "best", soundtracks=old, feature_extraction=features)
+    assert set(on_old["network"]) == {"cnn"}  # the old corpus's own models, lower loss
+    chosen = select_inference_models(metrics, "best", soundtracks=new, feature_extraction=features)
+    assert set(chosen["network"]) == {"ridge"}
+    assert set(chosen["corpus_kind"]) == {"real"}
+    with pytest.raises(ParameterError, match="stale: trained on another corpus"):
+        select_inference_models(metrics, "mfcc_cnn", soundtracks=new, feature_extraction=features)
+
+    identity = model_identity(chosen)
+    assert identity["model"].startswith("valence=mfcc_ridge.valence; arousal=mfcc_ridge.arousal")
+    assert "valence=soundtrack_emotion.mfcc_ridge.valence/2" in identity["model_version"]
+    assert identity["trained_on"] == f"real {new_fp}" and not identity["demo_model"]
+    assert model_identity(on_old)["demo_model"]
+
+
+def _corpus(seed):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"id": [f"s{seed}-{i}" for i in range(6)],
+                         **{label: rng.uniform(size=6) for label in VAD_LABELS},
+                         "split": ["train", "validation", "test"] * 2})  # fmt: skip
+
+
+def _feature_parameters():
+    import yaml
+
+    root = Path(__file__).resolve().parents[3]
+    text = (root / "conf/base/parameters_feature_extraction.yml").read_text()
+    return yaml.safe_load(text)["feature_extraction"]
 
 
 def test_an_unknown_model_choice_lists_the_options(model_metrics):
@@ -209,7 +288,7 @@ def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
         trained_models=as_trained_models(models),
     )
 
-    assert list(track_vad.columns) == list(TRACK_COLUMNS)
+    assert list(track_vad.columns) == [*TRACK_COLUMNS, *OUTPUT_IDENTITY]
     assert track_vad["track"].tolist() == ["a", "corrupt", "notes", "missing", "empty", "b"]
     assert track_vad["status"].tolist() == ["ok", "error", "error", "error", "error", "ok"]
     reasons = dict(zip(track_vad["track"], track_vad["error"], strict=True))
@@ -225,11 +304,42 @@ def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
     assert ok["n_windows"].to_dict() == {"a": 3, "b": 2}
     np.testing.assert_allclose(ok[list(VAD_LABELS)].to_numpy(), [[0.2, 0.5, 0.8]] * 2, atol=1e-6)
 
-    assert list(timelines.columns) == list(TIMELINE_COLUMNS)
+    assert list(timelines.columns) == [*TIMELINE_COLUMNS, *OUTPUT_IDENTITY]
     assert timelines["track"].tolist() == ["a"] * 3 + ["b"] * 2
     b_rows = timelines[timelines["track"] == "b"]
     np.testing.assert_allclose(b_rows[["start_s", "end_s"]], [[0.0, 2.0], [2.0, 3.3]])
     assert set(waveforms["track"]) == {"a", "b"}
+
+
+def test_nan_samples_never_reach_a_feature_and_never_stop_the_run(
+    tmp_path, write_tone, tiny_model, extraction_params, run_inference, as_trained_models
+):
+    import soundfile as sf
+
+    good = write_tone(tmp_path / "good.wav", 4.0)
+    y, sr = sf.read(good, dtype="float32")
+    speck, stretch = y.copy(), y.copy()
+    speck[sr : sr + 20] = np.nan  # 20 samples: replaced by silence, noted on the track
+    stretch[sr : 3 * sr] = np.nan  # half the track: an error with the reason
+    sf.write(tmp_path / "speck.wav", speck, sr, subtype="FLOAT")
+    sf.write(tmp_path / "stretch.wav", stretch, sr, subtype="FLOAT")
+    paths = [tmp_path / "stretch.wav", tmp_path / "speck.wav", good]
+    tracks = pd.DataFrame(
+        {"position": [1, 2, 3], "track": [p.stem for p in paths], "path": [str(p) for p in paths]}
+    )
+    models = {model_key("mfcc", "cnn", label): tiny_model(FRAME) for label in VAD_LABELS}
+
+    _, track_vad, _ = run_inference(
+        tracks, _chosen(), tmp_path / "cache", hop_seconds=2.0, batch_size=4,
+        waveform_points=100, feature_extraction=extraction_params,
+        trained_models=as_trained_models(models),
+    )  # fmt: skip
+
+    rows = track_vad.set_index("track")
+    assert rows["status"].to_dict() == {"stretch": "error", "speck": "ok", "good": "ok"}
+    assert "invalid samples" in rows.loc["stretch", "error"]
+    assert "replaced by silence" in rows.loc["speck", "error"]
+    assert rows.loc[["speck", "good"], list(VAD_LABELS)].notna().all().all()
 
 
 def test_a_run_where_nothing_is_readable_still_reports_every_track(
@@ -249,7 +359,7 @@ def test_a_run_where_nothing_is_readable_still_reports_every_track(
         trained_models=as_trained_models(models),
     )
 
-    assert timelines.empty and list(timelines.columns) == list(TIMELINE_COLUMNS)
+    assert timelines.empty and list(timelines.columns) == [*TIMELINE_COLUMNS, *OUTPUT_IDENTITY]
     assert waveforms.empty
     assert track_vad["status"].tolist() == ["error"]
     profile, arc = build_movie_profile(track_vad)

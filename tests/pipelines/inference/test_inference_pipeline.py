@@ -13,7 +13,9 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
+from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+from soundtrack_emotion.pipelines.inference import create_pipeline, nodes
+from soundtrack_emotion.provenance import corpus_fingerprint
 from soundtrack_emotion.vad import VAD_LABELS
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -87,6 +89,14 @@ MFCC_ONLY_METRICS = pd.DataFrame(
 )
 
 
+# The labelled corpus the models were trained on (its test split is not scored: audio_path).
+CORPUS = pd.DataFrame(
+    {"id": ["a", "b", "c"], "audio_path": ["", "", ""], "valence": [0.2, 0.5, 0.8],
+     "arousal": [0.3, 0.4, 0.5], "dominance": [0.5, 0.5, 0.6],
+     "split": ["train", "validation", "test"]}
+)  # fmt: skip
+
+
 @pytest.fixture
 def offline_project(tmp_path, monkeypatch, tiny_model, write_tone):
     """A project folder after ``kedro run --pipelines=offline``: MFCC model files only (cnn
@@ -105,7 +115,7 @@ def offline_project(tmp_path, monkeypatch, tiny_model, write_tone):
     def no_vggish(handle):
         raise AssertionError(f"VGGish was loaded ({handle})")
 
-    monkeypatch.setattr(scoring, "load_vggish", no_vggish)
+    monkeypatch.setattr(nodes, "load_vggish", no_vggish)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -128,9 +138,15 @@ def _run_in(project: Path, extraction_params: dict, **inference) -> None:
         elif name.startswith("params:inference."):
             catalog[name] = parameters[name.removeprefix("params:inference.")]
         elif name == "model_metrics":
-            catalog[name] = MFCC_ONLY_METRICS
+            # trained on this project's corpus, with these features
+            params = ExtractionParams.from_dict(extraction_params)
+            catalog[name] = MFCC_ONLY_METRICS.assign(
+                corpus_kind="real",
+                corpus_fingerprint=corpus_fingerprint(CORPUS),
+                features_fingerprint=params.fingerprint("mfcc"),
+            )
         elif name == "soundtracks":
-            catalog[name] = pd.DataFrame({"id": [], "audio_path": [], "split": []})
+            catalog[name] = CORPUS
     SequentialRunner().run(pipeline, catalog)
 
 
@@ -150,6 +166,14 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
     assert track_vad["track"].tolist() == ["01 Opening", "02 Broken", "03 Finale"]
     assert track_vad["status"].tolist() == ["ok", "error", "ok"]
     assert track_vad["valence"].iloc[[0, 2]].tolist() == pytest.approx([0.7, 0.7])
+    # every row says which model made it and what that model was trained on
+    assert set(track_vad["model"]) == {
+        "valence=mfcc_lstm.valence; arousal=mfcc_lstm.arousal; dominance=mfcc_lstm.dominance"
+    }
+    assert set(track_vad["trained_on"]) == {f"real {corpus_fingerprint(CORPUS)}"}
+    assert not track_vad["demo_model"].any()
+    profile = pd.read_csv(out / "08_reporting/inference/movie_profile.csv")
+    assert set(profile["model"]) == set(track_vad["model"])
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "07_model_output/inference/track_vad.csv", keep_default_na=False)[
             ["track", "status"]

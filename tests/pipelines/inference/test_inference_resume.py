@@ -15,7 +15,8 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCacheDataset
-from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
+from soundtrack_emotion.pipelines.inference import create_pipeline
+from soundtrack_emotion.pipelines.inference import nodes as scoring
 from soundtrack_emotion.pipelines.inference.nodes import (
     MODEL_COLUMNS,
     model_key,

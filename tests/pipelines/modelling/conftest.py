@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -107,3 +108,46 @@ def tiny_networks(modelling_parameters: dict) -> dict:
         }
         networks[name]["training"].update(batch_size=8, epochs=3, patience=2)
     return networks
+
+
+def corpus_table(n: int = 6, *, seed: int = 0) -> pd.DataFrame:
+    """A tiny ``soundtracks`` table (id, VAD labels, split): the corpus provenance hashes."""
+
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "id": [f"t{seed}-{i}" for i in range(n)],
+            "valence": rng.uniform(size=n),
+            "arousal": rng.uniform(size=n),
+            "dominance": rng.uniform(size=n),
+            "split": (["train", "validation", "test"] * n)[:n],
+        }
+    )
+
+
+def feature_parameters() -> dict:
+    """conf/base's feature_extraction parameters."""
+    text = (PROJECT_ROOT / "conf/base/parameters_feature_extraction.yml").read_text()
+    return yaml.safe_load(text)["feature_extraction"]
+
+
+def with_provenance(report: dict, soundtracks=None, *, is_demo: bool = True) -> dict:
+    """``report`` stamped as trained on ``soundtracks`` (default :func:`corpus_table`) with
+    conf/base's features."""
+    from soundtrack_emotion.pipelines.modelling.nodes import ModelSpec, record_provenance
+
+    spec = ModelSpec(report["feature"], report["network"], report["target"])
+    table = corpus_table() if soundtracks is None else soundtracks
+    return {**report, "provenance": record_provenance(table, feature_parameters(), is_demo,
+                                                      spec=spec)}  # fmt: skip
+
+
+def collect_current(metric_files, *reports):
+    """``collect_model_metrics`` on the :func:`corpus_table` corpus, reports stamped as
+    trained on it; the model_metrics table only."""
+    from soundtrack_emotion.pipelines.modelling.nodes import collect_model_metrics
+
+    stamped = [with_provenance(dict(r)) for r in reports]
+    files = {k: (lambda load=load: with_provenance(dict(load()))) for k, load in
+             metric_files.items()}  # fmt: skip
+    return collect_model_metrics(files, corpus_table(), feature_parameters(), *stamped)[0]

@@ -11,7 +11,6 @@ from soundtrack_emotion.metrics import bootstrap_intervals, r2
 from soundtrack_emotion.pipelines.modelling.heads import clip_vad, score_split
 from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
-    collect_model_metrics,
     evaluate_model,
     fit_feature_normaliser,
     fit_mean_baseline,
@@ -20,7 +19,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
 )
 from soundtrack_emotion.vad import VAD_LABELS
 
-from .conftest import write_model_inputs
+from .conftest import collect_current, write_model_inputs
 
 
 def _fit(corpus, networks, spec, tmp_path, seed=3):
@@ -160,7 +159,7 @@ def test_model_metrics_rank_models_by_song_level_r2_per_label():
         _metrics_report("cnn", {"valence": 0.1, "arousal": 0.5, "dominance": 0.3}),
         _metrics_report("ridge", {"valence": 0.2, "arousal": 0.4, "dominance": 0.3}),
     ]
-    table = collect_model_metrics({}, *reports)
+    table = collect_current({}, *reports)
     song = table[table["level"] == "song"].set_index(["label", "network"])["rank"]
     assert song[("valence", "ridge")] == 1 and song[("valence", "cnn")] == 2
     assert song[("arousal", "cnn")] == 1 and song[("arousal", "ridge")] == 2

@@ -17,6 +17,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     MODEL_METRICS_COLUMNS,
     ModelSpec,
     collect_model_metrics,
+    current_model_metrics,
     evaluate_model,
     fit_feature_normaliser,
     fit_mean_baseline,
@@ -26,7 +27,13 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
 )
 from soundtrack_emotion.vad import VAD_LABELS
 
-from .conftest import write_model_inputs
+from .conftest import (
+    collect_current,
+    corpus_table,
+    feature_parameters,
+    with_provenance,
+    write_model_inputs,
+)
 
 CNN_VALENCE = ModelSpec("mfcc", "cnn", "valence")
 
@@ -226,7 +233,7 @@ def test_collect_model_metrics_schema():
     )
     spec = ModelSpec("vggish", "lstm", "valence")
     report = evaluate_model(predictions, {"valence": 0.5}, _history([0.2]), 30, spec=spec)
-    table = collect_model_metrics({}, report, {**report, "network": "cnn"})
+    table = collect_current({}, report, {**report, "network": "cnn"})
     assert tuple(table.columns) == MODEL_METRICS_COLUMNS
     assert len(table) == 4
     assert table["network"].tolist() == ["lstm", "lstm", "cnn", "cnn"]
@@ -250,13 +257,15 @@ def test_collect_model_metrics_includes_every_report_of_the_folder_once():
     elsewhere = {**report, "network": "transformer"}  # trained by an earlier modelling_all run
     folder = {"mfcc_cnn/valence": lambda: stale, "mfcc_transformer/valence": lambda: elsewhere}
 
-    table = collect_model_metrics(folder, report)
+    table = collect_current(folder, report)
 
     assert len(table) == 2 * 2  # two models at two levels, the CNN once
     assert table["network"].tolist() == ["cnn", "cnn", "transformer", "transformer"]
     assert table["epochs"].tolist() == [report["training"]["epochs"]] * 4  # this run's report wins
     with pytest.raises(DataValidationError, match="'notes/readme'"):
-        collect_model_metrics({"notes/readme": lambda: {"text": "not a report"}})
+        collect_model_metrics(
+            {"notes/readme": lambda: {"text": "not a report"}}, corpus_table(), feature_parameters()
+        )
 
 
 @pytest.mark.slow
@@ -273,3 +282,39 @@ def test_models_learn_the_signal_and_beat_the_baseline(network, tiny_networks, t
         assert row["r2"] > row["baseline_r2"] + 0.3, row
         if row["level"] == "song":
             assert row["r2"] > 0.6, row
+
+
+def test_models_of_another_corpus_or_other_features_are_stale_never_mixed_in():
+    """Switch the corpus: the models trained on the old one leave model_metrics and are listed
+    as stale with the reason; a table written before the switch is filtered the same way."""
+    predictions = pd.DataFrame(
+        {"song_id": ["a", "b", "c"], "frame_index": [0, 0, 0], "label": "valence",
+         "true": [0.2, 0.5, 0.8], "predicted": [0.3, 0.5, 0.6]}
+    )  # fmt: skip
+    report = evaluate_model(predictions, {"valence": 0.5}, _history([0.2]), 30, spec=CNN_VALENCE)
+    old_corpus, new_corpus = corpus_table(seed=0), corpus_table(seed=1)
+    old = with_provenance(report, old_corpus, is_demo=True)
+    new = with_provenance({**report, "network": "ridge"}, new_corpus, is_demo=False)
+    features = feature_parameters()
+
+    on_old, stale_old = collect_model_metrics({}, old_corpus, features, old, new)
+    assert set(on_old["network"]) == {"cnn"} and set(on_old["corpus_kind"]) == {"demo"}
+    assert stale_old["network"].tolist() == ["ridge"]
+
+    table, stale = collect_model_metrics({}, new_corpus, features, old, new)
+    assert set(table["network"]) == {"ridge"} and set(table["corpus_kind"]) == {"real"}
+    assert stale[["network", "corpus_kind"]].values.tolist() == [["cnn", "demo"]]
+    assert "another corpus" in stale["reason"].iloc[0]
+
+    # reporting/inference after the switch, with the model_metrics written before it
+    current, listed = current_model_metrics(on_old, new_corpus, features)
+    assert current.empty and listed["network"].tolist() == ["cnn"]
+
+    # other MFCC parameters: stale too, with that reason
+    changed = {**features, "mfcc": {**features["mfcc"], "n_mfcc": features["mfcc"]["n_mfcc"] + 1}}
+    table, stale = collect_model_metrics({}, new_corpus, changed, new)
+    assert table.empty and "other parameters" in stale["reason"].iloc[0]
+
+    # a report from before provenance was recorded is never taken as current
+    table, stale = collect_model_metrics({}, new_corpus, features, report)
+    assert table.empty and "no provenance" in stale["reason"].iloc[0]

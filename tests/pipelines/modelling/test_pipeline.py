@@ -2,6 +2,7 @@
 
 import json
 
+import mlflow
 import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
@@ -16,9 +17,17 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     evaluate_model,
 )
 from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_NETWORKS, DEFAULT_TARGETS
+from soundtrack_emotion.pipelines.modelling.tracking import load_registered_keras
+from soundtrack_emotion.provenance import corpus_fingerprint
 from soundtrack_emotion.vocabulary import FEATURES, NETWORKS, TARGETS, VAD_LABELS
 
-from .conftest import PROJECT_ROOT, write_model_inputs
+from .conftest import (
+    PROJECT_ROOT,
+    corpus_table,
+    feature_parameters,
+    with_provenance,
+    write_model_inputs,
+)
 
 EVERYTHING = create_pipeline(features=FEATURES, networks=NETWORKS, targets=tuple(TARGETS))
 OUTPUT_KINDS = {
@@ -64,11 +73,14 @@ def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
     assert len(paths) == len(outputs)
     assert type(catalog["model_metrics"]).__name__ == "ParquetDataset"
     # the intermediates stay in memory: no catalog pattern (e.g. "{feature}_{seconds}s") grabs them
-    intermediates = EVERYTHING.all_outputs() - outputs - {"model_metrics"}
+    intermediates = EVERYTHING.all_outputs() - outputs - {"model_metrics", "stale_models"}
+    assert type(catalog["stale_models"]).__name__ == "CSVDataset"
     assert {name.split(".")[-1] for name in intermediates} == {
         "model_input",
         "feature_normaliser",
         "mean_baseline",
+        "provenance",
+        "evaluation",
     }
     assert not [name for name in intermediates if name in catalog]
 
@@ -100,12 +112,16 @@ def test_one_model_namespace_is_self_contained():
         "fit_mean_baseline",
         "train_model",
         "predict_test_split",
+        "record_provenance",
         "evaluate_model",
+        "track_model",
     }
-    # it needs nothing but the catalogued model inputs and parameters
+    # it needs nothing but catalogued datasets: the model inputs, the corpus and parameters
     assert {n for n in selected.inputs() if not n.startswith("params:")} == {
         "mfcc_15s",
         "mfcc_30s",
+        "soundtracks",
+        "corpus_is_demo",
     }
 
 
@@ -137,8 +153,18 @@ def test_tiny_run_writes_the_contract_outputs(
     parameters = {**modelling_parameters, "networks": tiny_networks, "frame_seconds": 30}
     for name, value in _flatten("modelling", parameters):
         catalog[f"params:{name}"] = value
+    catalog["params:feature_extraction"] = feature_parameters()
+    catalog.save("soundtracks", corpus_table())
     pipeline = create_pipeline(features=("mfcc",), networks=("cnn",), targets=("valence", "joint"))
-    SequentialRunner().run(pipeline, catalog)
+    # As kedro-mlflow runs it: one MLflow run per kedro run, a local SQLite store.
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    experiment = mlflow.create_experiment("test", artifact_location=str(tmp_path / "artifacts"))
+    try:
+        with mlflow.start_run(experiment_id=experiment) as parent:
+            SequentialRunner().run(pipeline, catalog)
+        _check_mlflow_runs(parent.info.run_id, experiment, parameters)
+    finally:
+        mlflow.set_tracking_uri(None)
 
     table = pd.read_parquet("data/08_reporting/model_metrics.parquet")
     assert tuple(table.columns) == MODEL_METRICS_COLUMNS
@@ -156,6 +182,43 @@ def test_tiny_run_writes_the_contract_outputs(
     assert len(predictions) == 3 * 8 * 3  # labels x test songs x frames per song
     assert (tmp_path / "data/06_models/mfcc_cnn/valence.keras").is_file()
     assert (tmp_path / "data/07_model_output/tensorboard/mfcc_cnn/joint").is_dir()
+
+
+def _check_mlflow_runs(parent_id, experiment, parameters):
+    """Read the runs back through the MLflow client: one nested run per model holding its
+    parameters, frame/song metrics with baselines and intervals, history, provenance and
+    the registered model."""
+    client = mlflow.MlflowClient()
+    runs = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent_id}'")
+    by_name = {run.info.run_name: run for run in runs}
+    assert set(by_name) == {"mfcc_cnn.valence", "mfcc_cnn.joint"}
+    run = by_name["mfcc_cnn.valence"]
+    assert run.data.params["network"] == "cnn" and run.data.params["seed"] == "2023"
+    assert run.data.params["training.learning_rate"] == str(
+        parameters["networks"]["cnn"]["training"]["learning_rate"]
+    )
+    metrics = run.data.metrics
+    for key in ("song_valence_r2", "song_valence_baseline_r2", "song_valence_r2_ci_low",
+                "song_valence_r2_ci_high", "frame_valence_mse", "frame_valence_baseline_mse"):
+        assert key in metrics, key  # fmt: skip
+    assert metrics["song_valence_r2_ci_low"] <= metrics["song_valence_r2_ci_high"]
+    assert len(client.get_metric_history(run.info.run_id, "val_song_loss")) >= 1
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"history.csv", "provenance.json", "metrics.json"} <= artifacts
+    provenance = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/provenance.json")
+    assert provenance["corpus"]["fingerprint"] == corpus_fingerprint(corpus_table())
+    assert provenance["corpus"]["kind"] == "real"  # no demo ground truth in this project
+    assert provenance["packages"]["tensorflow"]
+    assert set(provenance["code"]) == {"git_commit", "git_dirty"}
+    version = client.get_model_version("soundtrack_emotion.mfcc_cnn.valence", "1")
+    assert version.run_id == run.info.run_id
+    assert version.tags["corpus.fingerprint"] == provenance["corpus"]["fingerprint"]
+    table = pd.read_parquet("data/08_reporting/model_metrics.parquet")
+    assert set(table["mlflow_run_id"]) == {r.info.run_id for r in runs}
+    assert set(table["model_version"]) == {"1"}
+    # the registered model loads back as inference loads it, and predicts
+    model = load_registered_keras("models:/soundtrack_emotion.mfcc_cnn.valence/1")
+    assert model.input_shape[1:] == (12, 4)
 
 
 def _flatten(prefix, value):
@@ -180,8 +243,8 @@ def test_modelling_all_offers_every_variant_and_target():
 def test_collect_is_ordered_after_this_pipelines_models_and_reads_the_metrics_folder():
     offline = create_pipeline(features=("mfcc",))
     (collect,) = offline.filter(node_names=["collect_model_metrics"]).nodes
-    assert collect.inputs[0] == "model_metric_files"
-    assert set(collect.inputs[1:]) == {
+    assert collect.inputs[:3] == ["model_metric_files", "soundtracks", "params:feature_extraction"]
+    assert set(collect.inputs[3:]) == {
         f"mfcc_{network}.{label}.metrics" for network in DEFAULT_NETWORKS for label in VAD_LABELS
     }
 
@@ -205,7 +268,8 @@ def _report(feature, network, target):
          "val_mae": [0.4, 0.3], "seconds": [1.0, 1.0]}
     )  # fmt: skip
     spec = ModelSpec(feature, network, target)
-    return evaluate_model(predictions, dict.fromkeys(labels, 0.5), history, 15, spec=spec)
+    report = evaluate_model(predictions, dict.fromkeys(labels, 0.5), history, 15, spec=spec)
+    return with_provenance(report)
 
 
 def test_collect_node_alone_tables_models_trained_by_another_run(
@@ -215,6 +279,8 @@ def test_collect_node_alone_tables_models_trained_by_another_run(
     `modelling_all --namespaces=mfcc_transformer.joint`: the table has the joint model too."""
     monkeypatch.chdir(tmp_path)
     catalog = _catalog(project_config[0])
+    catalog["params:feature_extraction"] = feature_parameters()
+    catalog.save("soundtracks", corpus_table())
     trained = [("mfcc", n, label) for n in DEFAULT_NETWORKS for label in VAD_LABELS]
     for model in [*trained, ("mfcc", "transformer", "joint")]:
         catalog.save("{}_{}.{}.metrics".format(*model), _report(*model))

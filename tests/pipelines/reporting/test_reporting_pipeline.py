@@ -12,7 +12,10 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
+from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+from soundtrack_emotion.pipelines.modelling.nodes import STALE_COLUMNS
 from soundtrack_emotion.pipelines.reporting import create_pipeline
+from soundtrack_emotion.provenance import corpus_fingerprint
 from soundtrack_emotion.vad import VAD_LABELS
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -61,6 +64,10 @@ def test_every_reporting_output_is_catalogued_in_the_reporting_layer():
     for name in produced:
         entry = catalog[name]
         assert entry["metadata"]["kedro-viz"]["layer"] == "reporting", name
+        if entry["type"] == "MemoryDataset":
+            continue  # passed between nodes only
+        # a dataset that kedro-mlflow also logs to the run wraps the file's dataset
+        entry = entry.get("dataset", entry) if "Mlflow" in entry["type"] else entry
         location = entry.get("filepath") or entry.get("path")
         assert location.startswith("data/08_reporting/"), name
 
@@ -78,11 +85,51 @@ def _write_trained_models(catalog, models, make_predictions, make_history) -> No
         catalog.save(f"{feature}_{network}.{target}.test_predictions", make_predictions(labels))
 
 
+def _stamped(model_metrics, soundtracks, config):
+    """``model_metrics`` as collect_model_metrics writes it for models trained on
+    ``soundtracks`` with conf/base's features (rows already stamped are kept as they are)."""
+    if "corpus_fingerprint" in model_metrics:
+        return model_metrics
+    params = ExtractionParams.from_dict(config["parameters"]["feature_extraction"])
+    return model_metrics.assign(
+        corpus_kind="demo",
+        corpus_fingerprint=corpus_fingerprint(soundtracks),
+        features_fingerprint=model_metrics["feature"].map(params.fingerprint),
+    )
+
+
+@pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")
+def test_reporting_leaves_models_of_another_corpus_out_and_lists_them_as_stale(
+    tmp_path, monkeypatch, soundtracks, model_metrics, make_predictions, make_history,
+    make_timeline, make_waveform,
+):  # fmt: skip
+    """The raw layer was swapped for another corpus (new soundtracks) but model_metrics is
+    the old run's: the report shows none of its models, lists them as stale, and says which
+    corpus it describes."""
+    monkeypatch.chdir(tmp_path)
+    _write_trained_models(_catalog(), MFCC_MODELS, make_predictions, make_history)
+    mfcc_metrics = _stamped(model_metrics[model_metrics["feature"] == "mfcc"], soundtracks,
+                            _config())  # fmt: skip
+    other_corpus = soundtracks.assign(valence=soundtracks["valence"][::-1].to_numpy())
+    _run_reporting(tmp_path, create_pipeline(features=("mfcc",)), mfcc_metrics, other_corpus,
+                   make_timeline, make_waveform)  # fmt: skip
+
+    reporting = tmp_path / "data/08_reporting"
+    assert pd.read_csv(reporting / "results_table.csv").empty
+    page = (reporting / "report.html").read_text()
+    assert "Stale models" in page and "trained on another corpus" in page
+    assert "mfcc_cnn.valence" in page
+    assert f"fingerprint {corpus_fingerprint(other_corpus)}" in page
+    assert "real (30 tracks" in page  # no demo ground truth in this project
+    assert "Date" in page and "Code version" in page
+
+
 def _run_reporting(tmp_path, pipeline, model_metrics, soundtracks, make_timeline, make_waveform):
     """Run ``pipeline`` on the project's catalog in ``tmp_path``; return the PNGs written."""
     config = _config()
     catalog = _catalog()
-    catalog.save("model_metrics", model_metrics)
+    catalog.save("model_metrics", _stamped(model_metrics, soundtracks, config))
+    catalog.save("stale_models", pd.DataFrame(columns=list(STALE_COLUMNS)))
     test_song = soundtracks.loc[soundtracks["split"] == "test", "id"].iloc[0]
     in_memory = {
         "soundtracks": soundtracks,
@@ -92,8 +139,10 @@ def _run_reporting(tmp_path, pipeline, model_metrics, soundtracks, make_timeline
     }
     for name in pipeline.inputs():
         if name.startswith("params:"):
-            key = name.removeprefix("params:").split(".")
-            catalog[name] = config["parameters"][key[0]][key[1]]
+            value = config["parameters"]
+            for key in name.removeprefix("params:").split("."):
+                value = value[key]
+            catalog[name] = value
         elif name in in_memory:
             catalog[name] = in_memory[name]
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from soundtrack_emotion.exceptions import FetchError, ParameterError, PrerequisiteError
 from soundtrack_emotion.matching import clean_query, normalise_name
+from soundtrack_emotion.paths import resolve_path
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class LocalFolderDownloader:
     name = "local"
 
     def __init__(self, *, folder: str, extensions: Sequence[str] = AUDIO_EXTENSIONS) -> None:
-        self.folder = Path(folder)
+        self.folder = resolve_path(folder)  # relative: from the project root
         self.extensions = tuple(e.lower().lstrip(".") for e in extensions)
         if not self.extensions:
             raise ParameterError("downloader.local.extensions must not be empty")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from soundtrack_emotion.exceptions import FetchError
+from soundtrack_emotion.lastfm_top_tags import MalformedTopTags, parse_top_tags
 
 
 def _json(body: bytes) -> Any:
@@ -67,12 +68,12 @@ def parse_tag_top_tracks(body: bytes) -> tuple[list[tuple[str, str]], int]:
 
 
 def count_top_tags(body: bytes) -> int:
-    """Number of tags in a ``track.getTopTags`` answer (0 for an unknown track)."""
-    tags = _as_list(_get(_json(body), "toptags", "tag"))
-    for tag in tags:
-        if not isinstance(tag, Mapping) or "name" not in tag or "count" not in tag:
-            raise FetchError("unexpected_shape", "a tag without name or count")
-    return len(tags)
+    """Number of tags in a ``track.getTopTags`` answer (0 for an unknown track), read by
+    the parser dataset_creation uses (``lastfm_top_tags``), so both agree on every body."""
+    try:
+        return len(parse_top_tags(_json(body)))
+    except MalformedTopTags as error:
+        raise FetchError("unexpected_shape", str(error)) from None
 
 
 def search_items(body: bytes) -> list[Mapping[str, Any]]:

@@ -21,12 +21,15 @@ import pandas as pd
 import soundfile as sf
 
 from soundtrack_emotion.exceptions import DataValidationError
-from soundtrack_emotion.matching import normalise_name
 from soundtrack_emotion.pipelines.dataset_creation.nodes import (
     SOUNDTRACK_COLUMNS,
     validate_soundtracks,
 )
-from soundtrack_emotion.pipelines.dataset_creation.splitting import assign_splits
+from soundtrack_emotion.pipelines.dataset_creation.splitting import (
+    assign_splits,
+    groups_spanning_splits,
+    split_groups,
+)
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 
 logger = logging.getLogger(__name__)
@@ -105,17 +108,17 @@ def build_labelled_soundtracks(
         kept["artist"].fillna("").astype(str) if "artist" in kept else pd.Series("", kept.index)
     )
     given_split = "split" in kept.columns
+    # Without artists, every track is its own group.
+    group_by = str(split.get("group_by", "artists")) if artist.str.len().all() else "track"
+    groups = split_groups(kept["id"].tolist(), artist.tolist(), [""] * len(kept), group_by=group_by)
     if given_split:
         splits = kept["split"].astype(str).tolist()
     else:
-        split_params = dict(split)
-        group_by_artist = split_params.pop("group_by_artist", True) and bool(artist.str.len().all())
-        groups = artist.map(normalise_name) if group_by_artist else kept["id"]
         splits = assign_splits(
-            [str(g) for g in groups],
-            validation_fraction=float(split_params["validation_fraction"]),
-            test_fraction=float(split_params["test_fraction"]),
-            seed=int(split_params["seed"]),
+            groups,
+            validation_fraction=float(split["validation_fraction"]),
+            test_fraction=float(split["test_fraction"]),
+            seed=int(split["seed"]),
         )
     soundtracks = pd.DataFrame(
         {
@@ -141,7 +144,9 @@ def build_labelled_soundtracks(
             {"id": row.id, "reason": "no_audio_file", "detail": f"{row.audio_path!r} not found"}
             for row in dropped.itertuples(index=False)
         ],
-        "split_source": "table" if given_split else "assigned",
+        "split_source": "table" if given_split else f"assigned (grouped by {group_by})",
+        # A split given in the table may put one artist in two splits: say so.
+        "groups_spanning_splits": groups_spanning_splits(groups, splits),
         "splits": {s: int((soundtracks["split"] == s).sum()) for s in SPLITS},
         "artists_per_split": {
             s: int(soundtracks.loc[soundtracks["split"] == s, "artist"].nunique()) for s in SPLITS

@@ -1,7 +1,8 @@
 """The thesis's labelling rule: a track's VAD is the count-weighted mean of its mood tags' VAD.
 
-For one track, the Last.fm tags left after the stop-list that are in the lexicon are its mood
-tags; with counts ``c_i`` and lexicon scores ``v_i``::
+For one track, the Last.fm tags that the tag filter keeps (``tag_filter``: the thesis's
+stop-list, or the affect filter) and that are in the lexicon are its mood tags; with counts
+``c_i`` and lexicon scores ``v_i``::
 
     valence = sum(v_i * c_i) / sum(c_i)        (likewise arousal and dominance)
 
@@ -16,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,6 +45,7 @@ class DropReason:
     MALFORMED_TAG_RESPONSE = "malformed_tag_response"
     NO_TAGS = "no_tags"
     NO_MOOD_TAGS = "no_mood_tags"
+    ONLY_NON_AFFECT_TAGS = "only_non_affect_tags"  # lexicon tags there, all non-affect
     ZERO_MOOD_WEIGHT = "zero_mood_weight"
     NO_SPOTIFY_RESPONSE = "no_spotify_response"
     MALFORMED_SPOTIFY_RESPONSE = "malformed_spotify_response"
@@ -64,6 +67,12 @@ class MoodLabel:
         return json.dumps(self.weighted_mood, ensure_ascii=False)
 
 
+class TagDecider(Protocol):
+    """A tag filter: ``decide(tag).kept`` says whether the tag may label a track."""
+
+    def decide(self, tag: str) -> Any: ...
+
+
 def stop_set(stop_list: Iterable[str]) -> frozenset[str]:
     """The stop-list in normal form; refuses a bare string (a YAML list was meant)."""
     if isinstance(stop_list, str):
@@ -72,14 +81,19 @@ def stop_set(stop_list: Iterable[str]) -> frozenset[str]:
 
 
 def mood_tags(
-    tags: Iterable[tuple[str, int]], lexicon_words: Mapping[str, object], stop_words: frozenset[str]
+    tags: Iterable[tuple[str, int]],
+    lexicon_words: Mapping[str, object],
+    tag_filter: TagDecider,
+    aliases: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
-    """``{normalised tag: summed count}`` of the tags that are mood words: not stop-listed, in
-    the lexicon; sorted by descending count, then tag."""
+    """``{normalised tag: summed count}`` of the tags that are mood words: kept by
+    ``tag_filter``, in the lexicon (after ``aliases``: spelling variant -> lexicon word);
+    sorted by descending count, then tag."""
     counts: dict[str, int] = {}
     for name, count in tags:
         tag = normalise_tag(name)
-        if tag and tag not in stop_words and tag in lexicon_words:
+        tag = aliases.get(tag, tag) if aliases else tag
+        if tag and tag in lexicon_words and tag_filter.decide(tag).kept:
             counts[tag] = counts.get(tag, 0) + int(count)
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
@@ -99,10 +113,11 @@ def weighted_vad(
 def label_track(
     tags: Iterable[tuple[str, int]],
     lexicon: Mapping[str, tuple[float, float, float]],
-    stop_words: frozenset[str],
+    tag_filter: TagDecider,
+    aliases: Mapping[str, str] | None = None,
 ) -> MoodLabel | str:
     """The track's ``MoodLabel``, or the ``DropReason`` when it has none."""
-    moods = mood_tags(tags, lexicon, stop_words)
+    moods = mood_tags(tags, lexicon, tag_filter, aliases)
     if not moods:
         return DropReason.NO_MOOD_TAGS
     vad = weighted_vad(moods, lexicon)

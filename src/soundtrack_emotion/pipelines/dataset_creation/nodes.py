@@ -16,14 +16,27 @@ import numpy as np
 import pandas as pd
 
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
-from soundtrack_emotion.matching import best_match, make_track_id, normalise_name
+from soundtrack_emotion.lastfm_top_tags import MalformedTopTags, parse_top_tags
+from soundtrack_emotion.matching import best_match, make_track_id
 from soundtrack_emotion.pipelines.dataset_creation.labelling import (
     DropReason,
     label_track,
     normalise_tag,
     stop_set,
 )
-from soundtrack_emotion.pipelines.dataset_creation.splitting import assign_splits
+from soundtrack_emotion.pipelines.dataset_creation.splitting import (
+    assign_splits,
+    groups_spanning_splits,
+    split_groups,
+)
+from soundtrack_emotion.pipelines.dataset_creation.tag_filter import (
+    lexicon_aliases,
+    make_tag_filter,
+)
+from soundtrack_emotion.pipelines.dataset_creation.tag_vocabulary import (
+    VOCABULARY_VERSION,
+    TagClass,
+)
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 
 logger = logging.getLogger(__name__)
@@ -126,30 +139,14 @@ def build_vad_lexicon(vad_lexicon_source: pd.DataFrame) -> pd.DataFrame:
     return lexicon
 
 
-def _tag_entry(entry: Any) -> tuple[str, int] | None:
-    """``(name, count)`` of one ``toptags.tag[]`` entry, ``None`` when it is malformed."""
-    name = entry.get("name") if isinstance(entry, dict) else None
-    count = entry.get("count") if isinstance(entry, dict) else None
-    if isinstance(count, str) and count.isdigit():  # older API versions send strings
-        count = int(count)
-    if not isinstance(name, str) or isinstance(count, bool) or not isinstance(count, int):
-        return None
-    return (name, count) if count >= 0 else None
-
-
 def _parse_tag_response(body: Any) -> tuple[str, str, list[tuple[str, int]]]:
     """``(status, detail, [(name, count), ...])`` of one ``track.getTopTags`` body."""
-    toptags = body.get("toptags") if isinstance(body, dict) else None
     if isinstance(body, dict) and "error" in body:
         return DropReason.LASTFM_ERROR, f"error {body.get('error')}: {body.get('message')}", []
-    if not isinstance(toptags, dict):
-        return DropReason.MALFORMED_TAG_RESPONSE, "no 'toptags' object in the body", []
-    tags = []
-    for entry in _as_list(toptags.get("tag")):
-        tag = _tag_entry(entry)
-        if tag is None:
-            return DropReason.MALFORMED_TAG_RESPONSE, f"bad tag entry {entry!r}"[:200], []
-        tags.append(tag)
+    try:
+        tags = parse_top_tags(body)
+    except MalformedTopTags as error:
+        return DropReason.MALFORMED_TAG_RESPONSE, str(error), []
     if not tags:
         return DropReason.NO_TAGS, "Last.fm lists no tags for this track", []
     return "ok", "", tags
@@ -190,28 +187,39 @@ def parse_track_tags(
     )
 
 
+TAG_DECISION_COLUMNS = ("id", "tag", "count", "tag_class", "rule", "in_lexicon", "used")
+
+
 def label_tracks(
     tag_responses: pd.DataFrame,
     track_tags: pd.DataFrame,
     vad_lexicon: pd.DataFrame,
+    *,
+    tag_filter: str,
     stop_list: Sequence[str],
-) -> pd.DataFrame:
+    affect_words: Sequence[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Label each track with the thesis's count-weighted mean VAD of its mood tags.
 
-    Output, one row per crawled track: ``id, n_mood_tags, weighted_mood`` (JSON ``{tag:
-    count}``, descending count), ``valence, arousal, dominance`` (NaN when dropped),
-    ``drop_reason, drop_detail`` (empty when labelled).
+    ``tag_filter`` picks the tags that may label: ``stop_list`` (the thesis: all but
+    ``stop_list``) or ``affect`` (only tags naming a feeling, ``tag_filter.AffectFilter``, with
+    the user's ``affect_words`` added). Returns ``track_labels``, one row per crawled track:
+    ``id, n_mood_tags, weighted_mood`` (JSON ``{tag: count}``, descending count), ``valence,
+    arousal, dominance`` (NaN when dropped), ``drop_reason, drop_detail`` (empty when
+    labelled); and ``tag_decisions``, one row per (track, normalised tag): ``id, tag, count,
+    tag_class, rule, in_lexicon, used`` (``used``: it is one of the label's mood tags).
     """
-    stop_words = stop_set(stop_list)
+    decider = make_tag_filter(tag_filter, stop_set(stop_list), affect_words)
     lexicon = {
         word: (v, a, d)
         for word, v, a, d in vad_lexicon[["word", *VAD_LABELS]].itertuples(index=False)
     }
+    aliases = lexicon_aliases(track_tags["tag"].unique(), lexicon) if tag_filter == "affect" else {}
     tags_by_id = {
         track_id: list(zip(group["name"], group["count"], strict=True))
         for track_id, group in track_tags.sort_values(["id", "position"]).groupby("id", sort=False)
     }
-    rows = []
+    rows, decision_rows = [], []
     for track_id, status, detail in tag_responses[["id", "status", "detail"]].itertuples(
         index=False
     ):
@@ -219,28 +227,64 @@ def label_tracks(
         row.update(dict.fromkeys(VAD_LABELS, np.nan))
         if status != "ok":
             row.update(drop_reason=status, drop_detail=detail)
-        else:
-            label = label_track(tags_by_id.get(track_id, []), lexicon, stop_words)
-            if isinstance(label, str):
-                row.update(drop_reason=label, drop_detail=_label_detail(label))
+            rows.append(row)
+            continue
+        tags = tags_by_id.get(track_id, [])
+        decisions = _tag_decisions(track_id, tags, decider, lexicon, aliases)
+        decision_rows.extend(decisions)
+        label = label_track(tags, lexicon, decider, aliases)
+        if isinstance(label, str):
+            blocked = [d for d in decisions if d[5] and not d[6]]  # in the lexicon, filtered
+            if label == DropReason.NO_MOOD_TAGS and blocked and tag_filter == "affect":
+                label = DropReason.ONLY_NON_AFFECT_TAGS
+                listed = ", ".join(f"{d[1]} ({d[3]})" for d in blocked[:5])
+                row.update(drop_reason=label, drop_detail=f"only non-affect tags: {listed}")
             else:
-                row.update(
-                    n_mood_tags=len(label.weighted_mood),
-                    weighted_mood=label.weighted_mood_json,
-                    valence=label.valence,
-                    arousal=label.arousal,
-                    dominance=label.dominance,
-                    drop_reason="",
-                    drop_detail="",
-                )
+                row.update(drop_reason=label, drop_detail=_label_detail(label))
+        else:
+            row.update(
+                n_mood_tags=len(label.weighted_mood),
+                weighted_mood=label.weighted_mood_json,
+                valence=label.valence,
+                arousal=label.arousal,
+                dominance=label.dominance,
+                drop_reason="",
+                drop_detail="",
+            )
         rows.append(row)
     columns = ["id", "n_mood_tags", "weighted_mood", *VAD_LABELS, "drop_reason", "drop_detail"]
-    return pd.DataFrame(rows, columns=columns).astype({"n_mood_tags": "int64"})
+    labels = pd.DataFrame(rows, columns=columns).astype({"n_mood_tags": "int64"})
+    decisions = pd.DataFrame(decision_rows, columns=list(TAG_DECISION_COLUMNS))
+    decisions = decisions.astype({"count": "int64", "in_lexicon": "bool", "used": "bool"})
+    return labels, decisions
+
+
+def _tag_decisions(
+    track_id: str,
+    tags: Sequence[tuple[str, int]],
+    decider: Any,
+    lexicon: Mapping[str, Any],
+    aliases: Mapping[str, str],
+) -> list[tuple[str, str, int, str, str, bool, bool]]:
+    """One ``TAG_DECISION_COLUMNS`` row per normalised tag of one track (counts summed)."""
+    counts: dict[str, int] = {}
+    for name, count in tags:
+        tag = normalise_tag(name)
+        tag = aliases.get(tag, tag)
+        if tag:
+            counts[tag] = counts.get(tag, 0) + int(count)
+    rows = []
+    for tag, count in counts.items():
+        decision = decider.decide(tag)
+        in_lexicon = tag in lexicon
+        used = decision.kept and in_lexicon and count > 0
+        rows.append((track_id, tag, count, decision.tag_class, decision.rule, in_lexicon, used))
+    return rows
 
 
 def _label_detail(reason: str) -> str:
     if reason == DropReason.NO_MOOD_TAGS:
-        return "no tag left after the stop-list is in the lexicon"
+        return "no tag kept by the tag filter is in the lexicon"
     return "every mood tag has count 0"
 
 
@@ -257,7 +301,8 @@ def match_spotify(
     ``matching.best_match`` (artist and title similarity above ``match_threshold``).
 
     Output, one row per crawled track: ``id, spotify_id, spotify_track, spotify_artist,
-    duration_ms, match_score, drop_reason, drop_detail``.
+    spotify_artist_ids`` (comma-separated), ``duration_ms, match_score, drop_reason,
+    drop_detail``.
     """
     rows = []
     for track_id, title, artist in crawled_tracks[["id", "track", "artist"]].itertuples(
@@ -268,6 +313,7 @@ def match_spotify(
             "spotify_id": "",
             "spotify_track": "",
             "spotify_artist": "",
+            "spotify_artist_ids": "",
             "duration_ms": 0,
             "match_score": 0.0,
             "drop_reason": "",
@@ -297,11 +343,12 @@ def match_spotify(
                 detail = f"matched item has no valid duration_ms: {duration!r}"
                 row.update(drop_reason=DropReason.MALFORMED_SPOTIFY_RESPONSE, drop_detail=detail)
             else:
-                artists = ", ".join(a.get("name", "") for a in item.get("artists") or [])
+                credited = [a for a in item.get("artists") or [] if isinstance(a, Mapping)]
                 row.update(
                     spotify_id=str(item["id"]),
                     spotify_track=str(item.get("name", "")),
-                    spotify_artist=artists,
+                    spotify_artist=", ".join(str(a.get("name", "")) for a in credited),
+                    spotify_artist_ids=",".join(str(a["id"]) for a in credited if a.get("id")),
                     duration_ms=duration,
                 )
         rows.append(row)
@@ -382,20 +429,26 @@ def validate_soundtracks(soundtracks: pd.DataFrame) -> None:
 def build_soundtracks(track_status: pd.DataFrame, split: Mapping[str, Any]) -> pd.DataFrame:
     """The kept tracks with their split: exactly ``SOUNDTRACK_COLUMNS``, validated.
 
-    ``split``: ``validation_fraction``, ``test_fraction``, ``seed``, ``group_by_artist``.
+    ``split``: ``validation_fraction``, ``test_fraction``, ``seed``, ``group_by`` (see
+    ``splitting.split_groups``; default ``artists``: tracks sharing any credited artist or
+    Spotify artist id share a split).
     """
-    unknown = set(split) - {"validation_fraction", "test_fraction", "seed", "group_by_artist"}
+    unknown = set(split) - {"validation_fraction", "test_fraction", "seed", "group_by"}
     if unknown:
-        raise ParameterError(f"unknown split parameters: {sorted(unknown)}")
+        hint = " (group_by_artist is now group_by)" if "group_by_artist" in unknown else ""
+        raise ParameterError(f"unknown split parameters: {sorted(unknown)}{hint}")
     missing = {"validation_fraction", "test_fraction", "seed"} - set(split)
     if missing:
         raise ParameterError(f"dataset_creation.split lacks {sorted(missing)}")
     kept = track_status[track_status["last_step"] == "kept"].copy()
-    groups = (
-        kept["artist"].map(normalise_name) if split.get("group_by_artist", True) else kept["id"]
+    groups = split_groups(
+        kept["id"].tolist(),
+        kept["artist"].tolist(),
+        kept.get("spotify_artist_ids", pd.Series("", index=kept.index)).tolist(),
+        group_by=str(split.get("group_by", "artists")),
     )
     kept["split"] = assign_splits(
-        [str(g) for g in groups],
+        groups,
         validation_fraction=float(split["validation_fraction"]),
         test_fraction=float(split["test_fraction"]),
         seed=int(split["seed"]),
@@ -419,11 +472,85 @@ def build_soundtracks(track_status: pd.DataFrame, split: Mapping[str, Any]) -> p
     return soundtracks
 
 
+HEAVIEST_DROPPED_TAGS = 25
+
+
+def summarise_tag_filter(
+    tag_decisions: pd.DataFrame, track_status: pd.DataFrame, tag_filter: str
+) -> dict[str, Any]:
+    """What the tag filter removed, as weight shares (count-weighted, all labelled tracks).
+
+    ``label_weight_removed_share``: of the weight of tags in the lexicon (what an unfiltered
+    label would average), the share the filter dropped; ``tag_weight_dropped_share``: the
+    same over all tags; ``heaviest_dropped_tags``: by weight, with class and share of all
+    tag weight; ``tracks_left_without_label``: tracks dropped because only non-affect
+    (filtered) lexicon tags were left.
+    """
+    weight = tag_decisions["count"].astype("float64")
+    total = float(weight.sum())
+    kept_classes = {TagClass.AFFECT, TagClass.NOT_STOP_LISTED}
+    dropped = tag_decisions[~tag_decisions["tag_class"].isin(kept_classes)]
+    in_lexicon = tag_decisions["in_lexicon"]
+    lexicon_total = float(weight[in_lexicon].sum())
+    lexicon_dropped = float(dropped.loc[dropped["in_lexicon"], "count"].sum())
+    heaviest = (
+        dropped.groupby(["tag", "tag_class", "rule"], as_index=False)
+        .agg(weight=("count", "sum"), n_tracks=("id", "nunique"), in_lexicon=("in_lexicon", "any"))
+        .sort_values(["weight", "tag"], ascending=[False, True])
+        .head(HEAVIEST_DROPPED_TAGS)
+    )
+    by_class = dropped.groupby("tag_class")["count"].sum().sort_values(ascending=False)
+
+    def share(x: float, of: float) -> float:
+        return round(x / of, 6) if of > 0 else 0.0
+
+    lost = {DropReason.ONLY_NON_AFFECT_TAGS} if tag_filter == "affect" else set()
+    return {
+        "tag_filter": tag_filter,
+        "vocabulary_version": VOCABULARY_VERSION if tag_filter == "affect" else "thesis",
+        "label_weight_removed_share": share(lexicon_dropped, lexicon_total),
+        "tag_weight_dropped_share": share(float(dropped["count"].sum()), total),
+        "dropped_weight_share_by_class": {
+            str(c): share(float(w), total) for c, w in by_class.items()
+        },
+        "heaviest_dropped_tags": [
+            {
+                "tag": row.tag,
+                "class": row.tag_class,
+                "rule": row.rule,
+                "weight_share": share(float(row.weight), total),
+                "n_tracks": int(row.n_tracks),
+                "in_lexicon": bool(row.in_lexicon),
+            }
+            for row in heaviest.itertuples(index=False)
+        ],
+        "tracks_left_without_label": int(track_status["drop_reason"].isin(lost).sum()),
+    }
+
+
 def build_dataset_report(
-    track_status: pd.DataFrame, soundtracks: pd.DataFrame, vad_lexicon: pd.DataFrame
+    track_status: pd.DataFrame,
+    soundtracks: pd.DataFrame,
+    vad_lexicon: pd.DataFrame,
+    tag_decisions: pd.DataFrame,
+    *,
+    tag_filter: str,
+    split: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The dataset report: the funnel counts (``STEPS``), every dropped track with its step
-    and reason, the split sizes and the label statistics."""
+    and reason, the split sizes (and a check that no artist group spans two splits), what
+    the tag filter removed (``summarise_tag_filter``) and the label statistics."""
+    group_by = str(split.get("group_by", "artists"))
+    kept = track_status.set_index("id").loc[soundtracks["id"]]
+    groups = split_groups(
+        soundtracks["id"].tolist(),
+        soundtracks["artist"].tolist(),
+        kept.get("spotify_artist_ids", pd.Series("", index=kept.index)).tolist(),
+        group_by=group_by,
+    )
+    spanning = groups_spanning_splits(groups, soundtracks["split"].tolist())
+    if spanning:  # assign_splits never does this: a bug, not a data problem
+        raise DataValidationError(f"split groups span two splits: {spanning[:5]}")
     reached = track_status["last_step"].map(STEPS.index)
     counts = {step: int((reached >= i).sum()) for i, step in enumerate(STEPS)}
     dropped = track_status[track_status["last_step"] != "kept"]
@@ -447,6 +574,13 @@ def build_dataset_report(
         "artists_per_split": {
             s: int(soundtracks.loc[soundtracks["split"] == s, "artist"].nunique()) for s in SPLITS
         },
+        "split_groups": {
+            "group_by": group_by,
+            "groups": len(set(groups)),
+            "groups_spanning_two_splits": len(spanning),
+            "statement": f"no {group_by} group spans two splits",
+        },
+        "tag_filter": summarise_tag_filter(tag_decisions, track_status, tag_filter),
         "labels": {
             label: {
                 "mean": round(float(soundtracks[label].mean()), 6),

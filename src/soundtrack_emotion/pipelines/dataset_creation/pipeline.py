@@ -3,12 +3,13 @@
 lastfm_tag_top_tracks -> collect_crawled_tracks -> crawled_tracks
 vad_lexicon_source    -> build_vad_lexicon      -> vad_lexicon
 crawled_tracks, lastfm_track_top_tags -> parse_track_tags -> track_tags, tag_responses
-tag_responses, track_tags, vad_lexicon -> label_tracks -> track_labels
+tag_responses, track_tags, vad_lexicon, affect_words_source
+                                        -> label_tracks -> track_labels, tag_decisions
 crawled_tracks, spotify_search -> match_spotify -> spotify_matches
 crawled_tracks, track_labels, spotify_matches, raw_audio_files
                                         -> join_track_status -> track_status
 track_status -> build_soundtracks -> soundtracks
-track_status, soundtracks, vad_lexicon -> build_dataset_report -> dataset_report
+track_status, soundtracks, vad_lexicon, tag_decisions -> build_dataset_report -> dataset_report
 
 ``create_labelled_pipeline`` is the alternative source (bring your own labels)::
 
@@ -64,8 +65,15 @@ def create_pipeline(features: Sequence[str] | None = None, **kwargs: Any) -> Pip
             ),
             Node(
                 label_tracks,
-                ["tag_responses", "track_tags", "vad_lexicon", "params:dataset_creation.stop_list"],
-                "track_labels",
+                {
+                    "tag_responses": "tag_responses",
+                    "track_tags": "track_tags",
+                    "vad_lexicon": "vad_lexicon",
+                    "tag_filter": "params:dataset_creation.tag_filter",
+                    "stop_list": "params:dataset_creation.stop_list",
+                    "affect_words": "affect_words_source",
+                },
+                ["track_labels", "tag_decisions"],
                 name="label_tracks",
             ),
             Node(
@@ -92,7 +100,14 @@ def create_pipeline(features: Sequence[str] | None = None, **kwargs: Any) -> Pip
             ),
             Node(
                 build_dataset_report,
-                ["track_status", "soundtracks", "vad_lexicon"],
+                {
+                    "track_status": "track_status",
+                    "soundtracks": "soundtracks",
+                    "vad_lexicon": "vad_lexicon",
+                    "tag_decisions": "tag_decisions",
+                    "tag_filter": "params:dataset_creation.tag_filter",
+                    "split": "params:dataset_creation.split",
+                },
                 "dataset_report",
                 name="build_dataset_report",
             ),

@@ -28,13 +28,17 @@ from soundtrack_emotion.features import (
     frame_length,
     load_vggish,
 )
+from soundtrack_emotion.musicnn import TAGS
+from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     ExtractionParams,
+    FailureGuard,
     TrackResult,
     TrackTask,
     crashed_track,
     extract_track,
     map_tracks,
+    timed_out_track,
 )
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS
@@ -48,6 +52,8 @@ PROGRESS_EVERY = 50
 # sample of the corpus and a shuffled stream (shard order + buffer, seeded by modelling.seed)
 # mixes songs globally instead of within a run of crawl-rank neighbours.
 TRAIN_SONG_ORDER_SEED = 0
+# MusiCNN tags per track in the report.
+TOP_TAGS = 3
 
 
 def _check_soundtracks(soundtracks: pd.DataFrame) -> None:
@@ -68,9 +74,11 @@ def _plan_tasks(
     fingerprints: Mapping[str, str],
     p: ExtractionParams,
 ) -> tuple[list[TrackTask], dict[str, SourceStamp | None]]:
-    """One task per track with at least one family missing or stale in its store."""
+    """One task per track with at least one family missing or stale in its store (audio
+    paths relative to the project root, whatever the working directory)."""
     tasks, stamps = [], {}
     for track_id, audio_path in zip(soundtracks["id"], soundtracks["audio_path"], strict=True):
+        audio_path = resolve_path(audio_path)  # noqa: PLW2901
         stamp = SourceStamp.of(audio_path)
         stale = tuple(
             family
@@ -88,6 +96,7 @@ def _plan_tasks(
                     resample_quality=p.resample_quality,
                     silence_db=p.silence_db,
                     min_seconds=p.min_seconds,
+                    musicnn=p.musicnn,
                 )
             )
     return tasks, stamps
@@ -98,18 +107,20 @@ def extract_features(
     params: dict[str, Any],
     existing_mfcc: FeatureStore | None = None,
     existing_vggish: FeatureStore | None = None,
+    existing_musicnn: FeatureStore | None = None,
 ) -> Iterator[dict[str, dict[str, FeatureRecord]]]:
     """Extract the families whose ``existing_*`` store is given, for every track of
     ``soundtracks`` whose stored record is missing or stale.
 
     Yields ``{family: {track_id: FeatureRecord}}`` chunks as tracks finish. MFCC records hold
-    [n_windows, n_mfcc] (12 with ``drop_c0``), VGGish records [N, 128]; a bad track gets an
-    error record with the reason. Decoding and MFCC run on ``workers`` processes, VGGish
-    inference here, batched across tracks.
+    [n_windows, n_mfcc] (12 with ``drop_c0``), VGGish records [N, 128], MusiCNN records
+    [n_patches, 200] with the taggram [n_patches, 50] as their ``taggram`` extra; a bad track
+    gets an error record with the reason. Decoding, MFCC and MusiCNN run on ``workers``
+    processes (each loads MusiCNN once), VGGish inference here, batched across tracks.
     """
     _check_soundtracks(soundtracks)
     p = ExtractionParams.from_dict(params)
-    stores = {"mfcc": existing_mfcc, "vggish": existing_vggish}
+    stores = {"mfcc": existing_mfcc, "vggish": existing_vggish, "musicnn": existing_musicnn}
     families = tuple(f for f in FEATURES if stores[f] is not None)
     fingerprints = {f: p.fingerprint(f) for f in families}
 
@@ -136,7 +147,7 @@ def extract_features(
         }
         if result.error is not None:
             return FeatureRecord.error(**common, reason=result.error, seconds=result.decode_seconds)
-        return FeatureRecord(**common, **fields)
+        return FeatureRecord(**common, reason="; ".join(result.warnings), **fields)
 
     batcher = None
     if any("vggish" in t.families for t in tasks):
@@ -148,14 +159,22 @@ def extract_features(
         for track_id, rows in finished:
             result = waiting.pop(track_id)
             seconds = batcher.seconds_spent.pop(track_id, 0.0)
-            # The decode is charged to the MFCC record when both came from the same pass.
-            if "mfcc" not in result.families:
+            # The decode is charged to the MFCC/MusiCNN record when they share the pass.
+            if "mfcc" not in result.families and "musicnn" not in result.families:
                 seconds += result.decode_seconds
             out[track_id] = record(result, "vggish", features=rows, seconds=seconds)
         return out
 
     started, n_errors, audio_total = time.perf_counter(), 0, 0.0
-    results = map_tracks(extract_track, tasks, workers=p.workers, on_crash=crashed_track)
+    guard = FailureGuard(max_share=p.max_same_failure_share, min_tracks=p.failure_min_tracks)
+    results = map_tracks(
+        extract_track,
+        tasks,
+        workers=p.workers,
+        time_limit=p.time_limit,
+        on_crash=crashed_track,
+        on_timeout=timed_out_track,
+    )
     bar = tqdm(results, total=len(tasks), desc="features", unit="track", disable=None)
     for n_done, result in enumerate(bar, 1):
         chunk: dict[str, dict[str, FeatureRecord]] = {f: {} for f in families}
@@ -166,6 +185,27 @@ def extract_features(
                 features=result.mfcc,
                 seconds=result.decode_seconds + result.mfcc_seconds,
             )
+        if "musicnn" in result.families:
+            if result.error is None and result.musicnn_error is not None:
+                chunk["musicnn"][result.id] = FeatureRecord.error(
+                    id=result.id,
+                    family="musicnn",
+                    fingerprint=fingerprints["musicnn"],
+                    reason=result.musicnn_error,
+                    source=stamps[result.id],
+                    audio_seconds=result.audio_seconds,
+                    seconds=result.musicnn_seconds,
+                )
+            else:
+                # The decode is charged to the MFCC record when both came from the same pass.
+                decode = 0.0 if "mfcc" in result.families else result.decode_seconds
+                chunk["musicnn"][result.id] = record(
+                    result,
+                    "musicnn",
+                    features=result.musicnn,
+                    extras={"taggram": result.musicnn_taggram},
+                    seconds=decode + result.musicnn_seconds,
+                )
         if "vggish" in result.families:
             if result.error is not None:
                 chunk["vggish"][result.id] = record(result, "vggish")
@@ -193,6 +233,7 @@ def extract_features(
                 audio_total / max(elapsed, 1e-9),
             )
         yield chunk
+        guard.add(result.reason, result.error)  # after the chunk is saved
     if batcher is not None and batcher.pending:
         yield {f: {} for f in families} | {"vggish": vggish_done(batcher.flush())}
 
@@ -204,7 +245,13 @@ def _frame_plan(
     meta: Mapping[str, Any], feature: str, seconds: int, p: ExtractionParams
 ) -> tuple[int, int, bool, str]:
     """(frame length, hop, pad, note) for one stored record; note explains short tracks."""
-    length = frame_length(feature, seconds, sr=p.mfcc.sample_rate, hop_length=p.mfcc.hop_length)
+    length = frame_length(
+        feature,
+        seconds,
+        sr=p.mfcc.sample_rate,
+        hop_length=p.mfcc.hop_length,
+        patch_hop=p.musicnn.patch_hop,
+    )
     hop = frame_hop(length, hop=p.frame_hop)
     audio_seconds = float(meta["audio_seconds"])
     if meta["n_rows"] >= length:
@@ -239,9 +286,10 @@ def build_model_inputs(
     """Frames of ``seconds`` for every song of each split, streamed one song at a time.
 
     Returns ``{split: iterator of FrameChunk}`` with frames [n, T, F] ((323, 13) / (646, 13)
-    MFCC, (15, 128) / (30, 128) VGGish), the song id, the frame's index in its song and the
-    song's VAD labels [n, 3] on every frame. Training songs come in a seeded random order
-    (``TRAIN_SONG_ORDER_SEED``). Nothing is read until the dataset consumes it.
+    MFCC, (15, 128) / (30, 128) VGGish, (5, 200) / (10, 200) MusiCNN), the song id, the
+    frame's index in its song and the song's VAD labels [n, 3] on every frame. Training songs
+    come in a seeded random order (``TRAIN_SONG_ORDER_SEED``). Nothing is read until the
+    dataset consumes it.
     """
     _check_soundtracks(soundtracks)
     p = ExtractionParams.from_dict(params)
@@ -276,19 +324,27 @@ def build_model_inputs(
 # ------------------------------------------------------------------------------- report
 
 
+def _top_tags(taggram: np.ndarray, tags: tuple[str, ...], k: int = TOP_TAGS) -> str:
+    """The ``k`` most likely tags of a track's taggram [n_patches, n_tags], averaged."""
+    mean = taggram.mean(axis=0)
+    return ", ".join(f"{tags[i]} {mean[i]:.2f}" for i in np.argsort(-mean)[:k])
+
+
 def report_feature_extraction(
     soundtracks: pd.DataFrame,
     params: dict[str, Any],
     mfcc_features: FeatureStore | None = None,
     vggish_features: FeatureStore | None = None,
+    musicnn_features: FeatureStore | None = None,
 ) -> pd.DataFrame:
     """One row per track: id, status (ok/error), reason, audio_seconds,
-    ``{feature}_{seconds}s_frames`` per family and frame length, seconds spent extracting."""
+    ``{feature}_{seconds}s_frames`` per family and frame length, seconds spent extracting,
+    and with MusiCNN ``musicnn_top_tags``: its 3 most likely tags over the track (mean
+    taggram), e.g. ``"rock 0.41, indie 0.22, pop 0.20"``."""
     _check_soundtracks(soundtracks)
     p = ExtractionParams.from_dict(params)
-    stores = {
-        f: s for f, s in (("mfcc", mfcc_features), ("vggish", vggish_features)) if s is not None
-    }
+    given = {"mfcc": mfcc_features, "vggish": vggish_features, "musicnn": musicnn_features}
+    stores = {f: s for f, s in given.items() if s is not None}
     rows = []
     for track_id in soundtracks["id"]:
         row: dict[str, Any] = {"id": track_id, "audio_seconds": np.nan, "seconds": 0.0}
@@ -304,7 +360,9 @@ def report_feature_extraction(
                     row["audio_seconds"] = meta["audio_seconds"]
                 if meta["status"] == "error":
                     errors.append(meta["reason"])
-                elif _too_short(meta, p):
+                elif meta.get("reason"):  # the decoder's warnings (truncated, ...)
+                    notes.append(meta["reason"])
+                if meta["status"] != "error" and _too_short(meta, p):
                     errors.append(
                         f"too short: {meta['audio_seconds']:.2f} s of audio, at least "
                         f"{p.min_seconds:g} s needed (framing.short_track.min_seconds)"
@@ -316,11 +374,18 @@ def report_feature_extraction(
                     n = count_frames(meta["n_rows"], length=length, hop=hop, pad=pad)
                     notes += [note] if note else []
                 row[f"{feature}_{seconds}s_frames"] = n
+            if feature == "musicnn":
+                row["musicnn_top_tags"] = (
+                    _top_tags(store.extra(track_id, "taggram"), TAGS[p.musicnn.model])
+                    if meta["status"] == "ok"
+                    else ""
+                )
         row["status"] = "error" if errors else "ok"
         row["reason"] = "; ".join(dict.fromkeys(errors or notes))
         rows.append(row)
     frame_columns = [f"{f}_{s}s_frames" for f in stores for s in FRAME_SECONDS]
-    columns = ["id", "status", "reason", "audio_seconds", *frame_columns, "seconds"]
+    tag_columns = ["musicnn_top_tags"] if "musicnn" in stores else []
+    columns = ["id", "status", "reason", "audio_seconds", *frame_columns, "seconds", *tag_columns]
     report = pd.DataFrame(rows, columns=columns)
     counts = report["status"].value_counts().to_dict()
     logger.info(

@@ -6,7 +6,8 @@
 
 ``create_pipeline(features=OFFLINE_FEATURES)`` (the ``offline`` pipeline) has no VGGish node;
 every node that needs VGGish is tagged ``vggish``, and the one running the network also
-``vggish_model`` (which makes :class:`VggishPreflightHook` check the model before the run).
+``vggish_model`` (which makes :class:`VggishPreflightHook` check the model before the run);
+likewise ``musicnn`` / ``musicnn_model`` and :class:`MusicnnPreflightHook`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import Any
 from kedro.pipeline import Node, Pipeline, node
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.feature_extraction.hooks import VGGISH_MODEL_TAG
+from soundtrack_emotion.pipelines.feature_extraction.hooks import (
+    MUSICNN_MODEL_TAG,
+    VGGISH_MODEL_TAG,
+)
 from soundtrack_emotion.pipelines.feature_extraction.nodes import (
     build_model_inputs,
     extract_features,
@@ -28,12 +32,16 @@ from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS
 
 PARAMS = "params:feature_extraction"
 VGGISH_TAG = "vggish"
+MUSICNN_TAG = "musicnn"
+_MODEL_TAGS = {VGGISH_TAG: VGGISH_MODEL_TAG, MUSICNN_TAG: MUSICNN_MODEL_TAG}
 
 
 def _tags(features: Sequence[str], *, runs_model: bool = False) -> list[str]:
-    if VGGISH_TAG not in features:
-        return []
-    return [VGGISH_TAG, VGGISH_MODEL_TAG] if runs_model else [VGGISH_TAG]
+    tags = []
+    for family, model_tag in _MODEL_TAGS.items():
+        if family in features:
+            tags += [family, model_tag] if runs_model else [family]
+    return tags
 
 
 def _frame_node(feature: str, seconds: int) -> Node:

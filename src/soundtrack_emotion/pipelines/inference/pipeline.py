@@ -46,13 +46,18 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
         [
             Node(
                 list_inference_tracks,
-                inputs=["params:inference.audio_path", "soundtracks"],
+                inputs=[
+                    "params:inference.audio_path",
+                    "soundtracks",
+                    "params:inference.audio_extensions",
+                ],
                 outputs="inference_tracks",
                 name="list_inference_tracks",
             ),
             Node(
                 select,
-                inputs=["model_metrics", "params:inference.model", "trained_models"],
+                inputs=["model_metrics", "params:inference.model", "trained_models",
+                        "soundtracks", "params:feature_extraction"],
                 outputs="inference_models",
                 name="select_inference_models",
             ),
@@ -74,7 +79,8 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
             ),
             Node(
                 collect_vad_timelines,
-                inputs=["inference_tracks", "inference_results"],
+                inputs=["inference_tracks", "inference_results", "inference_models",
+                        "params:inference.audio_path"],
                 outputs=["vad_timelines", "track_vad", "inference_waveforms"],
                 name="collect_vad_timelines",
             ),

@@ -27,6 +27,14 @@ from soundtrack_emotion.features import (
     frame_features,
     vggish_embeddings,
 )
+from soundtrack_emotion.musicnn import (
+    MUSICNN_PATCH_FRAMES,
+    MUSICNN_PATCH_SECONDS,
+    MUSICNN_SAMPLE_RATE,
+    MusicnnModel,
+    musicnn_features,
+    patch_hop_frames,
+)
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.vad import VAD_LABELS
 
@@ -94,16 +102,21 @@ def waveform_envelope(y: np.ndarray, *, sr: int, points: int) -> pd.DataFrame:
 
 
 def _sample_rate(feature: str, extraction: ExtractionParams) -> int:
+    if feature == "musicnn":
+        return MUSICNN_SAMPLE_RATE
     return extraction.mfcc.sample_rate if feature == "mfcc" else VGGISH_SAMPLE_RATE
 
 
 def row_seconds(feature: str, extraction: ExtractionParams) -> float:
     """Seconds between consecutive feature rows: one MFCC window per ``hop_length`` samples,
-    one VGGish embedding per 0.96 s."""
+    one VGGish embedding per 0.96 s, one MusiCNN patch per ``patch_hop`` x 2.992 s."""
     if feature == "mfcc":
         return extraction.mfcc.hop_length / extraction.mfcc.sample_rate
     if feature == "vggish":
         return VGGISH_WINDOW_SECONDS
+    if feature == "musicnn":
+        hop = patch_hop_frames(extraction.musicnn.patch_hop)
+        return MUSICNN_PATCH_SECONDS * hop / MUSICNN_PATCH_FRAMES
     raise ParameterError(f"unknown feature {feature!r}")
 
 
@@ -112,6 +125,7 @@ def _feature_matrix(
     audio: Audio,
     extraction: ExtractionParams,
     vggish: Callable[[np.ndarray], np.ndarray] | None,
+    musicnn: MusicnnModel | None = None,
 ) -> np.ndarray:
     """[rows, F] features of one decoded track, computed as feature_extraction computes them."""
     if feature == "mfcc":
@@ -122,6 +136,17 @@ def _feature_matrix(
         return vggish_embeddings(
             audio[VGGISH_SAMPLE_RATE], model=vggish, batch_windows=extraction.vggish_batch_windows
         )
+    if feature == "musicnn":
+        if musicnn is None:
+            raise ParameterError("a MusiCNN model was chosen but no MusiCNN network was given")
+        embeddings, _ = musicnn_features(
+            audio[MUSICNN_SAMPLE_RATE],
+            model=musicnn,
+            patch_hop=extraction.musicnn.patch_hop,
+            batch_patches=extraction.musicnn.batch_patches,
+            layer=extraction.musicnn.layer,
+        )
+        return embeddings
     raise ParameterError(f"unknown feature {feature!r}")
 
 
@@ -163,7 +188,8 @@ def _frames(
     if short_track_policy != "pad":
         raise AudioDecodeError(
             f"{path}: too short: {len(matrix)} feature rows, one model frame needs {length} "
-            f"(feature_extraction.framing.short_track.policy is {short_track_policy!r})"
+            f"(feature_extraction.framing.short_track.policy is {short_track_policy!r})",
+            reason="too_short",
         )
     one_frame = frame_features(matrix, length=length, hop=length, pad=True)
     return np.broadcast_to(one_frame, (len(centres_s), length, matrix.shape[1])), True
@@ -179,13 +205,15 @@ def infer_track(
     batch_size: int,
     waveform_points: int,
     vggish: Callable[[np.ndarray], np.ndarray] | None = None,
+    musicnn: MusicnnModel | None = None,
 ) -> TrackInference:
     """Decode one file, compute the features its models need exactly as feature_extraction
     does (``extraction``: its parameters), score the timeline and summarise it.
 
     Raises :class:`AudioDecodeError` when the file cannot be used (missing, empty, corrupt,
     not audio, silent, shorter than ``framing.short_track.min_seconds``, or shorter than one
-    frame with the ``drop`` policy).
+    frame with the ``drop`` policy). The decoder's warnings (truncation, replaced samples)
+    join the summary's ``error`` column of a track that is scored.
     """
     features = sorted({m.feature for m in models})
     audio = decode(
@@ -197,7 +225,7 @@ def infer_track(
     )
     edges = timeline_windows(audio.seconds, hop_seconds=hop_seconds)
     centres = edges.mean(axis=1)
-    matrices = {f: _feature_matrix(f, audio, extraction, vggish) for f in features}
+    matrices = {f: _feature_matrix(f, audio, extraction, vggish, musicnn) for f in features}
     padded = False
     values: dict[str, np.ndarray] = {}
     for model in models:
@@ -227,9 +255,10 @@ def infer_track(
     rate = _sample_rate(features[0], extraction)
     waveform = waveform_envelope(audio[rate], sr=rate, points=waveform_points)
     waveform.insert(0, "track", track)
+    notes = ["shorter than one model frame: padded by repeating it"] if padded else []
     summary = {
         "status": "padded" if padded else "ok",
-        "error": "shorter than one model frame: padded by repeating it" if padded else "",
+        "error": "; ".join([*notes, *audio.warnings]),
         "duration_s": audio.seconds,
         "n_windows": len(timeline),
         **{label: float(np.average(values[label], weights=weights)) for label in VAD_LABELS},

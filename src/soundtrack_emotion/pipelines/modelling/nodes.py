@@ -14,7 +14,6 @@ import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -30,6 +29,8 @@ from soundtrack_emotion.exceptions import (
     TrainingDivergedError,
 )
 from soundtrack_emotion.metrics import METRIC_NAMES, bootstrap_intervals, regression_metrics
+from soundtrack_emotion.paths import resolve_path
+from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.modelling.architectures import (
     CLOSED_FORM,
     NETWORKS,
@@ -40,6 +41,11 @@ from soundtrack_emotion.pipelines.modelling.heads import (
     clip_vad,
     fit_ridge,
     score_split,
+)
+from soundtrack_emotion.provenance import (
+    corpus_fingerprint,
+    stale_reason,
+    training_provenance,
 )
 from soundtrack_emotion.vocabulary import (
     FEATURES,
@@ -77,7 +83,15 @@ MODEL_METRICS_COLUMNS: tuple[str, ...] = (
     "epochs",
     "train_seconds",
     "rank",
+    "corpus_kind",
+    "corpus_fingerprint",
+    "features_fingerprint",
+    "git_commit",
+    "mlflow_run_id",
+    "registered_model",
+    "model_version",
 )
+STALE_COLUMNS: tuple[str, ...] = ("feature", "network", "target", "corpus_kind", "reason")
 
 
 @dataclass(frozen=True)
@@ -270,7 +284,7 @@ def train_model(
         loss="mse",
         metrics=["mae"],
     )
-    log_dir = Path(tensorboard_dir) / spec.variant / spec.target
+    log_dir = resolve_path(tensorboard_dir) / spec.variant / spec.target  # root-relative
     shutil.rmtree(log_dir, ignore_errors=True)
     epoch_log = _EpochLog(f"{spec.variant}.{spec.target}", training["epochs"])
     batch_size = training["batch_size"]
@@ -411,6 +425,28 @@ def predict_test_split(
     return predictions.sort_values(["label", "song_id", "frame_index"], ignore_index=True)
 
 
+def record_provenance(
+    soundtracks: pd.DataFrame,
+    feature_extraction: Mapping[str, Any],
+    is_demo: bool,
+    *,
+    spec: ModelSpec,
+) -> dict[str, Any]:
+    """The provenance of the model trained now (``provenance.training_provenance``): the
+    corpus in ``soundtracks`` (demo when ``is_demo``), ``spec.feature``'s extraction
+    fingerprint, the code and package versions."""
+    fingerprint = ExtractionParams.from_dict(feature_extraction).fingerprint(spec.feature)
+    return training_provenance(soundtracks, fingerprint, feature=spec.feature, is_demo=is_demo)
+
+
+def current_fingerprints(
+    soundtracks: pd.DataFrame, feature_extraction: Mapping[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """The current corpus fingerprint and every feature family's extraction fingerprint."""
+    params = ExtractionParams.from_dict(feature_extraction)
+    return corpus_fingerprint(soundtracks), {f: params.fingerprint(f) for f in FEATURES}
+
+
 def _json_number(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -421,10 +457,12 @@ def evaluate_model(
     history: pd.DataFrame,
     frame_seconds: int,
     *,
-    spec: ModelSpec,
     model: keras.Model | None = None,
     model_input: ModelInputs | None = None,
     seed: int = 0,
+    provenance: Mapping[str, Any] | None = None,
+    # Last: Kedro's typed-parameter check pairs node inputs with the arguments in order.
+    spec: ModelSpec,
 ) -> dict[str, Any]:
     """Score the test predictions per label at frame level and at song level (a song's
     prediction is the mean of its frames'), next to the training-mean baseline, with 95 %
@@ -433,8 +471,9 @@ def evaluate_model(
     without ``model`` and ``model_input``).
 
     Returns:
-        A JSON-ready report: the model's identity, its training summary, the baseline means and
-        one metrics row per (label, level); undefined statistics are ``None``.
+        A JSON-ready report: the model's identity, its training summary, the baseline means,
+        one metrics row per (label, level) (undefined statistics are ``None``) and its
+        ``provenance`` (:func:`record_provenance`).
     """
     rows = []
     for label in spec.labels:
@@ -488,6 +527,7 @@ def evaluate_model(
         },
         "baseline": {label: float(mean_baseline[label]) for label in spec.labels},
         "metrics": rows,
+        "provenance": dict(provenance) if provenance is not None else None,
     }
 
 
@@ -498,16 +538,21 @@ def _stopping_loss(history: pd.DataFrame) -> pd.Series:
 
 
 def collect_model_metrics(
-    metric_files: Mapping[str, Callable[[], Mapping[str, Any]]], *reports: Mapping[str, Any]
-) -> pd.DataFrame:
-    """Flatten every trained model's report into ``model_metrics``: one row per (feature,
-    network, target, label, level), columns ``MODEL_METRICS_COLUMNS``; undefined statistics are
-    NaN.
+    metric_files: Mapping[str, Callable[[], Mapping[str, Any]]],
+    soundtracks: pd.DataFrame,
+    feature_extraction: Mapping[str, Any],
+    *reports: Mapping[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Flatten the reports of the models trained on the current corpus and features into
+    ``model_metrics``: one row per (feature, network, target, label, level), columns
+    ``MODEL_METRICS_COLUMNS``; undefined statistics are NaN.
 
     ``metric_files``: partition id (``{feature}_{network}/{target}``) -> loader of a report in
     ``data/08_reporting/metrics``, so models trained in earlier runs (e.g. with
     ``modelling_all --namespaces=...``) are included. ``reports``: the reports this run just
-    wrote (the latest version of some of those files); one model appears once.
+    wrote (the latest version of some of those files); one model appears once. A model whose
+    provenance does not match ``soundtracks`` and the ``feature_extraction`` parameters goes
+    to ``stale_models`` (``STALE_COLUMNS``, with the reason) instead, never into the table.
     """
     latest: dict[tuple[str, str, str], Mapping[str, Any]] = {}
     for partition, load in sorted(metric_files.items()):
@@ -517,6 +562,18 @@ def collect_model_metrics(
         latest[_model_of(report)] = report
     for report in reports:
         latest[_model_of(report)] = report
+    corpus, features = current_fingerprints(soundtracks, feature_extraction)
+    current, stale = [], []
+    for report in latest.values():
+        provenance = report.get("provenance")
+        reason = stale_reason(provenance, corpus=corpus, features=features)
+        if reason:
+            kind = ((provenance or {}).get("corpus") or {}).get("kind", "unknown")
+            stale.append({**dict(zip(("feature", "network", "target"), _model_of(report),
+                                     strict=True)), "corpus_kind": kind, "reason": reason})
+            logger.warning("model %s_%s.%s left out: %s", *_model_of(report), reason)
+        else:
+            current.append(report)
     rows = [
         {
             "feature": report["feature"],
@@ -528,9 +585,10 @@ def collect_model_metrics(
             "val_song_loss": _nan_if_none(report["training"].get("val_song_loss")),
             "epochs": report["training"]["epochs"],
             "train_seconds": report["training"]["train_seconds"],
+            **_identity(report),
             **row,
         }
-        for report in latest.values()
+        for report in current
         for row in report["metrics"]
     ]
     table = pd.DataFrame(rows, columns=list(MODEL_METRICS_COLUMNS))
@@ -543,7 +601,26 @@ def collect_model_metrics(
     ]
     table[numeric] = table[numeric].astype(np.float64)
     table = _rank_by_song_r2(table)
-    return table.astype({"frame_seconds": np.int64, "n": np.int64, "epochs": np.int64})
+    table = table.astype({"frame_seconds": np.int64, "n": np.int64, "epochs": np.int64})
+    text = ["corpus_kind", "corpus_fingerprint", "features_fingerprint", "git_commit",
+            "mlflow_run_id", "registered_model", "model_version"]  # fmt: skip
+    table[text] = table[text].fillna("").astype(str)
+    return table, pd.DataFrame(stale, columns=list(STALE_COLUMNS)).astype(str)
+
+
+def _identity(report: Mapping[str, Any]) -> dict[str, str]:
+    """Where a model came from: its corpus, features, code version and MLflow run."""
+    provenance = report.get("provenance") or {}
+    tracked = report.get("mlflow") or {}
+    return {
+        "corpus_kind": provenance.get("corpus", {}).get("kind", ""),
+        "corpus_fingerprint": provenance.get("corpus", {}).get("fingerprint", ""),
+        "features_fingerprint": provenance.get("features", {}).get("fingerprint", ""),
+        "git_commit": provenance.get("code", {}).get("git_commit") or "",
+        "mlflow_run_id": tracked.get("run_id", ""),
+        "registered_model": tracked.get("registered_model", ""),
+        "model_version": tracked.get("version", ""),
+    }
 
 
 def _rank_by_song_r2(table: pd.DataFrame) -> pd.DataFrame:
@@ -568,3 +645,34 @@ def _nan_if_none(value: float | None) -> float:
 
 def _model_of(report: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(report["feature"]), str(report["network"]), str(report["target"])
+
+
+def current_model_metrics(
+    model_metrics: pd.DataFrame,
+    soundtracks: pd.DataFrame,
+    feature_extraction: Mapping[str, Any],
+    stale_models: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``model_metrics`` whose models were trained on the current corpus and
+    features (a table written before the corpus changed may list others), and the stale
+    models: ``stale_models`` (as ``collect_model_metrics`` wrote it) plus those rows' models,
+    with the reason (``STALE_COLUMNS``)."""
+    corpus, features = current_fingerprints(soundtracks, feature_extraction)
+    stale = [] if stale_models is None else stale_models.to_dict("records")
+    keep = pd.Series(True, index=model_metrics.index)
+    key = ["feature", "network", "target"]
+    for names, rows in model_metrics.groupby(key, sort=False):
+        first = rows.iloc[0]
+        record = {
+            "corpus": {"fingerprint": first.get("corpus_fingerprint")},
+            "features": {"family": first["feature"],
+                         "fingerprint": first.get("features_fingerprint")},
+        } if first.get("corpus_fingerprint") else None  # fmt: skip
+        reason = stale_reason(record, corpus=corpus, features=features)
+        if reason:
+            keep[rows.index] = False
+            kind = first.get("corpus_kind", "")
+            stale.append({**dict(zip(key, names, strict=True)), "corpus_kind": kind,
+                          "reason": reason})  # fmt: skip
+    stale_table = pd.DataFrame(stale, columns=list(STALE_COLUMNS)).astype(str)
+    return model_metrics[keep].reset_index(drop=True), stale_table.drop_duplicates(key)

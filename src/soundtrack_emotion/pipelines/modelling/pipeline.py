@@ -31,9 +31,11 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     fit_feature_normaliser,
     fit_mean_baseline,
     predict_test_split,
+    record_provenance,
     select_frame_length,
     train_model,
 )
+from soundtrack_emotion.pipelines.modelling.tracking import track_model
 from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS, NETWORKS, TARGETS, VAD_LABELS
 
 # What `kedro run` trains: the thesis's four variants, one model per label (see README).
@@ -49,7 +51,11 @@ _PARAMETERS = {
     "params:seed": "params:modelling.seed",
     "params:tensorboard_dir": "params:modelling.tensorboard_dir",
     "params:prediction_batch_size": "params:modelling.prediction_batch_size",
+    "params:feature_extraction": "params:feature_extraction",
 }
+# Shared, non-namespaced inputs of every model: the labelled corpus (for its provenance) and
+# whether it is the demo.
+_SHARED_INPUTS = {"soundtracks", "corpus_is_demo"}
 
 
 def _bind(func: Callable[..., Any], spec: ModelSpec) -> Callable[..., Any]:
@@ -106,6 +112,12 @@ def _model_template(spec: ModelSpec) -> Pipeline:
                 name="predict_test_split",
             ),
             node(
+                _bind(record_provenance, spec),
+                inputs=["soundtracks", "params:feature_extraction", "corpus_is_demo"],
+                outputs="provenance",
+                name="record_provenance",
+            ),
+            node(
                 _bind(evaluate_model, spec),
                 inputs={
                     "test_predictions": "test_predictions",
@@ -115,9 +127,16 @@ def _model_template(spec: ModelSpec) -> Pipeline:
                     "model": "model",
                     "model_input": "model_input",
                     "seed": "params:seed",
+                    "provenance": "provenance",
                 },
-                outputs="metrics",
+                outputs="evaluation",
                 name="evaluate_model",
+            ),
+            node(
+                track_model,
+                inputs=["evaluation", "model", "history", "params:network", "params:seed"],
+                outputs="metrics",
+                name="track_model",
             ),
         ]
     )
@@ -133,7 +152,7 @@ def _variant_pipeline(feature: str, network: str, targets: Sequence[str]) -> Pip
         Pipeline(
             _model_template(ModelSpec(feature, network, target)),
             namespace=target,
-            inputs=set(_model_inputs(feature)),
+            inputs={*_model_inputs(feature), *_SHARED_INPUTS},
             parameters={*_PARAMETERS, "params:network"},
         )
         for target in targets
@@ -141,7 +160,7 @@ def _variant_pipeline(feature: str, network: str, targets: Sequence[str]) -> Pip
     return Pipeline(
         per_target,
         namespace=f"{feature}_{network}",
-        inputs=set(_model_inputs(feature)),
+        inputs={*_model_inputs(feature), *_SHARED_INPUTS},
         parameters={**_PARAMETERS, "params:network": f"params:modelling.networks.{network}"},
         tags=[feature, network],
     )
@@ -178,6 +197,8 @@ def create_pipeline(
         collect_model_metrics,
         inputs=[
             "model_metric_files",
+            "soundtracks",
+            "params:feature_extraction",
             *(
                 f"{feature}_{network}.{target}.metrics"
                 for feature in features
@@ -185,7 +206,7 @@ def create_pipeline(
                 for target in targets
             ),
         ],
-        outputs="model_metrics",
+        outputs=["model_metrics", "stale_models"],
         name="collect_model_metrics",
     )
     return Pipeline([*variants, collect], tags=["modelling"])

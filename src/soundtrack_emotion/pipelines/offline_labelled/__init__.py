@@ -1,6 +1,7 @@
 """``kedro run --pipelines=offline_labelled``: the ``offline`` run on your own labelled table
 (bring your own labels): ``labelled_tracks`` -> soundtracks -> features (``OFFLINE_FEATURES``)
--> models -> report. No Last.fm crawl, no demo corpus.
+-> models -> report, and inference timelines of the table's test songs. No Last.fm crawl, no
+demo corpus.
 
 A package of its own so that Kedro's selective pipeline loading finds it by name."""
 

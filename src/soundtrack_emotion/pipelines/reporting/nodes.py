@@ -7,11 +7,13 @@ import base64
 import html
 import io
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from soundtrack_emotion.exceptions import DataValidationError
+from soundtrack_emotion.provenance import DEMO, code_version, corpus_summary
 from soundtrack_emotion.vocabulary import FEATURES, LEVELS, NETWORKS, TARGETS
 
 _ORDER = (*FEATURES, *NETWORKS, *TARGETS, *LEVELS)
@@ -36,7 +38,10 @@ METRIC_COLUMNS = (
 RESULT_COLUMNS = (
     "level", "emotion", "network", "feature", "target", "frame_seconds", "n",
     "mse", "mae", "r2", "pearson_r", "baseline_mse", "baseline_mae", "mse_to_baseline", "best",
+    "mse_ci_low", "mse_ci_high", "r2_ci_low", "r2_ci_high",
 )  # fmt: skip
+# 95 % bootstrap intervals over songs (song level only), shown as "[low, high]".
+_INTERVALS = {"mse_ci": "mse", "r2_ci": "r2"}
 # Shown columns of the Markdown/HTML tables: thesis columns first, then the extensions.
 _SHOWN = {
     "network": "Network",
@@ -46,10 +51,12 @@ _SHOWN = {
     "mse": "MSE",
     "mae": "MAE",
     "r2": "R²",
+    "r2_ci": "R² 95 % CI",
     "pearson_r": "Pearson r",
     "baseline_mse": "Baseline MSE",
     "baseline_mae": "Baseline MAE",
     "mse_to_baseline": "MSE / baseline",
+    "mse_ci": "MSE 95 % CI",
 }
 _FORMATS = {"mse": "{:.5f}", "mae": "{:.5f}", "baseline_mse": "{:.5f}", "baseline_mae": "{:.5f}"}
 
@@ -81,6 +88,9 @@ def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd
     if unknown:
         raise DataValidationError(f"unknown metric level(s) {unknown}; known: {list(LEVELS)}")
     table = model_metrics[model_metrics["level"].isin(levels)].rename(columns={"label": "emotion"})
+    for column in RESULT_COLUMNS:
+        if column.endswith(("_ci_low", "_ci_high")) and column not in table:
+            table = table.assign(**{column: float("nan")})  # tables written before intervals
     table = table.assign(
         mse_to_baseline=table["mse"] / table["baseline_mse"].where(table["baseline_mse"] > 0),
         best=False,
@@ -99,15 +109,26 @@ def _sections(results_table: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFr
 
 
 def _shown(results_table: pd.DataFrame) -> dict[str, str]:
-    """Columns to show; "Trained on" only when some model was trained on several labels."""
+    """Columns to show; "Trained on" only when some model was trained on several labels; the
+    intervals only where some row has them (song level)."""
+    shown = dict(_SHOWN)
     if (results_table["target"] == results_table["emotion"]).all():
-        return {k: v for k, v in _SHOWN.items() if k != "target"}
-    return _SHOWN
+        shown.pop("target")
+    for column, metric in _INTERVALS.items():
+        if results_table[f"{metric}_ci_low"].isna().all():
+            shown.pop(column)
+    return shown
 
 
 def _cells(row: pd.Series, shown: Mapping[str, str]) -> list[str]:
     cells = []
     for column in shown:
+        if column in _INTERVALS:
+            low, high = (row[f"{_INTERVALS[column]}_ci_{end}"] for end in ("low", "high"))
+            fmt = _FORMATS.get(_INTERVALS[column], "{:.3f}")
+            cells.append("n/a" if pd.isna(low) or pd.isna(high)
+                         else f"[{fmt.format(low)}, {fmt.format(high)}]")  # fmt: skip
+            continue
         value = row[column]
         if column in ("network", "feature", "target"):
             cells.append(display_name(str(value)))
@@ -190,6 +211,7 @@ _CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto;
        max-width: 1200px; padding: 0 1.5rem; color: #222; line-height: 1.45; }
 h1 { border-bottom: 2px solid #1f77b4; padding-bottom: .3rem; }
+.banner { background: #fff3cd; border: 2px solid #d39e00; padding: .6rem 1rem; }
 h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
 table { border-collapse: collapse; margin: .6rem 0 1.4rem; font-size: .92rem; }
 th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: right; }
@@ -326,11 +348,84 @@ def _results_section(results_table: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
+def describe_report(
+    model_metrics: pd.DataFrame,
+    stale_models: pd.DataFrame,
+    soundtracks: pd.DataFrame,
+    corpus_is_demo: bool,
+    modelling: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What the report is about: its corpus (demo or real, counts, fingerprint), the date, the
+    code version, the key parameters, which trained models it shows and which it left out as
+    stale (with the reason)."""
+    demo_models = sorted(
+        set(model_metrics.loc[model_metrics["corpus_kind"] == DEMO, "feature"]
+            + "_" + model_metrics.loc[model_metrics["corpus_kind"] == DEMO, "network"])
+    ) if "corpus_kind" in model_metrics else []  # fmt: skip
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "corpus": corpus_summary(soundtracks, is_demo=bool(corpus_is_demo)),
+        "code": code_version(),
+        "parameters": {
+            "frame_seconds": modelling.get("frame_seconds"),
+            "seed": modelling.get("seed"),
+            "networks": {
+                name: section.get("training", {})
+                for name, section in (modelling.get("networks") or {}).items()
+            },
+        },
+        "demo_models": demo_models,
+        "n_models": int(model_metrics[["feature", "network", "target"]].drop_duplicates().shape[0]),
+        "stale_models": stale_models.to_dict("records"),
+    }
+
+
+def _context_section(context: Mapping[str, Any]) -> str:
+    corpus = context["corpus"]
+    code = context["code"]
+    commit = code.get("git_commit") or "unknown (not a git checkout)"
+    dirty = " with uncommitted changes" if code.get("git_dirty") else ""
+    splits = ", ".join(f"{n} {split}" for split, n in corpus["n_per_split"].items())
+    rows = [
+        ["Corpus", f"{corpus['kind']} ({corpus['n_tracks']} tracks: {splits}), fingerprint "
+                   f"{corpus['fingerprint']}"],
+        ["Date", context["date"]],
+        ["Code version", f"{commit}{dirty}"],
+        ["Frame length", f"{context['parameters']['frame_seconds']} s"],
+        ["Seed", str(context["parameters"]["seed"])],
+        ["Models shown", str(context["n_models"])],
+    ]  # fmt: skip
+    for name, training in context["parameters"]["networks"].items():
+        rows.append([f"Training {name}", ", ".join(f"{k} {v}" for k, v in training.items())])
+    parts = [_html_table(["", ""], rows)]
+    stale = context["stale_models"]
+    if stale:
+        parts.append("<h3>Stale models (left out of every table and figure)</h3>")
+        parts.append(_html_table(
+            ["Model", "Corpus", "Reason"],
+            [[f"{m['feature']}_{m['network']}.{m['target']}", m["corpus_kind"], m["reason"]]
+             for m in stale],
+        ))  # fmt: skip
+    return "\n".join(parts)
+
+
+def _demo_banner(context: Mapping[str, Any] | None) -> str:
+    if not context or not (context["corpus"]["kind"] == DEMO or context["demo_models"]):
+        return ""
+    return (
+        '<p class="banner"><strong>DEMO: synthetic data.</strong> These models were trained on '
+        "the embedded synthetic demo corpus (generated audio and invented tags). Its scores say "
+        "the plumbing works, not how well the models rate real music; never use a demo model "
+        "on real audio.</p>"
+    )
+
+
 def build_html_report(
     results_table: pd.DataFrame,
     dataset_report: Any,
     *,
     title: str,
+    context: Mapping[str, Any] | None = None,
     **figures: Any,
 ) -> str:
     """One self-contained HTML page: the dataset report's counts, the results tables and every
@@ -338,6 +433,7 @@ def build_html_report(
 
     ``figures``: catalog name -> loaded PNG (PIL image) or folder of them (name -> loader)."""
     sections: list[tuple[str, str, str]] = [
+        *([("provenance", "About this report", _context_section(context))] if context else []),
         ("dataset", "Dataset", _dataset_section(dataset_report)),
         ("results", "Results", _results_section(results_table)),
     ]
@@ -366,5 +462,6 @@ def build_html_report(
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{_CSS}</style></head>\n<body>\n<h1>{html.escape(title)}</h1>\n"
+        f"{_demo_banner(context)}\n"
         f"<nav>{nav}</nav>\n{content}\n</body></html>\n"
     )

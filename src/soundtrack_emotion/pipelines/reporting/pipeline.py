@@ -13,6 +13,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
+from soundtrack_emotion.pipelines.modelling.nodes import current_model_metrics
 from soundtrack_emotion.pipelines.reporting.figures import (
     plot_predicted_vs_true,
     plot_test_song_timelines,
@@ -24,6 +25,7 @@ from soundtrack_emotion.pipelines.reporting.nodes import (
     FIGURE_SECTIONS,
     build_html_report,
     build_results_table,
+    describe_report,
     results_markdown,
 )
 from soundtrack_emotion.vocabulary import FEATURES
@@ -42,10 +44,26 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
     model_tags = ["vggish"] if "vggish" in features else []
     return Pipeline(
         [
+            # model_metrics may predate a change of corpus or features: report current models
+            # only, and list the others as stale.
+            Node(
+                current_model_metrics,
+                inputs=["model_metrics", "soundtracks", "params:feature_extraction",
+                        "stale_models"],
+                outputs=["reported_model_metrics", "reported_stale_models"],
+                name="select_current_models",
+            ),
+            Node(
+                describe_report,
+                inputs=["reported_model_metrics", "reported_stale_models", "soundtracks",
+                        "corpus_is_demo", "params:modelling"],
+                outputs="report_context",
+                name="describe_report",
+            ),
             Node(
                 build_results_table,
                 inputs={
-                    "model_metrics": "model_metrics",
+                    "model_metrics": "reported_model_metrics",
                     "levels": "params:reporting.table_levels",
                 },
                 outputs="results_table",
@@ -62,7 +80,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
             Node(
                 _for_features(plot_predicted_vs_true, features),
                 inputs={
-                    "model_metrics": "model_metrics",
+                    "model_metrics": "reported_model_metrics",
                     "test_predictions": "model_test_predictions",
                 },
                 outputs="predicted_vs_true@figure",
@@ -71,7 +89,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
             ),
             Node(
                 _for_features(plot_training_curves, features),
-                inputs={"model_metrics": "model_metrics", "histories": "model_histories"},
+                inputs={"model_metrics": "reported_model_metrics", "histories": "model_histories"},
                 outputs="training_curves@figure",
                 name="plot_training_curves",
                 tags=model_tags,
@@ -94,6 +112,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
                     "results_table": "results_table",
                     "dataset_report": "dataset_report",
                     "title": "params:reporting.title",
+                    "context": "report_context",
                     **{name: f"{name}@png" for name in FIGURE_SECTIONS},
                 },
                 outputs="report_html",

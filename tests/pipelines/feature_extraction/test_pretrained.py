@@ -1,0 +1,104 @@
+"""pretrained: the musicnn wheel is verified and unpacked atomically, once; a missing
+checkpoint says how to get it. A small wheel-shaped zip stands in for the real one (no network)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from soundtrack_emotion import pretrained
+from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
+from soundtrack_emotion.pretrained import (
+    MANIFEST,
+    fetch_musicnn,
+    install_from_wheel,
+    musicnn_checkpoint,
+)
+
+
+def fake_wheel(path: Path) -> tuple[Path, str]:
+    with zipfile.ZipFile(path, "w") as archive:
+        for model in ("MSD_musicnn", "MTT_musicnn", "MSD_vgg"):
+            archive.writestr(f"musicnn/{model}/.index", f"{model} index")
+            archive.writestr(f"musicnn/{model}/.data-00000-of-00001", f"{model} data")
+        archive.writestr("musicnn/extractor.py", "import tensorflow")
+        archive.writestr("musicnn-0.1.0.dist-info/LICENSE.md", "ISC")
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_wheel_is_verified_and_only_checkpoints_are_unpacked(tmp_path: Path) -> None:
+    wheel, digest = fake_wheel(tmp_path / "musicnn.whl")
+    cache = tmp_path / "cache" / "musicnn-0.1.0"
+    assert install_from_wheel(wheel, cache, sha256=digest) == cache
+    files = sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file())
+    assert files == [
+        "LICENSE.md", MANIFEST,
+        "MSD_musicnn/.data-00000-of-00001", "MSD_musicnn/.index",
+        "MTT_musicnn/.data-00000-of-00001", "MTT_musicnn/.index",
+    ]  # fmt: skip
+    assert json.loads((cache / MANIFEST).read_text())["wheel_sha256"] == digest
+    assert oct(cache.stat().st_mode & 0o777) != oct(0o700)
+    assert [p.name for p in cache.parent.iterdir()] == ["musicnn-0.1.0"]  # no temporaries
+    assert musicnn_checkpoint(cache) == f"{cache / 'MSD_musicnn'}{os.sep}"
+    assert musicnn_checkpoint(cache / "MTT_musicnn", model="MTT_musicnn").endswith("MTT_musicnn/")
+
+
+def test_second_fetch_is_a_no_op(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wheel, digest = fake_wheel(tmp_path / "musicnn.whl")
+    cache = tmp_path / "cache"
+    install_from_wheel(wheel, cache, sha256=digest)
+    stamp = (cache / MANIFEST).stat().st_mtime_ns
+
+    def no_download(_: object) -> Path:
+        raise AssertionError("downloaded although the cache is complete")
+
+    monkeypatch.setattr(pretrained, "download_wheel", no_download)
+    assert fetch_musicnn(cache) == (cache, False)
+    assert (cache / MANIFEST).stat().st_mtime_ns == stamp
+    assert pretrained.main(["--cache-dir", str(cache)]) == 0
+
+
+def test_wrong_wheel_is_refused_and_nothing_is_left(tmp_path: Path) -> None:
+    wheel, _ = fake_wheel(tmp_path / "musicnn.whl")
+    cache = tmp_path / "cache" / "musicnn-0.1.0"
+    with pytest.raises(ModelUnavailableError, match=r"not the musicnn 0\.1\.0 wheel"):
+        install_from_wheel(wheel, cache)  # the pinned PyPI hash
+    assert not cache.exists()
+    assert not cache.parent.exists() or not list(cache.parent.iterdir())
+
+
+def test_cli_reports_a_failed_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def failing(_: object) -> Path:
+        raise ModelUnavailableError("pip could not download musicnn==0.1.0")
+
+    monkeypatch.setattr(pretrained, "download_wheel", failing)
+    assert pretrained.main(["--cache-dir", str(tmp_path / "cache")]) == 1
+    assert "pip could not download" in capsys.readouterr().err
+
+
+def test_missing_checkpoint_says_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_CACHE", str(tmp_path / "nowhere"))
+    with pytest.raises(ModelUnavailableError) as error:
+        musicnn_checkpoint(None)
+    message = str(error.value)
+    assert "python -m soundtrack_emotion.pretrained" in message
+    assert "feature_extraction.musicnn.checkpoint" in message
+    assert str(tmp_path / "nowhere" / "musicnn-0.1.0") in message
+    with pytest.raises(ModelUnavailableError, match=r"checkpoint = .*elsewhere"):
+        musicnn_checkpoint(tmp_path / "elsewhere")
+    with pytest.raises(ParameterError, match="MSD_vgg"):
+        musicnn_checkpoint(None, model="MSD_vgg")
+
+
+def test_a_checkpoint_prefix_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "model.ckpt.index").write_bytes(b"")
+    assert musicnn_checkpoint(tmp_path / "model.ckpt") == str(tmp_path / "model.ckpt")
