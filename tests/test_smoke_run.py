@@ -54,8 +54,10 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> SmokeRun:
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(PROJECT_ROOT / name, project / name)
     (project / "src").mkdir()  # Kedro requires it; the package comes from PYTHONPATH
+    # The console the product gives by default: not TensorFlow's log level of this shell.
+    inherited = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env = {
-        **os.environ,
+        **inherited,
         "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_ROOT / "src"), os.environ.get("PYTHONPATH", "")]
         ),
