@@ -49,7 +49,7 @@ demo: $(INSTALLED) $(WEIGHTS)
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests benchmarks
 
-test: lint
+test: $(WEIGHTS) lint
 	$(BIN)/pytest
 
 clean:
