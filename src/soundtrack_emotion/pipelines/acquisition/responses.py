@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from soundtrack_emotion.exceptions import FetchError
-from soundtrack_emotion.lastfm_top_tags import MalformedTopTags, parse_top_tags
+from soundtrack_emotion.lastfm_top_tags import MalformedTopTags, as_list, parse_top_tags
 
 
 def _json(body: bytes) -> Any:
@@ -23,14 +23,12 @@ def _json(body: bytes) -> Any:
 
 
 def _as_list(value: Any) -> list[Any]:
-    """Last.fm collapses a one-element list to the element itself; an empty one may be ""."""
-    if isinstance(value, list):
-        return value
-    if isinstance(value, Mapping):
-        return [value]
-    if value in (None, ""):
-        return []
-    raise FetchError("unexpected_shape", f"expected a list, got {type(value).__name__}")
+    """Last.fm collapses a one-element list to the element itself; an empty one may be ""
+    (the shared reading of :func:`lastfm_top_tags.as_list`, as a fetch error)."""
+    try:
+        return as_list(value)
+    except MalformedTopTags as error:
+        raise FetchError("unexpected_shape", str(error)) from None
 
 
 def _get(body: Any, *keys: str) -> Any:

@@ -23,6 +23,7 @@ import soundfile as sf
 from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.pipelines.dataset_creation.nodes import (
     SOUNDTRACK_COLUMNS,
+    label_statistics,
     validate_soundtracks,
 )
 from soundtrack_emotion.pipelines.dataset_creation.splitting import (
@@ -151,15 +152,7 @@ def build_labelled_soundtracks(
         "artists_per_split": {
             s: int(soundtracks.loc[soundtracks["split"] == s, "artist"].nunique()) for s in SPLITS
         },
-        "labels": {
-            label: {
-                "mean": round(float(soundtracks[label].mean()), 6),
-                "std": round(float(soundtracks[label].std(ddof=0)), 6),
-                "min": round(float(soundtracks[label].min()), 6),
-                "max": round(float(soundtracks[label].max()), 6),
-            }
-            for label in VAD_LABELS
-        },
+        "labels": label_statistics(soundtracks),
     }
     logger.info(
         "labelled table: %d of %d rows kept (%s)",

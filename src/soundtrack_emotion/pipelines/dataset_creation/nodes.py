@@ -581,15 +581,20 @@ def build_dataset_report(
             "statement": f"no {group_by} group spans two splits",
         },
         "tag_filter": summarise_tag_filter(tag_decisions, track_status, tag_filter),
-        "labels": {
-            label: {
-                "mean": round(float(soundtracks[label].mean()), 6),
-                "std": round(float(soundtracks[label].std(ddof=0)), 6),
-                "min": round(float(soundtracks[label].min()), 6),
-                "max": round(float(soundtracks[label].max()), 6),
-            }
-            for label in VAD_LABELS
-        },
+        "labels": label_statistics(soundtracks),
         "mood_tags_per_track": round(float(soundtracks["n_mood_tags"].mean()), 3),
         "lexicon_words": len(vad_lexicon),
+    }
+
+
+def label_statistics(soundtracks: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Mean, population std, min and max of each VAD label, for the dataset report."""
+    return {
+        label: {
+            "mean": round(float(soundtracks[label].mean()), 6),
+            "std": round(float(soundtracks[label].std(ddof=0)), 6),
+            "min": round(float(soundtracks[label].min()), 6),
+            "max": round(float(soundtracks[label].max()), 6),
+        }
+        for label in VAD_LABELS
     }
