@@ -1,5 +1,9 @@
 """Custom Kedro datasets of the project (each an ``AbstractDataset``)."""
 
+from soundtrack_emotion.datasets.domain_reference_dataset import (
+    DomainReferenceDataset,
+    DomainReferencesDataset,
+)
 from soundtrack_emotion.datasets.feature_store import (
     FeatureRecord,
     FeatureStore,
@@ -33,6 +37,8 @@ __all__ = [
     "LEXICON_FORMATS",
     "AffectWordListDataset",
     "CachedTrack",
+    "DomainReferenceDataset",
+    "DomainReferencesDataset",
     "FeatureRecord",
     "FeatureStore",
     "FeatureStoreDataset",

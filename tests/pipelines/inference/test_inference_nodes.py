@@ -14,6 +14,7 @@ from matplotlib.patches import StepPatch
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.inference.nodes import (
+    DOMAIN_COLUMNS,
     IDENTITY_COLUMNS,
     MODEL_COLUMNS,
     OUTPUT_IDENTITY,
@@ -304,7 +305,7 @@ def test_unreadable_files_get_a_row_with_the_reason_and_the_rest_are_processed(
     assert ok["n_windows"].to_dict() == {"a": 3, "b": 2}
     np.testing.assert_allclose(ok[list(VAD_LABELS)].to_numpy(), [[0.2, 0.5, 0.8]] * 2, atol=1e-6)
 
-    assert list(timelines.columns) == [*TIMELINE_COLUMNS, *OUTPUT_IDENTITY]
+    assert list(timelines.columns) == [*TIMELINE_COLUMNS, *DOMAIN_COLUMNS, *OUTPUT_IDENTITY]
     assert timelines["track"].tolist() == ["a"] * 3 + ["b"] * 2
     b_rows = timelines[timelines["track"] == "b"]
     np.testing.assert_allclose(b_rows[["start_s", "end_s"]], [[0.0, 2.0], [2.0, 3.3]])
@@ -359,7 +360,8 @@ def test_a_run_where_nothing_is_readable_still_reports_every_track(
         trained_models=as_trained_models(models),
     )
 
-    assert timelines.empty and list(timelines.columns) == [*TIMELINE_COLUMNS, *OUTPUT_IDENTITY]
+    assert timelines.empty
+    assert list(timelines.columns) == [*TIMELINE_COLUMNS, *DOMAIN_COLUMNS, *OUTPUT_IDENTITY]
     assert waveforms.empty
     assert track_vad["status"].tolist() == ["error"]
     profile, arc = build_movie_profile(track_vad)

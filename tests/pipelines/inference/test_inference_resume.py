@@ -96,6 +96,7 @@ def _kedro_run(cache: Path, tracks, trained_models, extraction_params, **params)
         "inference_tracks": tracks,
         "inference_models": CHOSEN,
         "trained_models": trained_models,
+        "domain_references": {},
         "params:feature_extraction": extraction_params,
         "params:compute": {"backend": "processes"},
         "params:inference.audio_path": "",

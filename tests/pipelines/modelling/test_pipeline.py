@@ -73,7 +73,14 @@ def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
     assert len(paths) == len(outputs)
     assert type(catalog["model_metrics"]).__name__ == "ParquetDataset"
     # the intermediates stay in memory: no catalog pattern (e.g. "{feature}_{seconds}s") grabs them
-    intermediates = EVERYTHING.all_outputs() - outputs - {"model_metrics", "stale_models"}
+    references = {f"{feature}_domain_reference" for feature in FEATURES}
+    assert references <= EVERYTHING.all_outputs()
+    for name in references:
+        assert type(catalog[name]).__name__ == "DomainReferenceDataset"
+    assert len({str(catalog[name]._describe()["filepath"]) for name in references}) == len(FEATURES)
+    intermediates = (
+        EVERYTHING.all_outputs() - outputs - references - {"model_metrics", "stale_models"}
+    )
     assert type(catalog["stale_models"]).__name__ == "CSVDataset"
     assert {name.split(".")[-1] for name in intermediates} == {
         "model_input",
@@ -246,7 +253,7 @@ def test_collect_is_ordered_after_this_pipelines_models_and_reads_the_metrics_fo
     assert collect.inputs[:3] == ["model_metric_files", "soundtracks", "params:feature_extraction"]
     assert set(collect.inputs[3:]) == {
         f"mfcc_{network}.{label}.metrics" for network in DEFAULT_NETWORKS for label in VAD_LABELS
-    }
+    } | {"mfcc_domain_reference"}  # so inference, after the table, finds this run's reference
 
 
 def _report(feature, network, target):

@@ -300,6 +300,13 @@ def aggregate_movies(
 # -------------------------------------------------------------------------- catalogue table
 
 
+def _count_flagged(tracks: pd.DataFrame) -> Any:
+    """Tracks flagged out of domain; NA when none was checked (no domain reference)."""
+    if OUT_OF_DOMAIN not in tracks.columns or tracks[OUT_OF_DOMAIN].isna().all():
+        return pd.NA
+    return int(tracks[OUT_OF_DOMAIN].astype("boolean").fillna(False).sum())
+
+
 def build_catalogue_table(
     inference_tracks: pd.DataFrame,
     movie_profiles: Mapping[str, Lazy],
@@ -331,11 +338,7 @@ def build_catalogue_table(
             "n_tracks": len(tracks),
             "n_scored": int((~failed).sum()),
             "n_failed": int(failed.sum()),
-            "n_out_of_domain": (
-                int(tracks[OUT_OF_DOMAIN].fillna(False).astype(bool).sum())
-                if OUT_OF_DOMAIN in tracks.columns
-                else pd.NA
-            ),
+            "n_out_of_domain": _count_flagged(tracks),
             "scored_s": float(tracks.loc[~failed, "duration_s"].sum()),
             **identity,
         }

@@ -31,6 +31,7 @@ from soundtrack_emotion.audio import AUDIO_EXTENSIONS
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR, write_record
 from soundtrack_emotion.distributed import ComputeParams, dask_client, dask_map
+from soundtrack_emotion.domain import DomainReference
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
 from soundtrack_emotion.features import FEATURES, load_vggish
 from soundtrack_emotion.musicnn import load_musicnn
@@ -42,6 +43,7 @@ from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     time_limited,
 )
 from soundtrack_emotion.pipelines.inference.track import (
+    DOMAIN_COLUMNS,
     TIMELINE_COLUMNS,
     WAVEFORM_COLUMNS,
     LabelModel,
@@ -64,6 +66,7 @@ KEY_SEPARATOR = "__"
 BEST = "best"
 TRACK_COLUMNS = (
     "position", "track", "path", "status", "error", "duration_s", "n_windows", *VAD_LABELS,
+    *DOMAIN_COLUMNS,
 )  # fmt: skip
 # Leading columns of every table of a catalogue run (see pipelines/inference/catalogue.py).
 MOVIE_COLUMNS = ("movie_id", "title")
@@ -74,7 +77,8 @@ OUTPUT_IDENTITY = ("model", "model_version", "trained_on", "demo_model")
 CSV_SUFFIX = ".csv"
 # Part of every cached result's fingerprint: bump it when a change to the code changes results,
 # so cached tracks are scored again.
-INFERENCE_VERSION = 3  # 2: truthful decoding (issue 13); 3: one BLAS thread (issue 12)
+# 2: truthful decoding (issue 13); 3: one BLAS thread (issue 12); 4: out-of-domain score
+INFERENCE_VERSION = 4
 # Characters of a file's stem kept in its track cache key (the rest is a hash of its path).
 KEY_STEM_CHARS = 48
 
@@ -415,6 +419,34 @@ def _label_models(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[Label
     return models
 
 
+def domain_loaders(
+    chosen: pd.DataFrame, domain_references: Mapping[str, Callable[[], DomainReference]] | None
+) -> dict[str, Callable[[], DomainReference]]:
+    """The loader of each chosen feature family's out-of-domain reference, where there is one
+    fitted on the corpus the family's chosen models were trained on (their
+    ``corpus_fingerprint``). A family without one is scored without a domain check, said once
+    in the log: its tracks' ``domain_score`` is NaN and ``out_of_domain`` NA."""
+    loaders = {}
+    for feature, rows in chosen.groupby("feature", sort=True):
+        corpora = set(rows.get("corpus_fingerprint", pd.Series([""])).fillna("").astype(str))
+        load = (domain_references or {}).get(feature)
+        reason = None
+        if load is None:
+            reason = "no reference in data/06_models/domain (run the modelling pipeline)"
+        elif len(corpora) != 1 or "" in corpora:
+            reason = f"the chosen models' corpus is unknown or mixed ({sorted(corpora)})"
+        else:
+            reference = load()
+            if reference.corpus_fingerprint != next(iter(corpora)):
+                reason = (f"its reference was fitted on corpus {reference.corpus_fingerprint}, "
+                          f"the models on {next(iter(corpora))}")  # fmt: skip
+        if reason:
+            logger.warning("inference: %s tracks get no out-of-domain check: %s", feature, reason)
+            continue
+        loaders[str(feature)] = load
+    return loaders
+
+
 def model_fingerprint(keras_model: Any) -> str:
     """Hash of a Keras model's architecture and weights: a retrained model has a new one."""
     digest = hashlib.sha256(keras_model.to_json().encode())
@@ -431,10 +463,12 @@ def inference_fingerprint(
     *,
     hop_seconds: float,
     waveform_points: int,
+    domains: Mapping[str, DomainReference] | None = None,
 ) -> str:
     """Hash of everything besides the audio file that a track's result depends on: the model
     per label (its weights) and output column, the feature and length rules of
-    ``feature_extraction``, ``hop_seconds`` and ``waveform_points``. Settings that change only
+    ``feature_extraction``, ``hop_seconds``, ``waveform_points`` and the out-of-domain
+    references (``domains``). Settings that change only
     speed or memory (``batch_size``, ``workers``, VGGish ``batch_windows``) are left out."""
     models = [
         {
@@ -453,6 +487,7 @@ def inference_fingerprint(
         "short_track_policy": extraction.short_track_policy,
         "hop_seconds": float(hop_seconds),
         "waveform_points": int(waveform_points),
+        "domains": {f: ref.fingerprint for f, ref in sorted((domains or {}).items())},
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -500,6 +535,7 @@ def predict_vad_timelines(
     trained_models: Mapping[str, Callable[[], Any]],
     existing_results: TrackCache | None = None,
     compute: Mapping[str, Any] | None = None,
+    domain_references: Mapping[str, Callable[[], DomainReference]] | None = None,
 ) -> Iterator[dict[str, CachedTrack]]:
     """Run :func:`infer_track` on every track that ``existing_results`` (the track cache as it
     is on disk) holds no current result for, with a progress bar (tracks done, ETA).
@@ -515,16 +551,21 @@ def predict_vad_timelines(
     ``compute`` (``params:compute``): with ``backend: dask`` each track is a Dask task that
     writes its record straight into the track cache (:func:`score_on_worker`); the records
     equal those of this process's run bit for bit (timings aside).
+    ``domain_references``: each feature family's out-of-domain reference loader
+    (:func:`domain_loaders` picks those of the chosen models' corpus).
     """
     models = load_chosen_models(inference_models, trained_models)
     label_models = _label_models(inference_models, models)
     extraction = ExtractionParams.from_dict(feature_extraction)
+    references = domain_loaders(inference_models, domain_references)
+    domains = {feature: load() for feature, load in references.items()}
     fingerprint = inference_fingerprint(
         inference_models,
         models,
         extraction,
         hop_seconds=hop_seconds,
         waveform_points=waveform_points,
+        domains=domains,
     )
     todo: dict[str, Any] = {}
     for row in inference_tracks.itertuples(index=False):
@@ -560,6 +601,7 @@ def predict_vad_timelines(
             ScoringJob(
                 chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False)),
                 loaders=_model_loaders(inference_models, trained_models),
+                domain_loaders=references,
                 feature_extraction=dict(feature_extraction),
                 hop_seconds=float(hop_seconds),
                 batch_size=int(batch_size),
@@ -588,6 +630,7 @@ def predict_vad_timelines(
             waveform_points=waveform_points,
             vggish=vggish,
             musicnn=musicnn,
+            domains=domains,
             fingerprint=fingerprint,
             time_limit=extraction.time_limit,
         )
@@ -607,6 +650,7 @@ def score_track(
     waveform_points: int,
     vggish: Callable[[np.ndarray], np.ndarray] | None,
     musicnn: Any = None,
+    domains: Mapping[str, DomainReference] | None = None,
     fingerprint: str,
     time_limit: Any = None,
 ) -> tuple[CachedTrack, AudioDecodeError | None]:
@@ -630,6 +674,7 @@ def score_track(
                 waveform_points=int(waveform_points),
                 vggish=vggish,
                 musicnn=musicnn,
+                domains=domains,
             )
     except (AudioDecodeError, TrackTimeout) as error:
         if isinstance(error, TrackTimeout):
@@ -661,11 +706,13 @@ def score_track(
 @dataclass(frozen=True)
 class ScoringJob:
     """What every Dask scoring task shares (small: model loaders, not models): the chosen
-    model rows (``MODEL_COLUMNS[:5]``), a loader per :func:`model_key`, the parameters, the
+    model rows (``MODEL_COLUMNS[:5]``), a loader per :func:`model_key` and per out-of-domain
+    reference (:func:`domain_loaders`), the parameters, the
     run's :func:`inference_fingerprint` and the track cache folder the workers write to."""
 
     chosen: tuple[tuple[Any, ...], ...]
     loaders: Mapping[str, Callable[[], Any]]
+    domain_loaders: Mapping[str, Callable[[], DomainReference]]
     feature_extraction: Mapping[str, Any]
     hop_seconds: float
     batch_size: int
@@ -686,8 +733,20 @@ class ScoringTask:
         return self.track
 
 
+@dataclass(frozen=True)
+class WorkerModels:
+    """What a Dask worker loads once per job: the label models, the embedding networks, the
+    extraction parameters and the out-of-domain references."""
+
+    models: list[LabelModel]
+    vggish: Any
+    musicnn: Any
+    extraction: ExtractionParams
+    domains: Mapping[str, DomainReference]
+
+
 # On a Dask worker: the models of the jobs it ran, by fingerprint, loaded on its first task.
-_WORKER_MODELS: dict[str, tuple[list[LabelModel], Any, Any, ExtractionParams]] = {}
+_WORKER_MODELS: dict[str, WorkerModels] = {}
 _WORKER_MODELS_LOCK = threading.Lock()
 _WORKER_MODEL_LOADS: list[str] = []
 
@@ -698,7 +757,7 @@ def worker_model_loads() -> list[str]:
     return list(_WORKER_MODEL_LOADS)
 
 
-def _worker_models(job: ScoringJob) -> tuple[list[LabelModel], Any, Any, ExtractionParams]:
+def _worker_models(job: ScoringJob) -> WorkerModels:
     """The job's models on this worker process, loaded once per worker (not per task)."""
     with _WORKER_MODELS_LOCK:
         if job.fingerprint not in _WORKER_MODELS:
@@ -712,11 +771,12 @@ def _worker_models(job: ScoringJob) -> tuple[list[LabelModel], Any, Any, Extract
             if (chosen["feature"] == "musicnn").any():
                 musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
             _WORKER_MODELS.clear()  # one job's models at a time: memory stays bounded
-            _WORKER_MODELS[job.fingerprint] = (
-                _label_models(chosen, loaded),
-                vggish,
-                musicnn,
-                extraction,
+            _WORKER_MODELS[job.fingerprint] = WorkerModels(
+                models=_label_models(chosen, loaded),
+                vggish=vggish,
+                musicnn=musicnn,
+                extraction=extraction,
+                domains={feature: load() for feature, load in job.domain_loaders.items()},
             )
             _WORKER_MODEL_LOADS.append(job.fingerprint)
         return _WORKER_MODELS[job.fingerprint]
@@ -727,18 +787,19 @@ def score_on_worker(task: ScoringTask) -> tuple[str, str, str, str | None]:
     (atomically, under its fixed key: a re-run after a worker died rewrites the same bytes
     but the timing). Returns ``(key, status, reason, error)``: nothing big travels back."""
     job = task.job
-    models, vggish, musicnn, extraction = _worker_models(job)
+    worker = _worker_models(job)
     record, error = score_track(
         str(resolve_path(task.path)),
         key=task.key,
         track=task.track,
-        models=models,
-        extraction=extraction,
+        models=worker.models,
+        extraction=worker.extraction,
         hop_seconds=job.hop_seconds,
         batch_size=job.batch_size,
         waveform_points=job.waveform_points,
-        vggish=vggish,
-        musicnn=musicnn,
+        vggish=worker.vggish,
+        musicnn=worker.musicnn,
+        domains=worker.domains,
         fingerprint=job.fingerprint,
     )
     write_record(job.cache_path, record)
@@ -858,7 +919,7 @@ def collect_vad_timelines(
         columns = record.arrays
         timeline = pd.DataFrame(
             {"track": row.track, **{c: columns[f"timeline.{c}"] for c in TIMELINE_COLUMNS[1:]}}
-        )
+        ).assign(**{c: record.summary.get(c) for c in DOMAIN_COLUMNS})
         waveform = pd.DataFrame({c: columns[f"waveform.{c}"] for c in WAVEFORM_COLUMNS[1:]})
         waveform.insert(0, "track", row.track)
         for position, (name, value) in enumerate(movie.items()):
@@ -873,6 +934,7 @@ def collect_vad_timelines(
         )
     track_vad = pd.DataFrame(rows, columns=[*movie_columns, *TRACK_COLUMNS, *extra_columns])
     track_vad["error"] = track_vad["error"].fillna("").astype(str)
+    track_vad = with_domain_dtypes(track_vad)
     track_vad["n_windows"] = track_vad["n_windows"].astype(np.int64)
     for column in ("duration_s", *VAD_LABELS):
         track_vad[column] = track_vad[column].astype(np.float64)
@@ -880,7 +942,10 @@ def collect_vad_timelines(
     identity = model_identity(inference_models)
     if not quiet:
         logger.info(
-            "inference: %d tracks scored, %d unreadable", len(track_vad) - n_failed, n_failed
+            "inference: %d tracks scored, %d unreadable, %s",
+            len(track_vad) - n_failed,
+            n_failed,
+            describe_out_of_domain(track_vad),
         )
         if identity["demo_model"] and audio_path and str(audio_path).strip():
             logger.warning(
@@ -890,9 +955,30 @@ def collect_vad_timelines(
                 identity["model"],
             )
     return (
-        _concat(timelines, (*movie_columns, *TIMELINE_COLUMNS)).assign(**identity),
+        with_domain_dtypes(
+            _concat(timelines, (*movie_columns, *TIMELINE_COLUMNS, *DOMAIN_COLUMNS))
+        ).assign(**identity),
         track_vad.assign(**identity),
         _concat(waveforms, (*movie_columns, *WAVEFORM_COLUMNS)),
+    )
+
+
+def describe_out_of_domain(track_vad: pd.DataFrame, *, names: int = 5) -> str:
+    """``"2 out of domain (a, b)"``, or that no track was checked (no domain reference)."""
+    flags = track_vad["out_of_domain"]
+    if flags.isna().all():
+        return "no out-of-domain check"
+    flagged = track_vad.loc[flags.fillna(False).astype(bool), "track"].astype(str).tolist()
+    shown = ", ".join(flagged[:names]) + (" ..." if len(flagged) > names else "")
+    return f"{len(flagged)} out of domain" + (f" ({shown})" if flagged else "")
+
+
+def with_domain_dtypes(table: pd.DataFrame) -> pd.DataFrame:
+    """``domain_score`` as float64 and ``out_of_domain`` as nullable boolean (NA: no domain
+    check for this track), whatever the rows held (None, NaN, bools)."""
+    return table.assign(
+        domain_score=pd.to_numeric(table["domain_score"], errors="raise").astype(np.float64),
+        out_of_domain=table["out_of_domain"].astype("boolean"),
     )
 
 
@@ -915,9 +1001,11 @@ def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
         ``movie_profile``: one row per label: ``mean`` (duration-weighted), ``std``
         (duration-weighted, population), ``min``, ``max``, ``opening`` / ``closing`` (first /
         last track), ``trend_per_hour`` (weighted least-squares slope of the track values over
-        album time, per hour), ``n_tracks``, ``total_s``.
+        album time, per hour), ``n_tracks``, ``n_out_of_domain`` (of them, flagged out of
+        domain: still in the profile, which they may mislead; NA without a domain check),
+        ``total_s``.
         ``movie_arc``: the readable tracks in album order with ``album_start_s`` /
-        ``album_end_s`` (their place on the album's clock) and their VAD.
+        ``album_end_s`` (their place on the album's clock), their VAD and domain columns.
     """
     readable = track_vad[track_vad["status"] != "error"].sort_values("position")
     durations = readable["duration_s"].to_numpy(float)
@@ -930,14 +1018,18 @@ def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
             "album_start_s": ends - durations,
             "album_end_s": ends,
             **{label: readable[label].to_numpy(float) for label in VAD_LABELS},
+            **{c: readable[c].to_numpy() if c in readable else pd.NA for c in DOMAIN_COLUMNS},
         }
     )
+    arc = with_domain_dtypes(arc)
+    checked = arc["out_of_domain"].notna()
+    n_out_of_domain = int(arc["out_of_domain"].sum()) if checked.any() else pd.NA
     rows = []
     centres_h = (arc["album_start_s"] + arc["album_end_s"]).to_numpy(float) / 2 / 3600
     for label in VAD_LABELS:
         values = arc[label].to_numpy(float)
         if len(values) == 0:
-            rows.append({"label": label, "n_tracks": 0, "total_s": 0.0})
+            rows.append({"label": label, "n_tracks": 0, "n_out_of_domain": 0, "total_s": 0.0})
             continue
         mean = float(np.average(values, weights=durations))
         std = float(np.sqrt(np.average((values - mean) ** 2, weights=durations)))
@@ -955,14 +1047,17 @@ def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
                 "closing": float(values[-1]),
                 "trend_per_hour": covariance / t_var if t_var > 0 else np.nan,
                 "n_tracks": len(values),
+                "n_out_of_domain": n_out_of_domain,
                 "total_s": float(durations.sum()),
             }
         )
     columns = ["label", "mean", "std", "min", "max", "opening", "closing", "trend_per_hour",
-               "n_tracks", "total_s"]  # fmt: skip
+               "n_tracks", "n_out_of_domain", "total_s"]  # fmt: skip
     identity = {c: track_vad[c].iloc[0] for c in OUTPUT_IDENTITY
                 if c in track_vad and len(track_vad)}  # fmt: skip
-    return pd.DataFrame(rows, columns=columns).assign(**identity), arc.assign(**identity)
+    profile = pd.DataFrame(rows, columns=columns)
+    profile["n_out_of_domain"] = profile["n_out_of_domain"].astype("Int64")
+    return profile.assign(**identity), arc.assign(**identity)
 
 
 def export_csv(

@@ -16,6 +16,15 @@ from soundtrack_emotion.vocabulary import VAD_COLORS, VAD_LABELS, WAVEFORM_COLOR
 
 # Most track numbers labelled along the top of a movie profile.
 MAX_TRACK_TICKS = 25
+# Tracks flagged out of domain: hatched grey behind their steps.
+OUT_OF_DOMAIN_STYLE = {"facecolor": "none", "edgecolor": "0.55", "hatch": "///", "lw": 0}
+
+
+def _out_of_domain(table: pd.DataFrame) -> np.ndarray:
+    """Whether each row is flagged out of domain (False where unchecked or absent)."""
+    if "out_of_domain" not in table:
+        return np.zeros(len(table), dtype=bool)
+    return table["out_of_domain"].astype("boolean").fillna(False).to_numpy(bool)
 
 
 def _edges(timeline: pd.DataFrame) -> np.ndarray:
@@ -98,8 +107,9 @@ def plot_movie_profile(
     over album time, the duration-weighted mean as a dashed line and mean ± std as a band.
 
     ``arc``: one row per readable track in album order (``position``, ``album_start_s``,
-    ``album_end_s``, valence, arousal, dominance); ``profile``: one row per label
-    (``label``, ``mean``, ``std``); the title is ``title``, else named after ``audio_path``.
+    ``album_end_s``, valence, arousal, dominance, optional ``out_of_domain``: such tracks
+    are hatched, their numbers marked ``!``); ``profile``: one row per label (``label``,
+    ``mean``, ``std``); the title is ``title``, else named after ``audio_path``.
     """
     fig = Figure(figsize=(11, 7), layout="constrained")
     axes = fig.subplots(len(VAD_LABELS), 1, sharex=True)
@@ -107,6 +117,7 @@ def plot_movie_profile(
     edges = np.append(arc["album_start_s"].to_numpy(float), arc["album_end_s"].to_numpy(float)[-1:])
     edges_min = edges / minutes if len(arc) else np.array([0.0, 1.0])
     stats = profile.set_index("label")
+    flagged_tracks = _out_of_domain(arc)
     for ax, label in zip(axes, VAD_LABELS, strict=True):
         color = VAD_COLORS[label]
         if len(arc):
@@ -123,6 +134,10 @@ def plot_movie_profile(
             ax.axhspan(mean - std, mean + std, color=color, alpha=0.12, label=f"± std {std:.2f}")
             for edge in edges_min[1:-1]:
                 ax.axvline(edge, color="0.85", lw=0.8, zorder=0)
+            flagged = np.flatnonzero(flagged_tracks)
+            for n, i in enumerate(flagged):
+                ax.axvspan(edges_min[i], edges_min[i + 1], zorder=0, **OUT_OF_DOMAIN_STYLE,
+                           label="out of domain" if n == 0 else None)  # fmt: skip
         ax.set_ylim(0, 1)
         ax.set_ylabel(label.capitalize())
         ax.grid(axis="y", alpha=0.3)
@@ -131,14 +146,17 @@ def plot_movie_profile(
         top = axes[0].secondary_xaxis("top")
         centres = (edges_min[:-1] + edges_min[1:]) / 2
         every = math.ceil(len(arc) / MAX_TRACK_TICKS)  # keep the numbers legible on long albums
-        top.set_xticks(
-            centres[::every], labels=[str(p) for p in arc["position"][::every]], fontsize=8
-        )
+        numbers = [f"{p}!" if f else str(p) for p, f in zip(arc["position"], flagged_tracks,
+                                                             strict=True)]  # fmt: skip
+        top.set_xticks(centres[::every], labels=numbers[::every], fontsize=8)
         top.set_xlabel("Track number")
     axes[-1].set_xlim(edges_min[0], edges_min[-1])
     axes[-1].set_xlabel("Album time (min)")
     total_min = float(edges[-1]) / minutes if len(arc) else 0.0
-    fig.suptitle(f"{album_title(audio_path, title)} ({len(arc)} tracks, {total_min:.1f} min)")
+    note = f", {int(flagged_tracks.sum())} out of domain" if flagged_tracks.any() else ""
+    fig.suptitle(
+        f"{album_title(audio_path, title)} ({len(arc)} tracks, {total_min:.1f} min{note})"
+    )
     return fig
 
 
@@ -152,6 +170,7 @@ def plot_track_timelines(
             vad_timelines[vad_timelines["track"] == row.track],
             inference_waveforms[inference_waveforms["track"] == row.track],
             title=f"{row.track}: overall valence {row.valence:.2f}, arousal {row.arousal:.2f}, "
-            f"dominance {row.dominance:.2f}",
+            f"dominance {row.dominance:.2f}"
+            + (" (OUT OF DOMAIN)" if _out_of_domain(pd.DataFrame([row]))[0] else ""),
         )
     return figures

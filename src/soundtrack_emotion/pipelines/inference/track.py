@@ -13,7 +13,7 @@ be fanned out over processes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from soundtrack_emotion.audio import VGGISH_SAMPLE_RATE, Audio, decode
+from soundtrack_emotion.domain import DomainReference
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
 from soundtrack_emotion.features import (
     VGGISH_WINDOW_SECONDS,
@@ -39,6 +40,9 @@ from soundtrack_emotion.pipelines.feature_extraction.extraction import Extractio
 from soundtrack_emotion.vad import VAD_LABELS
 
 TIMELINE_COLUMNS = ("track", "start_s", "end_s", *VAD_LABELS)
+# A track's out-of-domain fields (summary, hence track_vad, timelines, profiles, catalogue):
+# the largest of its feature families' scores (distance over threshold) and whether it is > 1.
+DOMAIN_COLUMNS = ("domain_score", "out_of_domain")
 WAVEFORM_COLUMNS = ("track", "time_s", "low", "high")
 MIN_ROW_SECONDS = 1e-3
 
@@ -206,6 +210,7 @@ def infer_track(
     waveform_points: int,
     vggish: Callable[[np.ndarray], np.ndarray] | None = None,
     musicnn: MusicnnModel | None = None,
+    domains: Mapping[str, DomainReference] | None = None,
 ) -> TrackInference:
     """Decode one file, compute the features its models need exactly as feature_extraction
     does (``extraction``: its parameters), score the timeline and summarise it.
@@ -214,6 +219,10 @@ def infer_track(
     not audio, silent, shorter than ``framing.short_track.min_seconds``, or shorter than one
     frame with the ``drop`` policy). The decoder's warnings (truncation, replaced samples)
     join the summary's ``error`` column of a track that is scored.
+
+    ``domains``: out-of-domain reference per feature family; the summary's ``domain_score``
+    is the largest score among the track's families that have one (NaN, and
+    ``out_of_domain`` None, when none has).
     """
     features = sorted({m.feature for m in models})
     audio = decode(
@@ -255,6 +264,8 @@ def infer_track(
     rate = _sample_rate(features[0], extraction)
     waveform = waveform_envelope(audio[rate], sr=rate, points=waveform_points)
     waveform.insert(0, "track", track)
+    scores = [domains[f].score(matrices[f]) for f in features if f in (domains or {})]
+    domain_score = max(scores) if scores else math.nan
     notes = ["shorter than one model frame: padded by repeating it"] if padded else []
     summary = {
         "status": "padded" if padded else "ok",
@@ -262,5 +273,7 @@ def infer_track(
         "duration_s": audio.seconds,
         "n_windows": len(timeline),
         **{label: float(np.average(values[label], weights=weights)) for label in VAD_LABELS},
+        "domain_score": domain_score,
+        "out_of_domain": bool(domain_score > 1) if scores else None,
     }
     return TrackInference(timeline=timeline, waveform=waveform, summary=summary)

@@ -12,7 +12,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,13 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from soundtrack_emotion.datasets import FrameSplit, ModelInputs
+from soundtrack_emotion.domain import (
+    MIN_CALIBRATION_SONGS,
+    DomainReference,
+    block_rows,
+    feature_blocks,
+    fit_domain_reference,
+)
 from soundtrack_emotion.exceptions import (
     DataValidationError,
     ParameterError,
@@ -165,6 +172,60 @@ def fit_mean_baseline(model_input: ModelInputs) -> dict[str, float]:
     train = model_input.train
     means = train.labels().astype(np.float64).mean(axis=0)
     return {name: float(means[train.label_index(name)[0]]) for name in train.label_names}
+
+
+def _split_blocks(
+    split: FrameSplit, rows_per_block: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(song_id [n], blocks [n, W])`` per shard: every frame's :func:`feature_blocks`."""
+    for chunk in split.iter_chunks():
+        blocks = [feature_blocks(frame, rows_per_block=rows_per_block) for frame in chunk.frames]
+        songs = np.repeat(chunk.song_id.astype(str), [len(b) for b in blocks])
+        yield songs, np.concatenate(blocks)
+
+
+def fit_domain(
+    domain: Mapping[str, Any],
+    soundtracks: pd.DataFrame,
+    feature_extraction: Mapping[str, Any],
+    seed: int,
+    frame_seconds: int,
+    *candidates: ModelInputs,
+    feature: str,
+) -> DomainReference:
+    """The out-of-domain reference of ``feature`` (:mod:`soundtrack_emotion.domain`): the
+    training songs' feature blocks (about 3 s each, from frames [n, T, F] of the inputs
+    ``frame_seconds`` selects) and a threshold calibrated on the validation songs, with the
+    corpus and feature fingerprints it was fitted on. ``domain``: ``neighbours``,
+    ``quantile``, ``max_blocks`` (``modelling.domain``)."""
+    model_input = select_frame_length(frame_seconds, *candidates)
+    # Each family's "15 s" frame is its own grid (MusiCNN 5 x 2.992 s): close enough here.
+    rows_per_block = block_rows(frame_seconds / model_input.train.frame_shape[0])
+    reference = fit_domain_reference(
+        _split_blocks(model_input.train, rows_per_block),
+        _split_blocks(model_input.validation, rows_per_block),
+        feature=feature,
+        rows_per_block=rows_per_block,
+        neighbours=domain["neighbours"],
+        quantile=domain["quantile"],
+        max_blocks=domain["max_blocks"],
+        seed=seed,
+        corpus_fingerprint=corpus_fingerprint(soundtracks),
+        features_fingerprint=ExtractionParams.from_dict(feature_extraction).fingerprint(feature),
+    )
+    rough = " (a rough threshold: few validation songs)" if (
+        reference.n_validation_songs < MIN_CALIBRATION_SONGS) else ""  # fmt: skip
+    logger.info(
+        "%s domain reference: %d training songs, threshold %.3f = the %g quantile of %d "
+        "validation songs%s",
+        feature,
+        reference.n_train_songs,
+        reference.threshold,
+        reference.quantile,
+        reference.n_validation_songs,
+        rough,
+    )
+    return reference
 
 
 def _check_training(network: str, training: Mapping[str, Any]) -> None:
@@ -546,7 +607,7 @@ def collect_model_metrics(
     metric_files: Mapping[str, Callable[[], Mapping[str, Any]]],
     soundtracks: pd.DataFrame,
     feature_extraction: Mapping[str, Any],
-    *reports: Mapping[str, Any],
+    *reports: Mapping[str, Any] | DomainReference | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Flatten the reports of the models trained on the current corpus and features into
     ``model_metrics``: one row per (feature, network, target, label, level), columns
@@ -555,7 +616,9 @@ def collect_model_metrics(
     ``metric_files``: partition id (``{feature}_{network}/{target}``) -> loader of a report in
     ``data/08_reporting/metrics``, so models trained in earlier runs (e.g. with
     ``modelling_all --namespaces=...``) are included. ``reports``: the reports this run just
-    wrote (the latest version of some of those files); one model appears once. A model whose
+    wrote (the latest version of some of those files), and the domain references it fitted
+    (inputs only so that Kedro builds the table, hence runs inference, after them; ``None``
+    when absent; not read here); one model appears once. A model whose
     provenance does not match ``soundtracks`` and the ``feature_extraction`` parameters goes
     to ``stale_models`` (``STALE_COLUMNS``, with the reason) instead, never into the table.
     """
@@ -566,7 +629,8 @@ def collect_model_metrics(
             raise DataValidationError(f"metrics file {partition!r} is not a model report")
         latest[_model_of(report)] = report
     for report in reports:
-        latest[_model_of(report)] = report
+        if isinstance(report, Mapping):
+            latest[_model_of(report)] = report
     corpus, features = current_fingerprints(soundtracks, feature_extraction)
     current, stale = [], []
     for report in latest.values():

@@ -21,13 +21,14 @@ from collections.abc import Callable, Sequence
 from functools import partial, update_wrapper
 from typing import Any
 
-from kedro.pipeline import Pipeline, node
+from kedro.pipeline import Node, Pipeline, node
 
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
     collect_model_metrics,
     evaluate_model,
+    fit_domain,
     fit_feature_normaliser,
     fit_mean_baseline,
     predict_test_split,
@@ -205,8 +206,32 @@ def create_pipeline(
                 for network in networks
                 for target in targets
             ),
+            *(f"{feature}_domain_reference" for feature in features),
         ],
         outputs=["model_metrics", "stale_models"],
         name="collect_model_metrics",
     )
-    return Pipeline([*variants, collect], tags=["modelling"])
+    return Pipeline([*variants, *map(_domain_node, features), collect], tags=["modelling"])
+
+
+def _domain_node(feature: str) -> Node:
+    """The out-of-domain reference of one feature family (shared by all its models)."""
+    fit = update_wrapper(partial(fit_domain, feature=feature), fit_domain)
+    signature = inspect.signature(fit_domain)
+    fit.__signature__ = signature.replace(
+        parameters=[p for name, p in signature.parameters.items() if name != "feature"]
+    )
+    return node(
+        fit,
+        inputs=[
+            "params:modelling.domain",
+            "soundtracks",
+            "params:feature_extraction",
+            "params:modelling.seed",
+            "params:modelling.frame_seconds",
+            *_model_inputs(feature),
+        ],
+        outputs=f"{feature}_domain_reference",
+        name=f"fit_{feature}_domain_reference",
+        tags=[feature],
+    )
