@@ -205,6 +205,36 @@ def headline_metrics(model_metrics: Any) -> list[str]:
     return lines
 
 
+def scoring_summary(track_vad: Any) -> list[str]:
+    """Which models scored the tracks, on what corpus they were trained, and how many tracks
+    lie out of their domain.
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"status": ["ok", "ok"], "track": ["a", "b"], "model":
+    ...     "valence=mfcc_ridge.valence", "trained_on": "real 1234", "demo_model": False,
+    ...     "out_of_domain": pd.array([False, True], dtype="boolean")})
+    >>> scoring_summary(rows)
+    ['Scored 2 tracks with valence=mfcc_ridge.valence (trained on real 1234); 1 out of domain: b']
+    """
+    if not len(track_vad) or "model" not in track_vad:
+        return []
+    first = track_vad.iloc[0]
+    demo = " — a DEMO model: its numbers say nothing about real music" if bool(
+        first.get("demo_model", False)) else ""  # fmt: skip
+    scored = track_vad[track_vad["status"] != "error"]
+    flags = scored.get("out_of_domain")
+    if flags is None or flags.isna().all():
+        domain = "no out-of-domain check"
+    else:
+        flagged = scored.loc[flags.fillna(False).astype(bool), "track"].astype(str).tolist()
+        shown = ", ".join(flagged[:MAX_FAILURES_SHOWN])
+        more = f" ... and {len(flagged) - MAX_FAILURES_SHOWN} more" if (
+            len(flagged) > MAX_FAILURES_SHOWN) else ""  # fmt: skip
+        domain = f"{len(flagged)} out of domain" + (f": {shown}{more}" if flagged else "")
+    return [f"Scored {len(scored)} tracks with {first['model']} (trained on "
+            f"{first['trained_on']}){demo}; {domain}"]  # fmt: skip
+
+
 def _label_order(label: str) -> tuple[int, str]:
     return (VAD_LABELS.index(label) if label in VAD_LABELS else len(VAD_LABELS), label)
 
@@ -220,6 +250,8 @@ def run_summary(outputs: set[str], load: Any, path_of: Any, *, demo: bool) -> li
         note = " (demo corpus: synthetic music, not real-world accuracy)" if demo else ""
         lines.append(f"Best model per label on the test songs{note}:")
         lines += [f"  {line}" for line in headline_metrics(load("model_metrics"))]
+    if "track_vad" in outputs:
+        lines += scoring_summary(load("track_vad"))
     for name, what in FAILURE_TABLES:
         if name not in outputs:
             continue
