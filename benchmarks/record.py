@@ -105,8 +105,8 @@ def record_demo_models() -> str:
     song = metrics[metrics["level"] == "song"]
     baseline = song.drop_duplicates("label").set_index("label")["baseline_r2"]
     baseline_text = ", ".join(f"{baseline[label]:.3f} ({label})" for label in LABELS)
-    # The demo writes its hidden ground truth into the raw layer; a real crawl has none.
-    demo = "the demo" if (ROOT / "data" / "01_raw" / "demo_ground_truth.csv").exists() else "a real"
+    # Each model says which corpus trained it (corpus_kind, from the catalog's corpus_is_demo).
+    demo = "the demo" if (metrics["corpus_kind"] == "demo").any() else "a real"
     return (
         "# Demo models (generated)\n\n"
         "Written by `python benchmarks/record.py demo_models` from the catalogued `model_metrics`\n"

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
 
+from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES, RawLayer
 from soundtrack_emotion.demo import DemoConfig, DemoTrack, build_demo_corpus
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 # A demo corpus small and short enough to build in about a second, bad entries included.
 SMALL_DEMO = DemoConfig(
@@ -26,11 +32,36 @@ def small_demo_config() -> DemoConfig:
     return SMALL_DEMO
 
 
+def _project_catalog(
+    root: Path, names: Iterable[str], *, moved: Mapping[str, str] | None = None
+) -> DataCatalog:
+    """The project's catalog entries ``names`` (conf/base, through Kedro's loader so that
+    globals interpolate) with their relative paths under ``root``, as a session puts them
+    under the project root; ``moved`` gives some entries another path first."""
+    config = OmegaConfigLoader(str(CONF), base_env="base", default_run_env="base")["catalog"]
+    entries = {}
+    for name in names:
+        entry = dict(config[name])
+        for key in ("path", "filepath"):
+            if key in entry:
+                entry[key] = str(root / (moved or {}).get(name, entry[key]))
+        entries[name] = entry
+    return DataCatalog.from_config(entries)
+
+
 @pytest.fixture(scope="session")
-def small_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[DemoTrack]]:
-    """``(raw_dir, planned tracks)`` of a small demo corpus; treat it as read-only."""
-    raw_dir = tmp_path_factory.mktemp("demo") / "data" / "01_raw"
-    return raw_dir, build_demo_corpus(raw_dir, SMALL_DEMO)
+def project_catalog() -> Callable[..., DataCatalog]:
+    """``project_catalog(root, names, moved=None)``: see :func:`_project_catalog`."""
+    return _project_catalog
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RawLayer, list[DemoTrack]]:
+    """``(project root, raw layer, planned tracks)`` of a small demo corpus, written where the
+    project's catalog puts the raw layer under a temporary root; treat it as read-only."""
+    root = tmp_path_factory.mktemp("demo")
+    layer = RawLayer.from_catalog(_project_catalog(root, RAW_ENTRIES.values()))
+    return root, layer, build_demo_corpus(layer, SMALL_DEMO)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """Project hooks: mask the credentials Kedro resolves; set up each session's context (project
-root, readable errors, parameter keys checked); generate the embedded demo corpus when a run
-needs a raw layer that is absent; a quiet console; close every run with a short summary."""
+root, readable errors, parameter keys checked); give the raw layer's writers the catalog's raw
+paths; generate the embedded demo corpus when a run needs a raw layer that is absent; a quiet
+console; close every run with a short summary."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from soundtrack_emotion.console import FILE_ONLY, install_console_filter, pipeline_of, run_summary
+from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES, RawLayer, bind_raw_layer
 from soundtrack_emotion.demo import DemoConfig, build_demo_corpus
 from soundtrack_emotion.exceptions import present_errors
 from soundtrack_emotion.parameter_check import check_parameter_keys
-from soundtrack_emotion.paths import set_project_root
-from soundtrack_emotion.pipelines.dataset_creation.pipeline import RAW_INPUTS
+from soundtrack_emotion.paths import set_project_root, shown_path
 from soundtrack_emotion.secret_masking import mask_credentials
 
 logger = logging.getLogger(__name__)
@@ -42,40 +43,48 @@ class SecretMaskingHook:
         mask_credentials(credentials)
 
 
-class DemoCorpusHook:
-    """Before a run that reads the raw layer, write the demo corpus if ``<raw_dir>/lastfm/`` is
-    absent (configured by the ``demo`` parameters). An existing raw layer, e.g. a real crawl,
-    is never touched; runs that do not read the raw layer (acquisition) never trigger it."""
+class RawLayerHook:
+    """When a catalog is created (a run, a notebook's ``catalog``), bind ``raw_layer_store``, the
+    store the acquisition crawl writes through, to the paths of the catalog's raw entries
+    (:mod:`soundtrack_emotion.datasets.raw_layer`): the layout is defined by the catalog only."""
 
     @hook_impl
-    def before_pipeline_run(
-        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
-    ) -> None:
-        needed = sorted(set(pipeline.inputs()) & set(RAW_INPUTS))
+    def after_catalog_created(self, catalog: Any) -> None:
+        bind_raw_layer(catalog)
+
+
+class DemoCorpusHook:
+    """Before a run that reads the raw layer, write the demo corpus where the catalog's raw
+    entries are, if no raw layer is there (no tag pages; configured by the ``demo``
+    parameters). An existing raw layer, e.g. a real crawl, is never touched; runs that do not
+    read the raw layer (acquisition) never trigger it."""
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
+        needed = sorted(set(pipeline.inputs()) & set(RAW_ENTRIES.values()))
         if not needed or DEMO_PARAMS not in catalog:
             return
-        params = dict(catalog.load(DEMO_PARAMS) or {})
-        project_path = Path(run_params.get("project_path") or Path.cwd())
-        raw_dir = project_path / str(params.pop("raw_dir", "data/01_raw"))
-        if (raw_dir / "lastfm").exists():
+        layer = RawLayer.from_catalog(catalog)
+        if layer.present:
             return
+        params = dict(catalog.load(DEMO_PARAMS) or {})
         if not params.get("enabled", True):
             logger.warning(
-                "The raw layer %s has no lastfm/ folder and the demo is disabled "
-                "(demo.enabled: false): run the acquisition pipeline first.",
-                raw_dir,
+                "No raw layer (no %s) and the demo is disabled (demo.enabled: false): run the "
+                "acquisition pipeline first.",
+                shown_path(layer.tag_pages),
             )
             return
         config = DemoConfig.from_params(params)
         logger.info(
-            "No raw layer in %s: generating the demo corpus (%d tracks, seed %d) for %s",
-            raw_dir,
+            "No raw layer (no %s): generating the demo corpus (%d tracks, seed %d) for %s",
+            shown_path(layer.tag_pages),
             config.n_tracks,
             config.seed,
             ", ".join(needed),
         )
         started = time.perf_counter()
-        tracks = build_demo_corpus(raw_dir, config)
+        tracks = build_demo_corpus(layer, config)
         logger.info(
             "Demo corpus ready: %d tracks in %.1f s", len(tracks), time.perf_counter() - started
         )

@@ -8,14 +8,20 @@ same for what it cannot see: path-valued parameters (``modelling.tensorboard_dir
 as one started from the root. :class:`~soundtrack_emotion.hooks.ProjectContextHook` records the
 root of the session's project; without a session (a node called from a test or a script), it
 is the Kedro project that holds the working directory, else the working directory.
+
+:func:`dataset_path` reads where a catalogued dataset lives from its catalog entry, for code
+that writes what a dataset reads (the raw layer: :mod:`soundtrack_emotion.datasets.raw_layer`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from kedro.utils import find_kedro_project
+
+from soundtrack_emotion.exceptions import ParameterError
 
 _project_root: Path | None = None
 
@@ -39,3 +45,25 @@ def resolve_path(path: str | os.PathLike[str]) -> Path:
     """``path`` with ``~`` expanded, made absolute against :func:`project_root` if relative."""
     expanded = Path(path).expanduser()
     return expanded if expanded.is_absolute() else project_root() / expanded
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to :func:`project_root` when it lies inside it, as the tables store
+    paths (``data/01_raw/audio/x.wav``), else absolute."""
+    absolute = Path(path).absolute()
+    root = project_root()
+    return absolute.relative_to(root).as_posix() if absolute.is_relative_to(root) else str(absolute)
+
+
+def dataset_path(catalog: Any, name: str) -> Path:
+    """The local file or folder of the catalogued dataset ``name``: its entry's ``path`` or
+    ``filepath``, as the dataset itself reads it (Kedro makes it absolute in a session)."""
+    if name not in catalog:
+        raise ParameterError(f"the catalog has no entry {name!r}")
+    description = catalog[name]._describe()  # Kedro's own account of a dataset's arguments
+    path = description.get("path") or description.get("filepath")
+    if not path:
+        raise ParameterError(f"catalog entry {name!r} has no path or filepath: {description}")
+    if "://" in str(path):
+        raise ParameterError(f"catalog entry {name!r} must be a local path, got {str(path)!r}")
+    return Path(str(path))

@@ -11,6 +11,7 @@ from soundtrack_emotion.hooks import (
     ConsoleHook,
     DemoCorpusHook,
     ProjectContextHook,
+    RawLayerHook,
     RunSummaryHook,
     SecretMaskingHook,
 )
@@ -29,9 +30,11 @@ mask_project_credentials((find_kedro_project(Path.cwd()) or Path.cwd()) / "conf"
 # the demo is built.
 # SecretMaskingHook masks the credentials Kedro resolves, before the catalog is created;
 # ProjectContextHook: project root for relative paths, one-paragraph errors, parameter keys.
+# RawLayerHook: the crawl writes where the catalog's raw entries are.
 HOOKS = (
     SecretMaskingHook(),
     ProjectContextHook(),
+    RawLayerHook(),
     ConsoleHook(),
     DemoCorpusHook(),
     VggishPreflightHook(),

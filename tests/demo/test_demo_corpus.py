@@ -12,9 +12,8 @@ import pytest
 import soundfile as sf
 
 from soundtrack_emotion.audio import decode
+from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES, RawLayer
 from soundtrack_emotion.demo import (
-    GROUND_TRUTH_RELPATH,
-    LEXICON_RELPATH,
     BadEntry,
     DemoConfig,
     build_demo_corpus,
@@ -40,10 +39,13 @@ def _tree(root: Path) -> dict[str, bytes]:
     }
 
 
-def test_two_builds_are_byte_identical_whatever_the_worker_count(tmp_path, small_demo_config):
+def test_two_builds_are_byte_identical_whatever_the_worker_count(
+    tmp_path, small_demo_config, project_catalog
+):
     config = dataclasses.replace(small_demo_config, n_tracks=5, max_seconds=1.5)
-    build_demo_corpus(tmp_path / "a", config)
-    build_demo_corpus(tmp_path / "b", dataclasses.replace(config, workers=2))
+    for root, workers in (("a", 1), ("b", 2)):
+        layer = RawLayer.from_catalog(project_catalog(tmp_path / root, RAW_ENTRIES.values()))
+        build_demo_corpus(layer, dataclasses.replace(config, workers=workers))
     first, second = _tree(tmp_path / "a"), _tree(tmp_path / "b")
     assert first.keys() == second.keys()
     assert any(name.endswith(".ogg") for name in first)  # the container with random serials
@@ -57,23 +59,45 @@ def test_another_seed_gives_another_corpus(small_demo_config):
 
 
 def test_raw_layer_has_the_contract_layout(small_demo):
-    raw_dir, tracks = small_demo
+    root, layer, tracks = small_demo
     ids = {t.track_id for t in tracks}
-    assert {p.stem for p in (raw_dir / "lastfm" / "track_top_tags").iterdir()} == ids
-    assert {p.stem for p in (raw_dir / "spotify" / "search").iterdir()} == ids
-    audio = {p.stem for p in (raw_dir / "audio").iterdir()}
+    assert {p.stem for p in layer.top_tags.iterdir()} == ids
+    assert {p.stem for p in layer.search.iterdir()} == ids
+    audio = {p.stem for p in layer.audio.iterdir()}
     missing = {t.track_id for t in tracks if t.bad == BadEntry.MISSING_AUDIO}
     assert audio == ids - missing and len(missing) == 1
-    pages = sorted((raw_dir / "lastfm" / "tag_top_tracks" / "soundtrack").iterdir())
+    pages = sorted((layer.tag_pages / "soundtrack").iterdir())
     assert [p.name for p in pages] == ["page-0001.json", "page-0002.json", "page-0003.json"]
-    assert (raw_dir / LEXICON_RELPATH).is_file()
-    assert not [p for p in raw_dir.rglob(".*")]  # no scratch or temporary files left behind
+    assert layer.lexicon.is_file() and layer.present and layer.is_demo
+    assert not [p for p in root.rglob(".*")]  # no scratch or temporary files left behind
+
+
+def test_the_demo_writes_where_the_catalog_points(tmp_path, small_demo_config, project_catalog):
+    """Every raw entry moved (some to another folder tree): the demo follows the catalog."""
+    moved = {
+        "lastfm_tag_top_tracks": "elsewhere/pages",
+        "lastfm_track_top_tags": "elsewhere/tags",
+        "spotify_search": "spotify_answers",
+        "raw_audio_files": "media/audio",
+        "vad_lexicon_source": "lexicons/demo.tsv",
+        "demo_ground_truth": "truth/latent.csv",
+    }
+    layer = RawLayer.from_catalog(project_catalog(tmp_path, RAW_ENTRIES.values(), moved=moved))
+    tracks = build_demo_corpus(layer, dataclasses.replace(small_demo_config, n_tracks=3))
+    ids = {t.track_id for t in tracks}
+    assert {p.stem for p in (tmp_path / "elsewhere/tags").iterdir()} == ids
+    assert {p.stem for p in (tmp_path / "spotify_answers").iterdir()} == ids
+    assert {p.stem for p in (tmp_path / "media/audio").iterdir()} < ids  # one has no audio
+    assert list((tmp_path / "elsewhere/pages/soundtrack").iterdir())
+    assert (tmp_path / "lexicons/demo.tsv").is_file() and (tmp_path / "truth/latent.csv").is_file()
+    assert not (tmp_path / "data").exists()
+    assert not [p for p in tmp_path.rglob(".*")]  # no scratch folder left next to any of them
 
 
 def test_lastfm_pages_have_the_api_shape_and_list_every_track_once_plus_a_duplicate(small_demo):
-    raw_dir, tracks = small_demo
+    _, layer, tracks = small_demo
     listed = []
-    for page in sorted((raw_dir / "lastfm" / "tag_top_tracks" / "soundtrack").iterdir()):
+    for page in sorted((layer.tag_pages / "soundtrack").iterdir()):
         body = json.loads(page.read_text(encoding="utf-8"))
         attr = body["tracks"]["@attr"]
         assert attr["tag"] == "soundtrack" and attr["perPage"] == "8"
@@ -89,13 +113,9 @@ def test_lastfm_pages_have_the_api_shape_and_list_every_track_once_plus_a_duplic
 
 
 def test_top_tags_look_like_lastfm(small_demo):
-    raw_dir, tracks = small_demo
+    _, layer, tracks = small_demo
     for track in tracks:
-        body = json.loads(
-            (raw_dir / "lastfm" / "track_top_tags" / f"{track.track_id}.json").read_text(
-                encoding="utf-8"
-            )
-        )
+        body = json.loads((layer.top_tags / f"{track.track_id}.json").read_text(encoding="utf-8"))
         tags = body["toptags"]["tag"]
         assert body["toptags"]["@attr"] == {"artist": track.artist, "track": track.title}
         counts = [t["count"] for t in tags]
@@ -111,9 +131,9 @@ def test_top_tags_look_like_lastfm(small_demo):
 
 
 def test_spotify_search_bodies_have_the_api_shape(small_demo):
-    raw_dir, tracks = small_demo
+    _, layer, tracks = small_demo
     for track in tracks:
-        body = json.loads((raw_dir / "spotify" / "search" / f"{track.track_id}.json").read_text())
+        body = json.loads((layer.search / f"{track.track_id}.json").read_text())
         page = body["tracks"]
         assert set(page) == {"href", "items", "limit", "next", "offset", "previous", "total"}
         for item in page["items"]:
@@ -124,9 +144,9 @@ def test_spotify_search_bodies_have_the_api_shape(small_demo):
 
 
 def test_audio_files_decode_except_the_corrupt_one(small_demo, capfd):
-    raw_dir, tracks = small_demo
+    _, layer, tracks = small_demo
     for track in tracks:
-        path = raw_dir / "audio" / f"{track.track_id}.{track.extension}"
+        path = layer.audio / f"{track.track_id}.{track.extension}"
         if track.bad == BadEntry.MISSING_AUDIO:
             assert not path.exists()
         elif track.bad == BadEntry.CORRUPT_AUDIO:
@@ -172,8 +192,8 @@ def test_default_corpus_has_every_bad_entry_and_several_tracks_per_artist():
 
 
 def test_ground_truth_holds_every_latent(small_demo):
-    raw_dir, tracks = small_demo
-    truth = pd.read_csv(raw_dir / GROUND_TRUTH_RELPATH)
+    _, layer, tracks = small_demo
+    truth = pd.read_csv(layer.ground_truth)
     assert list(truth.columns) == ["id", "valence", "arousal", "dominance"]
     assert truth["id"].tolist() == [t.track_id for t in tracks]
     np.testing.assert_allclose(

@@ -11,7 +11,7 @@ from soundtrack_emotion.datasets.feature_store import (
     SourceStamp,
 )
 from soundtrack_emotion.datasets.file_exists_dataset import FileExistsDataset
-from soundtrack_emotion.datasets.file_store import FileStore, FileStoreDataset
+from soundtrack_emotion.datasets.file_store import FileStore
 from soundtrack_emotion.datasets.folder_index_dataset import FolderIndexDataset
 from soundtrack_emotion.datasets.json_index_dataset import JSONIndexDataset
 from soundtrack_emotion.datasets.labelled_table_dataset import LabelledTableDataset
@@ -22,6 +22,7 @@ from soundtrack_emotion.datasets.model_input_dataset import (
     ModelInputDataset,
     ModelInputs,
 )
+from soundtrack_emotion.datasets.raw_layer import RawLayer, RawLayerDataset
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient, SpotifyClientDataset
 from soundtrack_emotion.datasets.track_cache import CachedTrack, TrackCache, TrackCacheDataset
 from soundtrack_emotion.datasets.vad_lexicon_dataset import (
@@ -44,7 +45,6 @@ __all__ = [
     "FeatureStoreDataset",
     "FileExistsDataset",
     "FileStore",
-    "FileStoreDataset",
     "FolderIndexDataset",
     "FrameChunk",
     "FrameSplit",
@@ -54,6 +54,8 @@ __all__ = [
     "LastfmClientDataset",
     "ModelInputDataset",
     "ModelInputs",
+    "RawLayer",
+    "RawLayerDataset",
     "SourceStamp",
     "SpotifyClient",
     "SpotifyClientDataset",

@@ -1,7 +1,7 @@
 """A folder of per-item files that a crawl fills one item at a time.
 
 A crawl cannot hand its output to Kedro at the end: a run killed after hours would lose
-everything. Instead the node loads a :class:`FileStore` and writes each finished item at once,
+everything. Instead the node writes each finished item through a :class:`FileStore` at once,
 atomically (temporary file in the same folder, then ``os.replace``), so a file either exists
 complete or not at all, and "the file exists" is exactly "the item is done".
 """
@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
-
-from kedro.io import AbstractDataset, DatasetError
 
 from soundtrack_emotion.exceptions import ParameterError
 
@@ -41,16 +39,20 @@ class FileStore:
             raise ParameterError(f"store path must be relative and inside the store: {relpath!r}")
         return self.root.joinpath(*parts)
 
+    def _folder(self, folder: str) -> Path:
+        """``folder`` inside the store; ``""`` is the store's root."""
+        return self.root if folder == "" else self.path(folder)
+
     def exists(self, relpath: str) -> bool:
         return self.path(relpath).is_file()
 
     def read_bytes(self, relpath: str) -> bytes:
         return self.path(relpath).read_bytes()
 
-    def files_by_stem(self, folder: str) -> dict[str, str]:
+    def files_by_stem(self, folder: str = "") -> dict[str, str]:
         """``{stem: file name}`` of the complete files directly in ``folder`` (one listing;
         the first name in sorted order wins when a stem has several extensions)."""
-        directory = self.path(folder)
+        directory = self._folder(folder)
         if not directory.is_dir():
             return {}
         found: dict[str, str] = {}
@@ -76,10 +78,10 @@ class FileStore:
         return target
 
     @contextmanager
-    def scratch_dir(self, folder: str) -> Iterator[Path]:
+    def scratch_dir(self, folder: str = "") -> Iterator[Path]:
         """A hidden temporary directory inside ``folder`` (same file system, so ``move_in``
         is atomic), removed afterwards whatever happens."""
-        directory = self.path(folder)
+        directory = self._folder(folder)
         directory.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}scratch-", dir=directory))
         try:
@@ -87,9 +89,9 @@ class FileStore:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def remove_leftovers(self, folder: str) -> int:
+    def remove_leftovers(self, folder: str = "") -> int:
         """Delete temporary files and scratch folders a killed run left in ``folder``."""
-        directory = self.path(folder)
+        directory = self._folder(folder)
         if not directory.is_dir():
             return 0
         removed = 0
@@ -120,30 +122,3 @@ class FileStore:
                 os.unlink(temp_name)
             raise
         return target
-
-
-class FileStoreDataset(AbstractDataset[None, FileStore]):
-    """Kedro dataset whose ``load`` returns a :class:`FileStore` over ``path``.
-
-    Nodes write through the store item by item; ``save`` is not supported. Used for the raw
-    layer that the acquisition crawl fills::
-
-        raw_layer_store:
-          type: soundtrack_emotion.datasets.FileStoreDataset
-          path: data/01_raw
-    """
-
-    def __init__(self, *, path: str, metadata: dict[str, Any] | None = None) -> None:
-        self._path = Path(PurePosixPath(path))
-        self.metadata = metadata
-
-    def _describe(self) -> dict[str, Any]:
-        return {"path": str(self._path)}
-
-    def load(self) -> FileStore:
-        return FileStore(self._path)
-
-    def save(self, data: None) -> None:
-        raise DatasetError(
-            f"{self} is written item by item through the FileStore its load() returns"
-        )

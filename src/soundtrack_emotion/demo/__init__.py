@@ -1,8 +1,6 @@
 """The embedded demo corpus: a deterministic, synthetic stand-in for the crawled raw layer."""
 
 from soundtrack_emotion.demo.corpus import (
-    GROUND_TRUTH_RELPATH,
-    LEXICON_RELPATH,
     BadEntry,
     DemoConfig,
     DemoTrack,
@@ -11,8 +9,6 @@ from soundtrack_emotion.demo.corpus import (
 )
 
 __all__ = [
-    "GROUND_TRUTH_RELPATH",
-    "LEXICON_RELPATH",
     "BadEntry",
     "DemoConfig",
     "DemoTrack",

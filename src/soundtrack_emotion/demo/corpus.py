@@ -1,17 +1,18 @@
 """Plan and write the demo corpus: the raw layer exactly as the acquisition crawl writes it.
 
 ``plan_corpus`` decides everything (names, latent VAD, tags, Spotify answers, audio format)
-from one seed; ``build_demo_corpus`` writes it::
+from one seed; ``build_demo_corpus`` writes it where the catalog's raw entries are
+(:class:`~soundtrack_emotion.datasets.raw_layer.RawLayer`)::
 
-    <raw_dir>/lastfm/tag_top_tracks/soundtrack/page-NNNN.json   tag.getTopTracks bodies
-    <raw_dir>/lastfm/track_top_tags/<track_id>.json             track.getTopTags bodies
-    <raw_dir>/spotify/search/<track_id>.json                    Spotify search bodies
-    <raw_dir>/audio/<track_id>.<wav|flac|ogg|mp3>               the rendered audio
-    <raw_dir>/lexicon/demo_vad_lexicon.txt                      NRC-VAD v1 format, own values
-    <raw_dir>/demo_ground_truth.csv                             id, valence, arousal, dominance
+    tag_pages/soundtrack/page-NNNN.json   tag.getTopTracks bodies
+    top_tags/<track_id>.json              track.getTopTags bodies
+    search/<track_id>.json                Spotify search bodies
+    audio/<track_id>.<wav|flac|ogg|mp3>   the rendered audio
+    lexicon                               NRC-VAD v1 format, own values
+    ground_truth                          id, valence, arousal, dominance
 
 Files are first written to a scratch folder next to their destination and moved in with
-``os.replace``, the Last.fm folder last, so an interrupted build never looks complete.
+``os.replace``, the tag pages last, so an interrupted build never looks complete.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import string
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from urllib.parse import quote, quote_plus
 
 import numpy as np
 
+from soundtrack_emotion.datasets.raw_layer import RawLayer
 from soundtrack_emotion.demo.audio_files import write_audio
 from soundtrack_emotion.demo.lexicon import write_demo_lexicon
 from soundtrack_emotion.demo.names import artist_name, track_title
@@ -41,8 +43,6 @@ from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.matching import clean_query, make_track_id
 from soundtrack_emotion.vad import VAD_LABELS
 
-LEXICON_RELPATH = "lexicon/demo_vad_lexicon.txt"
-GROUND_TRUTH_RELPATH = "demo_ground_truth.csv"
 # (extension, libsndfile subtype); every format x rate x channel count occurs every 24 tracks
 # (MP3 at 44.1 and 48 kHz only, see MP3_SAMPLE_RATE_FALLBACK).
 AUDIO_FORMATS = (
@@ -460,18 +460,23 @@ def _move_into(scratch: Path, destination: Path) -> None:
         os.replace(source, target)
 
 
-def build_demo_corpus(raw_dir: Path | str, config: DemoConfig | None = None) -> list[DemoTrack]:
-    """Generate the demo raw layer under ``raw_dir`` and return the planned tracks.
+def build_demo_corpus(layer: RawLayer, config: DemoConfig | None = None) -> list[DemoTrack]:
+    """Generate the demo raw layer where ``layer`` says and return the planned tracks.
 
-    Deterministic: the same ``config`` gives byte-identical files. The Last.fm folder, whose
-    presence marks the raw layer as complete, is moved into place last.
+    Deterministic: the same ``config`` gives byte-identical files. The tag pages, whose
+    presence marks the raw layer as there (``RawLayer.present``), are moved into place last.
     """
     config = config or DemoConfig()
-    raw_dir = Path(raw_dir)
     tracks = plan_corpus(config)
-    scratch = raw_dir / f".demo-build-{uuid.uuid4().hex}"
+    build = f".demo-build-{uuid.uuid4().hex}"
+
+    def staged(target: Path) -> Path:
+        """Where ``target`` is written first: a scratch folder next to it (same file system,
+        so moving it in is a rename)."""
+        return target.parent / build / target.name
+
     try:
-        audio_dir = scratch / "audio"
+        audio_dir = staged(layer.audio)
         audio_dir.mkdir(parents=True)
         jobs = [
             (t, audio_dir / f"{t.track_id}.{t.extension}")
@@ -485,23 +490,26 @@ def build_demo_corpus(raw_dir: Path | str, config: DemoConfig | None = None) -> 
             for track, path in jobs:
                 render_track_file(track, path)
         for track in tracks:
-            _write(
-                scratch / "spotify" / "search" / f"{track.track_id}.json",
-                spotify_search_body(track),
-            )
-        write_demo_lexicon(scratch / LEXICON_RELPATH)
-        _write(scratch / GROUND_TRUTH_RELPATH, ground_truth_csv(tracks))
-        _move_into(scratch, raw_dir)
-
-        lastfm = scratch / "lastfm"
+            _write(staged(layer.search) / f"{track.track_id}.json", spotify_search_body(track))
+        write_demo_lexicon(staged(layer.lexicon))
+        _write(staged(layer.ground_truth), ground_truth_csv(tracks))
         for track in tracks:
-            _write(lastfm / "track_top_tags" / f"{track.track_id}.json", track_top_tags_body(track))
+            _write(staged(layer.top_tags) / f"{track.track_id}.json", track_top_tags_body(track))
+        for folder in (layer.audio, layer.search, layer.top_tags):
+            _move_into(staged(folder), folder)
+        for file in (layer.lexicon, layer.ground_truth):
+            file.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged(file), file)
+
+        pages = staged(layer.tag_pages)
         for page, body in tag_top_tracks_pages(tracks, config.page_size).items():
-            _write(lastfm / "tag_top_tracks" / CRAWL_TAG / f"page-{page:04d}.json", body)
-        if (raw_dir / "lastfm").exists():
-            _move_into(scratch, raw_dir)
+            _write(pages / CRAWL_TAG / f"page-{page:04d}.json", body)
+        if layer.tag_pages.exists():
+            _move_into(pages, layer.tag_pages)
         else:  # one atomic rename: the raw layer appears complete or not at all
-            os.replace(lastfm, raw_dir / "lastfm")
+            layer.tag_pages.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(pages, layer.tag_pages)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        for part in astuple(layer):
+            shutil.rmtree(part.parent / build, ignore_errors=True)
     return tracks

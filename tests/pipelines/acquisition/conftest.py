@@ -30,8 +30,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from soundtrack_emotion.datasets.file_store import FileStore
 from soundtrack_emotion.datasets.lastfm_client import LastfmClient
+from soundtrack_emotion.datasets.raw_layer import RawLayer
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient
 from soundtrack_emotion.matching import normalise_name
 from soundtrack_emotion.pipelines.acquisition.nodes import (
@@ -683,14 +683,27 @@ class Crawl:
         return self.report[self.report["stage"] == stage]["status"].value_counts().to_dict()
 
 
+def raw_layer_at(raw: Path) -> RawLayer:
+    """A raw layer under ``raw``, laid out as conf/base lays out data/01_raw (the crawl's
+    tests name its files by their path below ``raw``)."""
+    return RawLayer(
+        tag_pages=raw / "lastfm/tag_top_tracks",
+        top_tags=raw / "lastfm/track_top_tags",
+        search=raw / "spotify/search",
+        audio=raw / "audio",
+        lexicon=raw / "lexicon/demo_vad_lexicon.txt",
+        ground_truth=raw / "demo_ground_truth.csv",
+    )
+
+
 def run_crawl(lastfm_client, spotify_client, raw: Path, params: dict) -> Crawl:
     """The acquisition nodes in pipeline order."""
-    store = FileStore(raw)
-    plan = plan_acquisition(lastfm_client, spotify_client, store, params)
-    tracks, pages = crawl_tag_top_tracks(lastfm_client, store, plan)
-    counts, tags = crawl_track_top_tags(lastfm_client, store, tracks, plan)
+    layer = raw_layer_at(raw)
+    plan = plan_acquisition(lastfm_client, spotify_client, layer, params)
+    tracks, pages = crawl_tag_top_tracks(lastfm_client, layer, plan)
+    counts, tags = crawl_track_top_tags(lastfm_client, layer, tracks, plan)
     matches, searches = search_spotify(
-        spotify_client, store, tracks, counts, match_threshold=0.6, plan=plan
+        spotify_client, layer, tracks, counts, match_threshold=0.6, plan=plan
     )
-    audio = download_audio(spotify_client, store, tracks, matches, plan)
+    audio = download_audio(spotify_client, layer, tracks, matches, plan)
     return Crawl(tracks, matches, report_acquisition(pages, tags, searches, audio))

@@ -12,7 +12,6 @@ import pytest
 
 from soundtrack_emotion.datasets.file_store import FileStore
 from soundtrack_emotion.datasets.lastfm_client import LastfmClient
-from soundtrack_emotion.demo import GROUND_TRUTH_RELPATH
 from soundtrack_emotion.exceptions import (
     DataValidationError,
     FetchError,
@@ -41,6 +40,7 @@ from .conftest import (
     SPOTIFY_SECRET,
     FakeLastfm,
     crawl_parameters,
+    raw_layer_at,
     run_crawl,
     tree_bytes,
 )
@@ -61,7 +61,8 @@ def request_paths(lastfm: FakeLastfm, spotify, since: tuple[int, int] = (0, 0)) 
     paths = []
     for r in lastfm.requests[since[0] :]:
         if r.params.get("method") == "tag.getTopTracks":
-            paths.append(tag_page_path(r.params["tag"], int(r.params["page"])))
+            page = tag_page_path(r.params["tag"], int(r.params["page"]))
+            paths.append(f"lastfm/tag_top_tracks/{page}")
         else:
             track_id = tid(r.params["artist"], r.params["track"])
             paths.append(f"lastfm/track_top_tags/{track_id}.json")
@@ -85,7 +86,7 @@ def test_a_full_crawl_writes_the_raw_layer(
 
     # tag pages: exactly the bodies the server sent, page 4 never asked for
     pages = [p for p in files if p.startswith("lastfm/tag_top_tracks/")]
-    assert pages == [tag_page_path("soundtrack", n) for n in (1, 2, 3)]
+    assert pages == [f"lastfm/tag_top_tracks/{tag_page_path('soundtrack', n)}" for n in (1, 2, 3)]
     assert [files[p] for p in pages] == fake_lastfm.sent[:3]
     # the duplicate (capitals) collapses; first rank wins
     assert len(crawl.tracks) == UNIQUE_TRACKS
@@ -360,11 +361,11 @@ def test_max_tracks_stops_paging(
 
 def test_a_server_that_dies_mid_crawl(lastfm_client, spotify_client, fake_lastfm, params, tmp_path):
     raw = tmp_path / "raw"
-    store = FileStore(raw)
-    plan = plan_acquisition(lastfm_client, spotify_client, store, params)
-    tracks, _ = crawl_tag_top_tracks(lastfm_client, store, plan)
+    layer = raw_layer_at(raw)
+    plan = plan_acquisition(lastfm_client, spotify_client, layer, params)
+    tracks, _ = crawl_tag_top_tracks(lastfm_client, layer, plan)
     fake_lastfm.stop()
-    _, outcomes = crawl_track_top_tags(lastfm_client, store, tracks, plan)
+    _, outcomes = crawl_track_top_tags(lastfm_client, layer, tracks, plan)
     assert set(outcomes["reason"]) == {"connection_error"}
     assert set(outcomes["tries"]) == {4}
 
@@ -408,13 +409,13 @@ def test_secrets_reach_no_file_no_report_and_no_log(
 def test_missing_prerequisites_stop_the_crawl_before_any_request(
     lastfm_client, spotify_client, fake_lastfm, fake_spotify, params, tmp_path
 ):
-    store = FileStore(tmp_path / "raw")
+    layer = raw_layer_at(tmp_path / "raw")
     missing_folder = crawl_parameters(tmp_path / "no-such-folder")
     with pytest.raises(PrerequisiteError, match="no-such-folder"):
-        plan_acquisition(lastfm_client, spotify_client, store, missing_folder)
+        plan_acquisition(lastfm_client, spotify_client, layer, missing_folder)
     with pytest.raises(ParameterError, match="backend"):
         plan_acquisition(
-            lastfm_client, spotify_client, store, {**params, "downloader": {"backend": "x"}}
+            lastfm_client, spotify_client, layer, {**params, "downloader": {"backend": "x"}}
         )
     for bad, match in (
         ({"lastfm": {**params["lastfm"], "requests_per_second": 0}}, "requests_per_second"),
@@ -423,10 +424,11 @@ def test_missing_prerequisites_stop_the_crawl_before_any_request(
         ({"downloader": {**params["downloader"], "yt-dlp": {}}}, "unknown section"),
     ):
         with pytest.raises(ParameterError, match=match):
-            plan_acquisition(lastfm_client, spotify_client, store, {**params, **bad})
+            plan_acquisition(lastfm_client, spotify_client, layer, {**params, **bad})
     with pytest.raises(ParameterError, match="unknown key"):
-        plan_acquisition(lastfm_client, spotify_client, store, {**params, "typo": 1})
-    store.write_bytes(GROUND_TRUTH_RELPATH, b"id,valence,arousal,dominance\n")
+        plan_acquisition(lastfm_client, spotify_client, layer, {**params, "typo": 1})
+    layer.ground_truth.parent.mkdir(parents=True)
+    layer.ground_truth.write_text("id,valence,arousal,dominance\n")
     with pytest.raises(PrerequisiteError, match="demo corpus"):
-        plan_acquisition(lastfm_client, spotify_client, store, params)
+        plan_acquisition(lastfm_client, spotify_client, layer, params)
     assert fake_lastfm.requests == [] and fake_spotify.requests == []

@@ -1,4 +1,5 @@
-"""The acquisition datasets: credentials from config or environment, the atomic file store."""
+"""The acquisition datasets: credentials from config or environment, the atomic file store, the
+raw layer bound to the catalog's raw entries."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from kedro.io import DatasetError
 
 from soundtrack_emotion.datasets import (
     FileStore,
-    FileStoreDataset,
     LastfmClientDataset,
+    RawLayerDataset,
     SpotifyClientDataset,
 )
 from soundtrack_emotion.datasets.api_support import parse_retry_after, redact, resolve_credentials
+from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES, RawLayer, bind_raw_layer
 from soundtrack_emotion.exceptions import ParameterError, PrerequisiteError
 
 from .conftest import LASTFM_KEY, LASTFM_SECRET, SPOTIFY_ID, SPOTIFY_SECRET
@@ -75,7 +77,7 @@ def test_client_datasets_are_read_only():
     with pytest.raises(DatasetError, match="read-only"):
         LastfmClientDataset().save(object())
     with pytest.raises(DatasetError, match="item by item"):
-        FileStoreDataset(path="data/01_raw").save(object())
+        RawLayerDataset().save(object())
 
 
 def test_bad_api_roots_are_refused():
@@ -86,7 +88,7 @@ def test_bad_api_roots_are_refused():
 
 
 def test_file_store_writes_atomically(tmp_path, monkeypatch):
-    store = FileStoreDataset(path=str(tmp_path / "raw")).load()
+    store = FileStore(tmp_path / "raw")
     store.write_bytes("a/b/item.json", b'{"ok": 1}')
     assert store.read_bytes("a/b/item.json") == b'{"ok": 1}'
 
@@ -106,6 +108,7 @@ def test_file_store_leftovers_and_stems(tmp_path):
     (tmp_path / "audio" / ".x.wav.123.partial").write_bytes(b"half")
     (tmp_path / "audio" / ".scratch-abc").mkdir()
     assert store.files_by_stem("audio") == {"x": "x.wav"}
+    assert FileStore(tmp_path / "audio").files_by_stem() == {"x": "x.wav"}  # the store's root
     assert store.remove_leftovers("audio") == 2
     assert sorted(p.name for p in (tmp_path / "audio").iterdir()) == ["x.wav"]
     with pytest.raises(ParameterError):
@@ -156,3 +159,23 @@ def test_retry_after_http_date():
 
     now = datetime(2024, 11, 27, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Wed, 27 Nov 2024 12:00:30 GMT", now=now) == 30.0
+
+
+def test_the_raw_layer_store_is_bound_to_the_catalogs_raw_entries(tmp_path, project_catalog):
+    names = [*RAW_ENTRIES.values(), "raw_layer_store", "corpus_is_demo"]
+    moved = {"spotify_search": "answers/spotify"}
+    catalog = project_catalog(tmp_path, names, moved=moved)
+    with pytest.raises(DatasetError, match="bind_raw_layer"):
+        catalog.load("raw_layer_store")  # not bound: no path of its own to fall back on
+    layer = bind_raw_layer(catalog)
+    assert catalog.load("raw_layer_store") == layer == RawLayer.from_catalog(catalog)
+    assert layer.search == tmp_path / "answers/spotify"
+    assert layer.top_tags == tmp_path / "data/01_raw/lastfm/track_top_tags"
+    assert not layer.present and not layer.is_demo
+
+
+def test_the_demo_marker_must_look_at_the_demo_ground_truth(tmp_path, project_catalog):
+    names = [*RAW_ENTRIES.values(), "corpus_is_demo"]
+    catalog = project_catalog(tmp_path, names, moved={"demo_ground_truth": "truth.csv"})
+    with pytest.raises(ParameterError, match=r"corpus_is_demo.*demo_ground_truth"):
+        bind_raw_layer(catalog)

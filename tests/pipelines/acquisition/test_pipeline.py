@@ -11,11 +11,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.datasets import VadLexiconDataset
+from soundtrack_emotion.hooks import RawLayerHook
 from soundtrack_emotion.matching import make_track_id
 from soundtrack_emotion.pipelines.acquisition import create_pipeline as acquisition_pipeline
 from soundtrack_emotion.pipelines.acquisition.downloaders import (
@@ -83,7 +85,8 @@ def add_parameters(catalog: DataCatalog, parameters: Mapping[str, Any]) -> None:
 @pytest.fixture
 def project(tmp_path, monkeypatch, fake_lastfm, fake_spotify) -> Callable[..., DataCatalog]:
     """A copy of the project's conf/ in a temporary project folder (the working directory),
-    credentials in the environment; returns a factory of catalogs wired to the fakes."""
+    credentials in the environment; returns a factory of catalogs wired to the fakes, with the
+    raw layer bound as a session binds it."""
     shutil.copytree(PROJECT_ROOT / "conf" / "base", tmp_path / "conf" / "base")
     (tmp_path / "conf" / "local").mkdir()
     monkeypatch.chdir(tmp_path)
@@ -124,6 +127,7 @@ def project(tmp_path, monkeypatch, fake_lastfm, fake_spotify) -> Callable[..., D
         for key, value in parameter_overrides.items():
             parameters[key] = value
         add_parameters(built, parameters)
+        RawLayerHook().after_catalog_created(built)
         return built
 
     return catalog
@@ -212,6 +216,44 @@ def test_chain_acquisition_then_dataset_creation(project, tmp_path):
     assert by_id.loc[bugg, "audio_path"] == f"data/01_raw/audio/{bugg}.wav"
     assert Path(by_id.loc[bugg, "audio_path"]).is_file()
     assert soundtracks[["valence", "arousal", "dominance"]].notna().all().all()
+
+
+def test_raw_entries_moved_in_conf_local_move_the_crawl_and_dataset_creation_follows(
+    project, tmp_path
+):
+    """The catalog is the raw layer's only layout: entries moved in conf/local/catalog.yml
+    move what the crawl writes, and dataset_creation reads the crawl there."""
+    moved = {
+        "lastfm_tag_top_tracks": "crawl/lastfm/pages",
+        "lastfm_track_top_tags": "crawl/lastfm/top_tags",
+        "spotify_search": "crawl/spotify",
+        "raw_audio_files": "media/audio",
+    }
+    base = yaml.safe_load((tmp_path / "conf/base/catalog.yml").read_text())
+    local = {name: {**base[name], "path": path} for name, path in moved.items()}
+    (tmp_path / "conf/local/catalog.yml").write_text(yaml.safe_dump(local))
+
+    SequentialRunner().run(acquisition_pipeline(), project())
+    assert not (tmp_path / "data/01_raw/lastfm").exists()
+    assert not (tmp_path / "data/01_raw/spotify").exists()
+    assert not (tmp_path / "data/01_raw/audio").exists()
+    report = pd.read_csv("data/08_reporting/acquisition_report.csv")
+    done = report[report["status"] == "done"]
+    for stage, folder in (
+        ("lastfm.tag_top_tracks", "crawl/lastfm/pages/soundtrack/"),
+        ("lastfm.track_top_tags", "crawl/lastfm/top_tags/"),
+        ("spotify.search", "crawl/spotify/"),
+        ("audio.local", "media/audio/"),
+    ):
+        paths = done.loc[done["stage"] == stage, "path"]
+        assert len(paths) and all(p.startswith(folder) and Path(p).is_file() for p in paths)
+
+    catalog = _lexicon_catalog(project, tmp_path)
+    catalog["params:dataset_creation.tag_filter"] = "stop_list"
+    SequentialRunner().run(dataset_creation_pipeline(), catalog)
+    soundtracks = pd.read_parquet("data/03_primary/soundtracks.parquet")
+    assert dict(zip(soundtracks["id"], soundtracks["spotify_id"], strict=True)) == KEPT
+    assert all(path.startswith("media/audio/") for path in soundtracks["audio_path"])
 
 
 def test_whole_chain_from_the_loopback_crawl_to_the_report(project, tmp_path):

@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
-from soundtrack_emotion.demo import GROUND_TRUTH_RELPATH, BadEntry
+from soundtrack_emotion.demo import BadEntry
 from soundtrack_emotion.pipelines.dataset_creation import create_pipeline
 from soundtrack_emotion.pipelines.dataset_creation.labelling import DropReason
 from soundtrack_emotion.pipelines.dataset_creation.nodes import SOUNDTRACK_COLUMNS
@@ -30,19 +29,8 @@ EXPECTED_DROPS = {
 }
 
 
-def _catalog(root: Path, names: set[str]) -> DataCatalog:
-    """The project's catalog entries for ``names``, with ``data/...`` paths under ``root``."""
-    # Through Kedro's loader: entries interpolate conf/base/globals.yml.
-    loader = OmegaConfigLoader(str(CONF.parent), base_env="base", default_run_env="base")
-    config = loader["catalog"]
-    entries = {}
-    for name in names:
-        entry = dict(config[name])
-        for key in ("path", "filepath"):
-            if key in entry:
-                entry[key] = str(root / entry[key])
-        entries[name] = entry
-    catalog = DataCatalog.from_config(entries)
+def add_dataset_creation_parameters(catalog: DataCatalog) -> DataCatalog:
+    """``params:dataset_creation.<key>`` from conf/base, as a Kedro session adds them."""
     params = yaml.safe_load((CONF / "parameters_dataset_creation.yml").read_text())
     for key, value in params["dataset_creation"].items():
         catalog[f"params:dataset_creation.{key}"] = value
@@ -50,14 +38,13 @@ def _catalog(root: Path, names: set[str]) -> DataCatalog:
 
 
 @pytest.fixture(scope="module")
-def run_outputs(small_demo):
-    raw_dir, tracks = small_demo
-    root = raw_dir.parents[1]
+def run_outputs(small_demo, project_catalog):
+    root, layer, tracks = small_demo
     pipeline = create_pipeline()
     datasets = {d for d in pipeline.datasets() if not d.startswith("params:")}
-    catalog = _catalog(root, datasets)
+    catalog = add_dataset_creation_parameters(project_catalog(root, datasets))
     SequentialRunner().run(pipeline, catalog)
-    return catalog, tracks, raw_dir
+    return catalog, tracks, layer
 
 
 def test_every_output_of_the_pipeline_is_catalogued_with_a_layer():
@@ -108,9 +95,9 @@ def test_soundtracks_follow_the_contract(run_outputs):
 
 
 def test_labels_follow_the_hidden_latent_vad(run_outputs):
-    catalog, _, raw_dir = run_outputs
+    catalog, _, layer = run_outputs
     soundtracks = catalog.load("soundtracks").set_index("id")
-    truth = pd.read_csv(raw_dir / GROUND_TRUTH_RELPATH).set_index("id").loc[soundtracks.index]
+    truth = pd.read_csv(layer.ground_truth).set_index("id").loc[soundtracks.index]
     for label in VAD_LABELS:
         assert np.corrcoef(soundtracks[label], truth[label])[0, 1] > 0.9
 

@@ -4,10 +4,10 @@ Each stage walks its items in a fixed order and, per item: skips it as ``cached`
 raw file exists (no request), else fetches it under the rate limit and retry policy, checks
 the answer's shape and writes it to the raw layer at once, atomically (``done``), or records
 it as ``failed`` with a reason and goes on. A killed run therefore resumes where it stopped,
-and a rerun over a finished crawl makes no request at all. Raw-layer paths::
-
-    lastfm/tag_top_tracks/<tag>/page-<NNNN>.json   lastfm/track_top_tags/<track_id>.json
-    spotify/search/<track_id>.json                 audio/<track_id>.<ext>
+and a rerun over a finished crawl makes no request at all. Each stage writes into the folder of
+its raw catalog entry (:class:`~soundtrack_emotion.datasets.raw_layer.RawLayer`): tag pages as
+``<tag>/page-<NNNN>.json``, top tags and search answers as ``<track_id>.json``, audio as
+``<track_id>.<ext>``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import pandas as pd
 
 from soundtrack_emotion.datasets.file_store import FileStore
 from soundtrack_emotion.datasets.lastfm_client import LastfmClient
+from soundtrack_emotion.datasets.raw_layer import RawLayer
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient
-from soundtrack_emotion.demo import GROUND_TRUTH_RELPATH
 from soundtrack_emotion.exceptions import FetchError, PrerequisiteError
 from soundtrack_emotion.matching import best_match, clean_query, make_track_id
+from soundtrack_emotion.paths import shown_path
 from soundtrack_emotion.pipelines.acquisition.downloaders import TrackToFetch, build_downloader
 from soundtrack_emotion.pipelines.acquisition.plan import AcquisitionPlan
 from soundtrack_emotion.pipelines.acquisition.report import ItemOutcome, StageLog, outcomes_frame
@@ -37,16 +38,13 @@ from soundtrack_emotion.pipelines.acquisition.retry import RateLimiter, Requeste
 
 logger = logging.getLogger(__name__)
 
-TAG_PAGES_DIR = "lastfm/tag_top_tracks"
-TOP_TAGS_DIR = "lastfm/track_top_tags"
-SEARCH_DIR = "spotify/search"
-AUDIO_DIR = "audio"
 TRACK_COLUMNS = ("track_id", "artist", "title", "tag", "page")
 MATCH_COLUMNS = ("track_id", "spotify_id", "match_score", "duration_ms")
 
 
 def tag_page_path(tag: str, page: int) -> str:
-    return f"{TAG_PAGES_DIR}/{tag}/page-{page:04d}.json"
+    """A tag page's path in the tag pages' folder."""
+    return f"{tag}/page-{page:04d}.json"
 
 
 def _requester(plan: AcquisitionPlan, requests_per_second: float) -> Requester:
@@ -65,14 +63,13 @@ def _fetch_to_store(
 ) -> tuple[ItemOutcome, Any]:
     """Cached file, or one fetched, checked and stored item; ``(outcome, check(body))`` with
     ``None`` in place of the checked value when the item failed."""
+    shown = shown_path(store.path(relpath))
     if store.exists(relpath):
         try:
-            return ItemOutcome(stage, item, "cached", path=relpath), check(
-                store.read_bytes(relpath)
-            )
+            return ItemOutcome(stage, item, "cached", path=shown), check(store.read_bytes(relpath))
         except FetchError as error:  # a raw file edited or written by something else
             detail = f"stored file: {error.detail}"
-            return ItemOutcome(stage, item, "failed", error.reason, 0, detail, relpath), None
+            return ItemOutcome(stage, item, "failed", error.reason, 0, detail, shown), None
 
     def attempt() -> tuple[bytes, Any]:
         body = request()
@@ -83,13 +80,13 @@ def _fetch_to_store(
     except FetchError as error:
         return ItemOutcome(stage, item, "failed", error.reason, error.tries, error.detail), None
     store.write_bytes(relpath, body)
-    return ItemOutcome(stage, item, "done", tries=tries, path=relpath), checked
+    return ItemOutcome(stage, item, "done", tries=tries, path=shown), checked
 
 
 def plan_acquisition(
     lastfm_client: LastfmClient,
     spotify_client: SpotifyClient,
-    raw_store: FileStore,
+    raw_layer: RawLayer,
     parameters: Mapping[str, Any],
 ) -> AcquisitionPlan:
     """Validate parameters and every prerequisite before the first request.
@@ -99,10 +96,10 @@ def plan_acquisition(
     layer holding the demo corpus is refused, since its files would pass for crawled ones.
     """
     plan = AcquisitionPlan.from_parameters(parameters)
-    if raw_store.exists(GROUND_TRUTH_RELPATH):
+    if raw_layer.is_demo:
         raise PrerequisiteError(
-            f"{raw_store.root} holds the demo corpus ({GROUND_TRUTH_RELPATH}): move it away "
-            "(or point raw_layer_store and demo.raw_dir elsewhere) before crawling"
+            f"the raw layer holds the demo corpus ({raw_layer.ground_truth}): move it away (or "
+            "point the raw catalog entries elsewhere) before crawling"
         )
     build_downloader(
         plan.downloader.backend,
@@ -121,7 +118,7 @@ def plan_acquisition(
 
 
 def crawl_tag_top_tracks(
-    lastfm_client: LastfmClient, raw_store: FileStore, plan: AcquisitionPlan
+    lastfm_client: LastfmClient, raw_layer: RawLayer, plan: AcquisitionPlan
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Page through ``tag.getTopTracks`` for each tag until ``max_tracks`` unique tracks.
 
@@ -131,6 +128,7 @@ def crawl_tag_top_tracks(
     """
     settings = plan.lastfm
     requester = _requester(plan, settings.requests_per_second)
+    store = FileStore(raw_layer.tag_pages)
     tracks: dict[str, dict[str, Any]] = {}
 
     def enough() -> bool:
@@ -138,7 +136,7 @@ def crawl_tag_top_tracks(
 
     with StageLog("lastfm tag.getTopTracks", total=None, show=plan.progress_bar) as log:
         for tag in settings.tags:
-            raw_store.remove_leftovers(f"{TAG_PAGES_DIR}/{tag}")
+            store.remove_leftovers(tag)
             page, last_page = 1, 1
             while page <= last_page and not enough():
                 log.expect(1)
@@ -146,7 +144,7 @@ def crawl_tag_top_tracks(
                     stage="lastfm.tag_top_tracks",
                     item=f"{tag}/page-{page:04d}",
                     relpath=tag_page_path(tag, page),
-                    store=raw_store,
+                    store=store,
                     request=lambda tag=tag, page=page: lastfm_client.tag_top_tracks(
                         tag, page=page, limit=settings.page_size
                     ),
@@ -170,7 +168,7 @@ def crawl_tag_top_tracks(
 
 
 def crawl_track_top_tags(
-    lastfm_client: LastfmClient, raw_store: FileStore, tracks: pd.DataFrame, plan: AcquisitionPlan
+    lastfm_client: LastfmClient, raw_layer: RawLayer, tracks: pd.DataFrame, plan: AcquisitionPlan
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``track.getTopTags`` of every track (an empty tag list is a valid answer).
 
@@ -178,15 +176,16 @@ def crawl_track_top_tags(
     [m, 2], m <= n) and the stage's outcomes.
     """
     requester = _requester(plan, plan.lastfm.requests_per_second)
-    raw_store.remove_leftovers(TOP_TAGS_DIR)
+    store = FileStore(raw_layer.top_tags)
+    store.remove_leftovers()
     counts: list[tuple[str, int]] = []
     with StageLog("lastfm track.getTopTags", total=len(tracks), show=plan.progress_bar) as log:
         for row in tracks.itertuples(index=False):
             outcome, n_tags = _fetch_to_store(
                 stage="lastfm.track_top_tags",
                 item=row.track_id,
-                relpath=f"{TOP_TAGS_DIR}/{row.track_id}.json",
-                store=raw_store,
+                relpath=f"{row.track_id}.json",
+                store=store,
                 request=lambda row=row: lastfm_client.track_top_tags(row.artist, row.title),
                 check=count_top_tags,
                 requester=requester,
@@ -199,7 +198,7 @@ def crawl_track_top_tags(
 
 def search_spotify(
     spotify_client: SpotifyClient,
-    raw_store: FileStore,
+    raw_layer: RawLayer,
     tracks: pd.DataFrame,
     tag_counts: pd.DataFrame,
     *,
@@ -216,7 +215,8 @@ def search_spotify(
     """
     settings = plan.spotify
     requester = _requester(plan, settings.requests_per_second)
-    raw_store.remove_leftovers(SEARCH_DIR)
+    store = FileStore(raw_layer.search)
+    store.remove_leftovers()
     tagged = dict(zip(tag_counts["track_id"], tag_counts["n_tags"], strict=True))
     matches: list[tuple[str, str, float, int | None]] = []
     with StageLog("spotify search", total=len(tracks), show=plan.progress_bar) as log:
@@ -235,8 +235,8 @@ def search_spotify(
             outcome, items = _fetch_to_store(
                 stage=stage,
                 item=item,
-                relpath=f"{SEARCH_DIR}/{row.track_id}.json",
-                store=raw_store,
+                relpath=f"{row.track_id}.json",
+                store=store,
                 request=lambda query=query: spotify_client.search_tracks(
                     query, limit=settings.search_limit, market=settings.market
                 ),
@@ -266,12 +266,12 @@ def search_spotify(
 
 def download_audio(
     spotify_client: SpotifyClient,
-    raw_store: FileStore,
+    raw_layer: RawLayer,
     tracks: pd.DataFrame,
     matches: pd.DataFrame,
     plan: AcquisitionPlan,
 ) -> pd.DataFrame:
-    """Fetch the audio of every track with a Spotify match into ``audio/<track_id>.<ext>``.
+    """Fetch the audio of every track with a Spotify match into ``<audio>/<track_id>.<ext>``.
 
     Returns the stage's outcomes; tracks without a match are ``skipped``.
     """
@@ -281,18 +281,19 @@ def download_audio(
         spotify_credentials=spotify_client.credentials,
     )
     spotify_ids = dict(zip(matches["track_id"], matches["spotify_id"], strict=True))
-    raw_store.remove_leftovers(AUDIO_DIR)
+    store = FileStore(raw_layer.audio)
+    store.remove_leftovers()
     stage = f"audio.{downloader.name}"
     with (
         StageLog(f"audio ({downloader.name})", total=len(tracks), show=plan.progress_bar) as log,
-        raw_store.scratch_dir(AUDIO_DIR) as stage_scratch,
+        store.scratch_dir() as stage_scratch,
     ):
-        existing = raw_store.files_by_stem(AUDIO_DIR)
+        existing = store.files_by_stem()
         started = False
         for row in tracks.itertuples(index=False):
             if row.track_id in existing:
-                relpath = f"{AUDIO_DIR}/{existing[row.track_id]}"
-                log.add(ItemOutcome(stage, row.track_id, "cached", path=relpath))
+                shown = shown_path(store.path(existing[row.track_id]))
+                log.add(ItemOutcome(stage, row.track_id, "cached", path=shown))
                 continue
             if row.track_id not in spotify_ids:
                 log.add(ItemOutcome(stage, row.track_id, "skipped", "no_spotify_match"))
@@ -301,7 +302,7 @@ def download_audio(
                 downloader.start(stage_scratch)
                 started = True
             track = TrackToFetch(row.track_id, row.artist, row.title, spotify_ids[row.track_id])
-            with raw_store.scratch_dir(AUDIO_DIR) as workdir:
+            with store.scratch_dir() as workdir:
                 try:
                     fetched = downloader.fetch(track, workdir)
                 except FetchError as error:
@@ -309,9 +310,8 @@ def download_audio(
                         ItemOutcome(stage, row.track_id, "failed", error.reason, 1, error.detail)
                     )
                     continue
-                relpath = f"{AUDIO_DIR}/{row.track_id}{fetched.suffix.lower()}"
-                raw_store.move_in(fetched, relpath)
-            log.add(ItemOutcome(stage, row.track_id, "done", tries=1, path=relpath))
+                target = store.move_in(fetched, f"{row.track_id}{fetched.suffix.lower()}")
+            log.add(ItemOutcome(stage, row.track_id, "done", tries=1, path=shown_path(target)))
     return log.frame()
 
 

@@ -47,7 +47,7 @@ def create_pipeline(features: Sequence[str] | None = None, **kwargs: Any) -> Pip
                 search_spotify,
                 {
                     "spotify_client": "spotify_client",
-                    "raw_store": "raw_layer_store",
+                    "raw_layer": "raw_layer_store",
                     "tracks": "acquisition_tracks",
                     "tag_counts": "acquisition_tag_counts",
                     "match_threshold": "params:dataset_creation.spotify_match_threshold",

@@ -35,16 +35,6 @@ from soundtrack_emotion.pipelines.dataset_creation.nodes import (
     parse_track_tags,
 )
 
-# Raw-layer inputs: a run whose pipeline reads one of these needs the raw layer (the demo
-# hook generates it when it is absent).
-RAW_INPUTS = (
-    "lastfm_tag_top_tracks",
-    "lastfm_track_top_tags",
-    "spotify_search",
-    "raw_audio_files",
-    "vad_lexicon_source",
-)
-
 
 def create_pipeline(features: Sequence[str] | None = None, **kwargs: Any) -> Pipeline:
     """Dataset creation does not depend on the feature families; ``features`` is ignored."""
