@@ -114,3 +114,23 @@ def test_report_error_names_the_track_from_the_notes(caplog) -> None:
         assert "AudioDecodeError: x.wav: silent (raised while processing track t1)" in (
             report_error(error)
         )
+
+
+def test_an_environment_and_runtime_params_merge_key_by_key_over_base() -> None:
+    """`kedro run --env dask --params inference.catalogue=...`: the dask environment sets only
+    the backend, the runtime parameter only the catalogue; every other parameter stays."""
+    from soundtrack_emotion.settings import CONFIG_LOADER_ARGS
+
+    args = {k: v for k, v in CONFIG_LOADER_ARGS.items() if k != "custom_resolvers"}
+    loader = OmegaConfigLoader(
+        str(PROJECT_ROOT / "conf"),
+        **args,
+        env="dask",
+        runtime_params={"inference": {"catalogue": "movies/"}},
+    )
+    base = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base",
+                             default_run_env="base")["parameters"]  # fmt: skip
+    params = loader["parameters"]
+    assert params["compute"]["backend"] == "dask"
+    assert params["inference"] == {**base["inference"], "catalogue": "movies/"}
+    assert set(params) == set(base)

@@ -1,8 +1,10 @@
 """Soundtrack Emotion: valence, arousal and dominance of film soundtracks."""
 
-from soundtrack_emotion.console import quiet_tensorflow
+from soundtrack_emotion.console import quiet_import_warnings, quiet_tensorflow
 
-# Before anything imports TensorFlow (Kedro loads settings.py, hence this package, first).
+# Before anything imports TensorFlow or Kedro's plugins (Kedro loads settings.py, hence this
+# package, first).
 quiet_tensorflow()
+quiet_import_warnings()
 
 __version__ = "0.1.0"

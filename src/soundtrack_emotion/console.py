@@ -53,6 +53,27 @@ def quiet_tensorflow() -> None:
         sys.meta_path.insert(0, _SilentImportFinder())
 
 
+# Import-time warnings of third-party packages that say nothing to a user of this project.
+_IMPORT_NOISE = (
+    # kedro-mlflow defines an un-hinted mlflow PythonModel when Kedro loads its CLI plugin.
+    "Add type hints to the `predict` method",
+)
+
+
+class _ImportNoiseFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(noise in record.getMessage() for noise in _IMPORT_NOISE)
+
+
+def quiet_import_warnings() -> None:
+    """Drop ``_IMPORT_NOISE`` from the warnings Kedro routes to logging (``py.warnings``);
+    a ``warnings`` filter cannot, as MLflow forces "once" around its own warning. Every
+    other warning still shows."""
+    captured = logging.getLogger("py.warnings")
+    if not any(isinstance(f, _ImportNoiseFilter) for f in captured.filters):
+        captured.addFilter(_ImportNoiseFilter())
+
+
 @contextlib.contextmanager
 def _stderr_silenced() -> Iterator[None]:
     """Point file descriptor 2 at /dev/null (C libraries write there directly), then back."""

@@ -75,5 +75,10 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # An environment's parameters (conf/local, conf/dask) merge key by key over conf/base, so
+    # they hold only what differs; "destructive" (Kedro's default) would replace each top-level
+    # section, and with `--env dask --params inference.catalogue=...` drop every other
+    # inference parameter.
+    "merge_strategy": {"parameters": "soft"},
     "custom_resolvers": {"mlflow_store": mlflow_store, "mlflow_artifacts": mlflow_artifacts},
 }
