@@ -20,7 +20,7 @@ from kedro_datasets.tensorflow import TensorFlowModelDataset  # noqa: E402
 
 from soundtrack_emotion.datasets import TrackCache, TrackCacheDataset  # noqa: E402
 from soundtrack_emotion.datasets.feature_store import SUFFIX  # noqa: E402
-from soundtrack_emotion.pipelines.inference import nodes  # noqa: E402
+from soundtrack_emotion.pipelines.inference import nodes, scoring  # noqa: E402
 from soundtrack_emotion.vad import VAD_LABELS  # noqa: E402
 
 N_TRACKS = 6
@@ -176,7 +176,7 @@ def test_dask_records_equal_the_process_run_bit_for_bit_and_models_load_once_per
     _, client = cluster
     cache = _score(demo_set, extraction_params, tmp_path / "cache", compute=_dask(cluster))
     _assert_same_records(cache, reference)
-    loads = client.run(nodes.worker_model_loads)
+    loads = client.run(scoring.worker_model_loads)
     # Each worker loaded the models of this job at most once, however many tracks it scored.
     assert all(len(fingerprints) <= 1 for fingerprints in loads.values()), loads
     assert sum(len(f) for f in loads.values()) >= 1

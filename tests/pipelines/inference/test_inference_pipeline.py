@@ -14,7 +14,7 @@ from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
-from soundtrack_emotion.pipelines.inference import create_pipeline, nodes
+from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
 from soundtrack_emotion.provenance import corpus_fingerprint
 from soundtrack_emotion.vad import VAD_LABELS
 
@@ -119,7 +119,7 @@ def offline_project(tmp_path, monkeypatch, tiny_model, write_tone):
     def no_vggish(handle):
         raise AssertionError(f"VGGish was loaded ({handle})")
 
-    monkeypatch.setattr(nodes, "load_vggish", no_vggish)
+    monkeypatch.setattr(scoring, "load_vggish", no_vggish)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

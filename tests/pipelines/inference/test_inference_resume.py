@@ -15,8 +15,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCacheDataset
-from soundtrack_emotion.pipelines.inference import create_pipeline
-from soundtrack_emotion.pipelines.inference import nodes as scoring
+from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
 from soundtrack_emotion.pipelines.inference.nodes import (
     MODEL_COLUMNS,
     model_key,
@@ -156,7 +155,7 @@ def test_an_interrupted_run_resumes_without_rescoring_and_matches_an_uninterrupt
     direct = scoring.infer_track(
         album.loc[3, "path"],
         track="c",
-        models=scoring._label_models(CHOSEN, models),
+        models=scoring.label_models_for(CHOSEN, models),
         extraction=scoring.ExtractionParams.from_dict(extraction_params),
         **NODE_PARAMS,
     )

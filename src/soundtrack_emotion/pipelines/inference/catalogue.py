@@ -33,21 +33,23 @@ from soundtrack_emotion.datasets import TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.paths import resolve_path
-from soundtrack_emotion.pipelines.inference.nodes import (
+from soundtrack_emotion.pipelines.inference.listing import (
     CSV_SUFFIX,
-    _track_names,
-    build_movie_profile,
-    collect_vad_timelines,
     list_inference_tracks,
-    model_identity,
-    track_cache_key,
+    track_names,
 )
+from soundtrack_emotion.pipelines.inference.models import model_identity
 from soundtrack_emotion.pipelines.inference.plots import (
     album_title,
     file_name,
     plot_movie_profile,
     plot_vad_timeline,
 )
+from soundtrack_emotion.pipelines.inference.profile import (
+    build_movie_profile,
+    collect_vad_timelines,
+)
+from soundtrack_emotion.pipelines.inference.scoring import track_cache_key
 from soundtrack_emotion.vad import VAD_LABELS
 
 logger = logging.getLogger(__name__)
@@ -115,7 +117,7 @@ def _read_catalogue_csv(csv_path: Path) -> pd.DataFrame:
     movies = []
     for movie_id, group in table.groupby("movie_id", sort=False):
         rows = group.drop(columns=["_row"]).reset_index(drop=True)
-        rows["track"] = _track_names([Path(p) for p in rows["path"]])
+        rows["track"] = track_names([Path(p) for p in rows["path"]])
         rows["position"] = np.arange(1, len(rows) + 1, dtype=np.int64)
         rows["movie_id"] = movie_partition(str(movie_id))
         movies.append(rows)

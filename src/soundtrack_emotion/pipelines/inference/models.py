@@ -1,0 +1,345 @@
+"""Which trained model scores each label: the choice (``inference.model``: ``best``, a
+variant, one model or a registered ``models:/`` URI) among the models whose provenance matches
+the current corpus, their loading, and the identity every output row records."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from soundtrack_emotion.domain import DomainReference
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.features import FEATURES
+from soundtrack_emotion.pipelines.inference.track import (
+    LabelModel,
+)
+from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
+from soundtrack_emotion.pipelines.modelling.nodes import TARGETS, current_model_metrics
+from soundtrack_emotion.pipelines.modelling.tracking import (
+    MODELS_URI,
+    load_registered_keras,
+    resolve_registered_model,
+)
+from soundtrack_emotion.provenance import DEMO, corpus_fingerprint
+from soundtrack_emotion.vad import VAD_LABELS
+
+logger = logging.getLogger(__name__)
+
+KEY_SEPARATOR = "__"
+BEST = "best"
+MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_val_loss")
+# Which model made a result and what it was trained on; written into every inference output.
+IDENTITY_COLUMNS = ("model", "model_version", "corpus_kind", "corpus_fingerprint", "source")
+OUTPUT_IDENTITY = ("model", "model_version", "trained_on", "demo_model")
+
+
+def model_key(feature: str, network: str, target: str) -> str:
+    """Keyword name of one trained model's dataset in a node's inputs."""
+    return KEY_SEPARATOR.join((feature, network, target))
+
+
+def model_partition(feature: str, network: str, target: str) -> str:
+    """Partition id of one trained model in ``trained_models`` (``data/06_models``):
+    ``{feature}_{network}/{target}``, its ``.keras`` file without the suffix."""
+    return f"{feature}_{network}/{target}"
+
+
+def split_model_key(key: str) -> tuple[str, str, str]:
+    """``(feature, network, target)`` of a :func:`model_key`."""
+    parts = key.split(KEY_SEPARATOR)
+    if len(parts) != 3:
+        raise ParameterError(f"{key!r} is not named {model_key('feature', 'network', 'target')}")
+    return parts[0], parts[1], parts[2]
+
+
+# ---------------------------------------------------------------------------- model choice
+
+
+def _parse_choice(choice: str, features: Sequence[str]) -> tuple[str, str, str | None]:
+    """``(feature, network, target or None)`` of an ``inference.model`` naming a variant
+    (``mfcc_cnn``) or one model (``mfcc_cnn.joint``)."""
+    variant, _, target = choice.partition(".")
+    feature, _, network = variant.partition("_")
+    if feature not in FEATURES or network not in NETWORKS or (target and target not in TARGETS):
+        raise ParameterError(
+            f"inference.model={choice!r} names no model: use {BEST!r}, a variant "
+            f"'{{feature}}_{{network}}' (features {list(FEATURES)}, networks {list(NETWORKS)}) or "
+            f"one model '{{feature}}_{{network}}.{{target}}' (targets {list(TARGETS)})"
+        )
+    if feature not in features:
+        raise ParameterError(
+            f"inference.model={choice!r} uses {feature} features, which this pipeline does not "
+            f"use (features {list(features)}; the offline pipeline never loads VGGish)"
+        )
+    return feature, network, target or None
+
+
+def select_inference_models(
+    model_metrics: pd.DataFrame,
+    choice: str,
+    trained_models: Mapping[str, Callable[[], Any]] | None = None,
+    soundtracks: pd.DataFrame | None = None,
+    feature_extraction: Mapping[str, Any] | None = None,
+    *,
+    features: Sequence[str] = FEATURES,
+) -> pd.DataFrame:
+    """Which trained model predicts each label: one row per label (``MODEL_COLUMNS`` and
+    ``IDENTITY_COLUMNS``: the model's name, its registry version or MLflow run, the corpus it
+    was trained on, and ``source``, a ``models:/`` URI when it comes from the registry).
+
+    With ``soundtracks`` and ``feature_extraction``, only models trained on the current
+    corpus and features are candidates (``current_model_metrics``); naming a stale one is
+    refused with the reason. ``choice`` may also be a registered model,
+    ``models:/{name}/{version}`` or ``models:/{name}@{alias}``, used as registered.
+
+    ``choice``: ``"best"`` (per label, the model trained on that label with the lowest
+    validation loss in ``model_metrics``); a variant ``"{feature}_{network}"`` (its model per
+    label); or one model ``"{feature}_{network}.{target}"`` (e.g. ``mfcc_cnn.joint``) for every
+    label it predicts. A multi-label model (``joint``) serves a label only when no model was
+    trained on that label alone (their validation losses are not comparable). A model named
+    by ``choice`` that ``model_metrics`` does not list is chosen all the same (validation loss
+    NaN): :func:`predict_vad_timelines` loads it, or says how to train it.
+    ``features``: the feature families whose models may be chosen (the pipeline's).
+    ``trained_models`` (the lazy partitions, nothing loaded): when given, a chosen model
+    without a file is refused here, before anything is written.
+    """
+    if choice.startswith(MODELS_URI):
+        return _registered_choice(choice, features, soundtracks)
+    stale = pd.DataFrame(columns=["feature", "network", "target", "reason"])
+    if soundtracks is not None and feature_extraction is not None:
+        model_metrics, stale = current_model_metrics(model_metrics, soundtracks,
+                                                     feature_extraction)  # fmt: skip
+        for row in stale.itertuples(index=False):
+            logger.info("inference: model %s_%s.%s not a candidate: %s", row.feature,
+                        row.network, row.target, row.reason)  # fmt: skip
+    identity = _identity_of(model_metrics)
+    models = (
+        identity[identity["feature"].isin(features)]
+        .drop_duplicates(["feature", "network", "target"])[
+            ["feature", "network", "target", "best_val_loss", *IDENTITY_COLUMNS]
+        ]
+        .astype({"best_val_loss": float})
+        .reset_index(drop=True)
+    )
+    variants = models["feature"] + "_" + models["network"]
+    if choice == BEST:
+        pool = models[models["best_val_loss"].notna()]
+        if pool.empty:
+            raise ParameterError(
+                f"inference.model={choice!r}: model_metrics lists no trained {list(features)} "
+                "model; run the modelling pipeline first"
+            )
+    else:
+        feature, network, target = _parse_choice(choice, features)
+        stale_named = stale[(stale["feature"] == feature) & (stale["network"] == network)
+                            & ((stale["target"] == target) if target else True)]  # fmt: skip
+        if len(stale_named):
+            raise ParameterError(
+                f"inference.model={choice!r} is stale: {stale_named['reason'].iloc[0]}. "
+                "Retrain it on the current corpus, or name a registered version "
+                "(models:/name/version) to use it as it is"
+            )
+        named = variants == f"{feature}_{network}"
+        if target is not None:
+            named &= models["target"] == target
+        pool = models[named]
+        if pool.empty:
+            targets = (target,) if target is not None else VAD_LABELS
+            pool = pd.DataFrame(
+                [(feature, network, t, np.nan, f"{feature}_{network}.{t}", "", "unknown", "", "")
+                 for t in targets],
+                columns=models.columns,
+            )  # fmt: skip
+    rows = []
+    for label in VAD_LABELS:
+        own = pool[pool["target"] == label]
+        predicts = pool["target"].map(lambda t, label=label: label in TARGETS.get(t, ()))
+        candidates = own if len(own) else pool[predicts]
+        if candidates.empty:
+            raise ParameterError(f"inference.model={choice!r} has no model that predicts {label}")
+        best = candidates.sort_values("best_val_loss", na_position="last").iloc[0]
+        index = TARGETS[best["target"]].index(label)
+        rows.append((label, best["feature"], best["network"], best["target"], index,
+                     best["best_val_loss"], *(best[c] for c in IDENTITY_COLUMNS)))  # fmt: skip
+    chosen = pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *IDENTITY_COLUMNS])
+    if trained_models is not None:
+        _require_model_files(chosen, trained_models)
+    logger.info("inference models: %s", chosen.to_dict("records"))
+    return chosen
+
+
+def _identity_of(model_metrics: pd.DataFrame) -> pd.DataFrame:
+    """``model_metrics`` with ``IDENTITY_COLUMNS`` (empty for tables without provenance)."""
+    table = model_metrics.copy()
+    for column in ("corpus_kind", "corpus_fingerprint", "mlflow_run_id", "registered_model",
+                   "model_version"):
+        table[column] = table[column].fillna("").astype(str) if column in table else ""
+    table["model"] = table["feature"] + "_" + table["network"] + "." + table["target"]
+    registered = table["registered_model"] + "/" + table["model_version"]
+    table["model_version"] = registered.where(table["registered_model"] != "",
+                                              "run " + table["mlflow_run_id"])  # fmt: skip
+    table.loc[table["model_version"] == "run ", "model_version"] = ""
+    table["corpus_kind"] = table["corpus_kind"].replace("", "unknown")
+    table["source"] = ""
+    return table
+
+
+def _registered_choice(
+    uri: str, features: Sequence[str], soundtracks: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The rows of a registered model (``models:/...``) for every label it predicts."""
+    found = resolve_registered_model(uri)
+    if found["feature"] not in features:
+        raise ParameterError(f"inference.model={uri!r} uses {found['feature']} features, which "
+                             f"this pipeline does not use (features {list(features)})")  # fmt: skip
+    if soundtracks is not None and found["corpus_fingerprint"] != corpus_fingerprint(soundtracks):
+        logger.warning("inference.model=%s was trained on another corpus (%s) than the current "
+                       "one: used as named", uri, found["corpus_fingerprint"])  # fmt: skip
+    labels = TARGETS[found["target"]]
+    rows = [
+        (label, found["feature"], found["network"], found["target"], labels.index(label),
+         np.nan, f"{found['feature']}_{found['network']}.{found['target']}", found["uri"],
+         found["corpus_kind"] or "unknown", found["corpus_fingerprint"], found["uri"])
+        for label in labels
+    ]  # fmt: skip
+    chosen = pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *IDENTITY_COLUMNS])
+    logger.info("inference models: %s", chosen.to_dict("records"))
+    return chosen
+
+
+def _require_model_files(chosen: pd.DataFrame, trained_models: Mapping[str, Any]) -> None:
+    if "source" in chosen:
+        chosen = chosen[chosen["source"].fillna("") == ""]
+    names = chosen[["feature", "network", "target"]].drop_duplicates()
+    for feature, network, target in names.itertuples(index=False):
+        partition = model_partition(feature, network, target)
+        if partition not in trained_models:
+            raise ParameterError(
+                f"the chosen model {feature}_{network}.{target} has no file "
+                f"({partition}.keras in trained_models); train it first: kedro run "
+                f"--pipelines=modelling_all --namespaces={feature}_{network}.{target}"
+            )
+
+
+def load_chosen_models(
+    chosen: pd.DataFrame, trained_models: Mapping[str, Callable[[], Any]]
+) -> dict[str, Any]:
+    """Load only the models in ``chosen`` from ``trained_models`` (partition id ->
+    loader, see :func:`model_partition`) -> :func:`model_key` -> Keras model."""
+    _require_model_files(chosen, trained_models)
+    if "source" not in chosen:
+        chosen = chosen.assign(source="")
+    names = chosen[["feature", "network", "target", "source"]].drop_duplicates()
+    return {
+        model_key(feature, network, target): (
+            load_registered_keras(source)
+            if source
+            else trained_models[model_partition(feature, network, target)]()
+        )
+        for feature, network, target, source in names.fillna("").itertuples(index=False)
+    }
+
+
+def model_loaders(
+    chosen: pd.DataFrame, trained_models: Mapping[str, Callable[[], Any]]
+) -> dict[str, Callable[[], Any]]:
+    """A picklable loader per :func:`model_key` of ``chosen`` (for Dask workers): the
+    registered model for a ``models:/`` source, else the trained model's partition."""
+    if "source" not in chosen:
+        chosen = chosen.assign(source="")
+    names = chosen[["feature", "network", "target", "source"]].drop_duplicates()
+    return {
+        model_key(feature, network, target): (
+            partial(load_registered_keras, source)
+            if source
+            else trained_models[model_partition(feature, network, target)]
+        )
+        for feature, network, target, source in names.fillna("").itertuples(index=False)
+    }
+
+
+def label_models_for(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[LabelModel]:
+    models = []
+    for row in chosen.itertuples(index=False):
+        key = model_key(row.feature, row.network, row.target)
+        if key not in loaded:
+            raise ParameterError(f"model {key} was chosen but is not loaded")
+        keras_model = loaded[key]
+        _, length, n_features = keras_model.input_shape
+        models.append(
+            LabelModel(
+                label=row.label,
+                feature=row.feature,
+                predict=keras_model.predict_on_batch,
+                frame_shape=(int(length), int(n_features)),
+                output_index=int(row.output_index),
+            )
+        )
+    return models
+
+
+def domain_loaders(
+    chosen: pd.DataFrame, domain_references: Mapping[str, Callable[[], DomainReference]] | None
+) -> dict[str, Callable[[], DomainReference]]:
+    """The loader of each chosen feature family's out-of-domain reference, where there is one
+    fitted on the corpus the family's chosen models were trained on (their
+    ``corpus_fingerprint``). A family without one is scored without a domain check, said once
+    in the log: its tracks' ``domain_score`` is NaN and ``out_of_domain`` NA."""
+    loaders = {}
+    for feature, rows in chosen.groupby("feature", sort=True):
+        corpora = set(rows.get("corpus_fingerprint", pd.Series([""])).fillna("").astype(str))
+        load = (domain_references or {}).get(feature)
+        reason = None
+        if load is None:
+            reason = "no reference in data/06_models/domain (run the modelling pipeline)"
+        elif len(corpora) != 1 or "" in corpora:
+            reason = f"the chosen models' corpus is unknown or mixed ({sorted(corpora)})"
+        else:
+            reference = load()
+            if reference.corpus_fingerprint != next(iter(corpora)):
+                reason = (f"its reference was fitted on corpus {reference.corpus_fingerprint}, "
+                          f"the models on {next(iter(corpora))}")  # fmt: skip
+        if reason:
+            logger.warning("inference: %s tracks get no out-of-domain check: %s", feature, reason)
+            continue
+        loaders[str(feature)] = load
+    return loaders
+
+
+def model_fingerprint(keras_model: Any) -> str:
+    """Hash of a Keras model's architecture and weights: a retrained model has a new one."""
+    digest = hashlib.sha256(keras_model.to_json().encode())
+    for weights in keras_model.get_weights():
+        digest.update(f"{weights.dtype}{weights.shape}".encode())
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def model_identity(inference_models: pd.DataFrame | None) -> dict[str, Any]:
+    """The ``OUTPUT_IDENTITY`` columns of every output row: ``model`` (per label, e.g.
+    ``valence=mfcc_ridge.valence``), ``model_version`` (registry version or MLflow run, per
+    label), ``trained_on`` (corpus kind and fingerprint) and ``demo_model`` (True when any
+    label's model was trained on the synthetic demo)."""
+    if inference_models is None or "label" not in inference_models:
+        return {"model": "", "model_version": "", "trained_on": "unknown", "demo_model": False}
+    rows = inference_models
+    if "model" not in rows:  # chosen rows without the registry's identity columns
+        rows = rows.assign(model=[f"{r.feature}_{r.network}.{r.target}"
+                                  for r in rows.itertuples(index=False)])  # fmt: skip
+    rows = rows.assign(**{c: rows.get(c, "") for c in IDENTITY_COLUMNS})
+    rows = rows.fillna("")
+    corpora = sorted({f"{r.corpus_kind} {r.corpus_fingerprint}".strip()
+                      for r in rows.itertuples(index=False)})  # fmt: skip
+    return {
+        "model": "; ".join(f"{r.label}={r.model}" for r in rows.itertuples(index=False)),
+        "model_version": "; ".join(f"{r.label}={r.model_version or 'untracked'}"
+                                   for r in rows.itertuples(index=False)),
+        "trained_on": "; ".join(c for c in corpora if c) or "unknown",
+        "demo_model": bool((rows["corpus_kind"] == DEMO).any()),
+    }

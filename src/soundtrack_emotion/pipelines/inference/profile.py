@@ -1,0 +1,220 @@
+"""The run's tables from the track cache (timelines, ``track_vad``, waveforms), each row with
+the model that made it and its out-of-domain flag, and the emotional profile of a movie."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from soundtrack_emotion.datasets import TrackCache
+from soundtrack_emotion.datasets.track_cache import ERROR
+from soundtrack_emotion.exceptions import DataValidationError
+from soundtrack_emotion.pipelines.inference.models import OUTPUT_IDENTITY, model_identity
+from soundtrack_emotion.pipelines.inference.scoring import track_cache_key
+from soundtrack_emotion.pipelines.inference.track import (
+    DOMAIN_COLUMNS,
+    TIMELINE_COLUMNS,
+    WAVEFORM_COLUMNS,
+)
+from soundtrack_emotion.vad import VAD_LABELS
+
+logger = logging.getLogger(__name__)
+
+TRACK_COLUMNS = (
+    "position", "track", "path", "status", "error", "duration_s", "n_windows", *VAD_LABELS,
+    *DOMAIN_COLUMNS,
+)  # fmt: skip
+# Leading columns of every table of a catalogue run (see pipelines/inference/catalogue.py).
+MOVIE_COLUMNS = ("movie_id", "title")
+
+
+def collect_vad_timelines(
+    inference_tracks: pd.DataFrame,
+    inference_results: TrackCache,
+    inference_models: pd.DataFrame | None = None,
+    audio_path: str | None = "",
+    *,
+    quiet: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every track's result from the track cache, in album order, named as in
+    ``inference_tracks``, each row with the model that made it and the corpus it was trained
+    on (:func:`model_identity`); its ``movie_id`` and ``title`` columns (a catalogue) lead every
+    table, and summary fields beyond ``TRACK_COLUMNS`` (e.g. added by a newer scorer) follow
+    them in ``track_vad``. A demo model scoring user audio (``audio_path`` set) is warned about
+    and flagged (``demo_model``). ``quiet``: no summary log line nor demo warning (one movie
+    of a catalogue: the catalogue logs once).
+
+    Returns:
+        ``vad_timelines`` (``TIMELINE_COLUMNS``, one row per window), ``track_vad``
+        (``TRACK_COLUMNS``, one row per input track: status ``error`` and the reason for a file
+        that cannot be read) and ``inference_waveforms`` (``WAVEFORM_COLUMNS``).
+    """
+    timelines, waveforms, rows = [], [], []
+    fingerprints = set()
+    movie_columns = [c for c in MOVIE_COLUMNS if c in inference_tracks.columns]
+    extra_columns: dict[str, None] = {}
+    for row in inference_tracks.itertuples(index=False):
+        movie = {c: getattr(row, c) for c in movie_columns}
+        record = inference_results.get(track_cache_key(row.path))
+        if record is None:
+            raise DataValidationError(
+                f"{inference_results} holds no result for {row.path}: run predict_vad_timelines"
+            )
+        fingerprints.add(record.fingerprint)
+        rows.append({**movie, "position": row.position, "track": row.track, "path": row.path,
+                     **record.summary})  # fmt: skip
+        extra_columns |= dict.fromkeys(k for k in record.summary if k not in TRACK_COLUMNS)
+        if record.status == ERROR:
+            continue
+        columns = record.arrays
+        timeline = pd.DataFrame(
+            {"track": row.track, **{c: columns[f"timeline.{c}"] for c in TIMELINE_COLUMNS[1:]}}
+        ).assign(**{c: record.summary.get(c) for c in DOMAIN_COLUMNS})
+        waveform = pd.DataFrame({c: columns[f"waveform.{c}"] for c in WAVEFORM_COLUMNS[1:]})
+        waveform.insert(0, "track", row.track)
+        for position, (name, value) in enumerate(movie.items()):
+            timeline.insert(position, name, value)
+            waveform.insert(position, name, value)
+        timelines.append(timeline)
+        waveforms.append(waveform)
+    if len(fingerprints) > 1:
+        raise DataValidationError(
+            f"{inference_results}: the tracks were scored with different models or parameters; "
+            "run predict_vad_timelines"
+        )
+    track_vad = pd.DataFrame(rows, columns=[*movie_columns, *TRACK_COLUMNS, *extra_columns])
+    track_vad["error"] = track_vad["error"].fillna("").astype(str)
+    track_vad = with_domain_dtypes(track_vad)
+    track_vad["n_windows"] = track_vad["n_windows"].astype(np.int64)
+    for column in ("duration_s", *VAD_LABELS):
+        track_vad[column] = track_vad[column].astype(np.float64)
+    n_failed = int((track_vad["status"] == ERROR).sum())
+    identity = model_identity(inference_models)
+    if not quiet:
+        logger.info(
+            "inference: %d tracks scored, %d unreadable, %s",
+            len(track_vad) - n_failed,
+            n_failed,
+            describe_out_of_domain(track_vad),
+        )
+        if identity["demo_model"] and audio_path and str(audio_path).strip():
+            logger.warning(
+                "inference: %s scored with a model trained on the synthetic DEMO corpus (%s): "
+                "its numbers say nothing about real music. Train on a real corpus first.",
+                audio_path,
+                identity["model"],
+            )
+    return (
+        with_domain_dtypes(
+            _concat(timelines, (*movie_columns, *TIMELINE_COLUMNS, *DOMAIN_COLUMNS))
+        ).assign(**identity),
+        track_vad.assign(**identity),
+        _concat(waveforms, (*movie_columns, *WAVEFORM_COLUMNS)),
+    )
+
+
+def describe_out_of_domain(track_vad: pd.DataFrame, *, names: int = 5) -> str:
+    """``"2 out of domain (a, b)"``, or that no track was checked (no domain reference)."""
+    flags = track_vad["out_of_domain"]
+    if flags.isna().all():
+        return "no out-of-domain check"
+    flagged = track_vad.loc[flags.fillna(False).astype(bool), "track"].astype(str).tolist()
+    shown = ", ".join(flagged[:names]) + (" ..." if len(flagged) > names else "")
+    return f"{len(flagged)} out of domain" + (f" ({shown})" if flagged else "")
+
+
+def with_domain_dtypes(table: pd.DataFrame) -> pd.DataFrame:
+    """``domain_score`` as float64 and ``out_of_domain`` as nullable boolean (NA: no domain
+    check for this track), whatever the rows held (None, NaN, bools)."""
+    return table.assign(
+        domain_score=pd.to_numeric(table["domain_score"], errors="raise").astype(np.float64),
+        out_of_domain=table["out_of_domain"].astype("boolean"),
+    )
+
+
+def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    if not frames:
+        text = ("track", *MOVIE_COLUMNS)
+        return pd.DataFrame(
+            {c: pd.Series(dtype="str" if c in text else "float64") for c in columns}
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- movie profile
+
+
+def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The emotional profile of an album from its readable tracks (duration-weighted).
+
+    Returns:
+        ``movie_profile``: one row per label: ``mean`` (duration-weighted), ``std``
+        (duration-weighted, population), ``min``, ``max``, ``opening`` / ``closing`` (first /
+        last track), ``trend_per_hour`` (weighted least-squares slope of the track values over
+        album time, per hour), ``n_tracks``, ``n_out_of_domain`` (of them, flagged out of
+        domain: still in the profile, which they may mislead; NA without a domain check),
+        ``total_s``.
+        ``movie_arc``: the readable tracks in album order with ``album_start_s`` /
+        ``album_end_s`` (their place on the album's clock), their VAD and domain columns.
+    """
+    readable = track_vad[track_vad["status"] != "error"].sort_values("position")
+    durations = readable["duration_s"].to_numpy(float)
+    ends = np.cumsum(durations)
+    arc = pd.DataFrame(
+        {
+            "position": readable["position"].to_numpy(np.int64),
+            "track": readable["track"].to_numpy(str),
+            "duration_s": durations,
+            "album_start_s": ends - durations,
+            "album_end_s": ends,
+            **{label: readable[label].to_numpy(float) for label in VAD_LABELS},
+            **{c: readable[c].to_numpy() if c in readable else pd.NA for c in DOMAIN_COLUMNS},
+        }
+    )
+    arc = with_domain_dtypes(arc)
+    checked = arc["out_of_domain"].notna()
+    n_out_of_domain = int(arc["out_of_domain"].sum()) if checked.any() else pd.NA
+    rows = []
+    centres_h = (arc["album_start_s"] + arc["album_end_s"]).to_numpy(float) / 2 / 3600
+    for label in VAD_LABELS:
+        values = arc[label].to_numpy(float)
+        if len(values) == 0:
+            rows.append({"label": label, "n_tracks": 0, "n_out_of_domain": 0, "total_s": 0.0})
+            continue
+        mean = float(np.average(values, weights=durations))
+        std = float(np.sqrt(np.average((values - mean) ** 2, weights=durations)))
+        t_mean = float(np.average(centres_h, weights=durations))
+        t_var = float(np.average((centres_h - t_mean) ** 2, weights=durations))
+        covariance = float(np.average((centres_h - t_mean) * (values - mean), weights=durations))
+        rows.append(
+            {
+                "label": label,
+                "mean": mean,
+                "std": std,
+                "min": float(values.min()),
+                "max": float(values.max()),
+                "opening": float(values[0]),
+                "closing": float(values[-1]),
+                "trend_per_hour": covariance / t_var if t_var > 0 else np.nan,
+                "n_tracks": len(values),
+                "n_out_of_domain": n_out_of_domain,
+                "total_s": float(durations.sum()),
+            }
+        )
+    columns = ["label", "mean", "std", "min", "max", "opening", "closing", "trend_per_hour",
+               "n_tracks", "n_out_of_domain", "total_s"]  # fmt: skip
+    identity = {c: track_vad[c].iloc[0] for c in OUTPUT_IDENTITY
+                if c in track_vad and len(track_vad)}  # fmt: skip
+    profile = pd.DataFrame(rows, columns=columns)
+    profile["n_out_of_domain"] = profile["n_out_of_domain"].astype("Int64")
+    return profile.assign(**identity), arc.assign(**identity)
+
+
+def export_csv(
+    vad_timelines: pd.DataFrame, track_vad: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The timelines and per-track VAD unchanged, to be saved as CSV next to the Parquet."""
+    return vad_timelines, track_vad

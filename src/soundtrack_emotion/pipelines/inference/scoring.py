@@ -1,0 +1,463 @@
+"""Per-track scoring into the resumable track cache, on this process or on Dask.
+
+:func:`predict_vad_timelines` yields each track's result to the track cache
+(``inference_results``) as soon as it is done, and skips the tracks the cache already holds a
+current result for (same file size and mtime, same :func:`inference_fingerprint`). The per-track
+work is :func:`~soundtrack_emotion.pipelines.inference.track.infer_track`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
+from soundtrack_emotion.datasets.track_cache import ERROR, write_record
+from soundtrack_emotion.distributed import ComputeParams, dask_client, dask_map
+from soundtrack_emotion.domain import DomainReference
+from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
+from soundtrack_emotion.features import load_vggish
+from soundtrack_emotion.musicnn import load_musicnn
+from soundtrack_emotion.paths import resolve_path
+from soundtrack_emotion.pipelines.feature_extraction.extraction import (
+    ExtractionParams,
+    FailureGuard,
+    TrackTimeout,
+    time_limited,
+)
+from soundtrack_emotion.pipelines.inference.models import (
+    MODEL_COLUMNS,
+    domain_loaders,
+    label_models_for,
+    load_chosen_models,
+    model_fingerprint,
+    model_key,
+    model_loaders,
+)
+from soundtrack_emotion.pipelines.inference.track import (
+    TIMELINE_COLUMNS,
+    WAVEFORM_COLUMNS,
+    LabelModel,
+    TrackInference,
+    infer_track,
+)
+
+logger = logging.getLogger(__name__)
+
+# Part of every cached result's fingerprint: bump it when a change to the code changes results,
+# so cached tracks are scored again.
+# 2: truthful decoding (issue 13); 3: one BLAS thread (issue 12); 4: out-of-domain score
+INFERENCE_VERSION = 4
+# Characters of a file's stem kept in its track cache key (the rest is a hash of its path).
+KEY_STEM_CHARS = 48
+
+
+def inference_fingerprint(
+    chosen: pd.DataFrame,
+    loaded: Mapping[str, Any],
+    extraction: ExtractionParams,
+    *,
+    hop_seconds: float,
+    waveform_points: int,
+    domains: Mapping[str, DomainReference] | None = None,
+) -> str:
+    """Hash of everything besides the audio file that a track's result depends on: the model
+    per label (its weights) and output column, the feature and length rules of
+    ``feature_extraction``, ``hop_seconds``, ``waveform_points`` and the out-of-domain
+    references (``domains``). Settings that change only
+    speed or memory (``batch_size``, ``workers``, VGGish ``batch_windows``) are left out."""
+    models = [
+        {
+            "label": row.label,
+            "output_index": int(row.output_index),
+            "model": model_fingerprint(loaded[model_key(row.feature, row.network, row.target)]),
+        }
+        for row in chosen.itertuples(index=False)
+    ]
+    spec = {
+        "version": INFERENCE_VERSION,
+        "models": models,
+        "features": {f: extraction.fingerprint(f) for f in sorted(set(chosen["feature"]))},
+        "silence_db": extraction.silence_db,
+        "min_seconds": extraction.min_seconds,
+        "short_track_policy": extraction.short_track_policy,
+        "hop_seconds": float(hop_seconds),
+        "waveform_points": int(waveform_points),
+        "domains": {f: ref.fingerprint for f, ref in sorted((domains or {}).items())},
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def track_cache_key(path: str) -> str:
+    """Name of a file's record in the track cache: its stem (made file-name safe, for people
+    browsing the folder) and a hash of its path (two folders may hold the same name)."""
+    stem = re.sub(r"[^\w.\-]+", "_", Path(path).stem).strip("._")[:KEY_STEM_CHARS] or "track"
+    return f"{stem}-{hashlib.sha256(str(path).encode()).hexdigest()[:16]}"
+
+
+def _cached(
+    result: TrackInference,
+    *,
+    key: str,
+    fingerprint: str,
+    source: SourceStamp | None,
+    seconds: float,
+) -> CachedTrack:
+    """A scored track as a cache record: its timeline and waveform columns (the track name
+    is left out: it comes from the listing) and its summary."""
+    timeline, waveform = result.timeline, result.waveform
+    arrays = {f"timeline.{c}": timeline[c].to_numpy() for c in TIMELINE_COLUMNS[1:]}
+    arrays |= {f"waveform.{c}": waveform[c].to_numpy() for c in WAVEFORM_COLUMNS[1:]}
+    summary = result.summary | {"duration_s": float(result.summary["duration_s"])}
+    return CachedTrack(
+        key=key,
+        fingerprint=fingerprint,
+        status=str(summary["status"]),
+        source=source,
+        summary=summary,
+        arrays=arrays,
+        seconds=seconds,
+    )
+
+
+def predict_vad_timelines(
+    inference_tracks: pd.DataFrame,
+    inference_models: pd.DataFrame,
+    *,
+    hop_seconds: float,
+    batch_size: int,
+    waveform_points: int,
+    feature_extraction: Mapping[str, Any],
+    trained_models: Mapping[str, Callable[[], Any]],
+    existing_results: TrackCache | None = None,
+    compute: Mapping[str, Any] | None = None,
+    domain_references: Mapping[str, Callable[[], DomainReference]] | None = None,
+) -> Iterator[dict[str, CachedTrack]]:
+    """Run :func:`infer_track` on every track that ``existing_results`` (the track cache as it
+    is on disk) holds no current result for, with a progress bar (tracks done, ETA).
+
+    Yields ``{track_cache_key(path): CachedTrack}`` as each track finishes, so Kedro saves it
+    before the next one starts: a run that dies part-way keeps every finished track, and the
+    next run skips the tracks whose fingerprint (:func:`inference_fingerprint`) and file (size,
+    mtime) are unchanged. A file that cannot be read gets an ``error`` record with the reason
+    (tried again by the next run). ``trained_models``: every trained model's loader by
+    partition id (:func:`model_partition`), of which only the chosen ones are loaded;
+    ``feature_extraction``: that pipeline's parameters, so features are computed as for
+    training (VGGish is loaded from its handle only when a track needs a VGGish model).
+    ``compute`` (``params:compute``): with ``backend: dask`` each track is a Dask task that
+    writes its record straight into the track cache (:func:`score_on_worker`); the records
+    equal those of this process's run bit for bit (timings aside).
+    ``domain_references``: each feature family's out-of-domain reference loader
+    (:func:`domain_loaders` picks those of the chosen models' corpus).
+    """
+    models = load_chosen_models(inference_models, trained_models)
+    label_models = label_models_for(inference_models, models)
+    extraction = ExtractionParams.from_dict(feature_extraction)
+    references = domain_loaders(inference_models, domain_references)
+    domains = {feature: load() for feature, load in references.items()}
+    fingerprint = inference_fingerprint(
+        inference_models,
+        models,
+        extraction,
+        hop_seconds=hop_seconds,
+        waveform_points=waveform_points,
+        domains=domains,
+    )
+    todo: dict[str, Any] = {}
+    for row in inference_tracks.itertuples(index=False):
+        key = track_cache_key(row.path)
+        source = SourceStamp.of(row.path)
+        current = existing_results is not None and existing_results.is_current(
+            key, fingerprint=fingerprint, source=source
+        )
+        if not current and key not in todo:
+            todo[key] = row
+    n_unique = inference_tracks["path"].nunique()
+    logger.info(
+        "inference: %d of %d tracks to score, %d skipped (scored before with the same models, "
+        "parameters and files)",
+        len(todo),
+        n_unique,
+        n_unique - len(todo),
+    )
+    if not todo:
+        yield {}
+        return
+    guard = FailureGuard(
+        max_share=extraction.max_same_failure_share,
+        min_tracks=extraction.failure_min_tracks,
+        what="inference",
+    )
+    backend = ComputeParams.from_dict(compute)
+    if backend.uses_dask:
+        yield from _score_on_dask(
+            todo,
+            backend,
+            guard,
+            ScoringJob(
+                chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False)),
+                loaders=model_loaders(inference_models, trained_models),
+                domain_loaders=references,
+                feature_extraction=dict(feature_extraction),
+                hop_seconds=float(hop_seconds),
+                batch_size=int(batch_size),
+                waveform_points=int(waveform_points),
+                fingerprint=fingerprint,
+                # Absolute: the workers write there (same path on every machine of a cluster).
+                cache_path=str(Path(existing_results.path).resolve()) if existing_results else "",
+            ),
+        )
+        return
+    vggish = None
+    if any(m.feature == "vggish" for m in label_models):
+        vggish = load_vggish(extraction.vggish_handle)
+    musicnn = None
+    if any(m.feature == "musicnn" for m in label_models):
+        musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
+    for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
+        record, error = score_track(
+            str(resolve_path(row.path)),
+            key=key,
+            track=row.track,
+            models=label_models,
+            extraction=extraction,
+            hop_seconds=hop_seconds,
+            batch_size=batch_size,
+            waveform_points=waveform_points,
+            vggish=vggish,
+            musicnn=musicnn,
+            domains=domains,
+            fingerprint=fingerprint,
+            time_limit=extraction.time_limit,
+        )
+        yield {key: record}
+        guard.add(error.reason if error else "", None if error is None else str(error))
+
+
+def score_track(
+    path: str,
+    *,
+    key: str,
+    track: str,
+    models: Sequence[LabelModel],
+    extraction: ExtractionParams,
+    hop_seconds: float,
+    batch_size: int,
+    waveform_points: int,
+    vggish: Callable[[np.ndarray], np.ndarray] | None,
+    musicnn: Any = None,
+    domains: Mapping[str, DomainReference] | None = None,
+    fingerprint: str,
+    time_limit: Any = None,
+) -> tuple[CachedTrack, AudioDecodeError | None]:
+    """One track as a cache record (the same on every backend): its :func:`infer_track`
+    result, or status ``error`` with the reason a file cannot be read (also returned).
+    ``time_limit``: enforced in this process's main thread only (see ``time_limited``)."""
+    # Stamped before decoding: a file changed while it is scored is scored again next run.
+    source = SourceStamp.of(path)
+    started = time.perf_counter()
+    try:
+        # One BLAS thread, as feature_extraction computes features (and as a Dask worker
+        # runs): the features, hence the scores, are then the same bit for bit everywhere.
+        with threadpool_limits(limits=1), time_limited(time_limit) as clock:
+            result = infer_track(
+                path,
+                track=track,
+                models=models,
+                extraction=extraction,
+                hop_seconds=float(hop_seconds),
+                batch_size=int(batch_size),
+                waveform_points=int(waveform_points),
+                vggish=vggish,
+                musicnn=musicnn,
+                domains=domains,
+            )
+    except (AudioDecodeError, TrackTimeout) as error:
+        if isinstance(error, TrackTimeout):
+            error = AudioDecodeError(
+                f"{path}: timed out after {clock.limit_s:.0f} s (feature_extraction."
+                "time_limit: the decoder hung or the file is far longer than its header)",
+                reason="timeout",
+            )
+        logger.warning("inference cannot read %s: %s", path, error)
+        record = CachedTrack(
+            key=key,
+            fingerprint=fingerprint,
+            status=ERROR,
+            source=source,
+            summary={"status": ERROR, "error": str(error), "n_windows": 0},
+            seconds=time.perf_counter() - started,
+        )
+        return record, error
+    except Exception as error:
+        error.add_note(f"raised while scoring track {track} ({path})")
+        raise
+    seconds = time.perf_counter() - started
+    return _cached(result, key=key, fingerprint=fingerprint, source=source, seconds=seconds), None
+
+
+# ----------------------------------------------------------------------- scoring on Dask
+
+
+@dataclass(frozen=True)
+class ScoringJob:
+    """What every Dask scoring task shares (small: model loaders, not models): the chosen
+    model rows (``MODEL_COLUMNS[:5]``), a loader per :func:`model_key` and per out-of-domain
+    reference (:func:`domain_loaders`), the parameters, the
+    run's :func:`inference_fingerprint` and the track cache folder the workers write to."""
+
+    chosen: tuple[tuple[Any, ...], ...]
+    loaders: Mapping[str, Callable[[], Any]]
+    domain_loaders: Mapping[str, Callable[[], DomainReference]]
+    feature_extraction: Mapping[str, Any]
+    hop_seconds: float
+    batch_size: int
+    waveform_points: int
+    fingerprint: str
+    cache_path: str
+
+
+@dataclass(frozen=True)
+class ScoringTask:
+    job: ScoringJob
+    key: str
+    track: str
+    path: str
+
+    @property
+    def id(self) -> str:
+        return self.track
+
+
+@dataclass(frozen=True)
+class WorkerModels:
+    """What a Dask worker loads once per job: the label models, the embedding networks, the
+    extraction parameters and the out-of-domain references."""
+
+    models: list[LabelModel]
+    vggish: Any
+    musicnn: Any
+    extraction: ExtractionParams
+    domains: Mapping[str, DomainReference]
+
+
+# On a Dask worker: the models of the jobs it ran, by fingerprint, loaded on its first task.
+_WORKER_MODELS: dict[str, WorkerModels] = {}
+_WORKER_MODELS_LOCK = threading.Lock()
+_WORKER_MODEL_LOADS: list[str] = []
+
+
+def worker_model_loads() -> list[str]:
+    """The fingerprints of the jobs whose models this process loaded, once each (run on every
+    worker with ``client.run``: one load per worker and job, however many tasks it ran)."""
+    return list(_WORKER_MODEL_LOADS)
+
+
+def _worker_models(job: ScoringJob) -> WorkerModels:
+    """The job's models on this worker process, loaded once per worker (not per task)."""
+    with _WORKER_MODELS_LOCK:
+        if job.fingerprint not in _WORKER_MODELS:
+            chosen = pd.DataFrame(list(job.chosen), columns=list(MODEL_COLUMNS[:5]))
+            loaded = {key: load() for key, load in job.loaders.items()}
+            extraction = ExtractionParams.from_dict(job.feature_extraction)
+            vggish = None
+            if (chosen["feature"] == "vggish").any():
+                vggish = load_vggish(extraction.vggish_handle)
+            musicnn = None
+            if (chosen["feature"] == "musicnn").any():
+                musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
+            _WORKER_MODELS.clear()  # one job's models at a time: memory stays bounded
+            _WORKER_MODELS[job.fingerprint] = WorkerModels(
+                models=label_models_for(chosen, loaded),
+                vggish=vggish,
+                musicnn=musicnn,
+                extraction=extraction,
+                domains={feature: load() for feature, load in job.domain_loaders.items()},
+            )
+            _WORKER_MODEL_LOADS.append(job.fingerprint)
+        return _WORKER_MODELS[job.fingerprint]
+
+
+def score_on_worker(task: ScoringTask) -> tuple[str, str, str, str | None]:
+    """A Dask task: score one track and write its record straight into the track cache
+    (atomically, under its fixed key: a re-run after a worker died rewrites the same bytes
+    but the timing). Returns ``(key, status, reason, error)``: nothing big travels back."""
+    job = task.job
+    worker = _worker_models(job)
+    record, error = score_track(
+        str(resolve_path(task.path)),
+        key=task.key,
+        track=task.track,
+        models=worker.models,
+        extraction=worker.extraction,
+        hop_seconds=job.hop_seconds,
+        batch_size=job.batch_size,
+        waveform_points=job.waveform_points,
+        vggish=worker.vggish,
+        musicnn=worker.musicnn,
+        domains=worker.domains,
+        fingerprint=job.fingerprint,
+    )
+    write_record(job.cache_path, record)
+    return (
+        task.key,
+        record.status,
+        error.reason if error else "",
+        None if error is None else str(error),
+    )
+
+
+def _score_on_dask(
+    todo: Mapping[str, Any], backend: ComputeParams, guard: FailureGuard, job: ScoringJob
+) -> Iterator[dict[str, CachedTrack]]:
+    if not job.cache_path:
+        raise ParameterError("compute.backend=dask needs the track cache (existing_results)")
+    tasks = [
+        ScoringTask(job=job, key=key, track=row.track, path=str(row.path))
+        for key, row in todo.items()
+    ]
+
+    def crashed(task: ScoringTask, error: BaseException) -> tuple[str, str, str, str]:
+        message = (
+            f"{task.path}: scoring it killed {_KILLED_WORKERS} Dask workers in a row ({error}); "
+            "the file is probably damaged"
+        )
+        write_record(
+            job.cache_path,
+            CachedTrack(
+                key=task.key,
+                fingerprint=job.fingerprint,
+                status=ERROR,
+                source=SourceStamp.of(str(resolve_path(task.path))),
+                summary={"status": ERROR, "error": message, "n_windows": 0},
+            ),
+        )
+        return task.key, ERROR, "crash", message
+
+    # Saved (and the cache's leftovers swept) before any worker writes into the folder; after
+    # it, only the workers write, so nothing more is yielded.
+    yield {}
+    with dask_client(backend) as client:
+        results = dask_map(score_on_worker, tasks, client=client, on_crash=crashed,
+                           key=lambda t: f"score-{t.key}")  # fmt: skip
+        for _key, _status, reason, error in tqdm(
+            results, total=len(tasks), desc="inference (dask)", unit="track"
+        ):
+            guard.add(reason, error)
+
+
+# The scheduler's default distributed.scheduler.allowed-failures + 1.
+_KILLED_WORKERS = 4
