@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[3]
 SHARED = Path(os.environ.get("SOUNDTRACK_EMOTION_SHARED") or ROOT.parent / "shared")
 
 
-def _chosen(corpus: str) -> pd.DataFrame:
-    rows = [(label, "mfcc", "ridge", label, 0, 0.01, f"mfcc_ridge.{label}", "", "real", corpus, "")
+def _chosen(corpus: str, kind: str = "real") -> pd.DataFrame:
+    rows = [(label, "mfcc", "ridge", label, 0, 0.01, f"mfcc_ridge.{label}", "", kind, corpus, "")
             for label in VAD_LABELS]  # fmt: skip
     return pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *IDENTITY_COLUMNS])
 
@@ -95,7 +95,8 @@ def album(tmp_path, write_tone):
     )
 
 
-def _score(album, chosen, references, models, as_trained_models, extraction_params, cache):
+def _score(album, chosen, references, models, as_trained_models, extraction_params, cache,
+           **where):  # fmt: skip
     from soundtrack_emotion.datasets import TrackCacheDataset
 
     dataset = TrackCacheDataset(path=str(cache))
@@ -109,7 +110,8 @@ def _score(album, chosen, references, models, as_trained_models, extraction_para
         domain_references=references,
     ):
         dataset.save(chunk)
-    return collect_vad_timelines(album, dataset.load(), chosen, audio_path="album")
+    where = where or {"audio_path": "album"}
+    return collect_vad_timelines(album, dataset.load(), chosen, **where)
 
 
 @pytest.fixture
@@ -151,6 +153,17 @@ def test_a_reference_of_another_corpus_is_not_used(
     assert "fitted on corpus corpus-of-tones, the models on another-corpus" in caplog.text
     profile, _ = build_movie_profile(track_vad)
     assert profile["n_out_of_domain"].isna().all()
+
+
+def test_a_demo_model_scoring_a_catalogue_is_warned_about_and_flagged(
+    album, tones_corpus, models, as_trained_models, extraction_params, tmp_path, caplog
+):
+    scoring = (models, as_trained_models, extraction_params, tmp_path / "cache")
+    with caplog.at_level(logging.WARNING):
+        _, track_vad, _ = _score(album, _chosen(CORPUS, kind="demo"), tones_corpus, *scoring,
+                                 audio_path="", catalogue="movies/")  # fmt: skip
+    assert track_vad["demo_model"].all()
+    assert "movies/ scored with a model trained on the synthetic DEMO corpus" in caplog.text
 
 
 def test_a_new_reference_rescores_the_tracks(

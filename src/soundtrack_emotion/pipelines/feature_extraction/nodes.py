@@ -185,66 +185,67 @@ def extract_features(
         on_timeout=timed_out_track,
         dask_client=client,
     )
-    bar = tqdm(results, total=len(tasks), desc="features", unit="track", disable=None)
-    for n_done, result in enumerate(bar, 1):
-        chunk: dict[str, dict[str, FeatureRecord]] = {f: {} for f in families}
-        if "mfcc" in result.families:
-            chunk["mfcc"][result.id] = record(
-                result,
-                "mfcc",
-                features=result.mfcc,
-                seconds=result.decode_seconds + result.mfcc_seconds,
-            )
-        if "musicnn" in result.families:
-            if result.error is None and result.musicnn_error is not None:
-                chunk["musicnn"][result.id] = FeatureRecord.error(
-                    id=result.id,
-                    family="musicnn",
-                    fingerprint=fingerprints["musicnn"],
-                    reason=result.musicnn_error,
-                    source=stamps[result.id],
-                    audio_seconds=result.audio_seconds,
-                    seconds=result.musicnn_seconds,
-                )
-            else:
-                # The decode is charged to the MFCC record when both came from the same pass.
-                decode = 0.0 if "mfcc" in result.families else result.decode_seconds
-                chunk["musicnn"][result.id] = record(
+    # The cluster closes however the loop ends: done, a bug, or the run stopped.
+    with cluster:
+        bar = tqdm(results, total=len(tasks), desc="features", unit="track", disable=None)
+        for n_done, result in enumerate(bar, 1):
+            chunk: dict[str, dict[str, FeatureRecord]] = {f: {} for f in families}
+            if "mfcc" in result.families:
+                chunk["mfcc"][result.id] = record(
                     result,
-                    "musicnn",
-                    features=result.musicnn,
-                    extras={"taggram": result.musicnn_taggram},
-                    seconds=decode + result.musicnn_seconds,
+                    "mfcc",
+                    features=result.mfcc,
+                    seconds=result.decode_seconds + result.mfcc_seconds,
                 )
-        if "vggish" in result.families:
-            if result.error is not None:
-                chunk["vggish"][result.id] = record(result, "vggish")
-            else:
-                assert batcher is not None
-                waiting[result.id] = result
-                try:
-                    finished = batcher.add(result.id, result.waveform_16k)
-                except AudioDecodeError as error:
-                    del waiting[result.id]
-                    result.error = str(error)
+            if "musicnn" in result.families:
+                if result.error is None and result.musicnn_error is not None:
+                    chunk["musicnn"][result.id] = FeatureRecord.error(
+                        id=result.id,
+                        family="musicnn",
+                        fingerprint=fingerprints["musicnn"],
+                        reason=result.musicnn_error,
+                        source=stamps[result.id],
+                        audio_seconds=result.audio_seconds,
+                        seconds=result.musicnn_seconds,
+                    )
+                else:
+                    # The decode is charged to the MFCC record when both came from the same pass.
+                    decode = 0.0 if "mfcc" in result.families else result.decode_seconds
+                    chunk["musicnn"][result.id] = record(
+                        result,
+                        "musicnn",
+                        features=result.musicnn,
+                        extras={"taggram": result.musicnn_taggram},
+                        seconds=decode + result.musicnn_seconds,
+                    )
+            if "vggish" in result.families:
+                if result.error is not None:
                     chunk["vggish"][result.id] = record(result, "vggish")
-                    finished = []
-                chunk["vggish"] |= vggish_done(finished)
-                result.waveform_16k = None
-        n_errors += result.error is not None
-        audio_total += 0.0 if result.error else result.audio_seconds
-        if n_done % PROGRESS_EVERY == 0 or n_done == len(tasks):
-            elapsed = time.perf_counter() - started
-            logger.info(
-                "feature_extraction: %d/%d tracks (%d errors), %.1f audio s per wall s",
-                n_done,
-                len(tasks),
-                n_errors,
-                audio_total / max(elapsed, 1e-9),
-            )
-        yield chunk
-        guard.add(result.reason, result.error)  # after the chunk is saved
-    cluster.close()
+                else:
+                    assert batcher is not None
+                    waiting[result.id] = result
+                    try:
+                        finished = batcher.add(result.id, result.waveform_16k)
+                    except AudioDecodeError as error:
+                        del waiting[result.id]
+                        result.error = str(error)
+                        chunk["vggish"][result.id] = record(result, "vggish")
+                        finished = []
+                    chunk["vggish"] |= vggish_done(finished)
+                    result.waveform_16k = None
+            n_errors += result.error is not None
+            audio_total += 0.0 if result.error else result.audio_seconds
+            if n_done % PROGRESS_EVERY == 0 or n_done == len(tasks):
+                elapsed = time.perf_counter() - started
+                logger.info(
+                    "feature_extraction: %d/%d tracks (%d errors), %.1f audio s per wall s",
+                    n_done,
+                    len(tasks),
+                    n_errors,
+                    audio_total / max(elapsed, 1e-9),
+                )
+            yield chunk
+            guard.add(result.reason, result.error)  # after the chunk is saved
     if batcher is not None and batcher.pending:
         yield {f: {} for f in families} | {"vggish": vggish_done(batcher.flush())}
 

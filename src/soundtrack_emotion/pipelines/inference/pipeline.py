@@ -91,7 +91,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
             Node(
                 collect_vad_timelines,
                 inputs=["inference_tracks", "inference_results", "inference_models",
-                        "params:inference.audio_path"],
+                        "params:inference.audio_path", "params:inference.catalogue"],
                 outputs=["vad_timelines", "track_vad", "inference_waveforms"],
                 name="collect_vad_timelines",
             ),

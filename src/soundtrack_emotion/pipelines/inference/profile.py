@@ -36,6 +36,7 @@ def collect_vad_timelines(
     inference_results: TrackCache,
     inference_models: pd.DataFrame | None = None,
     audio_path: str | None = "",
+    catalogue: str | None = "",
     *,
     quiet: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -43,9 +44,9 @@ def collect_vad_timelines(
     ``inference_tracks``, each row with the model that made it and the corpus it was trained
     on (:func:`model_identity`); its ``movie_id`` and ``title`` columns (a catalogue) lead every
     table, and summary fields beyond ``TRACK_COLUMNS`` (e.g. added by a newer scorer) follow
-    them in ``track_vad``. A demo model scoring user audio (``audio_path`` set) is warned about
-    and flagged (``demo_model``). ``quiet``: no summary log line nor demo warning (one movie
-    of a catalogue: the catalogue logs once).
+    them in ``track_vad``. A demo model scoring user audio (``audio_path`` or ``catalogue``
+    set) is warned about and flagged (``demo_model``). ``quiet``: no summary log line nor
+    demo warning (one movie of a catalogue: the catalogue logs once).
 
     Returns:
         ``vad_timelines`` (``TIMELINE_COLUMNS``, one row per window), ``track_vad``
@@ -100,11 +101,12 @@ def collect_vad_timelines(
             n_failed,
             describe_out_of_domain(track_vad),
         )
-        if identity["demo_model"] and audio_path and str(audio_path).strip():
+        user_audio = next((str(p) for p in (catalogue, audio_path) if str(p or "").strip()), "")
+        if identity["demo_model"] and user_audio:
             logger.warning(
                 "inference: %s scored with a model trained on the synthetic DEMO corpus (%s): "
                 "its numbers say nothing about real music. Train on a real corpus first.",
-                audio_path,
+                user_audio,
                 identity["model"],
             )
     return (
