@@ -33,7 +33,6 @@ from soundtrack_emotion.datasets.track_cache import ERROR, write_record
 from soundtrack_emotion.distributed import ComputeParams, dask_client, dask_map
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
 from soundtrack_emotion.features import FEATURES, load_vggish
-from soundtrack_emotion.musicnn import load_musicnn
 from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     ExtractionParams,
@@ -55,6 +54,7 @@ from soundtrack_emotion.pipelines.modelling.tracking import (
     load_registered_keras,
     resolve_registered_model,
 )
+from soundtrack_emotion.precision import FLOAT32, keras_in_precision, trained_model_precision
 from soundtrack_emotion.provenance import DEMO, corpus_fingerprint
 from soundtrack_emotion.vad import VAD_LABELS
 
@@ -395,7 +395,10 @@ def _model_loaders(
     }
 
 
-def _label_models(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[LabelModel]:
+def _label_models(
+    chosen: pd.DataFrame, loaded: Mapping[str, Any], *, precision: str = FLOAT32
+) -> list[LabelModel]:
+    """One :class:`LabelModel` per row of ``chosen``, its model computing in ``precision``."""
     models = []
     for row in chosen.itertuples(index=False):
         key = model_key(row.feature, row.network, row.target)
@@ -407,7 +410,7 @@ def _label_models(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[Label
             LabelModel(
                 label=row.label,
                 feature=row.feature,
-                predict=keras_model.predict_on_batch,
+                predict=keras_in_precision(keras_model, precision).predict_on_batch,
                 frame_shape=(int(length), int(n_features)),
                 output_index=int(row.output_index),
             )
@@ -431,10 +434,12 @@ def inference_fingerprint(
     *,
     hop_seconds: float,
     waveform_points: int,
+    precision: str = FLOAT32,
 ) -> str:
     """Hash of everything besides the audio file that a track's result depends on: the model
     per label (its weights) and output column, the feature and length rules of
-    ``feature_extraction``, ``hop_seconds`` and ``waveform_points``. Settings that change only
+    ``feature_extraction`` (the embedding networks' precision included), ``hop_seconds``,
+    ``waveform_points`` and the ``precision`` the models score in. Settings that change only
     speed or memory (``batch_size``, ``workers``, VGGish ``batch_windows``) are left out."""
     models = [
         {
@@ -454,6 +459,8 @@ def inference_fingerprint(
         "hop_seconds": float(hop_seconds),
         "waveform_points": int(waveform_points),
     }
+    if precision != FLOAT32:  # only then: results cached before the setting stay current
+        spec["precision"] = precision
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -500,6 +507,7 @@ def predict_vad_timelines(
     trained_models: Mapping[str, Callable[[], Any]],
     existing_results: TrackCache | None = None,
     compute: Mapping[str, Any] | None = None,
+    precision: str = FLOAT32,
 ) -> Iterator[dict[str, CachedTrack]]:
     """Run :func:`infer_track` on every track that ``existing_results`` (the track cache as it
     is on disk) holds no current result for, with a progress bar (tracks done, ETA).
@@ -514,10 +522,13 @@ def predict_vad_timelines(
     training (VGGish is loaded from its handle only when a track needs a VGGish model).
     ``compute`` (``params:compute``): with ``backend: dask`` each track is a Dask task that
     writes its record straight into the track cache (:func:`score_on_worker`); the records
-    equal those of this process's run bit for bit (timings aside).
+    equal those of this process's run bit for bit (timings aside). ``precision``
+    (``params:inference.precision``, ``auto`` by default there): what the trained models
+    compute in.
     """
     models = load_chosen_models(inference_models, trained_models)
-    label_models = _label_models(inference_models, models)
+    model_precision = trained_model_precision(precision)
+    label_models = _label_models(inference_models, models, precision=model_precision)
     extraction = ExtractionParams.from_dict(feature_extraction)
     fingerprint = inference_fingerprint(
         inference_models,
@@ -525,6 +536,7 @@ def predict_vad_timelines(
         extraction,
         hop_seconds=hop_seconds,
         waveform_points=waveform_points,
+        precision=model_precision,
     )
     todo: dict[str, Any] = {}
     for row in inference_tracks.itertuples(index=False):
@@ -553,6 +565,7 @@ def predict_vad_timelines(
     )
     backend = ComputeParams.from_dict(compute)
     if backend.uses_dask:
+        embedding_features = sorted({m.feature for m in label_models} - {"mfcc"})
         yield from _score_on_dask(
             todo,
             backend,
@@ -565,6 +578,11 @@ def predict_vad_timelines(
                 batch_size=int(batch_size),
                 waveform_points=int(waveform_points),
                 fingerprint=fingerprint,
+                # This process's precisions: the fingerprint says what the workers compute.
+                precisions=(
+                    ("models", model_precision),
+                    *((f, extraction.precision_of(f)) for f in embedding_features),
+                ),
                 # Absolute: the workers write there (same path on every machine of a cluster).
                 cache_path=str(Path(existing_results.path).resolve()) if existing_results else "",
             ),
@@ -572,10 +590,10 @@ def predict_vad_timelines(
         return
     vggish = None
     if any(m.feature == "vggish" for m in label_models):
-        vggish = load_vggish(extraction.vggish_handle)
+        vggish = load_vggish(extraction.vggish_handle, extraction.precision_of("vggish"))
     musicnn = None
     if any(m.feature == "musicnn" for m in label_models):
-        musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
+        musicnn = extraction.musicnn.load()
     for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
         record, error = score_track(
             str(resolve_path(row.path)),
@@ -672,6 +690,9 @@ class ScoringJob:
     waveform_points: int
     fingerprint: str
     cache_path: str
+    # (network, precision) as the planning process resolved them: "models" and the embedding
+    # families (see ExtractionParams.from_dict's ``pinned``).
+    precisions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -704,16 +725,18 @@ def _worker_models(job: ScoringJob) -> tuple[list[LabelModel], Any, Any, Extract
         if job.fingerprint not in _WORKER_MODELS:
             chosen = pd.DataFrame(list(job.chosen), columns=list(MODEL_COLUMNS[:5]))
             loaded = {key: load() for key, load in job.loaders.items()}
-            extraction = ExtractionParams.from_dict(job.feature_extraction)
+            precisions = dict(job.precisions)
+            model_precision = precisions.pop("models", FLOAT32)
+            extraction = ExtractionParams.from_dict(job.feature_extraction, pinned=precisions)
             vggish = None
             if (chosen["feature"] == "vggish").any():
-                vggish = load_vggish(extraction.vggish_handle)
+                vggish = load_vggish(extraction.vggish_handle, extraction.precision_of("vggish"))
             musicnn = None
             if (chosen["feature"] == "musicnn").any():
-                musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
+                musicnn = extraction.musicnn.load()
             _WORKER_MODELS.clear()  # one job's models at a time: memory stays bounded
             _WORKER_MODELS[job.fingerprint] = (
-                _label_models(chosen, loaded),
+                _label_models(chosen, loaded, precision=model_precision),
                 vggish,
                 musicnn,
                 extraction,

@@ -82,6 +82,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
                     "trained_models": "trained_models",
                     "existing_results": "existing_inference_results",
                     "compute": "params:compute",
+                    "precision": "params:inference.precision",
                 },
                 outputs="inference_results",
                 name="predict_vad_timelines",
