@@ -268,7 +268,9 @@ def tree_rss_mb(root: int) -> float:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        total_kb += next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS"))
+        # A zombie (an exited worker not yet reaped) has no VmRSS line.
+        rss = (int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS"))
+        total_kb += next(rss, 0)
     return total_kb / 1024
 
 
