@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -199,7 +200,8 @@ def project_run(files: list[Path], families: tuple[str, ...], params: dict[str, 
 
     soundtracks = pd.DataFrame(
         {
-            "id": [p.stem for p in files],
+            # File names such as "Dance_(string_orchestra)" are not store keys.
+            "id": [re.sub(r"[^\w.\-]", "_", p.stem) for p in files],
             "audio_path": [str(p) for p in files],
             "split": "train",
             "valence": 0.5,
