@@ -227,15 +227,14 @@ _announced_lock = threading.Lock()
 
 def announce(name: str, setting: str, network: str, choice: Choice) -> None:
     """Log, once per process, that ``network`` runs in ``choice`` under ``name=setting``, and
-    why (called where the network is first used, so a run without it says nothing)."""
+    why (called where the network is first used, so a run without it says nothing), e.g.
+    ``feature_extraction.precision=auto -> float32 for MusiCNN (this CPU has no native ...)``."""
     key = (name, network, choice)
     with _announced_lock:
         if key in _announced:
             return
         _announced.add(key)
-    logger.info(
-        "%s=%s: %s runs in %s (%s)", name, setting, network, choice.precision, choice.reason
-    )
+    logger.info("%s=%s -> %s for %s (%s)", name, setting, choice.precision, network, choice.reason)
 
 
 # ------------------------------------------------------------------------------ conversion

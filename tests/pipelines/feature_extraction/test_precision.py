@@ -43,7 +43,7 @@ from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     ExtractionParams,
     extract_track,
 )
-from soundtrack_emotion.precision import BFLOAT16, FLOAT32, Hardware, resolve
+from soundtrack_emotion.precision import BFLOAT16, FLOAT32, PRECISIONS, Hardware, resolve
 from soundtrack_emotion.pretrained import musicnn_checkpoint
 
 from .conftest import PROJECT_ROOT, make_soundtracks, tone, write_audio
@@ -182,7 +182,7 @@ def test_the_choice_is_logged_once_with_its_reason(
             p = ExtractionParams.from_dict(params)
             p.fingerprint("musicnn")
             p.fingerprint("mfcc")
-    lines = [r.getMessage() for r in caplog.records if "MusiCNN runs in" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if "for MusiCNN (" in r.getMessage()]
     assert len(lines) <= 1  # once per process: an earlier test may have logged it already
     assert not any("MFCC" in r.getMessage() for r in caplog.records)
     precision._announced.clear()
@@ -190,8 +190,8 @@ def test_the_choice_is_logged_once_with_its_reason(
     with caplog.at_level(logging.INFO, logger="soundtrack_emotion.precision"):
         ExtractionParams.from_dict(params).fingerprint("musicnn")
         ExtractionParams.from_dict(params).fingerprint("musicnn")
-    lines = [r.getMessage() for r in caplog.records if "MusiCNN runs in" in r.getMessage()]
-    assert len(lines) == 1 and lines[0].startswith("feature_extraction.precision=auto: MusiCNN")
+    lines = [r.getMessage() for r in caplog.records if "for MusiCNN (" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("feature_extraction.precision=auto -> ")
     assert "(" in lines[0]  # the reason
 
 
@@ -213,6 +213,17 @@ def test_the_resolved_precision_is_part_of_the_fingerprints(params: dict) -> Non
         assert auto.fingerprint("musicnn") == fp32.fingerprint("musicnn")
     with pytest.raises(ParameterError, match="cannot pin 'musicnn' to precision 'float16'"):
         ExtractionParams.from_dict(params, pinned={"musicnn": "float16"})
+
+
+def test_a_model_stays_current_when_only_the_precision_changes(tmp_path: Path, params: dict):
+    from soundtrack_emotion.pipelines.modelling.nodes import current_fingerprints
+
+    soundtracks = make_soundtracks({"t0": tmp_path / "t0.wav"})
+    # bfloat16 VGGish may not run here: a model's identity must not even ask.
+    seen = [current_fingerprints(soundtracks, params | {"precision": p}) for p in PRECISIONS]
+    assert seen[0] == seen[1] == seen[2]
+    store = ExtractionParams.from_dict(params | {"precision": "bfloat16"})
+    assert store.fingerprint("musicnn", with_precision=False) != store.fingerprint("musicnn")
 
 
 @pytest.fixture(scope="module")

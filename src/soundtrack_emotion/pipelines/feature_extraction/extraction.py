@@ -84,6 +84,8 @@ logger = logging.getLogger(__name__)
 # 2: truthful decoding (partial files read to their real end, no seeks between blocks).
 EXTRACTION_VERSION = {"mfcc": 2, "vggish": 2, "musicnn": 1}
 PARAMS = "feature_extraction"
+# The families computed by a network: (its name in messages, how precision converts it).
+NETWORKS = {"vggish": ("VGGish", "graph"), "musicnn": ("MusiCNN", "keras")}
 # Seconds a stopped worker gets to exit before it is killed.
 WORKER_EXIT_SECONDS = 5.0
 # Seconds a worker may take to start a task it was sent (a fresh process imports its
@@ -356,7 +358,7 @@ class ExtractionParams:
             if not ok:
                 raise ParameterError(f"feature_extraction.{name} must be {expected}, got {value!r}")
         for family, precision in self.pinned:
-            if family not in ("vggish", "musicnn") or precision not in (FLOAT32, BFLOAT16):
+            if family not in NETWORKS or precision not in (FLOAT32, BFLOAT16):
                 raise ParameterError(f"cannot pin {family!r} to precision {precision!r}")
 
     def precision_of(self, family: str) -> str:
@@ -365,7 +367,9 @@ class ExtractionParams:
         :class:`ParameterError` for a ``bfloat16`` VGGish that this process cannot run."""
         if family == "mfcc":
             return FLOAT32
-        network, engine = {"vggish": ("VGGish", "graph"), "musicnn": ("MusiCNN", "keras")}[family]
+        if family not in NETWORKS:
+            raise ParameterError(f"unknown feature {family!r}; known: {list(FEATURES)}")
+        network, engine = NETWORKS[family]
         pinned = dict(self.pinned).get(family)
         name = f"{PARAMS}.precision"
         choice = (
@@ -376,10 +380,14 @@ class ExtractionParams:
         announce(name, self.precision, network, choice)
         return choice.precision
 
-    def fingerprint(self, family: str) -> str:
+    def fingerprint(self, family: str, *, with_precision: bool = True) -> str:
         """Hash of everything the stored features of ``family`` depend on, the silence
         threshold and the network's precision included (a stricter threshold must turn stored
-        ``ok`` records into errors; bfloat16 features are never mixed with float32 ones)."""
+        ``ok`` records into errors; bfloat16 features are never mixed with float32 ones).
+
+        ``with_precision=False``: the same without the precision (nothing is resolved), the
+        identity of the features a model is trained on: a model trained on float32 features
+        stays current for bfloat16 ones, which approximate them (see docs), and vice versa."""
         if family == "mfcc":
             spec: dict[str, Any] = {**asdict(self.mfcc)}
         elif family == "vggish":
@@ -396,7 +404,7 @@ class ExtractionParams:
         }
         # Only a non-default precision enters the hash: float32 features stored before the
         # setting existed keep their fingerprint.
-        if (precision := self.precision_of(family)) != FLOAT32:
+        if with_precision and (precision := self.precision_of(family)) != FLOAT32:
             spec["precision"] = precision
         blob = json.dumps(spec, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
