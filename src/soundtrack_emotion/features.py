@@ -5,7 +5,8 @@
   coefficient (the thesis's "remove offset").
 * VGGish (thesis section 4.1.2): the pretrained TF Hub model, 16 kHz mono waveform in,
   ``[N, 128]`` out, one row per 0.96 s. Long tracks and many tracks are packed into bounded
-  batches (:class:`VggishBatcher`), so memory does not grow with track length.
+  batches (:class:`VggishBatcher`), so memory does not grow with track length. It computes in
+  float32 or bfloat16 (:mod:`soundtrack_emotion.precision`); the embeddings are float32.
 * MusiCNN (:mod:`soundtrack_emotion.musicnn`): the MSD-trained network of the musicnn 0.1.0
   wheel, rebuilt in Keras 3; 16 kHz mono in, ``[n_patches, 200]`` embeddings out, one row per
   3 s (187-frame, 2.992 s) patch, plus the 50-tag taggram.

@@ -12,7 +12,9 @@ its variables read with TensorFlow's checkpoint reader (the package's code is ne
 * back end: max and mean over time (interleaved, as the package flattens them) -> 1506 ->
   batch norm -> dense 200 (ReLU) -> batch norm -> dense 50 -> sigmoid tag probabilities.
 
-Every batch norm runs in inference mode (moving statistics, epsilon 1e-3).
+Every batch norm runs in inference mode (moving statistics, epsilon 1e-3). ``precision``
+``bfloat16`` runs a mixed-precision clone of the network (:mod:`soundtrack_emotion.precision`);
+outputs are float32 either way.
 
 Three embeddings are offered (``layer``): ``"dense"``, the dense layer's output before its
 ReLU (``model/dense/BiasAdd``, what Essentia's msd-musicnn embeddings and its arousal/valence
