@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -104,24 +105,35 @@ def build_vggish_standin(directory: Path) -> int:
     signature is VGGish's (1-D float32 16 kHz waveform -> [N, 128]); returns its parameters."""
     import tensorflow as tf
 
+    replica = vggish_replica()
+    tf.saved_model.save(replica, str(directory))
+    return int(replica.net.count_params())
+
+
+def vggish_replica(seed: int = 0) -> Any:
+    """A ``tf.Module`` with VGGish's exact architecture (~72 M parameters, random weights
+    drawn with ``seed``, VGGish's log-mel front end) and signature: ``module(waveform [n]
+    float32 @ 16 kHz) -> [N, 128]``. Benchmarks and tests only, never the model."""
+    import tensorflow as tf
+
     layers = tf.keras.layers
+    seeds = iter(range(seed * 100, seed * 100 + 100))
+
+    def conv(filters: int) -> Any:
+        init = tf.keras.initializers.GlorotUniform(seed=next(seeds))
+        return layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer=init)
+
+    def dense(units: int, activation: str | None = "relu") -> Any:
+        init = tf.keras.initializers.GlorotUniform(seed=next(seeds))
+        return layers.Dense(units, activation=activation, kernel_initializer=init)
+
+    pool = layers.MaxPool2D
     net = tf.keras.Sequential(
         [
             tf.keras.Input((96, 64, 1)),
-            layers.Conv2D(64, 3, padding="same", activation="relu"),
-            layers.MaxPool2D(),
-            layers.Conv2D(128, 3, padding="same", activation="relu"),
-            layers.MaxPool2D(),
-            layers.Conv2D(256, 3, padding="same", activation="relu"),
-            layers.Conv2D(256, 3, padding="same", activation="relu"),
-            layers.MaxPool2D(),
-            layers.Conv2D(512, 3, padding="same", activation="relu"),
-            layers.Conv2D(512, 3, padding="same", activation="relu"),
-            layers.MaxPool2D(),
-            layers.Flatten(),
-            layers.Dense(4096, activation="relu"),
-            layers.Dense(4096, activation="relu"),
-            layers.Dense(128),
+            *(conv(64), pool(), conv(128), pool(), conv(256), conv(256), pool()),
+            *(conv(512), conv(512), pool(), layers.Flatten()),
+            *(dense(4096), dense(4096), dense(128, activation=None)),
         ]
     )
     mel = tf.signal.linear_to_mel_weight_matrix(64, 257, 16000, 125.0, 7500.0)
@@ -139,8 +151,7 @@ def build_vggish_standin(directory: Path) -> int:
             patches = tf.signal.frame(log_mel, 96, 96, axis=0)
             return self.net(patches[..., None])
 
-    tf.saved_model.save(StandIn(), str(directory))
-    return int(net.count_params())
+    return StandIn()
 
 
 # ------------------------------------------------------------------------------ recipes
@@ -189,7 +200,8 @@ def project_run(files: list[Path], families: tuple[str, ...], params: dict[str, 
 
     soundtracks = pd.DataFrame(
         {
-            "id": [p.stem for p in files],
+            # File names such as "Dance_(string_orchestra)" are not store keys.
+            "id": [re.sub(r"[^\w.\-]", "_", p.stem) for p in files],
             "audio_path": [str(p) for p in files],
             "split": "train",
             "valence": 0.5,
@@ -258,7 +270,9 @@ def tree_rss_mb(root: int) -> float:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        total_kb += next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS"))
+        # A zombie (an exited worker not yet reaped) has no VmRSS line.
+        rss = (int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmRSS"))
+        total_kb += next(rss, 0)
     return total_kb / 1024
 
 

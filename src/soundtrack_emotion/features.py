@@ -5,7 +5,8 @@
   coefficient (the thesis's "remove offset").
 * VGGish (thesis section 4.1.2): the pretrained TF Hub model, 16 kHz mono waveform in,
   ``[N, 128]`` out, one row per 0.96 s. Long tracks and many tracks are packed into bounded
-  batches (:class:`VggishBatcher`), so memory does not grow with track length.
+  batches (:class:`VggishBatcher`), so memory does not grow with track length. It computes in
+  float32 or bfloat16 (:mod:`soundtrack_emotion.precision`); the embeddings are float32.
 * MusiCNN (:mod:`soundtrack_emotion.musicnn`): the MSD-trained network of the musicnn 0.1.0
   wheel, rebuilt in Keras 3; 16 kHz mono in, ``[n_patches, 200]`` embeddings out, one row per
   3 s (187-frame, 2.992 s) patch, plus the 50-tag taggram.
@@ -24,7 +25,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ import numpy as np
 from soundtrack_emotion.audio import MFCC_SAMPLE_RATE, VGGISH_SAMPLE_RATE
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
 from soundtrack_emotion.musicnn import musicnn_patch_rows
+from soundtrack_emotion.precision import BFLOAT16, FLOAT32, onednn_bfloat16_rewrite
 
 # The words themselves live in vocabulary.py; re-exported for the modules that read them here.
 from soundtrack_emotion.vocabulary import (  # noqa: F401
@@ -202,13 +204,18 @@ def vggish_windows(n_samples: int) -> int:
 
 @dataclass(frozen=True)
 class VggishModel:
-    """The loaded TF Hub VGGish: ``model(waveform [n] float32 @ 16 kHz) -> [N, 128]``."""
+    """The loaded TF Hub VGGish: ``model(waveform [n] float32 @ 16 kHz) -> [N, 128]`` float32,
+    computed in ``precision`` (bfloat16: oneDNN's graph rewrite around each call, see
+    :mod:`soundtrack_emotion.precision`)."""
 
     handle: str
     module: Any = field(repr=False)
+    precision: str = FLOAT32
 
     def __call__(self, waveform: np.ndarray) -> np.ndarray:
-        out = np.asarray(self.module(np.asarray(waveform, dtype=np.float32)), dtype=np.float32)
+        with onednn_bfloat16_rewrite(self.precision):
+            out = self.module(np.asarray(waveform, dtype=np.float32))
+        out = np.asarray(out, dtype=np.float32)
         if out.ndim != 2 or out.shape[1] != VGGISH_EMBEDDING_SIZE:
             raise ModelUnavailableError(
                 f"{self.handle} is not VGGish: it returned shape {out.shape}, expected "
@@ -243,13 +250,19 @@ def _unavailable_message(handle: str, error: BaseException) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def load_vggish(handle: str = VGGISH_HANDLE) -> VggishModel:
-    """Load VGGish with ``tensorflow_hub.load(handle)``, once per process and handle.
+def load_vggish(handle: str = VGGISH_HANDLE, precision: str = FLOAT32) -> VggishModel:
+    """Load VGGish with ``tensorflow_hub.load(handle)``, once per process and handle (both
+    precisions share the loaded module).
 
     ``handle`` is a TF Hub URL (resolved through ``$TFHUB_CACHE_DIR``, so a pre-filled cache
     works offline) or a local SavedModel directory. The model is checked to map a waveform to
     [N, 128]; any failure raises :class:`ModelUnavailableError` saying how to provide it.
+    ``precision``: ``float32`` or ``bfloat16``, as resolved by :mod:`soundtrack_emotion.precision`.
     """
+    if precision not in (FLOAT32, BFLOAT16):
+        raise ParameterError(f"VGGish precision must be {FLOAT32} or {BFLOAT16}, got {precision!r}")
+    if precision != FLOAT32:
+        return replace(load_vggish(handle, FLOAT32), precision=precision)
     if not isinstance(handle, str) or not handle.strip():
         raise ParameterError(f"VGGish handle must be a URL or a directory, got {handle!r}")
     if "://" not in handle and not Path(handle).is_dir():

@@ -12,7 +12,9 @@ its variables read with TensorFlow's checkpoint reader (the package's code is ne
 * back end: max and mean over time (interleaved, as the package flattens them) -> 1506 ->
   batch norm -> dense 200 (ReLU) -> batch norm -> dense 50 -> sigmoid tag probabilities.
 
-Every batch norm runs in inference mode (moving statistics, epsilon 1e-3).
+Every batch norm runs in inference mode (moving statistics, epsilon 1e-3). ``precision``
+``bfloat16`` runs a mixed-precision clone of the network (:mod:`soundtrack_emotion.precision`);
+outputs are float32 either way.
 
 Three embeddings are offered (``layer``): ``"dense"``, the dense layer's output before its
 ReLU (``model/dense/BiasAdd``, what Essentia's msd-musicnn embeddings and its arousal/valence
@@ -44,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
+from soundtrack_emotion.precision import FLOAT32, keras_in_precision
 
 MUSICNN_SAMPLE_RATE = 16000
 MUSICNN_N_FFT = 512
@@ -292,7 +295,7 @@ def checkpoint_sha256(prefix: str) -> str:
 @dataclass(frozen=True)
 class MusicnnModel:
     """A loaded MusiCNN: ``model(patches [b, 187, 96]) -> {"taggram" [b, 50], "dense"
-    [b, 200], "penultimate" [b, 200]}`` as float32 arrays."""
+    [b, 200], "penultimate" [b, 200]}`` as float32 arrays, computed in ``precision``."""
 
     checkpoint: str
     model: str
@@ -300,6 +303,7 @@ class MusicnnModel:
     sha256: str
     network: Any = field(repr=False)
     _call: Any = field(repr=False)
+    precision: str = FLOAT32
 
     def __call__(self, patches: np.ndarray) -> dict[str, np.ndarray]:
         patches = np.asarray(patches, dtype=np.float32)
@@ -314,14 +318,17 @@ def musicnn_from_variables(
     model: str = "MSD_musicnn",
     checkpoint: str = "",
     sha256: str = "",
+    precision: str = FLOAT32,
 ) -> MusicnnModel:
-    """Build the network and fill it with checkpoint ``variables`` (uncached)."""
+    """Build the network and fill it with checkpoint ``variables`` (uncached); ``precision``
+    ``bfloat16`` runs a mixed-precision clone of it (:func:`~.precision.keras_in_precision`)."""
     import tensorflow as tf
 
     if model not in TAGS:
         raise ParameterError(f"unknown MusiCNN model {model!r}; known: {sorted(TAGS)}")
     network = build_musicnn_network(len(TAGS[model]))
     assign_checkpoint(network, variables)
+    network = keras_in_precision(network, precision)
     call = tf.function(
         lambda x: network(x, training=False),
         input_signature=[tf.TensorSpec([None, None, MUSICNN_N_MELS], tf.float32)],
@@ -333,23 +340,34 @@ def musicnn_from_variables(
         sha256=sha256,
         network=network,
         _call=call,
+        precision=precision,
     )
 
 
-def musicnn_from_checkpoint(prefix: str, *, model: str = "MSD_musicnn") -> MusicnnModel:
+def musicnn_from_checkpoint(
+    prefix: str, *, model: str = "MSD_musicnn", precision: str = FLOAT32
+) -> MusicnnModel:
     """Build the network and load the checkpoint ``prefix`` into it (uncached)."""
     return musicnn_from_variables(
-        read_checkpoint(prefix), model=model, checkpoint=prefix, sha256=checkpoint_sha256(prefix)
+        read_checkpoint(prefix),
+        model=model,
+        checkpoint=prefix,
+        sha256=checkpoint_sha256(prefix),
+        precision=precision,
     )
 
 
 @functools.lru_cache(maxsize=4)
-def load_musicnn(checkpoint: str | None = None, model: str = "MSD_musicnn") -> MusicnnModel:
-    """The MusiCNN of ``checkpoint`` (a path, or None for the set-up cache), loaded once per
-    process; :class:`ModelUnavailableError` says how to provide missing weights."""
+def load_musicnn(
+    checkpoint: str | None = None, model: str = "MSD_musicnn", precision: str = FLOAT32
+) -> MusicnnModel:
+    """The MusiCNN of ``checkpoint`` (a path, or None for the set-up cache) computing in
+    ``precision`` (``float32`` or ``bfloat16``, as resolved by :mod:`~.precision`), loaded
+    once per process; :class:`ModelUnavailableError` says how to provide missing weights."""
     from soundtrack_emotion.pretrained import musicnn_checkpoint
 
-    return musicnn_from_checkpoint(musicnn_checkpoint(checkpoint, model=model), model=model)
+    prefix = musicnn_checkpoint(checkpoint, model=model)
+    return musicnn_from_checkpoint(prefix, model=model, precision=precision)
 
 
 # ---------------------------------------------------------------------------------- features

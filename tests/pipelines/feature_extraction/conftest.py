@@ -56,10 +56,12 @@ def audio_file(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def params() -> dict:
-    """conf/base feature_extraction parameters, run inline (workers=1) with small batches."""
+    """conf/base feature_extraction parameters, run inline (workers=1) with small batches, in
+    float32 (``auto`` picks bfloat16 on some CPUs; test_precision.py tests it)."""
     text = (PROJECT_ROOT / "conf/base/parameters_feature_extraction.yml").read_text()
     loaded = copy.deepcopy(yaml.safe_load(text)["feature_extraction"])
     loaded["workers"] = 1
+    loaded["precision"] = "float32"
     loaded["vggish"]["batch_windows"] = 16
     return loaded
 

@@ -397,19 +397,18 @@ def test_process_pool_gives_the_same_features(tmp_path: Path, params: dict) -> N
         np.testing.assert_array_equal(a[track_id], b[track_id])
 
 
-def test_preflight_fails_a_vggish_run_before_it_starts(tmp_path: Path) -> None:
-    catalog = DataCatalog(
-        {"params:feature_extraction.vggish.handle": MemoryDataset(str(tmp_path / "no-vggish"))}
-    )
+def test_preflight_fails_a_vggish_run_before_it_starts(tmp_path: Path, params: dict) -> None:
+    params["vggish"]["handle"] = str(tmp_path / "no-vggish")
+    catalog = DataCatalog({"params:feature_extraction": MemoryDataset(params)})
     hook = VggishPreflightHook()
     hook.before_pipeline_run({}, create_pipeline(features=("mfcc",)), catalog)  # no VGGish: fine
     with pytest.raises(ModelUnavailableError, match="no-vggish"):
         hook.before_pipeline_run({}, create_pipeline(), catalog)
 
 
-def test_preflight_fails_a_musicnn_run_without_weights(tmp_path: Path) -> None:
-    settings = {"checkpoint": str(tmp_path / "no-weights"), "model": "MSD_musicnn"}
-    catalog = DataCatalog({"params:feature_extraction.musicnn": MemoryDataset(settings)})
+def test_preflight_fails_a_musicnn_run_without_weights(tmp_path: Path, params: dict) -> None:
+    params["musicnn"]["checkpoint"] = str(tmp_path / "no-weights")
+    catalog = DataCatalog({"params:feature_extraction": MemoryDataset(params)})
     hook = MusicnnPreflightHook()
     hook.before_pipeline_run({}, create_pipeline(features=STANDIN), catalog)  # no MusiCNN: fine
     with pytest.raises(ModelUnavailableError, match=r"python -m soundtrack_emotion\.pretrained"):

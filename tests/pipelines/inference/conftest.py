@@ -55,12 +55,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture
 def extraction_params() -> dict:
     """The project's feature_extraction parameters (conf/base), accepting tracks from 0.5 s so
-    that short hand-made files reach the framing step."""
+    that short hand-made files reach the framing step, in float32 on any CPU."""
     import yaml
 
     text = (PROJECT_ROOT / "conf/base/parameters_feature_extraction.yml").read_text()
     params = yaml.safe_load(text)["feature_extraction"]
     params["workers"] = 1
+    params["precision"] = "float32"
     params["framing"]["short_track"] = {"policy": "pad", "min_seconds": 0.5}
     return params
 

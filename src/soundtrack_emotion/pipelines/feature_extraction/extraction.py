@@ -59,12 +59,22 @@ from soundtrack_emotion.musicnn import (
     MUSICNN_N_MELS,
     MUSICNN_PATCH_FRAMES,
     MUSICNN_SAMPLE_RATE,
+    MusicnnModel,
     checkpoint_sha256,
     embedding_of,
     load_musicnn,
     musicnn_outputs,
 )
 from soundtrack_emotion.paths import resolve_path
+from soundtrack_emotion.precision import (
+    AUTO,
+    BFLOAT16,
+    FLOAT32,
+    Choice,
+    announce,
+    check_precision,
+    resolved,
+)
 from soundtrack_emotion.pretrained import MODELS as MUSICNN_MODELS
 from soundtrack_emotion.pretrained import musicnn_checkpoint
 
@@ -73,6 +83,9 @@ logger = logging.getLogger(__name__)
 # Bump when the computation of a family changes, so stored partitions are recomputed.
 # 2: truthful decoding (partial files read to their real end, no seeks between blocks).
 EXTRACTION_VERSION = {"mfcc": 2, "vggish": 2, "musicnn": 1}
+PARAMS = "feature_extraction"
+# The families computed by a network: (its name in messages, how precision converts it).
+NETWORKS = {"vggish": ("VGGish", "graph"), "musicnn": ("MusiCNN", "keras")}
 # Seconds a stopped worker gets to exit before it is killed.
 WORKER_EXIT_SECONDS = 5.0
 # Seconds a worker may take to start a task it was sent (a fresh process imports its
@@ -137,23 +150,30 @@ class MusicnnParams:
     layer: str
     patch_hop: float
     batch_patches: int
+    # Resolved (float32 or bfloat16) in the parent process: every worker computes in it.
+    precision: str = FLOAT32
 
     def compute(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(embeddings [n_patches, 200], taggram [n_patches, 50]) of ``y`` at 16 kHz, with the
-        network loaded once per process."""
+        """(embeddings [n_patches, 200], taggram [n_patches, 50]) float32 of ``y`` at 16 kHz,
+        with the network loaded once per process."""
         if multiprocessing.parent_process() is not None:
             _one_tensorflow_thread()
         out = musicnn_outputs(
             y,
-            model=load_musicnn(self.checkpoint, self.model),
+            model=self.load(),
             patch_hop=self.patch_hop,
             batch_patches=self.batch_patches,
         )
         return embedding_of(out, self.layer), out["taggram"]
 
+    def load(self) -> MusicnnModel:
+        """The network, loaded once per process, computing in ``precision``."""
+        return load_musicnn(self.checkpoint, self.model, self.precision)
+
     def spec(self) -> dict[str, Any]:
         """What stored MusiCNN features depend on (for the fingerprint): the weights' hash,
-        the front end's constants, the embedding layer and the patch hop."""
+        the front end's constants, the embedding layer and the patch hop (the precision is
+        added by :meth:`ExtractionParams.fingerprint`)."""
         return {
             "checkpoint_sha256": checkpoint_sha256(
                 musicnn_checkpoint(self.checkpoint, model=self.model)
@@ -200,10 +220,21 @@ class ExtractionParams:
     time_limit: TimeLimit
     max_same_failure_share: float
     failure_min_tracks: int
+    # The ``precision`` setting, resolved per network by precision_of (VGGish's only once it
+    # is used), unless ``pinned`` ((family, precision) pairs) fixes it.
+    precision: str = AUTO
+    pinned: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_dict(cls, params: Mapping[str, Any]) -> ExtractionParams:
+    def from_dict(
+        cls, params: Mapping[str, Any], *, pinned: Mapping[str, str] | None = None
+    ) -> ExtractionParams:
+        """Validated parameters. ``pinned``: ``{family: float32 | bfloat16}`` resolved by
+        another process (:meth:`precision_of`), used instead of resolving ``precision`` here,
+        so that a remote worker computes what the fingerprint says."""
+        pinned = dict(pinned or {})
         try:
+            setting = check_precision(params["precision"], name=f"{PARAMS}.precision")
             audio, mfcc_p, vggish = params["audio"], params["mfcc"], params["vggish"]
             musicnn_p = params["musicnn"]
             framing = params["framing"]
@@ -231,6 +262,8 @@ class ExtractionParams:
                     layer=str(musicnn_p["layer"]),
                     patch_hop=float(musicnn_p["patch_hop"]),
                     batch_patches=int(musicnn_p["batch_patches"]),
+                    precision=pinned.get("musicnn")
+                    or resolved(setting, name=f"{PARAMS}.precision", engine="keras").precision,
                 ),
                 frame_hop=float(framing["hop"]),
                 short_track_policy=str(short["policy"]),
@@ -241,6 +274,8 @@ class ExtractionParams:
                 ),
                 max_same_failure_share=float(failures["max_same_reason_share"]),
                 failure_min_tracks=int(failures["min_tracks"]),
+                precision=setting,
+                pinned=tuple(sorted(pinned.items())),
             )
         except KeyError as missing:
             raise ParameterError(f"feature_extraction parameter {missing} is missing") from None
@@ -322,10 +357,37 @@ class ExtractionParams:
         for ok, name, value, expected in checks:
             if not ok:
                 raise ParameterError(f"feature_extraction.{name} must be {expected}, got {value!r}")
+        for family, precision in self.pinned:
+            if family not in NETWORKS or precision not in (FLOAT32, BFLOAT16):
+                raise ParameterError(f"cannot pin {family!r} to precision {precision!r}")
 
-    def fingerprint(self, family: str) -> str:
+    def precision_of(self, family: str) -> str:
+        """The precision ``family``'s network computes in here (``float32`` or ``bfloat16``;
+        MFCC is NumPy: always float32), logged once per process with the reason. Raises
+        :class:`ParameterError` for a ``bfloat16`` VGGish that this process cannot run."""
+        if family == "mfcc":
+            return FLOAT32
+        if family not in NETWORKS:
+            raise ParameterError(f"unknown feature {family!r}; known: {list(FEATURES)}")
+        network, engine = NETWORKS[family]
+        pinned = dict(self.pinned).get(family)
+        name = f"{PARAMS}.precision"
+        choice = (
+            Choice(pinned, "as resolved by the process that planned the run")
+            if pinned
+            else resolved(self.precision, name=name, engine=engine)
+        )
+        announce(name, self.precision, network, choice)
+        return choice.precision
+
+    def fingerprint(self, family: str, *, with_precision: bool = True) -> str:
         """Hash of everything the stored features of ``family`` depend on, the silence
-        threshold included (a stricter one must turn stored ``ok`` records into errors)."""
+        threshold and the network's precision included (a stricter threshold must turn stored
+        ``ok`` records into errors; bfloat16 features are never mixed with float32 ones).
+
+        ``with_precision=False``: the same without the precision (nothing is resolved), the
+        identity of the features a model is trained on: a model trained on float32 features
+        stays current for bfloat16 ones, which approximate them (see docs), and vice versa."""
         if family == "mfcc":
             spec: dict[str, Any] = {**asdict(self.mfcc)}
         elif family == "vggish":
@@ -340,6 +402,10 @@ class ExtractionParams:
             "resample_quality": self.resample_quality,
             "silence_db": self.silence_db,
         }
+        # Only a non-default precision enters the hash: float32 features stored before the
+        # setting existed keep their fingerprint.
+        if with_precision and (precision := self.precision_of(family)) != FLOAT32:
+            spec["precision"] = precision
         blob = json.dumps(spec, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

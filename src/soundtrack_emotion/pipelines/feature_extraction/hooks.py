@@ -1,4 +1,6 @@
-"""Fail a run that needs VGGish or MusiCNN before any long work starts, not hours into it."""
+"""Fail a run that needs VGGish or MusiCNN before any long work starts, not hours into it
+(a missing model, or a ``precision`` this process cannot run), and load each network in the
+precision its nodes will use."""
 
 from __future__ import annotations
 
@@ -9,16 +11,15 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from soundtrack_emotion.features import load_vggish
-from soundtrack_emotion.musicnn import load_musicnn
+from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 
 logger = logging.getLogger(__name__)
 
 # Nodes that run the VGGish network itself (not just read stored VGGish features).
 VGGISH_MODEL_TAG = "vggish_model"
-HANDLE_PARAM = "params:feature_extraction.vggish.handle"
 # Nodes that run the MusiCNN network itself.
 MUSICNN_MODEL_TAG = "musicnn_model"
-MUSICNN_PARAM = "params:feature_extraction.musicnn"
+PARAMS = "params:feature_extraction"
 
 
 class VggishPreflightHook:
@@ -32,9 +33,9 @@ class VggishPreflightHook:
     ) -> None:
         if not any(VGGISH_MODEL_TAG in n.tags for n in pipeline.nodes):
             return
-        handle = catalog.load(HANDLE_PARAM)
-        logger.info("Checking that VGGish loads from %s", handle)
-        load_vggish(handle)
+        params = ExtractionParams.from_dict(catalog.load(PARAMS))
+        logger.info("Checking that VGGish loads from %s", params.vggish_handle)
+        load_vggish(params.vggish_handle, params.precision_of("vggish"))
 
 
 class MusicnnPreflightHook:
@@ -48,6 +49,7 @@ class MusicnnPreflightHook:
     ) -> None:
         if not any(MUSICNN_MODEL_TAG in n.tags for n in pipeline.nodes):
             return
-        params = catalog.load(MUSICNN_PARAM)
+        params = ExtractionParams.from_dict(catalog.load(PARAMS))
         logger.info("Checking that the MusiCNN weights load")
-        load_musicnn(params["checkpoint"], params["model"])
+        params.precision_of("musicnn")
+        params.musicnn.load()

@@ -157,7 +157,8 @@ def extract_features(
 
     batcher = None
     if any("vggish" in t.families for t in tasks):
-        batcher = VggishBatcher(load_vggish(p.vggish_handle), batch_windows=p.vggish_batch_windows)
+        vggish = load_vggish(p.vggish_handle, p.precision_of("vggish"))
+        batcher = VggishBatcher(vggish, batch_windows=p.vggish_batch_windows)
     waiting: dict[str, TrackResult] = {}
 
     def vggish_done(finished: list[tuple[str, np.ndarray]]) -> dict[str, FeatureRecord]:

@@ -26,6 +26,7 @@ from soundtrack_emotion.pipelines.modelling.tracking import (
     load_registered_keras,
     resolve_registered_model,
 )
+from soundtrack_emotion.precision import FLOAT32, keras_in_precision
 from soundtrack_emotion.provenance import DEMO, corpus_fingerprint
 from soundtrack_emotion.vad import VAD_LABELS
 
@@ -264,7 +265,10 @@ def model_loaders(
     }
 
 
-def label_models_for(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[LabelModel]:
+def label_models_for(
+    chosen: pd.DataFrame, loaded: Mapping[str, Any], *, precision: str = FLOAT32
+) -> list[LabelModel]:
+    """One :class:`LabelModel` per row of ``chosen``, its model computing in ``precision``."""
     models = []
     for row in chosen.itertuples(index=False):
         key = model_key(row.feature, row.network, row.target)
@@ -276,7 +280,7 @@ def label_models_for(chosen: pd.DataFrame, loaded: Mapping[str, Any]) -> list[La
             LabelModel(
                 label=row.label,
                 feature=row.feature,
-                predict=keras_model.predict_on_batch,
+                predict=keras_in_precision(keras_model, precision).predict_on_batch,
                 frame_shape=(int(length), int(n_features)),
                 output_index=int(row.output_index),
             )

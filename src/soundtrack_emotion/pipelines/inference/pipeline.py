@@ -83,6 +83,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
                     "existing_results": "existing_inference_results",
                     "compute": "params:compute",
                     "domain_references": "domain_references",
+                    "precision": "params:inference.precision",
                 },
                 outputs="inference_results",
                 name="predict_vad_timelines",

@@ -30,7 +30,6 @@ from soundtrack_emotion.distributed import ComputeParams, dask_client, dask_map
 from soundtrack_emotion.domain import DomainReference
 from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
 from soundtrack_emotion.features import load_vggish
-from soundtrack_emotion.musicnn import load_musicnn
 from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     ExtractionParams,
@@ -54,6 +53,7 @@ from soundtrack_emotion.pipelines.inference.track import (
     TrackInference,
     infer_track,
 )
+from soundtrack_emotion.precision import FLOAT32, trained_model_precision
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +73,13 @@ def inference_fingerprint(
     hop_seconds: float,
     waveform_points: int,
     domains: Mapping[str, DomainReference] | None = None,
+    precision: str = FLOAT32,
 ) -> str:
     """Hash of everything besides the audio file that a track's result depends on: the model
     per label (its weights) and output column, the feature and length rules of
-    ``feature_extraction``, ``hop_seconds``, ``waveform_points`` and the out-of-domain
-    references (``domains``). Settings that change only
+    ``feature_extraction`` (the embedding networks' precision included), ``hop_seconds``,
+    ``waveform_points``, the out-of-domain references (``domains``) and the ``precision`` the
+    models score in. Settings that change only
     speed or memory (``batch_size``, ``workers``, VGGish ``batch_windows``) are left out."""
     models = [
         {
@@ -98,6 +100,8 @@ def inference_fingerprint(
         "waveform_points": int(waveform_points),
         "domains": {f: ref.fingerprint for f, ref in sorted((domains or {}).items())},
     }
+    if precision != FLOAT32:  # only then: results cached before the setting stay current
+        spec["precision"] = precision
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -145,6 +149,7 @@ def predict_vad_timelines(
     existing_results: TrackCache | None = None,
     compute: Mapping[str, Any] | None = None,
     domain_references: Mapping[str, Callable[[], DomainReference]] | None = None,
+    precision: str = FLOAT32,
 ) -> Iterator[dict[str, CachedTrack]]:
     """Run :func:`infer_track` on every track that ``existing_results`` (the track cache as it
     is on disk) holds no current result for, with a progress bar (tracks done, ETA).
@@ -161,10 +166,13 @@ def predict_vad_timelines(
     writes its record straight into the track cache (:func:`score_on_worker`); the records
     equal those of this process's run bit for bit (timings aside).
     ``domain_references``: each feature family's out-of-domain reference loader
-    (:func:`domain_loaders` picks those of the chosen models' corpus).
+    (:func:`domain_loaders` picks those of the chosen models' corpus). ``precision``
+    (``params:inference.precision``, ``auto`` by default there): what the trained models
+    compute in.
     """
     models = load_chosen_models(inference_models, trained_models)
-    label_models = label_models_for(inference_models, models)
+    model_precision = trained_model_precision(precision)
+    label_models = label_models_for(inference_models, models, precision=model_precision)
     extraction = ExtractionParams.from_dict(feature_extraction)
     references = domain_loaders(inference_models, domain_references)
     domains = {feature: load() for feature, load in references.items()}
@@ -175,6 +183,7 @@ def predict_vad_timelines(
         hop_seconds=hop_seconds,
         waveform_points=waveform_points,
         domains=domains,
+        precision=model_precision,
     )
     todo: dict[str, Any] = {}
     for row in inference_tracks.itertuples(index=False):
@@ -203,6 +212,7 @@ def predict_vad_timelines(
     )
     backend = ComputeParams.from_dict(compute)
     if backend.uses_dask:
+        embedding_features = sorted({m.feature for m in label_models} - {"mfcc"})
         yield from _score_on_dask(
             todo,
             backend,
@@ -216,6 +226,11 @@ def predict_vad_timelines(
                 batch_size=int(batch_size),
                 waveform_points=int(waveform_points),
                 fingerprint=fingerprint,
+                # This process's precisions: the fingerprint says what the workers compute.
+                precisions=(
+                    ("models", model_precision),
+                    *((f, extraction.precision_of(f)) for f in embedding_features),
+                ),
                 # Absolute: the workers write there (same path on every machine of a cluster).
                 cache_path=str(Path(existing_results.path).resolve()) if existing_results else "",
             ),
@@ -223,10 +238,10 @@ def predict_vad_timelines(
         return
     vggish = None
     if any(m.feature == "vggish" for m in label_models):
-        vggish = load_vggish(extraction.vggish_handle)
+        vggish = load_vggish(extraction.vggish_handle, extraction.precision_of("vggish"))
     musicnn = None
     if any(m.feature == "musicnn" for m in label_models):
-        musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
+        musicnn = extraction.musicnn.load()
     for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
         record, error = score_track(
             str(resolve_path(row.path)),
@@ -328,6 +343,9 @@ class ScoringJob:
     waveform_points: int
     fingerprint: str
     cache_path: str
+    # (network, precision) as the planning process resolved them: "models" and the embedding
+    # families (see ExtractionParams.from_dict's ``pinned``).
+    precisions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -372,16 +390,18 @@ def _worker_models(job: ScoringJob) -> WorkerModels:
         if job.fingerprint not in _WORKER_MODELS:
             chosen = pd.DataFrame(list(job.chosen), columns=list(MODEL_COLUMNS[:5]))
             loaded = {key: load() for key, load in job.loaders.items()}
-            extraction = ExtractionParams.from_dict(job.feature_extraction)
+            precisions = dict(job.precisions)
+            model_precision = precisions.pop("models", FLOAT32)
+            extraction = ExtractionParams.from_dict(job.feature_extraction, pinned=precisions)
             vggish = None
             if (chosen["feature"] == "vggish").any():
-                vggish = load_vggish(extraction.vggish_handle)
+                vggish = load_vggish(extraction.vggish_handle, extraction.precision_of("vggish"))
             musicnn = None
             if (chosen["feature"] == "musicnn").any():
-                musicnn = load_musicnn(extraction.musicnn.checkpoint, extraction.musicnn.model)
+                musicnn = extraction.musicnn.load()
             _WORKER_MODELS.clear()  # one job's models at a time: memory stays bounded
             _WORKER_MODELS[job.fingerprint] = WorkerModels(
-                models=label_models_for(chosen, loaded),
+                models=label_models_for(chosen, loaded, precision=model_precision),
                 vggish=vggish,
                 musicnn=musicnn,
                 extraction=extraction,

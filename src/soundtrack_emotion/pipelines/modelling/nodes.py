@@ -211,7 +211,10 @@ def fit_domain(
         max_blocks=domain["max_blocks"],
         seed=seed,
         corpus_fingerprint=corpus_fingerprint(soundtracks),
-        features_fingerprint=ExtractionParams.from_dict(feature_extraction).fingerprint(feature),
+        # As in the models' provenance: the reference stays current across a precision switch.
+        features_fingerprint=ExtractionParams.from_dict(feature_extraction).fingerprint(
+            feature, with_precision=False
+        ),
     )
     rough = " (a rough threshold: few validation songs)" if (
         reference.n_validation_songs < MIN_CALIBRATION_SONGS) else ""  # fmt: skip
@@ -501,16 +504,19 @@ def record_provenance(
     """The provenance of the model trained now (``provenance.training_provenance``): the
     corpus in ``soundtracks`` (demo when ``is_demo``), ``spec.feature``'s extraction
     fingerprint, the code and package versions."""
-    fingerprint = ExtractionParams.from_dict(feature_extraction).fingerprint(spec.feature)
+    params = ExtractionParams.from_dict(feature_extraction)
+    fingerprint = params.fingerprint(spec.feature, with_precision=False)
     return training_provenance(soundtracks, fingerprint, feature=spec.feature, is_demo=is_demo)
 
 
 def current_fingerprints(
     soundtracks: pd.DataFrame, feature_extraction: Mapping[str, Any]
 ) -> tuple[str, dict[str, str]]:
-    """The current corpus fingerprint and every feature family's extraction fingerprint."""
+    """The current corpus fingerprint and every feature family's extraction fingerprint
+    (without the networks' precision: a model stays current when only that changes)."""
     params = ExtractionParams.from_dict(feature_extraction)
-    return corpus_fingerprint(soundtracks), {f: params.fingerprint(f) for f in FEATURES}
+    fingerprints = {f: params.fingerprint(f, with_precision=False) for f in FEATURES}
+    return corpus_fingerprint(soundtracks), fingerprints
 
 
 def _json_number(value: float) -> float | None:
