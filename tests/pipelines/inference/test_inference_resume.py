@@ -99,6 +99,7 @@ def _kedro_run(cache: Path, tracks, trained_models, extraction_params, **params)
         "params:feature_extraction": extraction_params,
         "params:compute": {"backend": "processes"},
         "params:inference.audio_path": "",
+        "params:inference.catalogue": "",
         "params:inference.precision": "float32",
         **{f"params:inference.{k}": v for k, v in (NODE_PARAMS | params).items()},
     }
