@@ -277,10 +277,12 @@ def tree_rss_mb(root: int) -> float:
 
 
 class PeakMemory:
-    """Samples the RSS of this process tree (workers included) every ``interval`` seconds."""
+    """Samples the RSS of this process tree (workers included) every ``interval`` seconds.
+    ``lifetime``: also count this process's own peak since it started (``ru_maxrss``); off
+    when several runs share one process and each wants its own peak."""
 
-    def __init__(self, interval: float = 0.1) -> None:
-        self.interval, self.peak_mb = interval, 0.0
+    def __init__(self, interval: float = 0.1, *, lifetime: bool = True) -> None:
+        self.interval, self.peak_mb, self.lifetime = interval, 0.0, lifetime
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -296,8 +298,9 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        self.peak_mb = max(self.peak_mb, own)
+        if self.lifetime:
+            own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            self.peak_mb = max(self.peak_mb, own)
 
 
 def measure_memory(args: argparse.Namespace) -> None:

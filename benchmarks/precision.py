@@ -34,7 +34,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +42,7 @@ import soundfile as sf
 
 from feature_extraction import (
     GENERATED_RATE,
+    PeakMemory,
     audio_files,
     audio_seconds,
     build_vggish_standin,
@@ -54,7 +54,6 @@ from feature_extraction import (
     thesis_mfcc,
     thesis_vggish,
     timed,
-    tree_rss_mb,
 )
 from soundtrack_emotion.pipelines.feature_extraction.extraction import available_cores
 
@@ -65,31 +64,9 @@ DEFAULT_FOLDER = SHARED / "audio" / "librosa_examples"
 PRECISIONS = ("float32", "bfloat16")
 
 
-class RunPeak:
-    """Peak RSS (MB) of this process and its workers while the enclosed run lasts."""
-
-    def __init__(self, interval: float = 0.1) -> None:
-        self.interval, self.peak_mb = interval, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, tree_rss_mb(os.getpid()))
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> RunPeak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def measured(func: Callable[[], None], repeat: int) -> tuple[float, float]:
     """(wall seconds of the fastest of ``repeat`` runs, peak MB over them)."""
-    with RunPeak() as peak:
+    with PeakMemory(lifetime=False) as peak:
         wall, _ = timed(func, repeat)
     return wall, peak.peak_mb
 

@@ -150,6 +150,23 @@ def parse_vad_lexicon(text: str, *, fmt: str, source: str = "<text>") -> pd.Data
     return table
 
 
+def _read_text(
+    filepath: str, *, encoding: str, credentials: dict[str, Any], expected: str, missing: str
+) -> str:
+    """The whole text of a published file (local or fsspec URL), or a
+    :class:`LexiconFormatError`: ``missing`` when it is not there, the encoding and what was
+    ``expected`` when it is not text in ``encoding``."""
+    try:
+        with fsspec.open(filepath, "r", encoding=encoding, **credentials) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise LexiconFormatError(missing) from None
+    except UnicodeDecodeError as exc:
+        raise LexiconFormatError(
+            f"{filepath} is not {encoding} text ({exc.reason}); expected {expected}"
+        ) from None
+
+
 class VadLexiconDataset(AbstractDataset[None, pd.DataFrame]):
     """Read-only Kedro dataset: a VAD lexicon file -> ``word, valence, arousal, dominance``.
 
@@ -181,21 +198,14 @@ class VadLexiconDataset(AbstractDataset[None, pd.DataFrame]):
 
     def load(self) -> pd.DataFrame:
         spec = LEXICON_FORMATS[self._format]
-        try:
-            with fsspec.open(
-                self._filepath, "r", encoding=self._encoding, **self._credentials
-            ) as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            raise LexiconFormatError(
-                f"lexicon file not found: {self._filepath}. Expected a {spec.name} lexicon "
-                f"({spec.description}); set its path in the catalog entry (see README)."
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise LexiconFormatError(
-                f"{self._filepath} is not {self._encoding} text ({exc.reason}); expected "
-                f"{spec.description}"
-            ) from None
+        text = _read_text(
+            self._filepath,
+            encoding=self._encoding,
+            credentials=self._credentials,
+            expected=spec.description,
+            missing=f"lexicon file not found: {self._filepath}. Expected a {spec.name} lexicon "
+            f"({spec.description}); set its path in the catalog entry (see README).",
+        )
         return parse_vad_lexicon(text, fmt=self._format, source=self._filepath)
 
     def save(self, data: None) -> None:
@@ -278,16 +288,15 @@ class AffectWordListDataset(AbstractDataset[None, list]):
     def load(self) -> list[str]:
         if self._filepath is None:
             return []
-        try:
-            with fsspec.open(
-                self._filepath, "r", encoding=self._encoding, **self._credentials
-            ) as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            raise LexiconFormatError(
-                f"affect word list not found: {self._filepath} "
-                f"({AFFECT_WORD_FORMATS[self._format]}); fix its path or remove filepath"
-            ) from None
+        expected = AFFECT_WORD_FORMATS[self._format]
+        text = _read_text(
+            self._filepath,
+            encoding=self._encoding,
+            credentials=self._credentials,
+            expected=expected,
+            missing=f"affect word list not found: {self._filepath} ({expected}); fix its path "
+            "or remove filepath",
+        )
         return parse_affect_words(text, fmt=self._format, source=self._filepath)
 
     def save(self, data: None) -> None:
