@@ -113,6 +113,35 @@ class Audio:
             ) from None
 
 
+def mel_spectrogram(
+    y: np.ndarray, *, sr: int, n_fft: int, hop_length: int, n_mels: int, chunk_frames: int
+) -> np.ndarray:
+    """``librosa.feature.melspectrogram(y=y, sr=sr, n_fft=n_fft, hop_length=hop_length,
+    n_mels=n_mels)`` [n_mels, 1 + len(y) // hop_length], computed ``chunk_frames`` frames at a
+    time (the same numbers, bounded memory for hour-long tracks)."""
+    import librosa
+
+    kwargs = {"sr": sr, "n_fft": n_fft, "hop_length": hop_length, "n_mels": n_mels}
+    n_frames = 1 + len(y) // hop_length
+    if n_frames <= chunk_frames:
+        return librosa.feature.melspectrogram(y=y, **kwargs)
+    # librosa centres frames by zero-padding n_fft // 2 samples on each side.
+    padded = np.pad(y, n_fft // 2)
+    return np.concatenate(
+        [
+            librosa.feature.melspectrogram(
+                y=padded[hop_length * start : hop_length * (end - 1) + n_fft],
+                center=False,
+                **kwargs,
+            )
+            for start, end in (
+                (a, min(n_frames, a + chunk_frames)) for a in range(0, n_frames, chunk_frames)
+            )
+        ],
+        axis=1,
+    )
+
+
 def sniff_container(head: bytes) -> str | None:
     """Container named by a file's first bytes (``"WAV"``, ``"M4A/MP4"``, ...), else None."""
     for magic, name in _SOUNDFILE_MAGIC + _FFMPEG_MAGIC:

@@ -24,14 +24,14 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from soundtrack_emotion.audio import MFCC_SAMPLE_RATE, VGGISH_SAMPLE_RATE
+from soundtrack_emotion.audio import MFCC_SAMPLE_RATE, VGGISH_SAMPLE_RATE, mel_spectrogram
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
 from soundtrack_emotion.musicnn import musicnn_patch_rows
 from soundtrack_emotion.precision import BFLOAT16, FLOAT32, onednn_bfloat16_rewrite
@@ -47,6 +47,8 @@ from soundtrack_emotion.vocabulary import (  # noqa: F401
 MFCC_N_MFCC = 13
 MFCC_N_FFT = 2048
 MFCC_HOP_LENGTH = 1024
+# Mel bands under the MFCCs: librosa.feature.mfcc's default, which the thesis used.
+MFCC_N_MELS = 128
 # MFCC windows computed per STFT chunk (~6 min of audio): bounds memory on long tracks.
 MFCC_CHUNK_WINDOWS = 8192
 
@@ -96,35 +98,17 @@ def mfcc(
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ParameterError(f"y must be a mono waveform [n], got shape {y.shape}")
-    n_windows = 1 + len(y) // hop_length
-    if n_windows <= chunk_windows:
-        coefficients = librosa.feature.mfcc(
-            y=y, sr=sr, n_mfcc=n_mfcc, n_fft=n_fft, hop_length=hop_length
-        )
-    else:
-        # librosa centres windows by zero-padding n_fft // 2 samples on each side.
-        padded = np.pad(y, n_fft // 2)
-        mel = np.concatenate(
-            [
-                librosa.feature.melspectrogram(
-                    y=padded[hop_length * a : hop_length * (b - 1) + n_fft],
-                    sr=sr,
-                    n_fft=n_fft,
-                    hop_length=hop_length,
-                    center=False,
-                )
-                for a, b in _chunks(n_windows, chunk_windows)
-            ],
-            axis=1,
-        )
-        coefficients = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=n_mfcc)
+    mel = mel_spectrogram(
+        y,
+        sr=sr,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        n_mels=MFCC_N_MELS,
+        chunk_frames=chunk_windows,
+    )
+    coefficients = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=n_mfcc)
     start = 1 if drop_c0 else 0
     return np.ascontiguousarray(coefficients[start:].T, dtype=np.float32)
-
-
-def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, n, size):
-        yield start, min(n, start + size)
 
 
 # ---------------------------------------------------------------------------------- framing

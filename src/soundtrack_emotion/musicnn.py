@@ -38,13 +38,14 @@ import functools
 import glob
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from soundtrack_emotion.audio import mel_spectrogram
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
 from soundtrack_emotion.precision import FLOAT32, keras_in_precision
 
@@ -115,7 +116,6 @@ def musicnn_logmel(
     [1 + n // 256, 96] float32: ``log10(10000 * mel + 1)`` with
     ``mel = librosa.feature.melspectrogram(y=y, sr=16000, n_fft=512, hop_length=256,
     n_mels=96)``, all in float32; computed ``chunk_frames`` frames at a time (same numbers)."""
-    import librosa
 
     if sr != MUSICNN_SAMPLE_RATE:
         raise ParameterError(f"MusiCNN needs {MUSICNN_SAMPLE_RATE} Hz audio, got sr={sr!r}")
@@ -124,32 +124,16 @@ def musicnn_logmel(
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ParameterError(f"y must be a mono waveform [n], got shape {y.shape}")
-    kwargs = {"sr": sr, "n_fft": MUSICNN_N_FFT, "hop_length": MUSICNN_HOP_LENGTH}
-    n_frames = 1 + len(y) // MUSICNN_HOP_LENGTH
-    if n_frames <= chunk_frames:
-        mel = librosa.feature.melspectrogram(y=y, n_mels=MUSICNN_N_MELS, **kwargs)
-    else:
-        # librosa centres frames by zero-padding n_fft // 2 samples on each side.
-        padded = np.pad(y, MUSICNN_N_FFT // 2)
-        mel = np.concatenate(
-            [
-                librosa.feature.melspectrogram(
-                    y=padded[MUSICNN_HOP_LENGTH * a : MUSICNN_HOP_LENGTH * (b - 1) + MUSICNN_N_FFT],
-                    n_mels=MUSICNN_N_MELS,
-                    center=False,
-                    **kwargs,
-                )
-                for a, b in _chunks(n_frames, chunk_frames)
-            ],
-            axis=1,
-        )
+    mel = mel_spectrogram(
+        y,
+        sr=sr,
+        n_fft=MUSICNN_N_FFT,
+        hop_length=MUSICNN_HOP_LENGTH,
+        n_mels=MUSICNN_N_MELS,
+        chunk_frames=chunk_frames,
+    )
     mel = mel.T.astype(np.float32, copy=False)
     return np.log10(np.float32(MUSICNN_LOG_SCALE) * mel + np.float32(1.0))
-
-
-def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, n, size):
-        yield start, min(n, start + size)
 
 
 def patch_hop_frames(patch_hop: float) -> int:
