@@ -153,5 +153,5 @@ def test_affect_word_lists_read_plain_and_emolex(tmp_path):
         AffectWordListDataset(filepath=plain, format="nrc_emolex").load()
     latin = tmp_path / "latin1.txt"
     latin.write_bytes("r\xeaveur\n".encode("latin-1"))  # not UTF-8: a reason, not a traceback
-    with pytest.raises(DatasetError, match="latin1.txt is not utf-8 text"):
+    with pytest.raises(DatasetError, match=r"latin1\.txt is not utf-8 text"):
         AffectWordListDataset(filepath=latin).load()

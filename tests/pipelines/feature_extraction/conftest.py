@@ -166,3 +166,15 @@ def fake_ffmpeg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return script
+
+
+@pytest.fixture(scope="module")
+def musicnn_weights() -> str:
+    """The installed MusiCNN checkpoint (``python -m soundtrack_emotion.pretrained``), or skip."""
+    from soundtrack_emotion.exceptions import ModelUnavailableError
+    from soundtrack_emotion.pretrained import musicnn_checkpoint
+
+    try:
+        return musicnn_checkpoint(None)
+    except ModelUnavailableError as error:
+        pytest.skip(f"MusiCNN weights not installed ({error})")

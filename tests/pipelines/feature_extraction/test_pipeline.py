@@ -32,7 +32,6 @@ from soundtrack_emotion.pipelines.feature_extraction.hooks import (
     MusicnnPreflightHook,
     VggishPreflightHook,
 )
-from soundtrack_emotion.pretrained import musicnn_checkpoint
 from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS, OFFLINE_FEATURES
 
@@ -417,14 +416,6 @@ def test_preflight_fails_a_musicnn_run_without_weights(tmp_path: Path, params: d
     assert {n.name for n in offline.only_nodes_with_tags("musicnn_model").nodes} == {
         "extract_features"
     }
-
-
-@pytest.fixture(scope="module")
-def musicnn_weights() -> str:
-    try:
-        return musicnn_checkpoint(None)
-    except ModelUnavailableError as error:
-        pytest.skip(f"MusiCNN weights not installed ({error})")
 
 
 def test_musicnn_joins_the_offline_run(

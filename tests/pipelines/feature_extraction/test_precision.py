@@ -35,7 +35,7 @@ import yaml
 from soundtrack_emotion import precision
 from soundtrack_emotion.audio import load_audio
 from soundtrack_emotion.datasets import FeatureStoreDataset
-from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
+from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.features import VggishModel, vggish_embeddings
 from soundtrack_emotion.musicnn import MUSICNN_SAMPLE_RATE, load_musicnn, musicnn_outputs
 from soundtrack_emotion.parameter_check import check_parameter_keys
@@ -44,7 +44,6 @@ from soundtrack_emotion.pipelines.feature_extraction.extraction import (
     extract_track,
 )
 from soundtrack_emotion.precision import BFLOAT16, FLOAT32, PRECISIONS, Hardware, resolve
-from soundtrack_emotion.pretrained import musicnn_checkpoint
 
 from .conftest import PROJECT_ROOT, make_soundtracks, tone, write_audio
 
@@ -224,14 +223,6 @@ def test_a_model_stays_current_when_only_the_precision_changes(tmp_path: Path, p
     assert seen[0] == seen[1] == seen[2]
     store = ExtractionParams.from_dict(params | {"precision": "bfloat16"})
     assert store.fingerprint("musicnn", with_precision=False) != store.fingerprint("musicnn")
-
-
-@pytest.fixture(scope="module")
-def musicnn_weights() -> str:
-    try:
-        return musicnn_checkpoint(None)
-    except ModelUnavailableError as error:
-        pytest.skip(f"MusiCNN weights not installed ({error})")
 
 
 def test_a_precision_change_recomputes_the_musicnn_features_only(
