@@ -1,5 +1,6 @@
 # Two commands after `git clone` and `cd`:
 #   make demo   set up (.venv, pinned dependencies, registry-served model weights), run the offline demo
+#               in its fast profile (conf/demo); `kedro run --pipelines=offline` trains the thesis networks
 #   make test   set up if needed, then ruff + pytest (what CI runs: .ci/run)
 # Both are idempotent: the environment is rebuilt only when pyproject.toml changes.
 
@@ -17,7 +18,7 @@ WEIGHTS := $(VENV)/.weights-$(KEY)
 .PHONY: demo test setup weights lint help clean
 
 help:
-	@echo "make demo    set up, then kedro run --pipelines=offline (report: data/08_reporting/report.html)"
+	@echo "make demo    set up, then kedro run --pipelines=offline --env demo (report: data/08_reporting/report.html)"
 	@echo "make test    set up, then ruff check + pytest"
 	@echo "make setup   only create $(VENV) and install the pinned dependencies"
 	@echo "make clean   remove $(VENV) (data/ is kept)"
@@ -44,7 +45,7 @@ $(WEIGHTS): $(INSTALLED)
 	fi
 
 demo: $(INSTALLED) $(WEIGHTS)
-	$(BIN)/kedro run --pipelines=offline
+	$(BIN)/kedro run --pipelines=offline --env demo
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests benchmarks

@@ -134,3 +134,29 @@ def test_an_environment_and_runtime_params_merge_key_by_key_over_base() -> None:
     assert params["compute"]["backend"] == "dask"
     assert params["inference"] == {**base["inference"], "catalogue": "movies/"}
     assert set(params) == set(base)
+
+
+def test_base_holds_the_thesis_networks_and_the_demo_environment_only_shrinks_them() -> None:
+    """`kedro run` trains the thesis's exact CNN and LSTM (section 4.2); `make demo`'s
+    `--env demo` changes only corpus size, widths and training budgets, all declared in base."""
+    from soundtrack_emotion.parameter_check import unknown_keys
+    from soundtrack_emotion.settings import CONFIG_LOADER_ARGS
+
+    args = {k: v for k, v in CONFIG_LOADER_ARGS.items() if k != "custom_resolvers"}
+    base = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), **args, env="base")["parameters"]
+    demo = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), **args, env="demo")["parameters"]
+    thesis = base["modelling"]["networks"]
+    assert thesis["cnn"]["architecture"]["conv_filters"] == [32, 64]
+    assert thesis["cnn"]["architecture"]["dense_units"] == [128, 128, 64]
+    assert thesis["lstm"]["architecture"]["units"] == 512
+    assert thesis["lstm"]["architecture"]["dense_units"] == [128, 128, 64]
+
+    assert unknown_keys(demo, base) == []
+    small = demo["modelling"]["networks"]
+    assert small["lstm"]["architecture"]["units"] < 512
+    assert small["cnn"]["training"]["epochs"] < thesis["cnn"]["training"]["epochs"]
+    assert small["ridge"] == thesis["ridge"]  # what the demo does not set stays base's
+    assert demo["demo"]["n_tracks"] < base["demo"]["n_tracks"]
+    assert {k: v for k, v in demo.items() if k not in ("demo", "modelling")} == {
+        k: v for k, v in base.items() if k not in ("demo", "modelling")
+    }

@@ -36,6 +36,25 @@ def pipeline_of(tags: Any) -> str | None:
     return next((name for name in (*BATCH_PIPELINES, "acquisition") if name in tags), None)
 
 
+# Packages that set their own loggers' levels when imported, after Kedro has applied
+# conf/logging.yml: kedro-mlflow sets INFO ("Registering new custom resolver", "Mlflow run ...
+# has started") and MLflow configures its loggers (its database set-up lines).
+_SELF_LEVELLING_LOGGERS = ("kedro_mlflow", "mlflow")
+
+
+def restore_configured_log_levels() -> None:
+    """Import the packages of ``_SELF_LEVELLING_LOGGERS``, then give their loggers back the
+    levels the project's logging configuration sets (``conf/logging.yml``)."""
+    from kedro.framework.project import LOGGING
+
+    configured = LOGGING.data.get("loggers", {})
+    for name in _SELF_LEVELLING_LOGGERS:
+        importlib.import_module(name)
+        level = configured.get(name, {}).get("level")
+        if level is not None:
+            logging.getLogger(name).setLevel(level)
+
+
 def gpu_present() -> bool:
     """Whether this machine has an NVIDIA device (then TensorFlow's device lines are kept)."""
     return bool(glob.glob("/dev/nvidia[0-9]*"))

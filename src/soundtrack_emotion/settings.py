@@ -7,6 +7,7 @@ from pathlib import Path
 from kedro.config import OmegaConfigLoader
 from kedro.utils import find_kedro_project
 
+from soundtrack_emotion.console import restore_configured_log_levels
 from soundtrack_emotion.hooks import (
     ConsoleHook,
     DemoCorpusHook,
@@ -70,6 +71,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 warnings.filterwarnings(
     "ignore", message=r".*Add type hints to the `predict` method", category=UserWarning
 )
+restore_configured_log_levels()
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

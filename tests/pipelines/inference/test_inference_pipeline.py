@@ -78,7 +78,7 @@ def test_every_inference_output_is_catalogued_with_its_layer():
     assert models["type"] == "partitions.PartitionedDataset"
     assert (
         models["path"] + "/{feature}_{network}/{target}" + models["filename_suffix"]
-        == (catalog["{feature}_{network}.{target}.model"]["filepath"])
+        == (catalog["{feature}_{network}.{target}.model"]["dataset"]["filepath"])
     )
     assert models["metadata"]["kedro-viz"]["layer"] == "models"
 

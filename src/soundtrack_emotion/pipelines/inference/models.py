@@ -337,7 +337,7 @@ def model_identity(inference_models: pd.DataFrame | None) -> dict[str, Any]:
         rows = rows.assign(model=[f"{r.feature}_{r.network}.{r.target}"
                                   for r in rows.itertuples(index=False)])  # fmt: skip
     rows = rows.assign(**{c: rows.get(c, "") for c in IDENTITY_COLUMNS})
-    rows = rows.fillna("")
+    rows = rows.astype(object).fillna("")  # text columns read back as all-NaN floats
     corpora = sorted({f"{r.corpus_kind} {r.corpus_fingerprint}".strip()
                       for r in rows.itertuples(index=False)})  # fmt: skip
     return {

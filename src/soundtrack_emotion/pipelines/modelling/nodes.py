@@ -328,7 +328,8 @@ def train_model(
     """
     training = network["training"]
     _check_training(spec.network, training)
-    keras.backend.clear_session()
+    # free_memory=False: no gc.collect(), which costs ~0.4 s per model in a long run.
+    keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 

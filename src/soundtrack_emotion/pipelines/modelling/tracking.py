@@ -17,6 +17,7 @@ import functools
 import io
 import logging
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -120,6 +121,20 @@ def _metric_values(evaluation: Mapping[str, Any]) -> dict[str, float]:
     return values
 
 
+def _epoch_metrics(history: pd.DataFrame) -> list[Any]:
+    """Every defined value of ``history`` (one row per epoch) as an MLflow metric at its
+    epoch's step."""
+    from mlflow.entities import Metric
+
+    timestamp = int(time.time() * 1000)
+    return [
+        Metric(column, float(value), timestamp, int(row["epoch"]))
+        for _, row in history.iterrows()
+        for column, value in row.items()
+        if column not in ("epoch", "seconds") and pd.notna(value)
+    ]
+
+
 def track_model(
     evaluation: Mapping[str, Any],
     model: keras.Model,
@@ -166,13 +181,8 @@ def track_model(
     ) as run:
         mlflow.log_params({k: str(v)[:250] for k, v in params.items()})
         mlflow.log_metrics(_metric_values(evaluation))
-        for row in history.itertuples(index=False):
-            step = int(row.epoch)
-            mlflow.log_metrics(
-                {c: float(getattr(row, c)) for c in history.columns
-                 if c not in ("epoch", "seconds") and pd.notna(getattr(row, c))},
-                step=step,
-            )  # fmt: skip
+        # The per-epoch curves in one request, not one per epoch.
+        mlflow.MlflowClient().log_batch(run.info.run_id, metrics=_epoch_metrics(history))
         mlflow.log_text(history.to_csv(index=False), "history.csv")
         mlflow.log_dict(provenance, "provenance.json")
         mlflow.log_dict(dict(evaluation), "metrics.json")
