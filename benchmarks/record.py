@@ -6,6 +6,7 @@ demo, the table built from the catalogued ``model_metrics`` of the latest run):
     nice python benchmarks/record.py feature_extraction --minutes 30   # feature_extraction.md
     nice python benchmarks/record.py modelling                         # modelling.md
     nice python benchmarks/record.py precision --limit 4 --onednn-too  # precision.md
+    nice python benchmarks/record.py precision_metrics                 # precision_metrics.md
     python benchmarks/record.py demo_models      # after `make demo`:   demo_models.md
 
 Arguments after the benchmark's name are passed on to ``benchmarks/<name>.py``.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "docs" / "benchmarks"
-BENCHMARKS = ("feature_extraction", "modelling", "precision")
+BENCHMARKS = ("feature_extraction", "modelling", "precision", "precision_metrics")
 MODEL_METRICS = ROOT / "data" / "08_reporting" / "model_metrics.parquet"
 LABELS = ("valence", "arousal", "dominance")
 
