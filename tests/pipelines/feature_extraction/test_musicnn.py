@@ -230,11 +230,14 @@ def test_network_shapes_determinism_and_batching_without_weights(random_model) -
     n = count_patches(1 + len(y) // 256, hop_frames=187)
     assert embeddings.shape == (n, 200) and taggram.shape == (n, 50)
     assert embeddings.dtype == np.float32 and ((taggram > 0) & (taggram < 1)).all()
+    # Equal up to float32 rounding: oneDNN picks its convolution kernels by batch size (on
+    # AVX512/AMX CPUs one value in 800 moves by 1e-5 where the largest are about 20).
+    rounding = 1e-5 * np.abs(embeddings).max()
     again, _ = musicnn_features(y, model=random_model, batch_patches=1)
-    np.testing.assert_allclose(again, embeddings, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(again, embeddings, rtol=1e-5, atol=rounding)
     half, _ = musicnn_features(y, model=random_model, patch_hop=0.5)
     assert len(half) == count_patches(1 + len(y) // 256, hop_frames=94)
-    np.testing.assert_allclose(half[0], embeddings[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(half[0], embeddings[0], rtol=1e-5, atol=rounding)
     penultimate, _ = musicnn_features(y, model=random_model, layer="penultimate")
     assert not np.allclose(penultimate, embeddings)
 
