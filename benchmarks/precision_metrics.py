@@ -74,6 +74,8 @@ def run_real(workdir: Path, precision: str, dev: Path) -> float:
 
 
 def song_metrics(workdir: Path) -> pd.DataFrame:
+    if not (workdir / METRICS).is_file():
+        raise SystemExit(f"no {METRICS} in {workdir}: run without --report-only first")
     metrics = pd.read_parquet(workdir / METRICS)
     song = metrics[metrics["level"] == "song"]
     return song[[*KEYS, "n", "r2", "r2_ci_low", "r2_ci_high", "mse", "baseline_r2"]]
