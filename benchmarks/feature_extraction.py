@@ -12,7 +12,8 @@ audio files, in the same process on the same files.
   log-mel front end and the network patch batch by patch batch, one file at a time in one
   process (with the rebuilt Keras network, since the package itself cannot run here). Project:
   the same node, every worker loading the network once and computing decode + MusiCNN.
-  Needs the weights (``python -m soundtrack_emotion.pretrained``); skipped without them.
+  Needs the weights (``python -m soundtrack_emotion.core.embeddings.pretrained``); skipped
+  without them.
 * Peak memory (RSS of the node's process and its workers) at two corpus sizes, each measured in
   a fresh process: it should stay flat as the audio grows.
 
@@ -46,7 +47,7 @@ import pandas as pd
 import soundfile as sf
 import yaml
 
-from soundtrack_emotion.pipelines.feature_extraction.extraction import available_cores
+from soundtrack_emotion.runtime.workers import available_cores
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".webm", ".opus", ".aac")
@@ -178,7 +179,7 @@ def package_musicnn(files: list[Path], model: Any) -> None:
     """The musicnn package's recipe, file by file (``model``: loaded before timing)."""
     import librosa
 
-    from soundtrack_emotion.musicnn import musicnn_features
+    from soundtrack_emotion.core.embeddings.musicnn import musicnn_features
 
     for path in files:
         y, _ = librosa.load(path, sr=16000)
@@ -305,7 +306,7 @@ class PeakMemory:
 
 def measure_memory(args: argparse.Namespace) -> None:
     """Child mode: run the project's extraction on the first ``--limit`` files, print RSS."""
-    from soundtrack_emotion.features import load_vggish
+    from soundtrack_emotion.core.embeddings.vggish import load_vggish
 
     files = audio_files(Path(args.folder))[: args.limit]
     families = tuple(args.families.split(","))
@@ -419,7 +420,7 @@ def main() -> None:
         ours_m = timed(lambda: project_run(files, ("mfcc",), params), args.repeat)
         line("mfcc", "project: extract_features (mfcc)", ours_m, thesis_m)
         if not args.skip_vggish:
-            from soundtrack_emotion.features import load_vggish
+            from soundtrack_emotion.core.embeddings.vggish import load_vggish
 
             model = load_vggish(handle)  # hub.load once per process, before timing either
             thesis_v = timed(lambda: thesis_vggish(files, model.module), args.repeat)
@@ -432,8 +433,8 @@ def main() -> None:
             line("both", "project: extract_features (mfcc + vggish)", ours_b, thesis_b)
 
         if not args.skip_musicnn:
+            from soundtrack_emotion.core.embeddings.musicnn import load_musicnn
             from soundtrack_emotion.exceptions import ModelUnavailableError
-            from soundtrack_emotion.musicnn import load_musicnn
 
             try:
                 musicnn = load_musicnn(None)

@@ -92,8 +92,8 @@ def run_project(path: Path, network: str, tensorboard_dir: str) -> None:
 def run_baseline(path: Path, network: str) -> None:
     import keras
 
+    from soundtrack_emotion.core.architectures import build_model
     from soundtrack_emotion.datasets import ModelInputDataset
-    from soundtrack_emotion.pipelines.modelling.architectures import build_model
 
     inputs = ModelInputDataset(path=str(path)).load()
     arrays = {}

@@ -55,7 +55,7 @@ from feature_extraction import (
     thesis_vggish,
     timed,
 )
-from soundtrack_emotion.pipelines.feature_extraction.extraction import available_cores
+from soundtrack_emotion.runtime.workers import available_cores
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SOUNDTRACK_EMOTION_SHARED") or PROJECT_ROOT.parent / "shared")
@@ -72,7 +72,7 @@ def measured(func: Callable[[], None], repeat: int) -> tuple[float, float]:
 
 
 def machine_line() -> str:
-    from soundtrack_emotion.precision import CPU_BF16_FLAGS, cpu_flags, onednn_enabled
+    from soundtrack_emotion.core.precision import CPU_BF16_FLAGS, cpu_flags, onednn_enabled
 
     model = next(
         (ln.split(":", 1)[1].strip() for ln in _cpuinfo() if ln.startswith("model name")),
@@ -91,7 +91,7 @@ def _cpuinfo() -> list[str]:
 
 
 def auto_line() -> str:
-    from soundtrack_emotion.precision import resolved
+    from soundtrack_emotion.core.precision import resolved
 
     parts = []
     for network, engine in (("VGGish", "graph"), ("MusiCNN", "keras")):
@@ -131,7 +131,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     run_benchmark(args)
-    from soundtrack_emotion.precision import onednn_enabled
+    from soundtrack_emotion.core.precision import onednn_enabled
 
     if args.onednn_too and not onednn_enabled():
         print("\nThe same with TF_ENABLE_ONEDNN_OPTS=1 (oneDNN forced on, in a fresh process):")
@@ -147,10 +147,10 @@ def main() -> None:
 
 def run_benchmark(args: argparse.Namespace) -> None:
 
+    from soundtrack_emotion.core.embeddings.musicnn import load_musicnn, musicnn_outputs
+    from soundtrack_emotion.core.embeddings.vggish import load_vggish, vggish_embeddings
     from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
-    from soundtrack_emotion.features import load_vggish, vggish_embeddings
-    from soundtrack_emotion.musicnn import load_musicnn, musicnn_outputs
-    from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+    from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 
     with tempfile.TemporaryDirectory(prefix="precision-bench-") as scratch:
         scratch_dir = Path(scratch)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from kedro.io import DatasetError
 
+from soundtrack_emotion.core.out_of_domain import block_rows, feature_blocks, fit_domain_reference
 from soundtrack_emotion.datasets import DomainReferenceDataset, DomainReferencesDataset
-from soundtrack_emotion.domain import block_rows, feature_blocks, fit_domain_reference
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 
 WIDTH = 8

@@ -4,8 +4,9 @@ each pipeline loads by name the way the CLI asks for it (Kedro loads only what i
 import pytest
 from kedro.framework.project import configure_project, find_pipelines
 
-from soundtrack_emotion.pipeline_registry import BATCH, register_pipelines
-from soundtrack_emotion.vocabulary import FEATURES, OFFLINE_FEATURES
+from soundtrack_emotion.core.families import FEATURES, OFFLINE_FEATURES
+from soundtrack_emotion.pipeline_registry import register_pipelines
+from soundtrack_emotion.pipelines.composition import BATCH
 
 BATCH_AND_ONLINE = (*BATCH, "acquisition")
 
@@ -74,9 +75,12 @@ def test_pipeline_loads_when_requested_alone(registry, name):
 
 
 def _layer_of(catalog: dict, name: str) -> str | None:
-    """A dataset's kedro-viz layer from conf/base/catalog.yml (factories included)."""
+    """A dataset's kedro-viz layer from conf/base/catalog*.yml (an entry of its own first, as
+    Kedro resolves it, else the factory it matches)."""
     import re
 
+    if name in catalog:
+        return ((catalog[name].get("metadata") or {}).get("kedro-viz") or {}).get("layer")
     for pattern, entry in catalog.items():
         regex = "^" + re.sub(r"\\\{[^}]*\\\}", r"[^.]+", re.escape(pattern)) + "$"
         if pattern == name or ("{" in pattern and re.match(regex, name)):
@@ -92,7 +96,10 @@ def test_the_layers_form_no_cycle_so_kedro_viz_can_show_them(registry, name):
 
     import yaml
 
-    catalog = yaml.safe_load((Path(__file__).parents[1] / "conf/base/catalog.yml").read_text())
+    base = Path(__file__).parents[1] / "conf/base"
+    catalog = {
+        k: v for p in base.glob("catalog*.yml") for k, v in yaml.safe_load(p.read_text()).items()
+    }
     nodes = registry[name].nodes
     produces = {}
     for node in nodes:

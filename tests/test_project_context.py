@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from soundtrack_emotion import paths
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.hooks import ProjectContextHook
+from soundtrack_emotion.runtime import paths
+from soundtrack_emotion.runtime.hooks import ProjectContextHook
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +61,8 @@ def test_a_typod_parameter_is_refused_with_the_suggestion(runtime, expected) -> 
 
 SCRIPT = """
 import logging, sys
-from soundtrack_emotion.exceptions import ParameterError, present_errors
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.runtime.errors import present_errors
 logging.basicConfig(filename={log!r}, level=logging.INFO)
 present_errors()
 print("progress line")
@@ -95,7 +96,7 @@ def test_a_project_error_ends_the_run_as_one_paragraph(tmp_path) -> None:
 def test_a_bug_keeps_its_traceback(tmp_path) -> None:
     script = tmp_path / "bug.py"
     script.write_text(
-        "from soundtrack_emotion.exceptions import present_errors\n"
+        "from soundtrack_emotion.runtime.errors import present_errors\n"
         "present_errors()\n"
         "{}['missing']\n"
     )
@@ -106,7 +107,8 @@ def test_a_bug_keeps_its_traceback(tmp_path) -> None:
 
 
 def test_report_error_names_the_track_from_the_notes(caplog) -> None:
-    from soundtrack_emotion.exceptions import AudioDecodeError, report_error
+    from soundtrack_emotion.exceptions import AudioDecodeError
+    from soundtrack_emotion.runtime.errors import report_error
 
     error = AudioDecodeError("x.wav: silent", reason="silent")
     error.add_note("raised while processing track t1")
@@ -139,7 +141,7 @@ def test_an_environment_and_runtime_params_merge_key_by_key_over_base() -> None:
 def test_base_holds_the_thesis_networks_and_the_demo_environment_only_shrinks_them() -> None:
     """`kedro run` trains the thesis's exact CNN and LSTM (section 4.2); `make demo`'s
     `--env demo` changes only corpus size, widths and training budgets, all declared in base."""
-    from soundtrack_emotion.parameter_check import unknown_keys
+    from soundtrack_emotion.runtime.parameter_check import unknown_keys
     from soundtrack_emotion.settings import CONFIG_LOADER_ARGS
 
     args = {k: v for k, v in CONFIG_LOADER_ARGS.items() if k != "custom_resolvers"}

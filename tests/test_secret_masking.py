@@ -16,7 +16,7 @@ from rich.logging import RichHandler
 
 from soundtrack_emotion import secret_masking
 from soundtrack_emotion.exceptions import FetchError, PrerequisiteError
-from soundtrack_emotion.hooks import SecretMaskingHook
+from soundtrack_emotion.runtime.hooks import SecretMaskingHook
 from soundtrack_emotion.secret_masking import MASK, mask_project_credentials, redact, register
 
 SECRET = "unit-s3cr3t-9f2e4d"

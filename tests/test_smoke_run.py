@@ -19,7 +19,7 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
-from soundtrack_emotion.vad import SPLITS, VAD_LABELS
+from soundtrack_emotion.core.vocabulary import SPLITS, VAD_LABELS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 N_TRACKS = 32  # well-formed tracks; the demo's 7 bad entries come on top

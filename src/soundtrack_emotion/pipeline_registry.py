@@ -1,41 +1,9 @@
 """Project pipelines."""
 
-from collections.abc import Sequence
-from importlib import import_module
-
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from soundtrack_emotion.vocabulary import BATCH_PIPELINES, FEATURES
-
-# The batch run, in order (`offline` is a composite of these, see pipelines/offline).
-BATCH = BATCH_PIPELINES
-
-
-# The same run on the user's own labelled table (bring your own labels): no crawl; inference
-# scores the table's test songs (the report's test-song timelines need them).
-LABELLED_BATCH = tuple(name for name in BATCH if name != "dataset_creation")
-
-
-def batch_pipeline(features: Sequence[str], *, labelled: bool = False) -> Pipeline:
-    """Every batch pipeline built for ``features``, with the default model variants
-    (``modelling.DEFAULT_NETWORKS`` x ``DEFAULT_TARGETS``); ``labelled`` takes
-    ``soundtracks`` from the ``labelled_tracks`` table instead of Last.fm tags."""
-    modelling = import_module("soundtrack_emotion.pipelines.modelling")
-    variants = {"networks": modelling.DEFAULT_NETWORKS, "targets": modelling.DEFAULT_TARGETS}
-    start = Pipeline([])
-    if labelled:
-        dataset_creation = import_module("soundtrack_emotion.pipelines.dataset_creation")
-        start = dataset_creation.create_labelled_pipeline()
-    return sum(
-        (
-            import_module(f"soundtrack_emotion.pipelines.{name}").create_pipeline(
-                features=features, **variants
-            )
-            for name in (LABELLED_BATCH if labelled else BATCH)
-        ),
-        start=start,
-    )
+from soundtrack_emotion.core.families import FEATURES
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -47,5 +15,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     """
     pipelines = find_pipelines(raise_errors=True)
     if "__default__" in pipelines:
+        # Imported here: it builds every batch pipeline, which a run of one pipeline skips.
+        from soundtrack_emotion.pipelines.composition import batch_pipeline
+
         pipelines["__default__"] = batch_pipeline(FEATURES)
     return pipelines

@@ -13,7 +13,7 @@ kept only as masked text. Uncaught exceptions that would show a value are printe
 :func:`mask_project_credentials` registers the values at start-up (``settings.py``, imported
 before the first hook runs): literal values in every ``conf/*/credentials*.yml`` and the
 documented environment variables. The client datasets register the values they are given, and
-:class:`~soundtrack_emotion.hooks.SecretMaskingHook` the credentials Kedro resolves.
+:class:`~soundtrack_emotion.runtime.hooks.SecretMaskingHook` the credentials Kedro resolves.
 """
 
 from __future__ import annotations

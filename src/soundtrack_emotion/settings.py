@@ -7,8 +7,8 @@ from pathlib import Path
 from kedro.config import OmegaConfigLoader
 from kedro.utils import find_kedro_project
 
-from soundtrack_emotion.console import restore_configured_log_levels
-from soundtrack_emotion.hooks import (
+from soundtrack_emotion.runtime.console import restore_configured_log_levels
+from soundtrack_emotion.runtime.hooks import (
     ConsoleHook,
     DemoCorpusHook,
     ProjectContextHook,
@@ -16,10 +16,7 @@ from soundtrack_emotion.hooks import (
     RunSummaryHook,
     SecretMaskingHook,
 )
-from soundtrack_emotion.pipelines.feature_extraction.hooks import (
-    MusicnnPreflightHook,
-    VggishPreflightHook,
-)
+from soundtrack_emotion.runtime.preflight import ModelPreflightHook
 from soundtrack_emotion.secret_masking import mask_project_credentials
 
 # Kedro imports this module before the first hook runs: from here on, every configured
@@ -27,8 +24,8 @@ from soundtrack_emotion.secret_masking import mask_project_credentials
 # in every log record, whatever the logger or level (see secret_masking.py).
 mask_project_credentials((find_kedro_project(Path.cwd()) or Path.cwd()) / "conf")
 
-# The preflight hooks run first (tryfirst): a missing VGGish or MusiCNN fails the run before
-# the demo is built.
+# The preflight hook runs first (tryfirst): a missing network (VGGish, MusiCNN) fails the run
+# before the demo is built.
 # SecretMaskingHook masks the credentials Kedro resolves, before the catalog is created;
 # ProjectContextHook: project root for relative paths, one-paragraph errors, parameter keys.
 # RawLayerHook: the crawl writes where the catalog's raw entries are.
@@ -38,8 +35,7 @@ HOOKS = (
     RawLayerHook(),
     ConsoleHook(),
     DemoCorpusHook(),
-    VggishPreflightHook(),
-    MusicnnPreflightHook(),
+    ModelPreflightHook(),
     RunSummaryHook(),
 )
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from kedro.io import DatasetError
 
+from soundtrack_emotion.core.vocabulary import SPLITS
 from soundtrack_emotion.datasets import FrameChunk, ModelInputDataset
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.vad import SPLITS
 
 
 def _chunk(song: str, n: int, *, t: int = 4, f: int = 3, start: float = 0.0) -> FrameChunk:

@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from soundtrack_emotion.audio import decode
+from soundtrack_emotion.core.audio import decode
+from soundtrack_emotion.core.labelling import label_track, normalise_tag
+from soundtrack_emotion.core.matching import make_track_id
 from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES, RawLayer
 from soundtrack_emotion.demo import (
     BadEntry,
@@ -28,8 +30,6 @@ from soundtrack_emotion.demo.corpus import (
 from soundtrack_emotion.demo.lexicon import MOOD_WORDS, NON_MOOD_WORDS
 from soundtrack_emotion.demo.tags import OUT_OF_LEXICON_MOODS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.matching import make_track_id
-from soundtrack_emotion.pipelines.dataset_creation.labelling import label_track, normalise_tag
 from soundtrack_emotion.pipelines.dataset_creation.tag_filter import AffectFilter
 
 

@@ -4,7 +4,6 @@ where the catalog's raw entries point."""
 from __future__ import annotations
 
 import dataclasses
-import logging
 from pathlib import Path
 
 import pandas as pd
@@ -14,8 +13,9 @@ from kedro.pipeline import Pipeline, node
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES
-from soundtrack_emotion.hooks import DemoCorpusHook
+from soundtrack_emotion.exceptions import PrerequisiteError
 from soundtrack_emotion.pipelines.dataset_creation import create_pipeline
+from soundtrack_emotion.runtime.hooks import DemoCorpusHook
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -58,11 +58,14 @@ def test_runs_that_do_not_read_the_raw_layer_do_not_generate(tmp_path, raw_catal
     assert not (tmp_path / "data").exists()
 
 
-def test_disabled_demo_only_warns(tmp_path, raw_catalog, caplog):
-    with caplog.at_level(logging.WARNING):
-        _run_hook(raw_catalog, {**SMALL, "enabled": False})
+@pytest.mark.parametrize("switch", [{"enabled": False}, {}])
+def test_without_the_demo_a_missing_raw_layer_stops_the_run_saying_what_to_do(
+    tmp_path, raw_catalog, switch
+):
+    params = {k: v for k, v in SMALL.items() if k != "enabled"} | switch
+    with pytest.raises(PrerequisiteError, match=r"No raw layer: .*make demo.*acquisition"):
+        _run_hook(raw_catalog, params)
     assert not (tmp_path / "data").exists()
-    assert "demo is disabled" in caplog.text
 
 
 def test_unknown_demo_parameter_is_refused(raw_catalog):

@@ -1,5 +1,6 @@
-"""A feature family's out-of-domain reference (:class:`~soundtrack_emotion.domain.DomainReference`)
-as one ``.npz`` file of plain arrays (no pickled objects), written atomically."""
+"""A feature family's out-of-domain reference
+(:class:`~soundtrack_emotion.core.out_of_domain.DomainReference`) as one ``.npz`` file of plain
+arrays (no pickled objects), written atomically."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets.partitions import PartitionedDataset
 
+from soundtrack_emotion.core.out_of_domain import DomainReference
 from soundtrack_emotion.datasets.file_store import FileStore
-from soundtrack_emotion.domain import DomainReference
 
 SUFFIX = ".npz"
 

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
+from soundtrack_emotion.core.vocabulary import SPLITS, VAD_LABELS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 
 MANIFEST = "manifest.json"
 DEFAULT_SHARD_FRAMES = 1024

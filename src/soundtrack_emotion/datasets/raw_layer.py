@@ -1,8 +1,9 @@
 """The raw layer as its writers see it: the acquisition crawl and the demo corpus.
 
-Its layout is defined once, by the raw entries of the catalog (``conf/base/catalog.yml`` and any
-override in ``conf/<env>/``). :meth:`RawLayer.from_catalog` reads each entry's own path, so an
-entry moved there moves what the crawl and the demo write, and dataset_creation reads it there::
+Its layout is defined once, by the raw entries of the catalog
+(``conf/base/catalog_dataset_creation.yml`` and any override in ``conf/<env>/``).
+:meth:`RawLayer.from_catalog` reads each entry's own path, so an entry moved there moves what
+the crawl and the demo write, and dataset_creation reads it there::
 
     lastfm_tag_top_tracks   <tag>/page-<NNNN>.json   tag.getTopTracks bodies
     lastfm_track_top_tags   <track_id>.json          track.getTopTags bodies
@@ -12,8 +13,8 @@ entry moved there moves what the crawl and the demo write, and dataset_creation 
     demo_ground_truth       a file                   the demo's hidden VAD (marks the demo)
 
 The crawl writes through ``raw_layer_store``, a :class:`RawLayerDataset` without a path of its
-own: :class:`~soundtrack_emotion.hooks.RawLayerHook` binds it to these entries when the catalog
-is created (outside a session, :func:`bind_raw_layer` does the same).
+own: :class:`~soundtrack_emotion.runtime.hooks.RawLayerHook` binds it to these entries when
+the catalog is created (outside a session, :func:`bind_raw_layer` does the same).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.paths import dataset_path
 
 RAW_LAYER_STORE = "raw_layer_store"
 DEMO_MARKER = "corpus_is_demo"  # reads whether demo_ground_truth exists
@@ -38,6 +38,20 @@ RAW_ENTRIES = {
     "lexicon": "vad_lexicon_source",
     "ground_truth": "demo_ground_truth",
 }
+
+
+def dataset_path(catalog: Any, name: str) -> Path:
+    """The local file or folder of the catalogued dataset ``name``: its entry's ``path`` or
+    ``filepath``, as the dataset itself reads it (Kedro makes it absolute in a session)."""
+    if name not in catalog:
+        raise ParameterError(f"the catalog has no entry {name!r}")
+    description = catalog[name]._describe()  # Kedro's own account of a dataset's arguments
+    path = description.get("path") or description.get("filepath")
+    if not path:
+        raise ParameterError(f"catalog entry {name!r} has no path or filepath: {description}")
+    if "://" in str(path):
+        raise ParameterError(f"catalog entry {name!r} must be a local path, got {str(path)!r}")
+    return Path(str(path))
 
 
 @dataclass(frozen=True)

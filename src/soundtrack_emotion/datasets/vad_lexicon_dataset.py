@@ -26,8 +26,8 @@ import fsspec
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import LexiconFormatError
-from soundtrack_emotion.vad import VAD_LABELS
 
 _TOLERANCE = 1e-6
 

@@ -33,6 +33,8 @@ from urllib.parse import quote, quote_plus
 
 import numpy as np
 
+from soundtrack_emotion.core.matching import clean_query, make_track_id
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets.raw_layer import RawLayer
 from soundtrack_emotion.demo.audio_files import write_audio
 from soundtrack_emotion.demo.lexicon import write_demo_lexicon
@@ -40,8 +42,6 @@ from soundtrack_emotion.demo.names import artist_name, track_title
 from soundtrack_emotion.demo.synthesis import render_soundtrack
 from soundtrack_emotion.demo.tags import CRAWL_TAG, non_mood_tags, top_tags
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.matching import clean_query, make_track_id
-from soundtrack_emotion.vad import VAD_LABELS
 
 # (extension, libsndfile subtype); every format x rate x channel count occurs every 24 tracks
 # (MP3 at 44.1 and 48 kHz only, see MP3_SAMPLE_RATE_FALLBACK).

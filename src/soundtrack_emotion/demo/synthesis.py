@@ -126,6 +126,235 @@ def _scale(valence: float, rng: np.random.Generator) -> tuple[int, ...]:
     return _PHRYGIAN if valence < 0.22 and rng.random() < 0.6 else _MINOR
 
 
+@dataclass(frozen=True)
+class _Style:
+    """One track's musical frame, drawn from its latent VAD: key and scale, tempo, timbres,
+    register and loudness."""
+
+    v: float
+    a: float
+    d: float
+    root_pc: int
+    beat: float
+    scale: tuple[int, ...]
+    lead: _Timbre
+    pad: _Timbre
+    bass_timbre: _Timbre
+    dissonance: float
+    attack: float
+    loudness: float
+    bass_base: float
+    pad_center: float
+    bass_amp: float
+    degrees: tuple[int, ...]
+
+    @property
+    def step(self) -> float:
+        return self.beat / _STEPS_PER_BEAT
+
+    @property
+    def bar(self) -> float:
+        return 4 * self.beat
+
+    def degree_midi(self, degree: int) -> float:
+        octave, idx = divmod(degree, 7)
+        return float(self.root_pc + self.scale[idx] + 12 * octave)
+
+    def octave_shift(self, degree: int, center: float) -> float:
+        return 12.0 * np.round((center - self.degree_midi(degree)) / 12.0)
+
+    def pitch(self, degree: int, center: float) -> float:
+        return self.degree_midi(degree) + self.octave_shift(degree, center)
+
+
+def _style(v: float, a: float, d: float, rng: np.random.Generator) -> _Style:
+    """The per-track musical frame: key, tempo, timbre, register."""
+    root_pc = int(rng.integers(0, 12))
+    tempo = float(np.clip(60.0 + 110.0 * a + rng.normal(0.0, 5.0), 50.0, 190.0))
+    scale = _scale(v, rng)
+    rolloff = 2.9 - 2.1 * v + rng.normal(0.0, 0.12)
+    lead = _Timbre(rolloff, float(rng.uniform(0.35, 1.0)), float(rng.uniform(0.0, 0.002)))
+    pad = _Timbre(rolloff + 0.5, float(rng.uniform(0.5, 1.0)), 0.0)
+    bass_timbre = _Timbre(2.6 + 0.4 * rng.random(), 0.7, 0.0)
+    # Register: dominant music sits low (deep bass, low chords); submissive music is high/thin.
+    bass_base = 28.0 + 20.0 * (1.0 - d) + rng.normal(0.0, 1.0)
+    pad_center = 50.0 + 22.0 * (1.0 - d) + rng.normal(0.0, 1.0)
+    return _Style(
+        v=v,
+        a=a,
+        d=d,
+        root_pc=root_pc,
+        beat=60.0 / tempo,
+        scale=scale,
+        lead=lead,
+        pad=pad,
+        bass_timbre=bass_timbre,
+        dissonance=float(np.clip((0.6 - v) / 0.6, 0.0, 1.0)),
+        attack=0.004 + 0.22 * (1.0 - a) ** 2,
+        loudness=0.3 + 0.6 * a,
+        bass_base=bass_base,
+        pad_center=pad_center,
+        bass_amp=0.06 + 0.7 * d,
+        degrees=(0, 3, 4, 5, 1, 2) if scale is _MAJOR else (0, 5, 3, 6, 4, 2),
+    )
+
+
+def _chord(render: _Renderer, style: _Style, t0: float, deg: int) -> None:
+    """One bar's pad triad, detuned in pairs, with a dissonant cluster when valence is low."""
+    a, bar, dissonance = style.a, style.bar, style.dissonance
+    detune = (3.0 + 45.0 * dissonance) / 100.0  # semitones
+    shift = style.octave_shift(deg, style.pad_center)
+    root = style.degree_midi(deg) + shift
+    for j, third in enumerate((0, 2, 4)):  # triad stacked in thirds of the scale
+        note = style.degree_midi(deg + third) + shift
+        for sign in (-1.0, 1.0):
+            render.note(
+                start=t0,
+                length=bar,
+                midi=note + sign * detune / 2,
+                amp=0.16,
+                timbre=style.pad,
+                voice=1,
+                attack=0.05 + 0.4 * (1 - a),
+                decay=4.0 * bar,
+                phase=float(j * 977 + (sign > 0) * 1511),
+            )
+    if dissonance > 0:  # semitone cluster and tritone: rough, unstable harmony
+        for interval, weight in ((1.0, 0.22), (6.0, 0.12)):
+            render.note(
+                start=t0,
+                length=bar,
+                midi=root + interval,
+                amp=weight * dissonance,
+                timbre=style.pad,
+                voice=1,
+                attack=0.1,
+                decay=4.0 * bar,
+            )
+
+
+def _bass(render: _Renderer, style: _Style, t0: float, deg: int, rng: np.random.Generator) -> None:
+    """One bar's bass, re-articulated once per bar when calm, on every beat when aroused, and
+    a low "timpani" accent, deeper and louder if dominant."""
+    a, d, bar = style.a, style.d, style.bar
+    hits = 1 if a < 0.35 else (2 if a < 0.7 else 4)
+    bass_midi = style.pitch(deg, style.bass_base)
+    for h in range(hits):
+        render.note(
+            start=t0 + h * bar / hits,
+            length=bar / hits,
+            midi=bass_midi,
+            amp=style.bass_amp,
+            timbre=style.bass_timbre,
+            voice=2,
+            attack=0.01 + 0.05 * (1 - a),
+            decay=bar,
+        )
+    if rng.random() < 0.15 + 0.7 * d:
+        render.note(
+            start=t0,
+            length=min(bar, 1.5),
+            midi=bass_midi - 12 * (d > 0.5),
+            amp=0.5 * d,
+            timbre=style.bass_timbre,
+            voice=3,
+            attack=0.003,
+            decay=0.35,
+        )
+
+
+def _harmony(render: _Renderer, style: _Style, seconds: float, rng: np.random.Generator) -> None:
+    """One chord per bar (pad + bass), starting on the tonic."""
+    n_bars = int(np.ceil(seconds / style.bar))
+    degrees = style.degrees
+    chord_degrees = [degrees[int(rng.integers(0, len(degrees)))] for _ in range(n_bars)]
+    chord_degrees[0] = 0
+    for bar_i, deg in enumerate(chord_degrees):
+        t0 = bar_i * style.bar
+        _chord(render, style, t0, deg)
+        _bass(render, style, t0, deg, rng)
+
+
+def _melody(render: _Renderer, style: _Style, seconds: float, rng: np.random.Generator) -> None:
+    """A random-walk melody whose onset density follows arousal."""
+    a, step = style.a, style.step
+    n_steps = int(seconds / step)
+    p_note = 0.06 + 0.8 * a**1.3
+    melody_center = style.pad_center + 12.0
+    deg = 0
+    onsets: list[tuple[float, float]] = []
+    for s in range(n_steps):
+        on_beat = s % _STEPS_PER_BEAT == 0
+        if rng.random() < (min(1.0, p_note * 1.6) if on_beat else p_note):
+            deg = int(np.clip(deg + rng.integers(-2, 3), -3, 9))
+            onsets.append((s * step, style.pitch(deg, melody_center + 2.0 * (deg - 3))))
+    for i, (start, midi) in enumerate(onsets):
+        nxt = onsets[i + 1][0] if i + 1 < len(onsets) else seconds
+        render.note(
+            start=start,
+            length=min(nxt - start + 0.02, 2.0 * style.beat),
+            midi=midi,
+            amp=0.22,
+            timbre=style.lead,
+            voice=0,
+            attack=style.attack,
+            decay=0.25 + 2.5 * (1 - a),
+        )
+
+
+def _percussion(
+    render: _Renderer, style: _Style, seconds: float, rng: np.random.Generator, *, sr: int
+) -> None:
+    """Bright noise bursts, denser and louder with arousal."""
+    a, step = style.a, style.step
+    n_steps = int(seconds / step)
+    p_perc = 0.9 * a**1.6
+    hat = _noise_burst(rng, seconds=0.08, decay=0.015 + 0.02 * rng.random(), sr=sr)
+    snare = _noise_burst(rng, seconds=0.2, decay=0.05, sr=sr)
+    for s in range(n_steps):
+        if rng.random() < p_perc:
+            render.add(s * step, (0.12 + 0.25 * a) * hat * rng.uniform(0.6, 1.0))
+        if s % (2 * _STEPS_PER_BEAT) == _STEPS_PER_BEAT and rng.random() < a**2:
+            render.add(s * step, 0.35 * a * snare)
+
+
+def _mixdown(
+    mix: np.ndarray, style: _Style, rng: np.random.Generator, *, channels: int, sr: int
+) -> np.ndarray:
+    """Slow crescendos whose depth follows dominance, then a short exponential-noise reverb
+    (per-channel tails for stereo), scaled to the track's loudness and kept under the peak:
+    [n_samples, channels]."""
+    t = np.arange(len(mix)) / sr
+    period = float(rng.uniform(4.0, 8.0))
+    depth = 0.1 + 0.75 * style.d
+    mix = mix * (1.0 - depth * (0.5 + 0.5 * np.cos(2.0 * np.pi * t / period)))
+    wet = float(rng.uniform(0.05, 0.25))
+    ir_len = int(0.35 * sr)
+    decay_ir = np.exp(-np.arange(ir_len) / (0.08 * sr))
+    outs = []
+    for _ in range(channels):
+        ir = rng.standard_normal(ir_len) * decay_ir
+        ir /= np.sqrt(np.sum(ir**2))
+        outs.append(mix + wet * fftconvolve(mix, ir)[: len(mix)])
+    audio = np.stack(outs, axis=1) * style.loudness
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > _PEAK:
+        audio *= _PEAK / peak
+    return audio
+
+
+def _to_rate(audio: np.ndarray, *, seconds: float, sr: int, sample_rate: int) -> np.ndarray:
+    """``audio`` at ``sr`` resampled to exactly ``round(seconds * sample_rate)`` samples."""
+    audio = soxr.resample(audio, sr, sample_rate, quality="HQ")
+    target = round(seconds * sample_rate)
+    audio = (
+        audio[:target]
+        if len(audio) >= target
+        else np.pad(audio, ((0, target - len(audio)), (0, 0)))
+    )
+    return np.clip(audio, -1.0, 1.0)
+
+
 def render_soundtrack(
     *,
     valence: float,
@@ -139,7 +368,8 @@ def render_soundtrack(
     """Synthesise a soundtrack whose cues follow the latent VAD (each in [0, 1]).
 
     Returns float32 [n_samples, channels] in [-1, 1], ``n_samples = round(seconds *
-    sample_rate)``. Deterministic for a given set of arguments.
+    sample_rate)``. Deterministic for a given set of arguments: one generator, drawn from in a
+    fixed order (frame, harmony, melody, percussion, dynamics, room).
     """
     for name, value in (("valence", valence), ("arousal", arousal), ("dominance", dominance)):
         if not 0.0 <= value <= 1.0:
@@ -149,163 +379,13 @@ def render_soundtrack(
     if channels not in (1, 2):
         raise ParameterError(f"channels must be 1 or 2, got {channels!r}")
     rng = np.random.default_rng(seed)
-    v, a, d = float(valence), float(arousal), float(dominance)
     sr = SYNTH_SAMPLE_RATE
     render = _Renderer(round(seconds * sr), sr)
-
-    # --- per-track musical frame: key, tempo, timbre -----------------------------------------
-    root_pc = int(rng.integers(0, 12))
-    tempo = float(np.clip(60.0 + 110.0 * a + rng.normal(0.0, 5.0), 50.0, 190.0))
-    beat = 60.0 / tempo
-    step = beat / _STEPS_PER_BEAT
-    bar = 4 * beat
-    scale = _scale(v, rng)
-    rolloff = 2.9 - 2.1 * v + rng.normal(0.0, 0.12)
-    lead = _Timbre(rolloff, float(rng.uniform(0.35, 1.0)), float(rng.uniform(0.0, 0.002)))
-    pad = _Timbre(rolloff + 0.5, float(rng.uniform(0.5, 1.0)), 0.0)
-    bass_timbre = _Timbre(2.6 + 0.4 * rng.random(), 0.7, 0.0)
-    dissonance = float(np.clip((0.6 - v) / 0.6, 0.0, 1.0))
-    attack = 0.004 + 0.22 * (1.0 - a) ** 2
-    loudness = 0.3 + 0.6 * a
-
-    # Register: dominant music sits low (deep bass, low chords); submissive music is high/thin.
-    bass_base = 28.0 + 20.0 * (1.0 - d) + rng.normal(0.0, 1.0)
-    pad_center = 50.0 + 22.0 * (1.0 - d) + rng.normal(0.0, 1.0)
-    bass_amp = 0.06 + 0.7 * d
-    degrees = (0, 3, 4, 5, 1, 2) if scale is _MAJOR else (0, 5, 3, 6, 4, 2)
-
-    def degree_midi(degree: int) -> float:
-        octave, idx = divmod(degree, 7)
-        return float(root_pc + scale[idx] + 12 * octave)
-
-    def octave_shift(degree: int, center: float) -> float:
-        return 12.0 * np.round((center - degree_midi(degree)) / 12.0)
-
-    def pitch(degree: int, center: float) -> float:
-        return degree_midi(degree) + octave_shift(degree, center)
-
-    # --- harmony: one chord per bar (pad + bass) ----------------------------------------------
-    n_bars = int(np.ceil(seconds / bar))
-    chord_degrees = [degrees[int(rng.integers(0, len(degrees)))] for _ in range(n_bars)]
-    chord_degrees[0] = 0
-    detune = (3.0 + 45.0 * dissonance) / 100.0  # semitones
-    for bar_i, deg in enumerate(chord_degrees):
-        t0 = bar_i * bar
-        shift = octave_shift(deg, pad_center)
-        root = degree_midi(deg) + shift
-        for j, third in enumerate((0, 2, 4)):  # triad stacked in thirds of the scale
-            note = degree_midi(deg + third) + shift
-            for sign in (-1.0, 1.0):
-                render.note(
-                    start=t0,
-                    length=bar,
-                    midi=note + sign * detune / 2,
-                    amp=0.16,
-                    timbre=pad,
-                    voice=1,
-                    attack=0.05 + 0.4 * (1 - a),
-                    decay=4.0 * bar,
-                    phase=float(j * 977 + (sign > 0) * 1511),
-                )
-        if dissonance > 0:  # semitone cluster and tritone: rough, unstable harmony
-            for interval, weight in ((1.0, 0.22), (6.0, 0.12)):
-                render.note(
-                    start=t0,
-                    length=bar,
-                    midi=root + interval,
-                    amp=weight * dissonance,
-                    timbre=pad,
-                    voice=1,
-                    attack=0.1,
-                    decay=4.0 * bar,
-                )
-        # Bass re-articulates once per bar when calm, on every beat when aroused.
-        hits = 1 if a < 0.35 else (2 if a < 0.7 else 4)
-        bass_midi = pitch(deg, bass_base)
-        for h in range(hits):
-            render.note(
-                start=t0 + h * bar / hits,
-                length=bar / hits,
-                midi=bass_midi,
-                amp=bass_amp,
-                timbre=bass_timbre,
-                voice=2,
-                attack=0.01 + 0.05 * (1 - a),
-                decay=bar,
-            )
-        if rng.random() < 0.15 + 0.7 * d:  # low "timpani" accent, deeper and louder if dominant
-            render.note(
-                start=t0,
-                length=min(bar, 1.5),
-                midi=bass_midi - 12 * (d > 0.5),
-                amp=0.5 * d,
-                timbre=bass_timbre,
-                voice=3,
-                attack=0.003,
-                decay=0.35,
-            )
-
-    # --- melody: onset density follows arousal ------------------------------------------------
-    n_steps = int(seconds / step)
-    p_note = 0.06 + 0.8 * a**1.3
-    melody_center = pad_center + 12.0
-    deg = 0
-    onsets: list[tuple[float, float]] = []
-    for s in range(n_steps):
-        on_beat = s % _STEPS_PER_BEAT == 0
-        if rng.random() < (min(1.0, p_note * 1.6) if on_beat else p_note):
-            deg = int(np.clip(deg + rng.integers(-2, 3), -3, 9))
-            onsets.append((s * step, pitch(deg, melody_center + 2.0 * (deg - 3))))
-    for i, (start, midi) in enumerate(onsets):
-        nxt = onsets[i + 1][0] if i + 1 < len(onsets) else seconds
-        length = min(nxt - start + 0.02, 2.0 * beat)
-        render.note(
-            start=start,
-            length=length,
-            midi=midi,
-            amp=0.22,
-            timbre=lead,
-            voice=0,
-            attack=attack,
-            decay=0.25 + 2.5 * (1 - a),
-        )
-
-    # --- percussion: bright noise bursts, denser and louder with arousal ----------------------
-    p_perc = 0.9 * a**1.6
-    hat = _noise_burst(rng, seconds=0.08, decay=0.015 + 0.02 * rng.random(), sr=sr)
-    snare = _noise_burst(rng, seconds=0.2, decay=0.05, sr=sr)
-    for s in range(n_steps):
-        if rng.random() < p_perc:
-            render.add(s * step, (0.12 + 0.25 * a) * hat * rng.uniform(0.6, 1.0))
-        if s % (2 * _STEPS_PER_BEAT) == _STEPS_PER_BEAT and rng.random() < a**2:
-            render.add(s * step, 0.35 * a * snare)
-
-    # --- dynamics: slow crescendos whose depth follows dominance ------------------------------
-    t = np.arange(len(render.out)) / sr
-    period = float(rng.uniform(4.0, 8.0))
-    depth = 0.1 + 0.75 * d
-    mix = render.out * (1.0 - depth * (0.5 + 0.5 * np.cos(2.0 * np.pi * t / period)))
-
-    # --- room: a short exponential-noise reverb, per-channel tails for stereo -----------------
-    wet = float(rng.uniform(0.05, 0.25))
-    ir_len = int(0.35 * sr)
-    decay_ir = np.exp(-np.arange(ir_len) / (0.08 * sr))
-    outs = []
-    for _ in range(channels):
-        ir = rng.standard_normal(ir_len) * decay_ir
-        ir /= np.sqrt(np.sum(ir**2))
-        outs.append(mix + wet * fftconvolve(mix, ir)[: len(mix)])
-    audio = np.stack(outs, axis=1) * loudness
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    if peak > _PEAK:
-        audio *= _PEAK / peak
+    style = _style(float(valence), float(arousal), float(dominance), rng)
+    _harmony(render, style, seconds, rng)
+    _melody(render, style, seconds, rng)
+    _percussion(render, style, seconds, rng, sr=sr)
+    audio = _mixdown(render.out, style, rng, channels=channels, sr=sr)
     if sample_rate != sr:
-        audio = soxr.resample(audio, sr, sample_rate, quality="HQ")
-        target = round(seconds * sample_rate)
-        audio = (
-            audio[:target]
-            if len(audio) >= target
-            else np.pad(audio, ((0, target - len(audio)), (0, 0)))
-        )
-        audio = np.clip(audio, -1.0, 1.0)
+        audio = _to_rate(audio, seconds=seconds, sr=sr, sample_rate=sample_rate)
     return np.ascontiguousarray(audio, dtype=np.float32)

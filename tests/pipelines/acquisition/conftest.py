@@ -30,10 +30,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from soundtrack_emotion.core.matching import normalise_name
 from soundtrack_emotion.datasets.lastfm_client import LastfmClient
 from soundtrack_emotion.datasets.raw_layer import RawLayer
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient
-from soundtrack_emotion.matching import normalise_name
 from soundtrack_emotion.pipelines.acquisition.nodes import (
     crawl_tag_top_tracks,
     crawl_track_top_tags,

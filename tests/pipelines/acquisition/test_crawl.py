@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from soundtrack_emotion.core.matching import clean_query, make_track_id
 from soundtrack_emotion.datasets.file_store import FileStore
 from soundtrack_emotion.datasets.lastfm_client import LastfmClient
 from soundtrack_emotion.exceptions import (
@@ -18,7 +19,6 @@ from soundtrack_emotion.exceptions import (
     ParameterError,
     PrerequisiteError,
 )
-from soundtrack_emotion.matching import clean_query, make_track_id
 from soundtrack_emotion.pipelines.acquisition import downloaders
 from soundtrack_emotion.pipelines.acquisition.nodes import (
     crawl_tag_top_tracks,

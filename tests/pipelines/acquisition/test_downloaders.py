@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from soundtrack_emotion.core.matching import make_track_id
 from soundtrack_emotion.exceptions import FetchError, ParameterError, PrerequisiteError
-from soundtrack_emotion.matching import make_track_id
 from soundtrack_emotion.pipelines.acquisition.downloaders import (
     LocalFolderDownloader,
     SavifyDownloader,

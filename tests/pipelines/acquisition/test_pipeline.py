@@ -16,9 +16,9 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
+from soundtrack_emotion.core.matching import make_track_id
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import VadLexiconDataset
-from soundtrack_emotion.hooks import RawLayerHook
-from soundtrack_emotion.matching import make_track_id
 from soundtrack_emotion.pipelines.acquisition import create_pipeline as acquisition_pipeline
 from soundtrack_emotion.pipelines.acquisition.downloaders import (
     LocalFolderDownloader,
@@ -35,7 +35,7 @@ from soundtrack_emotion.pipelines.feature_extraction import (
 from soundtrack_emotion.pipelines.inference import create_pipeline as inference_pipeline
 from soundtrack_emotion.pipelines.modelling import create_pipeline as modelling_pipeline
 from soundtrack_emotion.pipelines.reporting import create_pipeline as reporting_pipeline
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.runtime.hooks import RawLayerHook
 
 from .conftest import (
     CATALOGUE,
@@ -229,7 +229,7 @@ def test_raw_entries_moved_in_conf_local_move_the_crawl_and_dataset_creation_fol
         "spotify_search": "crawl/spotify",
         "raw_audio_files": "media/audio",
     }
-    base = yaml.safe_load((tmp_path / "conf/base/catalog.yml").read_text())
+    base = yaml.safe_load((tmp_path / "conf/base/catalog_dataset_creation.yml").read_text())
     local = {name: {**base[name], "path": path} for name, path in moved.items()}
     (tmp_path / "conf/local/catalog.yml").write_text(yaml.safe_dump(local))
 

@@ -116,7 +116,9 @@ def make_project(
     (project / "src").mkdir()  # Kedro insists on it; the package comes from PYTHONPATH
     shutil.copy(PROJECT_ROOT / "pyproject.toml", project / "pyproject.toml")
     shutil.copytree(PROJECT_ROOT / "conf" / "base", project / "conf" / "base")
-    base_catalog = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "catalog.yml").read_text())
+    base_catalog = yaml.safe_load(
+        (PROJECT_ROOT / "conf" / "base" / "catalog_acquisition.yml").read_text()
+    )
     local_catalog = {
         "lastfm_client": {**base_catalog["lastfm_client"], "api_root": lastfm.api_root},
         "spotify_client": {

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.dataset_creation.labelling import (
+from soundtrack_emotion.core.labelling import (
     DropReason,
     MoodLabel,
     label_track,
@@ -16,6 +15,7 @@ from soundtrack_emotion.pipelines.dataset_creation.labelling import (
     stop_set,
     weighted_vad,
 )
+from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.dataset_creation.tag_filter import StopListFilter
 
 # The thesis's worked example (Simple as This, Jake Bugg; thesis figure 3.3 and the authors'

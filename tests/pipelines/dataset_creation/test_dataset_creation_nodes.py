@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from soundtrack_emotion.core.labelling import DropReason
+from soundtrack_emotion.core.matching import make_track_id
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
-from soundtrack_emotion.matching import make_track_id
-from soundtrack_emotion.pipelines.dataset_creation.labelling import DropReason
 from soundtrack_emotion.pipelines.dataset_creation.nodes import (
     SOUNDTRACK_COLUMNS,
     build_dataset_report,

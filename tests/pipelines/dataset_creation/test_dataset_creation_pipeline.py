@@ -13,11 +13,11 @@ import yaml
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
+from soundtrack_emotion.core.labelling import DropReason
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.demo import BadEntry
 from soundtrack_emotion.pipelines.dataset_creation import create_pipeline
-from soundtrack_emotion.pipelines.dataset_creation.labelling import DropReason
 from soundtrack_emotion.pipelines.dataset_creation.nodes import SOUNDTRACK_COLUMNS
-from soundtrack_emotion.vad import VAD_LABELS
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 EXPECTED_DROPS = {
@@ -48,7 +48,7 @@ def run_outputs(small_demo, project_catalog):
 
 
 def test_every_output_of_the_pipeline_is_catalogued_with_a_layer():
-    config = yaml.safe_load((CONF / "catalog.yml").read_text(encoding="utf-8"))
+    config = yaml.safe_load((CONF / "catalog_dataset_creation.yml").read_text(encoding="utf-8"))
     for name in create_pipeline().datasets():
         if not name.startswith("params:"):
             assert config[name]["metadata"]["kedro-viz"]["layer"], name
@@ -139,7 +139,7 @@ def test_report_states_no_artist_group_spans_two_splits(run_outputs):
 
 def test_stop_list_filter_gives_the_thesis_labels_back(run_outputs, tmp_path):
     """tag_filter: stop_list is the thesis's rule, word for word: all but the stop-list."""
-    from soundtrack_emotion.pipelines.dataset_creation.labelling import (
+    from soundtrack_emotion.core.labelling import (
         label_track,
         normalise_tag,
         stop_set,

@@ -16,7 +16,7 @@ from kedro.runner import SequentialRunner
 from soundtrack_emotion.datasets import LabelledTableDataset
 from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.pipelines.dataset_creation import create_labelled_pipeline
-from soundtrack_emotion.pipelines.dataset_creation.labelled import build_labelled_soundtracks
+from soundtrack_emotion.pipelines.dataset_creation.labelled_table import build_labelled_soundtracks
 from soundtrack_emotion.pipelines.dataset_creation.nodes import SOUNDTRACK_COLUMNS
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
@@ -53,7 +53,7 @@ def _table(tmp_path: Path, n: int = 10, **columns) -> Path:
 
 def test_the_catalog_entry_and_pipeline_make_valid_soundtracks(tmp_path):
     table = _table(tmp_path)
-    entry = yaml.safe_load((CONF / "catalog.yml").read_text())["labelled_tracks"]
+    entry = yaml.safe_load((CONF / "catalog_dataset_creation.yml").read_text())["labelled_tracks"]
     assert entry["type"] == "soundtrack_emotion.datasets.LabelledTableDataset"
     catalog = DataCatalog.from_config(
         {"labelled_tracks": {**entry, "filepath": str(table)}},

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import yaml
 
-from soundtrack_emotion.vad import SPLITS
+from soundtrack_emotion.core.vocabulary import SPLITS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 WINDOW = 15360  # VGGish window at 16 kHz
@@ -170,9 +170,10 @@ def fake_ffmpeg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def musicnn_weights() -> str:
-    """The installed MusiCNN checkpoint (``python -m soundtrack_emotion.pretrained``), or skip."""
+    """The installed MusiCNN checkpoint (``python -m
+    soundtrack_emotion.core.embeddings.pretrained``), or skip."""
+    from soundtrack_emotion.core.embeddings.pretrained import musicnn_checkpoint
     from soundtrack_emotion.exceptions import ModelUnavailableError
-    from soundtrack_emotion.pretrained import musicnn_checkpoint
 
     try:
         return musicnn_checkpoint(None)

@@ -9,7 +9,7 @@ import librosa
 import numpy as np
 import pytest
 
-from soundtrack_emotion.audio import (
+from soundtrack_emotion.core.audio import (
     MFCC_SAMPLE_RATE,
     VGGISH_SAMPLE_RATE,
     decode,

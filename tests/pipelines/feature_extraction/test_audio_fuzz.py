@@ -15,13 +15,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from soundtrack_emotion.audio import MAX_INVALID_SHARE, MFCC_SAMPLE_RATE, decode
+from soundtrack_emotion.core.audio import MAX_INVALID_SHARE, MFCC_SAMPLE_RATE, decode
+from soundtrack_emotion.core.families import Decoding
+from soundtrack_emotion.core.families.mfcc import MfccFamily
 from soundtrack_emotion.exceptions import AudioDecodeError
-from soundtrack_emotion.pipelines.feature_extraction.extraction import (
-    MfccParams,
-    TrackTask,
-    extract_track,
-)
+from soundtrack_emotion.pipelines.feature_extraction.tracks import TrackTask, extract_track
 
 from .conftest import tone, write_audio
 
@@ -32,7 +30,7 @@ FORMATS = ("wav", "flac", "ogg", "mp3")
 # The decoder's unit of output: a result's length may differ from the decodable audio by at
 # most one codec block (FLAC 4096 frames, MP3 1152, Vorbis 2048) plus encoder padding.
 CODEC_BLOCK_SECONDS = {"wav": 0.0, "flac": 4096 / RATE, "ogg": 2048 / RATE, "mp3": 2 * 1152 / RATE}
-MFCC = MfccParams(
+MFCC = MfccFamily(
     sample_rate=MFCC_SAMPLE_RATE, n_mfcc=13, n_fft=2048, hop_length=1024, drop_c0=False
 )
 
@@ -128,11 +126,11 @@ def test_a_truncated_file_has_the_features_of_the_same_audio_cut_cleanly(sources
     clean = write_audio(tmp_path / f"clean.{fmt}", samples[:n], RATE)
 
     def features(p: Path) -> np.ndarray:
-        task = TrackTask(id=p.stem, path=str(p), families=("mfcc",), mfcc=MFCC,
-                         resample_quality="HQ", silence_db=-60.0, min_seconds=0.0)  # fmt: skip
+        decoding = Decoding(resample_quality="HQ", silence_db=-60.0, min_seconds=0.0)
+        task = TrackTask(id=p.stem, path=str(p), families=(MFCC,), decoding=decoding)
         result = extract_track(task)
         assert result.error is None
-        return result.mfcc
+        return result.outputs["mfcc"].rows
 
     np.testing.assert_array_equal(features(truncated), features(clean))
 

@@ -14,23 +14,30 @@ import librosa
 import numpy as np
 import pytest
 
-from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
-from soundtrack_emotion.features import (
+from soundtrack_emotion.core.embeddings.vggish import (
     VGGISH_HANDLE,
     VggishBatcher,
-    count_frames,
-    frame_features,
-    frame_hop,
-    frame_length,
     load_vggish,
-    mfcc,
     vggish_embeddings,
     vggish_windows,
 )
+from soundtrack_emotion.core.families.mfcc import MfccFamily, mfcc
+from soundtrack_emotion.core.families.vggish import VggishFamily
+from soundtrack_emotion.core.framing import count_frames, frame_features, frame_hop
+from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
 
 from .conftest import WINDOW, standin_embeddings, tone
 
 SR = 22050
+# The families with the thesis's settings.
+THESIS = {
+    "mfcc": MfccFamily(sample_rate=SR, n_mfcc=13, n_fft=2048, hop_length=1024, drop_c0=False),
+    "vggish": VggishFamily(handle=VGGISH_HANDLE, batch_windows=256),
+}
+
+
+def frame_length(feature: str, seconds: float) -> int:
+    return THESIS[feature].frame_rows(seconds)
 
 
 def signal(seconds: float, *, sr: int = SR, seed: int = 0) -> np.ndarray:

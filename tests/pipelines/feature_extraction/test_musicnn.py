@@ -6,7 +6,7 @@ The parity fixture (``tests/fixtures/musicnn/msd_musicnn_reference.npz``, made o
 package's taggram and embeddings for the first 10 patches of a public-domain clip in
 ``../shared/audio/librosa_examples`` and the clip's hash, not its audio: the parity tests skip
 without ``../shared`` (or ``$SOUNDTRACK_EMOTION_SHARED``) and without the weights (installed by
-``python -m soundtrack_emotion.pretrained``, which ``make test`` runs first).
+``python -m soundtrack_emotion.core.embeddings.pretrained``, which ``make test`` runs first).
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import librosa
 import numpy as np
 import pytest
 
-from soundtrack_emotion.audio import load_audio
-from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
-from soundtrack_emotion.features import frame_length
-from soundtrack_emotion.musicnn import (
+from soundtrack_emotion.core.audio import load_audio
+from soundtrack_emotion.core.embeddings.musicnn import (
     MSD_TAGS,
     MUSICNN_PATCH_FRAMES,
     MUSICNN_PATCH_SECONDS,
@@ -40,8 +38,10 @@ from soundtrack_emotion.musicnn import (
     patch_hop_frames,
     read_checkpoint,
 )
-from soundtrack_emotion.pretrained import musicnn_checkpoint
-from soundtrack_emotion.vad import VAD_LABELS as VAD
+from soundtrack_emotion.core.embeddings.pretrained import musicnn_checkpoint
+from soundtrack_emotion.core.families.musicnn import MusicnnFamily
+from soundtrack_emotion.core.vocabulary import VAD_LABELS as VAD
+from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
 
 from .conftest import tone
 
@@ -194,9 +194,12 @@ def test_patch_counts_and_frame_rows() -> None:
     assert count_patches(2866, hop_frames=187) == 15  # as the package's batch_data
     assert musicnn_patch_rows(15) == 5 and musicnn_patch_rows(30) == 10
     assert musicnn_patch_rows(15, patch_hop=0.5) == 8
-    assert frame_length("musicnn", 15) == 5 and frame_length("musicnn", 30) == 10
+    family = MusicnnFamily(
+        checkpoint=None, model="MSD_musicnn", layer="dense", patch_hop=1.0, batch_patches=16
+    )
+    assert family.frame_rows(15) == 5 and family.frame_rows(30) == 10
     with pytest.raises(ParameterError, match="no whole"):
-        frame_length("musicnn", 2)
+        family.frame_rows(2)
     with pytest.raises(ParameterError, match="patch_hop"):
         patch_hop_frames(0.0)
 
@@ -279,8 +282,13 @@ def test_real_weights_on_a_synthetic_signal(checkpoint: str) -> None:
 def test_inference_scores_musicnn_models_on_patches(
     random_model, params: dict, tmp_path: Path
 ) -> None:
-    from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
-    from soundtrack_emotion.pipelines.inference.track import LabelModel, infer_track, row_seconds
+    from soundtrack_emotion.pipelines.inference.track import (
+        LabelModel,
+        TimelineSettings,
+        infer_track,
+        row_seconds,
+    )
+    from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 
     from .conftest import write_audio
 
@@ -300,17 +308,15 @@ def test_inference_scores_musicnn_models_on_patches(
         track="song",
         models=models,
         extraction=extraction,
-        hop_seconds=5.0,
-        batch_size=4,
-        waveform_points=10,
-        musicnn=random_model,
+        timeline=TimelineSettings(hop_seconds=5.0, batch_size=4, waveform_points=10),
+        networks={"musicnn": random_model},
     )
     assert set(shapes) == {(5, width)} and len(result.timeline) == 4
     assert result.summary["valence"] == pytest.approx(0.5)
 
 
 def test_dense_plus_taggram_is_the_dense_embedding_then_the_tag_probabilities():
-    from soundtrack_emotion.musicnn import embedding_of
+    from soundtrack_emotion.core.embeddings.musicnn import embedding_of
 
     outputs = {
         "dense": np.arange(6, dtype=np.float32).reshape(2, 3),

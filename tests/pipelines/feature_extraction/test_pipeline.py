@@ -22,18 +22,16 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import CSVDataset
 
+from soundtrack_emotion.core.embeddings.musicnn import MSD_TAGS, load_musicnn, musicnn_features
+from soundtrack_emotion.core.families import FEATURES, OFFLINE_FEATURES
+from soundtrack_emotion.core.families.mfcc import mfcc
+from soundtrack_emotion.core.vocabulary import FRAME_SECONDS, SPLITS, VAD_LABELS
 from soundtrack_emotion.datasets import FeatureStoreDataset, ModelInputDataset
 from soundtrack_emotion.exceptions import ModelUnavailableError
-from soundtrack_emotion.features import mfcc
-from soundtrack_emotion.musicnn import MSD_TAGS, load_musicnn, musicnn_features
 from soundtrack_emotion.pipelines.feature_extraction import create_pipeline, nodes
-from soundtrack_emotion.pipelines.feature_extraction.extraction import extract_track, map_tracks
-from soundtrack_emotion.pipelines.feature_extraction.hooks import (
-    MusicnnPreflightHook,
-    VggishPreflightHook,
-)
-from soundtrack_emotion.vad import SPLITS, VAD_LABELS
-from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS, OFFLINE_FEATURES
+from soundtrack_emotion.pipelines.feature_extraction.tracks import extract_track
+from soundtrack_emotion.runtime.preflight import ModelPreflightHook
+from soundtrack_emotion.runtime.workers import map_tracks
 
 from .conftest import PROJECT_ROOT, make_soundtracks, standin_embeddings, tone, write_audio
 
@@ -255,7 +253,7 @@ def test_resume_after_an_interrupted_run(
     run(tmp_path, soundtracks, params)
     both = ("mfcc", "vggish")
     expected = {"t2": ("vggish",), "t3": ("vggish",), "t4": both, "t5": both}
-    assert {t.id: t.families for t in counted} == expected
+    assert {t.id: t.names for t in counted} == expected
     assert all(p.stat().st_mtime_ns == m for p, m in mtimes.items())
     report = pd.read_csv(tmp_path / "report.csv")
     assert (report["status"] == "ok").all() and len(report) == 6
@@ -340,7 +338,7 @@ def test_changed_parameters_or_audio_are_recomputed(
     counted.clear()
     params["mfcc"]["drop_c0"] = True
     run(tmp_path, soundtracks, params)
-    assert {t.id: t.families for t in counted} == {f"t{i}": ("mfcc",) for i in range(3)}
+    assert {t.id: t.names for t in counted} == {f"t{i}": ("mfcc",) for i in range(3)}
     store = FeatureStoreDataset(path=str(tmp_path / "04_feature/mfcc"), family="mfcc").load()
     assert store["t0"].shape[1] == 12
 
@@ -349,12 +347,12 @@ def test_changed_parameters_or_audio_are_recomputed(
     shutil.copytree(vggish_standin, moved)
     params["vggish"]["handle"] = str(moved)
     run(tmp_path, soundtracks, params)
-    assert {t.id: t.families for t in counted} == {f"t{i}": ("vggish",) for i in range(3)}
+    assert {t.id: t.names for t in counted} == {f"t{i}": ("vggish",) for i in range(3)}
 
     counted.clear()
     write_audio(audio["t1"], tone(11.0, sr=22050, seed=99), 22050)
     run(tmp_path, soundtracks, params)
-    assert [(t.id, t.families) for t in counted] == [("t1", ("mfcc", "vggish"))]
+    assert [(t.id, t.names) for t in counted] == [("t1", ("mfcc", "vggish"))]
 
 
 def test_a_stricter_silence_threshold_reaches_tracks_extracted_before(
@@ -399,7 +397,7 @@ def test_process_pool_gives_the_same_features(tmp_path: Path, params: dict) -> N
 def test_preflight_fails_a_vggish_run_before_it_starts(tmp_path: Path, params: dict) -> None:
     params["vggish"]["handle"] = str(tmp_path / "no-vggish")
     catalog = DataCatalog({"params:feature_extraction": MemoryDataset(params)})
-    hook = VggishPreflightHook()
+    hook = ModelPreflightHook()
     hook.before_pipeline_run({}, create_pipeline(features=("mfcc",)), catalog)  # no VGGish: fine
     with pytest.raises(ModelUnavailableError, match="no-vggish"):
         hook.before_pipeline_run({}, create_pipeline(), catalog)
@@ -408,9 +406,10 @@ def test_preflight_fails_a_vggish_run_before_it_starts(tmp_path: Path, params: d
 def test_preflight_fails_a_musicnn_run_without_weights(tmp_path: Path, params: dict) -> None:
     params["musicnn"]["checkpoint"] = str(tmp_path / "no-weights")
     catalog = DataCatalog({"params:feature_extraction": MemoryDataset(params)})
-    hook = MusicnnPreflightHook()
-    hook.before_pipeline_run({}, create_pipeline(features=STANDIN), catalog)  # no MusiCNN: fine
-    with pytest.raises(ModelUnavailableError, match=r"python -m soundtrack_emotion\.pretrained"):
+    hook = ModelPreflightHook()
+    hook.before_pipeline_run({}, create_pipeline(features=("mfcc",)), catalog)  # no MusiCNN: fine
+    setup = r"python -m soundtrack_emotion\.core\.embeddings\.pretrained"
+    with pytest.raises(ModelUnavailableError, match=setup):
         hook.before_pipeline_run({}, create_pipeline(features=OFFLINE_FEATURES), catalog)
     offline = create_pipeline(features=OFFLINE_FEATURES)
     assert {n.name for n in offline.only_nodes_with_tags("musicnn_model").nodes} == {
@@ -453,15 +452,16 @@ def test_musicnn_joins_the_offline_run(
     params["musicnn"]["layer"] = "penultimate"  # another embedding: recomputed
     counted.clear()
     run(tmp_path, soundtracks, params, features=OFFLINE_FEATURES)
-    assert {t.id: t.families for t in counted if t.id in GOOD} == {k: ("musicnn",) for k in GOOD}
+    assert {t.id: t.names for t in counted if t.id in GOOD} == {k: ("musicnn",) for k in GOOD}
 
 
 def test_catalog_and_parameters_resolve_from_conf() -> None:
     from kedro.config import OmegaConfigLoader
 
     loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="base")
-    mine = [f"{prefix}{f}_features" for prefix in ("", "existing_") for f in FEATURES]
-    mine += ["feature_extraction_report", *(f"{f}_{s}s" for f in FEATURES for s in FRAME_SECONDS)]
+    # Every family's entries come from the factories: adding a family adds none.
+    mine = ("{family}_features", "existing_{family}_features", "{family}_{seconds}s")
+    mine += ("feature_extraction_report",)
     catalog = DataCatalog.from_config({k: loader["catalog"][k] for k in mine})
     for family in FEATURES:
         for name in (f"{family}_features", f"existing_{family}_features"):

@@ -32,18 +32,20 @@ import numpy as np
 import pytest
 import yaml
 
-from soundtrack_emotion import precision
-from soundtrack_emotion.audio import load_audio
+from soundtrack_emotion.core import precision
+from soundtrack_emotion.core.audio import load_audio
+from soundtrack_emotion.core.embeddings.musicnn import (
+    MUSICNN_SAMPLE_RATE,
+    load_musicnn,
+    musicnn_outputs,
+)
+from soundtrack_emotion.core.embeddings.vggish import VggishModel, vggish_embeddings
+from soundtrack_emotion.core.precision import BFLOAT16, FLOAT32, PRECISIONS, Hardware, resolve
 from soundtrack_emotion.datasets import FeatureStoreDataset
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.features import VggishModel, vggish_embeddings
-from soundtrack_emotion.musicnn import MUSICNN_SAMPLE_RATE, load_musicnn, musicnn_outputs
-from soundtrack_emotion.parameter_check import check_parameter_keys
-from soundtrack_emotion.pipelines.feature_extraction.extraction import (
-    ExtractionParams,
-    extract_track,
-)
-from soundtrack_emotion.precision import BFLOAT16, FLOAT32, PRECISIONS, Hardware, resolve
+from soundtrack_emotion.pipelines.feature_extraction.tracks import extract_track
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+from soundtrack_emotion.runtime.parameter_check import check_parameter_keys
 
 from .conftest import PROJECT_ROOT, make_soundtracks, tone, write_audio
 
@@ -176,7 +178,7 @@ def test_the_choice_is_logged_once_with_its_reason(
     params: dict, caplog: pytest.LogCaptureFixture
 ) -> None:
     params["precision"] = "auto"
-    with caplog.at_level(logging.INFO, logger="soundtrack_emotion.precision"):
+    with caplog.at_level(logging.INFO, logger="soundtrack_emotion.core.precision"):
         for _ in range(3):
             p = ExtractionParams.from_dict(params)
             p.fingerprint("musicnn")
@@ -186,7 +188,7 @@ def test_the_choice_is_logged_once_with_its_reason(
     assert not any("MFCC" in r.getMessage() for r in caplog.records)
     precision._announced.clear()
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="soundtrack_emotion.precision"):
+    with caplog.at_level(logging.INFO, logger="soundtrack_emotion.core.precision"):
         ExtractionParams.from_dict(params).fingerprint("musicnn")
         ExtractionParams.from_dict(params).fingerprint("musicnn")
     lines = [r.getMessage() for r in caplog.records if "for MusiCNN (" in r.getMessage()]
@@ -200,7 +202,8 @@ def test_the_choice_is_logged_once_with_its_reason(
 def test_the_resolved_precision_is_part_of_the_fingerprints(params: dict) -> None:
     fp32 = ExtractionParams.from_dict(params | {"precision": "float32"})
     bf16 = ExtractionParams.from_dict(params | {"precision": "bfloat16"})
-    assert bf16.musicnn.precision == BFLOAT16 and fp32.musicnn.precision == FLOAT32
+    assert bf16.precision_of("musicnn") == BFLOAT16
+    assert fp32.precision_of("musicnn") == FLOAT32
     assert fp32.fingerprint("musicnn") != bf16.fingerprint("musicnn")
     assert fp32.fingerprint("mfcc") == bf16.fingerprint("mfcc")  # MFCC is NumPy, float32
     pinned = ExtractionParams.from_dict(params, pinned={"vggish": BFLOAT16})
@@ -215,7 +218,7 @@ def test_the_resolved_precision_is_part_of_the_fingerprints(params: dict) -> Non
 
 
 def test_a_model_stays_current_when_only_the_precision_changes(tmp_path: Path, params: dict):
-    from soundtrack_emotion.pipelines.modelling.nodes import current_fingerprints
+    from soundtrack_emotion.runtime.provenance import current_fingerprints
 
     soundtracks = make_soundtracks({"t0": tmp_path / "t0.wav"})
     # bfloat16 VGGish may not run here: a model's identity must not even ask.
@@ -252,9 +255,9 @@ def test_a_precision_change_recomputes_the_musicnn_features_only(
     extract("float32")
     fp32 = stores["musicnn"].load()["t0"]
     extract("float32")
-    assert [t.families for t in tasks] == [("mfcc", "musicnn")]  # up to date: nothing redone
+    assert [t.names for t in tasks] == [("mfcc", "musicnn")]  # up to date: nothing redone
     extract("bfloat16")
-    assert [t.families for t in tasks] == [("mfcc", "musicnn"), ("musicnn",)]
+    assert [t.names for t in tasks] == [("mfcc", "musicnn"), ("musicnn",)]
     bf16 = stores["musicnn"].load()["t0"]
     assert bf16.dtype == np.float32 and not np.array_equal(bf16, fp32)
     assert_within_tolerance(fp32, bf16, "tone, dense+taggram")

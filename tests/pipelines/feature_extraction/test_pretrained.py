@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from soundtrack_emotion import pretrained
-from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
-from soundtrack_emotion.pretrained import (
+from soundtrack_emotion.core.embeddings import pretrained
+from soundtrack_emotion.core.embeddings.pretrained import (
     MANIFEST,
     fetch_musicnn,
     install_from_wheel,
     musicnn_checkpoint,
 )
+from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
 
 
 def fake_wheel(path: Path) -> tuple[Path, str]:
@@ -90,7 +90,7 @@ def test_missing_checkpoint_says_how_to_get_it(
     with pytest.raises(ModelUnavailableError) as error:
         musicnn_checkpoint(None)
     message = str(error.value)
-    assert "python -m soundtrack_emotion.pretrained" in message
+    assert "python -m soundtrack_emotion.core.embeddings.pretrained" in message
     assert "feature_extraction.musicnn.checkpoint" in message
     assert str(tmp_path / "nowhere" / "musicnn-0.1.0") in message
     with pytest.raises(ModelUnavailableError, match=r"checkpoint = .*elsewhere"):

@@ -13,10 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from soundtrack_emotion import paths
+from soundtrack_emotion.core.families import mfcc as mfcc_family
 from soundtrack_emotion.exceptions import SystematicFailureError
-from soundtrack_emotion.pipelines.feature_extraction import extraction, nodes
-from soundtrack_emotion.pipelines.feature_extraction.extraction import TimeLimit, map_tracks
+from soundtrack_emotion.pipelines.feature_extraction import nodes
+from soundtrack_emotion.runtime import paths
+from soundtrack_emotion.runtime.workers import TimeLimit, map_tracks
 
 from .conftest import make_soundtracks, tone, write_audio
 
@@ -48,7 +49,7 @@ def test_a_bug_in_a_feature_function_stops_the_run_naming_the_track(
     def broken_mfcc(*args, **kwargs):
         raise ZeroDivisionError("a bug in our code")
 
-    monkeypatch.setattr(extraction, "mfcc", broken_mfcc)
+    monkeypatch.setattr(mfcc_family, "mfcc", broken_mfcc)
     with pytest.raises(ZeroDivisionError, match="a bug in our code") as stopped:
         _extract(make_soundtracks(tracks), short_params, tmp_path / "store")
     assert "track t0" in " ".join(stopped.value.__notes__)

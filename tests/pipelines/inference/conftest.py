@@ -68,7 +68,7 @@ def extraction_params() -> dict:
 
 @pytest.fixture
 def extraction(extraction_params):
-    from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+    from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 
     return ExtractionParams.from_dict(extraction_params)
 
@@ -77,7 +77,7 @@ def _vggish_standin(waveform: np.ndarray) -> np.ndarray:
     """Tests only, never the model: VGGish's signature (1-D float32 16 kHz waveform -> float32
     [N, 128], one row per whole 0.96 s window, (0, 128) under 0.96 s); each row is the window's
     RMS level times 1..128."""
-    from soundtrack_emotion.features import VGGISH_WINDOW_SAMPLES, vggish_windows
+    from soundtrack_emotion.core.embeddings.vggish import VGGISH_WINDOW_SAMPLES, vggish_windows
 
     waveform = np.asarray(waveform, dtype=np.float32)
     assert waveform.ndim == 1
@@ -111,8 +111,8 @@ def _run_inference(tracks, chosen, cache_dir: Path, **kwargs):
 def _as_trained_models(models: dict) -> dict:
     """``trained_models`` as its PartitionedDataset loads it: partition id -> loader, from
     ``{model_key: model}``; each loader returns the same model object."""
+    from soundtrack_emotion.core.vocabulary import model_partition
     from soundtrack_emotion.pipelines.inference.nodes import split_model_key
-    from soundtrack_emotion.vocabulary import model_partition
 
     return {
         model_partition(*split_model_key(key)): (lambda model=model: model)

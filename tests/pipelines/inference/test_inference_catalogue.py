@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
 from soundtrack_emotion.datasets.track_cache import write_record
 from soundtrack_emotion.exceptions import ParameterError
@@ -16,7 +17,6 @@ from soundtrack_emotion.pipelines.inference.catalogue import (
     plot_catalogue,
 )
 from soundtrack_emotion.pipelines.inference.nodes import MODEL_COLUMNS, track_cache_key
-from soundtrack_emotion.vad import VAD_LABELS
 
 NO_SOUNDTRACKS = pd.DataFrame({"id": [], "audio_path": [], "split": []})
 CHOSEN = pd.DataFrame(

@@ -18,10 +18,10 @@ distributed = pytest.importorskip("distributed")
 
 from kedro_datasets.tensorflow import TensorFlowModelDataset  # noqa: E402
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS  # noqa: E402
 from soundtrack_emotion.datasets import TrackCache, TrackCacheDataset  # noqa: E402
 from soundtrack_emotion.datasets.feature_store import SUFFIX  # noqa: E402
 from soundtrack_emotion.pipelines.inference import nodes, scoring  # noqa: E402
-from soundtrack_emotion.vad import VAD_LABELS  # noqa: E402
 
 N_TRACKS = 6
 
@@ -188,13 +188,13 @@ def test_dask_records_equal_the_process_run_bit_for_bit_and_models_load_once_per
 
 
 def test_feature_extraction_tracks_on_dask_equal_the_process_pool(cluster, demo_set):
-    from soundtrack_emotion.pipelines.feature_extraction.extraction import (
-        ExtractionParams,
+    from soundtrack_emotion.pipelines.feature_extraction.tracks import (
         TrackTask,
         crashed_track,
         extract_track,
-        map_tracks,
     )
+    from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+    from soundtrack_emotion.runtime.workers import map_tracks
 
     _, tracks, _, _ = demo_set
     defaults = _extraction_defaults()
@@ -204,11 +204,8 @@ def test_feature_extraction_tracks_on_dask_equal_the_process_pool(cluster, demo_
         TrackTask(
             id=row.track,
             path=row.path,
-            families=("mfcc",),
-            mfcc=params.mfcc,
-            resample_quality=params.resample_quality,
-            silence_db=params.silence_db,
-            min_seconds=params.min_seconds,
+            families=(params.mfcc,),
+            decoding=params.decoding,
         )
         for row in tracks.itertuples(index=False)
     ]
@@ -223,7 +220,8 @@ def test_feature_extraction_tracks_on_dask_equal_the_process_pool(cluster, demo_
     assert on_dask.keys() == pool.keys()
     for track_id, result in pool.items():
         assert result.error is None, result.error
-        assert on_dask[track_id].mfcc.tobytes() == result.mfcc.tobytes()
+        rows = result.outputs["mfcc"].rows
+        assert on_dask[track_id].outputs["mfcc"].rows.tobytes() == rows.tobytes()
         assert on_dask[track_id].audio_seconds == result.audio_seconds
 
 

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from matplotlib.patches import StepPatch
 
+from soundtrack_emotion.core.vad_plots import plot_movie_profile
+from soundtrack_emotion.core.vocabulary import VAD_LABELS, model_partition
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.inference.nodes import (
     DOMAIN_COLUMNS,
     IDENTITY_COLUMNS,
@@ -26,9 +27,8 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     model_key,
     select_inference_models,
 )
-from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile, plot_track_timelines
-from soundtrack_emotion.provenance import corpus_fingerprint
-from soundtrack_emotion.vocabulary import VAD_LABELS, model_partition
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+from soundtrack_emotion.runtime.provenance import corpus_fingerprint
 
 FRAME = (43, 13)
 
@@ -81,7 +81,7 @@ def test_a_folder_without_audio_is_refused(tmp_path, soundtracks):
 
 
 def test_a_relative_audio_path_is_taken_from_the_project_root(tmp_path, soundtracks, monkeypatch):
-    from soundtrack_emotion import paths
+    from soundtrack_emotion.runtime import paths
 
     (tmp_path / "music").mkdir()
     (tmp_path / "music" / "a.wav").write_bytes(b"x")
@@ -366,7 +366,6 @@ def test_a_run_where_nothing_is_readable_still_reports_every_track(
     assert track_vad["status"].tolist() == ["error"]
     profile, arc = build_movie_profile(track_vad)
     assert arc.empty and profile["n_tracks"].tolist() == [0, 0, 0]
-    assert plot_track_timelines(timelines, waveforms, track_vad) == {}
     empty = plot_movie_profile(arc, profile, audio_path="", title="")
     assert empty.get_suptitle() == "Emotional arc of the demo's test songs (0 tracks, 0.0 min)"
 
@@ -484,26 +483,3 @@ def test_movie_profile_plot_has_a_panel_per_label_on_the_album_clock(album):
     assert (
         "Memento" in plot_movie_profile(arc, profile, audio_path="", title="Memento").get_suptitle()
     )
-
-
-def test_one_timeline_plot_per_readable_track(album):
-    timelines = pd.concat(
-        pd.DataFrame(
-            {
-                "track": t,
-                "start_s": [0.0, 5.0],
-                "end_s": [5.0, 9.0],
-                **{label: [0.3, 0.6] for label in VAD_LABELS},
-            }
-        )
-        for t in ("opening", "chase", "finale")
-    )
-    waveforms = pd.DataFrame({"track": "chase", "time_s": [1.0, 8.0], "low": -0.5, "high": 0.5})
-
-    figures = plot_track_timelines(timelines, waveforms, album)
-
-    assert list(figures) == ["001_opening.png", "003_chase.png", "004_finale.png"]
-    top, bottom = figures["003_chase.png"].axes
-    assert top.get_title().startswith("chase: overall valence 0.50")
-    assert bottom.get_xlim() == (0.0, 9.0)
-    assert len(bottom.collections) == 1

@@ -12,11 +12,11 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
-from soundtrack_emotion.provenance import corpus_fingerprint
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+from soundtrack_emotion.runtime.provenance import corpus_fingerprint
 
 PROJECT = Path(__file__).resolve().parents[3]
 LAYERS = {

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+from soundtrack_emotion.core.precision import BFLOAT16, FLOAT32
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.pipelines.inference import scoring
 from soundtrack_emotion.pipelines.inference.nodes import MODEL_COLUMNS, model_key
-from soundtrack_emotion.precision import BFLOAT16, FLOAT32
-from soundtrack_emotion.vocabulary import VAD_LABELS
+from soundtrack_emotion.pipelines.inference.track import TimelineSettings
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 
 FRAME = (43, 13)
 CHOSEN = pd.DataFrame(
@@ -96,9 +97,7 @@ def test_a_dask_worker_computes_in_the_planning_process_precisions(
         chosen=tuple(CHOSEN[list(MODEL_COLUMNS[:5])].itertuples(index=False)),
         loaders={key: (lambda model=model: model) for key, model in models.items()},
         feature_extraction=params,
-        hop_seconds=2.0,
-        batch_size=4,
-        waveform_points=50,
+        timeline=TimelineSettings(hop_seconds=2.0, batch_size=4, waveform_points=50),
         fingerprint="pinned-test",
         cache_path="",
         domain_loaders={},
@@ -109,9 +108,7 @@ def test_a_dask_worker_computes_in_the_planning_process_precisions(
     finally:
         scoring._WORKER_MODELS.clear()
     extraction = worker.extraction
-    assert (
-        extraction.musicnn.precision == BFLOAT16 and extraction.precision_of("musicnn") == BFLOAT16
-    )
+    assert extraction.precision_of("musicnn") == BFLOAT16
     for model in worker.models:
         network = model.predict.__self__
         policies = {layer.dtype_policy.name for layer in network.layers}

@@ -14,6 +14,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCacheDataset
 from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
 from soundtrack_emotion.pipelines.inference.nodes import (
@@ -21,7 +22,7 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     model_key,
     track_cache_key,
 )
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.pipelines.inference.track import TimelineSettings
 
 FRAME = (43, 13)
 NODE_PARAMS = {"hop_seconds": 1.0, "batch_size": 4, "waveform_points": 50}
@@ -159,7 +160,7 @@ def test_an_interrupted_run_resumes_without_rescoring_and_matches_an_uninterrupt
         track="c",
         models=scoring.label_models_for(CHOSEN, models),
         extraction=scoring.ExtractionParams.from_dict(extraction_params),
-        **NODE_PARAMS,
+        timeline=TimelineSettings(**NODE_PARAMS),
     )
     pd.testing.assert_frame_equal(
         timelines.loc[timelines["track"] == "c", list(direct.timeline.columns)].reset_index(

@@ -6,22 +6,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soundtrack_emotion.audio import load_audio
+from soundtrack_emotion.core.audio import load_audio
+from soundtrack_emotion.core.embeddings.vggish import vggish_embeddings
+from soundtrack_emotion.core.families.mfcc import mfcc
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
-from soundtrack_emotion.features import mfcc, vggish_embeddings
-from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.inference.track import (
     MIN_ROW_SECONDS,
     TIMELINE_COLUMNS,
     WAVEFORM_COLUMNS,
     LabelModel,
+    TimelineSettings,
     infer_track,
     row_seconds,
     timeline_windows,
     waveform_envelope,
     window_starts,
 )
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 
 FRAME = (43, 13)  # 2 s of MFCCs: small frames keep the tests fast
 
@@ -106,9 +108,7 @@ def test_infer_track_scores_a_hand_made_track_window_by_window(tmp_path, write_t
         track="tone",
         extraction=extraction,
         models=_models(recorder),
-        hop_seconds=2.0,
-        batch_size=4,
-        waveform_points=300,
+        timeline=TimelineSettings(hop_seconds=2.0, batch_size=4, waveform_points=300),
     )
 
     timeline = result.timeline
@@ -157,9 +157,7 @@ def test_infer_track_reads_its_label_from_a_joint_model(tmp_path, write_tone, ex
         track="t",
         models=models,
         extraction=extraction,
-        hop_seconds=1.0,
-        batch_size=8,
-        waveform_points=50,
+        timeline=TimelineSettings(hop_seconds=1.0, batch_size=8, waveform_points=50),
     )
 
     assert result.timeline[list(VAD_LABELS)].iloc[0].tolist() == pytest.approx([0.1, 0.2, 0.3])
@@ -173,9 +171,7 @@ def test_infer_track_pads_a_track_shorter_than_one_frame(tmp_path, write_tone, e
         track="short",
         extraction=extraction,
         models=_models(RecordingModel()),
-        hop_seconds=5.0,
-        batch_size=8,
-        waveform_points=50,
+        timeline=TimelineSettings(hop_seconds=5.0, batch_size=8, waveform_points=50),
     )
 
     assert result.summary["status"] == "padded"
@@ -192,9 +188,7 @@ def test_infer_track_raises_a_decode_error_for_unreadable_files(tmp_path, extrac
             track="broken",
             extraction=extraction,
             models=_models(RecordingModel()),
-            hop_seconds=5.0,
-            batch_size=8,
-            waveform_points=50,
+            timeline=TimelineSettings(hop_seconds=5.0, batch_size=8, waveform_points=50),
         )
 
 
@@ -205,9 +199,7 @@ def test_clipped_predictions_stay_on_the_vad_scale(tmp_path, write_tone, extract
         track="t",
         extraction=extraction,
         models=_models(lambda b: np.full((len(b), 1), 1.7, np.float32)),
-        hop_seconds=1.0,
-        batch_size=8,
-        waveform_points=50,
+        timeline=TimelineSettings(hop_seconds=1.0, batch_size=8, waveform_points=50),
     )
     assert isinstance(result.timeline, pd.DataFrame)
     assert (result.timeline["valence"] == 1.0).all()
@@ -225,10 +217,8 @@ def test_a_vggish_model_gets_its_embeddings_at_one_row_per_0_96_s(
         track="t",
         models=models,
         extraction=extraction,
-        hop_seconds=2.5,
-        batch_size=8,
-        waveform_points=50,
-        vggish=vggish_standin,
+        timeline=TimelineSettings(hop_seconds=2.5, batch_size=8, waveform_points=50),
+        networks={"vggish": vggish_standin},
     )
 
     embeddings = vggish_embeddings(load_audio(path, sr=16000), model=vggish_standin)
@@ -246,7 +236,10 @@ def test_tracks_are_held_to_the_feature_extraction_length_rules(
     tmp_path, write_tone, extraction_params
 ):
     path = write_tone(tmp_path / "short.wav", 1.0)
-    run = dict(track="short", hop_seconds=5.0, batch_size=8, waveform_points=50)
+    run = dict(
+        track="short",
+        timeline=TimelineSettings(hop_seconds=5.0, batch_size=8, waveform_points=50),
+    )
 
     extraction_params["framing"]["short_track"] = {"policy": "pad", "min_seconds": 3.0}
     with pytest.raises(AudioDecodeError, match="too short"):
@@ -263,5 +256,6 @@ def test_a_model_trained_on_other_features_is_refused(tmp_path, write_tone, extr
     path = write_tone(tmp_path / "tone.wav", 3.0)
     models = [LabelModel(label, "mfcc", RecordingModel(), (43, 12), 0) for label in VAD_LABELS]
     with pytest.raises(DataValidationError, match="takes 12 mfcc features per step"):
-        infer_track(str(path), track="t", models=models, extraction=extraction, hop_seconds=1.0,
-                    batch_size=8, waveform_points=50)  # fmt: skip
+        infer_track(str(path), track="t", models=models, extraction=extraction,
+                    timeline=TimelineSettings(hop_seconds=1.0, batch_size=8,
+                                              waveform_points=50))  # fmt: skip

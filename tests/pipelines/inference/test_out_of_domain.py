@@ -13,9 +13,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from soundtrack_emotion.audio import decode
+from soundtrack_emotion.core.audio import decode
+from soundtrack_emotion.core.out_of_domain import block_rows, feature_blocks, fit_domain_reference
+from soundtrack_emotion.core.vad_plots import plot_movie_profile
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import DomainReferenceDataset, DomainReferencesDataset
-from soundtrack_emotion.domain import block_rows, feature_blocks, fit_domain_reference
 from soundtrack_emotion.pipelines.inference.nodes import (
     IDENTITY_COLUMNS,
     MODEL_COLUMNS,
@@ -24,9 +26,7 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     model_key,
     predict_vad_timelines,
 )
-from soundtrack_emotion.pipelines.inference.plots import plot_movie_profile
 from soundtrack_emotion.pipelines.inference.track import row_seconds
-from soundtrack_emotion.vad import VAD_LABELS
 
 FRAME = (43, 13)
 CORPUS = "corpus-of-tones"
@@ -198,7 +198,7 @@ REAL_TRACKS = 120
 
 @pytest.fixture(scope="module")
 def real_music_reference():
-    from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
+    from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 
     labels = REAL_MUSIC / "labels.csv"
     if not labels.is_file() or not CLIPS.is_dir():

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from soundtrack_emotion.core.vocabulary import SPLITS
 from soundtrack_emotion.datasets import FrameChunk, ModelInputDataset, ModelInputs
-from soundtrack_emotion.vad import SPLITS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SONGS = {"train": 24, "validation": 8, "test": 8}

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from kedro_datasets.tensorflow import TensorFlowModelDataset
 
-from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.modelling.architectures import (
+from soundtrack_emotion.core.architectures import (
     TRAINED_NETWORKS,
     build_model,
     statistics_pooling,
 )
+from soundtrack_emotion.exceptions import ParameterError
 
 HEAD = [128, 128, 64]
 

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from kedro_datasets.tensorflow import TensorFlowModelDataset
 
+from soundtrack_emotion.core.metrics import bootstrap_intervals, r2
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.metrics import bootstrap_intervals, r2
 from soundtrack_emotion.pipelines.modelling.heads import clip_vad, score_split
 from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
@@ -17,7 +18,6 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     predict_test_split,
     train_model,
 )
-from soundtrack_emotion.vad import VAD_LABELS
 
 from .conftest import collect_current, write_model_inputs
 

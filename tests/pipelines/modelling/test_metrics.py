@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.metrics import (
+from soundtrack_emotion.core.metrics import (
     METRIC_NAMES,
     ccc,
     mae,
@@ -16,6 +15,7 @@ from soundtrack_emotion.metrics import (
     regression_metrics,
     rmse,
 )
+from soundtrack_emotion.exceptions import ParameterError
 
 TRUE = np.array([1.0, 2.0, 3.0, 4.0])
 PRED = np.array([1.0, 3.0, 2.0, 5.0])

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import FrameSplit
 from soundtrack_emotion.exceptions import (
     DataValidationError,
@@ -17,7 +18,6 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     MODEL_METRICS_COLUMNS,
     ModelSpec,
     collect_model_metrics,
-    current_model_metrics,
     evaluate_model,
     fit_feature_normaliser,
     fit_mean_baseline,
@@ -25,7 +25,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     select_frame_length,
     train_model,
 )
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.runtime.provenance import current_model_metrics
 
 from .conftest import (
     collect_current,

@@ -9,6 +9,8 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
+from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.vocabulary import NETWORKS, TARGETS, VAD_LABELS
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.modelling import create_pipeline
 from soundtrack_emotion.pipelines.modelling.nodes import (
@@ -17,9 +19,8 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     evaluate_model,
 )
 from soundtrack_emotion.pipelines.modelling.pipeline import DEFAULT_NETWORKS, DEFAULT_TARGETS
-from soundtrack_emotion.pipelines.modelling.tracking import load_registered_keras
-from soundtrack_emotion.provenance import corpus_fingerprint
-from soundtrack_emotion.vocabulary import FEATURES, NETWORKS, TARGETS, VAD_LABELS
+from soundtrack_emotion.runtime.provenance import corpus_fingerprint
+from soundtrack_emotion.runtime.tracking import load_registered_keras
 
 from .conftest import (
     PROJECT_ROOT,

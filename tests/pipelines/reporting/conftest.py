@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS, model_partition
 from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.pipelines.reporting.figures import (
     NO_MODELS,
@@ -20,7 +21,6 @@ from soundtrack_emotion.pipelines.reporting.figures import (
     plot_vad_histograms,
     plot_vad_scatter,
 )
-from soundtrack_emotion.vocabulary import VAD_LABELS, model_partition
 
 
 def _renders(fig: Figure) -> None:

@@ -12,11 +12,10 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
-from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
-from soundtrack_emotion.pipelines.modelling.nodes import STALE_COLUMNS
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.pipelines.reporting import create_pipeline
-from soundtrack_emotion.provenance import corpus_fingerprint
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+from soundtrack_emotion.runtime.provenance import STALE_COLUMNS, corpus_fingerprint
 
 PROJECT = Path(__file__).resolve().parents[3]
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.pipelines.reporting.nodes import (
     RESULT_COLUMNS,
@@ -18,7 +19,6 @@ from soundtrack_emotion.pipelines.reporting.nodes import (
     build_results_table,
     results_markdown,
 )
-from soundtrack_emotion.vad import VAD_LABELS
 
 
 def test_results_table_marks_the_lowest_mse_per_level_and_emotion(model_metrics):

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from soundtrack_emotion.core.matching import clean_query, normalise_name
 from soundtrack_emotion.exceptions import FetchError, ParameterError, PrerequisiteError
-from soundtrack_emotion.matching import clean_query, normalise_name
-from soundtrack_emotion.paths import resolve_path
+from soundtrack_emotion.runtime.paths import resolve_path
 
 logger = logging.getLogger(__name__)
 

@@ -19,13 +19,12 @@ from typing import Any
 
 import pandas as pd
 
+from soundtrack_emotion.core.matching import best_match, clean_query, make_track_id
 from soundtrack_emotion.datasets.file_store import FileStore
 from soundtrack_emotion.datasets.lastfm_client import LastfmClient
 from soundtrack_emotion.datasets.raw_layer import RawLayer
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient
 from soundtrack_emotion.exceptions import FetchError, PrerequisiteError
-from soundtrack_emotion.matching import best_match, clean_query, make_track_id
-from soundtrack_emotion.paths import shown_path
 from soundtrack_emotion.pipelines.acquisition.downloaders import TrackToFetch, build_downloader
 from soundtrack_emotion.pipelines.acquisition.plan import AcquisitionPlan
 from soundtrack_emotion.pipelines.acquisition.report import ItemOutcome, StageLog, outcomes_frame
@@ -35,6 +34,7 @@ from soundtrack_emotion.pipelines.acquisition.responses import (
     search_items,
 )
 from soundtrack_emotion.pipelines.acquisition.retry import RateLimiter, Requester
+from soundtrack_emotion.runtime.paths import shown_path
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from soundtrack_emotion.core.lastfm_answers import (
+    MalformedAnswer,
+    as_list,
+    parse_top_tags,
+    parse_top_tracks,
+)
 from soundtrack_emotion.exceptions import FetchError
-from soundtrack_emotion.lastfm_top_tags import MalformedTopTags, as_list, parse_top_tags
 
 
 def _json(body: bytes) -> Any:
@@ -24,10 +29,10 @@ def _json(body: bytes) -> Any:
 
 def _as_list(value: Any) -> list[Any]:
     """Last.fm collapses a one-element list to the element itself; an empty one may be ""
-    (the shared reading of :func:`lastfm_top_tags.as_list`, as a fetch error)."""
+    (the shared reading of :func:`lastfm_answers.as_list`, as a fetch error)."""
     try:
         return as_list(value)
-    except MalformedTopTags as error:
+    except MalformedAnswer as error:
         raise FetchError("unexpected_shape", str(error)) from None
 
 
@@ -41,10 +46,14 @@ def _get(body: Any, *keys: str) -> Any:
 
 
 def parse_tag_top_tracks(body: bytes) -> tuple[list[tuple[str, str]], int]:
-    """``(artist, title)`` of each track of a ``tag.getTopTracks`` page, in rank order, and
-    the ``totalPages`` the answer announces."""
+    """``(artist, title)`` of each track of a ``tag.getTopTracks`` page, in rank order
+    (:func:`~soundtrack_emotion.core.lastfm_answers.parse_top_tracks`, the reading
+    dataset_creation shares), and the ``totalPages`` the answer announces."""
     data = _json(body)
-    tracks = _as_list(_get(data, "tracks", "track"))
+    try:
+        tracks = parse_top_tracks(data)
+    except MalformedAnswer as error:
+        raise FetchError("unexpected_shape", str(error)) from None
     total_pages = _get(data, "tracks", "@attr", "totalPages")
     try:
         total_pages = int(total_pages)
@@ -52,25 +61,15 @@ def parse_tag_top_tracks(body: bytes) -> tuple[list[tuple[str, str]], int]:
         raise FetchError(
             "unexpected_shape", f"totalPages is not a number: {total_pages!r}"[:200]
         ) from None
-    pairs = []
-    for position, track in enumerate(tracks):
-        artist = track.get("artist") if isinstance(track, Mapping) else None
-        artist_name = artist.get("name") if isinstance(artist, Mapping) else artist
-        title = track.get("name") if isinstance(track, Mapping) else None
-        # dataset_creation refuses a stored page with such an entry: do not store it.
-        if not isinstance(artist_name, str) or not isinstance(title, str):
-            raise FetchError("unexpected_shape", f"entry {position} has no track or artist name")
-        if artist_name and title:
-            pairs.append((artist_name, title))
-    return pairs, total_pages
+    return [(track.artist, track.title) for track in tracks], total_pages
 
 
 def count_top_tags(body: bytes) -> int:
     """Number of tags in a ``track.getTopTags`` answer (0 for an unknown track), read by
-    the parser dataset_creation uses (``lastfm_top_tags``), so both agree on every body."""
+    the parser dataset_creation uses (``lastfm_answers``), so both agree on every body."""
     try:
         return len(parse_top_tags(_json(body)))
-    except MalformedTopTags as error:
+    except MalformedAnswer as error:
         raise FetchError("unexpected_shape", str(error)) from None
 
 

@@ -15,15 +15,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from soundtrack_emotion.exceptions import DataValidationError, ParameterError
-from soundtrack_emotion.lastfm_top_tags import MalformedTopTags, parse_top_tags
-from soundtrack_emotion.matching import best_match, make_track_id
-from soundtrack_emotion.pipelines.dataset_creation.labelling import (
+from soundtrack_emotion.core.labelling import (
     DropReason,
     label_track,
     normalise_tag,
     stop_set,
 )
+from soundtrack_emotion.core.lastfm_answers import (
+    MalformedAnswer,
+    parse_top_tags,
+    parse_top_tracks,
+)
+from soundtrack_emotion.core.matching import best_match, make_track_id
+from soundtrack_emotion.core.vocabulary import SPLITS, VAD_LABELS
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 from soundtrack_emotion.pipelines.dataset_creation.splitting import (
     assign_splits,
     groups_spanning_splits,
@@ -37,7 +42,6 @@ from soundtrack_emotion.pipelines.dataset_creation.tag_vocabulary import (
     VOCABULARY_VERSION,
     TagClass,
 )
-from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +62,6 @@ SOUNDTRACK_COLUMNS = (
     "split",
 )
 _PAGE_NUMBER = re.compile(r"(\d+)(?!.*\d)")
-
-
-def _as_list(value: Any) -> list[Any]:
-    """Last.fm sends a single-element list as a bare object."""
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _page_key(partition_id: str) -> tuple[str, int, str]:
@@ -90,27 +87,24 @@ def collect_crawled_tracks(tag_top_tracks: Partitions) -> pd.DataFrame:
                 f"tag.getTopTracks page {partition_id!r} is not a page of tracks ({detail}); "
                 "re-crawl it"
             )
-        attr = tracks.get("@attr") or {}
-        for position, entry in enumerate(_as_list(tracks.get("track"))):
-            artist = entry.get("artist") if isinstance(entry, dict) else None
-            artist_name = artist.get("name") if isinstance(artist, dict) else artist
-            title = entry.get("name") if isinstance(entry, dict) else None
-            if not isinstance(title, str) or not isinstance(artist_name, str):
-                raise DataValidationError(
-                    f"tag.getTopTracks page {partition_id!r}, entry {position}: no track name "
-                    f"or artist name in {entry!r}"
-                )
-            rank = (entry.get("@attr") or {}).get("rank")
-            rows.append(
-                {
-                    "id": make_track_id(artist_name, title),
-                    "track": title,
-                    "artist": artist_name,
-                    "source_tag": str(attr.get("tag", partition_id.rpartition("/")[0])),
-                    "page": _page_key(partition_id)[1],
-                    "rank": int(rank) if str(rank).isdigit() else position + 1,
-                }
-            )
+        try:
+            listed = parse_top_tracks(body)
+        except MalformedAnswer as error:
+            raise DataValidationError(
+                f"tag.getTopTracks page {partition_id!r}: {error}; re-crawl it"
+            ) from None
+        tag = str((tracks.get("@attr") or {}).get("tag", partition_id.rpartition("/")[0]))
+        rows += [
+            {
+                "id": make_track_id(track.artist, track.title),
+                "track": track.title,
+                "artist": track.artist,
+                "source_tag": tag,
+                "page": _page_key(partition_id)[1],
+                "rank": track.rank,
+            }
+            for track in listed
+        ]
     crawled = pd.DataFrame(rows, columns=["id", "track", "artist", "source_tag", "page", "rank"])
     crawled = crawled.astype({"page": "int64", "rank": "int64"})
     duplicates = int(crawled["id"].duplicated().sum())
@@ -145,7 +139,7 @@ def _parse_tag_response(body: Any) -> tuple[str, str, list[tuple[str, int]]]:
         return DropReason.LASTFM_ERROR, f"error {body.get('error')}: {body.get('message')}", []
     try:
         tags = parse_top_tags(body)
-    except MalformedTopTags as error:
+    except MalformedAnswer as error:
         return DropReason.MALFORMED_TAG_RESPONSE, str(error), []
     if not tags:
         return DropReason.NO_TAGS, "Last.fm lists no tags for this track", []

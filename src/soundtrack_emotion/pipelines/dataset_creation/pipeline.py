@@ -23,7 +23,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from soundtrack_emotion.pipelines.dataset_creation.labelled import build_labelled_soundtracks
+from soundtrack_emotion.pipelines.dataset_creation.labelled_table import build_labelled_soundtracks
 from soundtrack_emotion.pipelines.dataset_creation.nodes import (
     build_dataset_report,
     build_soundtracks,

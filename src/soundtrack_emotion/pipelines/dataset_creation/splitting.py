@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from soundtrack_emotion.core.matching import normalise_name
+from soundtrack_emotion.core.vocabulary import SPLITS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.matching import normalise_name
-from soundtrack_emotion.vad import SPLITS
 
 # artists: tracks sharing any credited artist (or Spotify artist id) are one group;
 # primary_artist: the first credited artist; credit: the exact credit string; track: none.

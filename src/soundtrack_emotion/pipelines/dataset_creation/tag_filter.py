@@ -22,8 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from soundtrack_emotion.core.labelling import normalise_tag
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.dataset_creation.labelling import normalise_tag
 from soundtrack_emotion.pipelines.dataset_creation.tag_vocabulary import (
     AFFECT_WORDS,
     FEELING_VERBS,

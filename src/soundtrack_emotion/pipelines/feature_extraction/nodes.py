@@ -13,37 +13,29 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from soundtrack_emotion.core.families import FEATURES, Batcher, FeatureFamily
+from soundtrack_emotion.core.framing import count_frames, frame_features, frame_hop
+from soundtrack_emotion.core.vocabulary import FRAME_SECONDS, SPLITS, VAD_LABELS
 from soundtrack_emotion.datasets import FeatureRecord, FeatureStore, FrameChunk, SourceStamp
-from soundtrack_emotion.distributed import ComputeParams, dask_client
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError
-from soundtrack_emotion.features import (
-    VggishBatcher,
-    count_frames,
-    frame_features,
-    frame_hop,
-    frame_length,
-    load_vggish,
-)
-from soundtrack_emotion.musicnn import TAGS
-from soundtrack_emotion.paths import resolve_path
-from soundtrack_emotion.pipelines.feature_extraction.extraction import (
-    ExtractionParams,
-    FailureGuard,
+from soundtrack_emotion.pipelines.feature_extraction.tracks import (
     TrackResult,
     TrackTask,
     crashed_track,
     extract_track,
-    map_tracks,
     timed_out_track,
 )
-from soundtrack_emotion.vad import SPLITS, VAD_LABELS
-from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS
+from soundtrack_emotion.runtime.distributed import ComputeParams, dask_client
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+from soundtrack_emotion.runtime.paths import resolve_path
+from soundtrack_emotion.runtime.workers import FailureGuard, map_tracks
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +46,10 @@ PROGRESS_EVERY = 50
 # sample of the corpus and a shuffled stream (shard order + buffer, seeded by modelling.seed)
 # mixes songs globally instead of within a run of crawl-rank neighbours.
 TRAIN_SONG_ORDER_SEED = 0
-# MusiCNN tags per track in the report.
-TOP_TAGS = 3
+# The Kedro input of each family's store as it is on disk: ``existing_<family>``.
+EXISTING = "existing_"
+
+Chunk = dict[str, dict[str, FeatureRecord]]
 
 
 def _check_soundtracks(soundtracks: pd.DataFrame) -> None:
@@ -70,116 +64,228 @@ def _check_soundtracks(soundtracks: pd.DataFrame) -> None:
         raise DataValidationError(f"soundtracks has unknown split(s) {unknown}")
 
 
-def _plan_tasks(
-    soundtracks: pd.DataFrame,
-    stores: Mapping[str, FeatureStore | None],
-    fingerprints: Mapping[str, str],
-    p: ExtractionParams,
-) -> tuple[list[TrackTask], dict[str, SourceStamp | None]]:
+def _given_stores(
+    stores: Mapping[str, FeatureStore | None], prefix: str, suffix: str = ""
+) -> dict[str, FeatureStore]:
+    """``{family: store}`` of the Kedro inputs named ``<prefix><family><suffix>`` that were
+    given, in the registry's order; an input naming no family is refused."""
+    by_family = {}
+    for key, store in stores.items():
+        family = key.removeprefix(prefix).removesuffix(suffix)
+        if family not in FEATURES or f"{prefix}{family}{suffix}" != key:
+            raise DataValidationError(f"unexpected input {key!r}; families: {list(FEATURES)}")
+        by_family[family] = store
+    return {f: by_family[f] for f in FEATURES if by_family.get(f) is not None}
+
+
+@dataclass
+class _Plan:
+    """The run's tasks and what their records need: each stale track's source stamp and each
+    family's fingerprint."""
+
+    families: tuple[str, ...]
+    fingerprints: dict[str, str]
+    # The families computed in this process, across tracks (see ``_ParentBatches``).
+    batched: frozenset[str]
+    tasks: list[TrackTask] = field(default_factory=list)
+    stamps: dict[str, SourceStamp | None] = field(default_factory=dict)
+
+    def empty(self) -> Chunk:
+        return {f: {} for f in self.families}
+
+    def record(
+        self, result: TrackResult, family: str, *, seconds: float, **fields: Any
+    ) -> FeatureRecord:
+        """``result``'s record of ``family``: an error record for a track that cannot be used
+        (by any family, or by this one), else its rows (with the decoder's warnings)."""
+        common = {
+            "id": result.id,
+            "family": family,
+            "fingerprint": self.fingerprints[family],
+            "source": self.stamps[result.id],
+            "audio_seconds": result.audio_seconds,
+        }
+        if result.error is not None:
+            return FeatureRecord.error(**common, reason=result.error, seconds=result.decode_seconds)
+        out = result.outputs.get(family)
+        if out is not None and out.error is not None:
+            return FeatureRecord.error(**common, reason=out.error, seconds=out.seconds)
+        return FeatureRecord(**common, reason="; ".join(result.warnings), seconds=seconds, **fields)
+
+
+def _plan(
+    soundtracks: pd.DataFrame, stores: Mapping[str, FeatureStore], p: ExtractionParams
+) -> _Plan:
     """One task per track with at least one family missing or stale in its store (audio
     paths relative to the project root, whatever the working directory)."""
-    tasks, stamps = [], {}
+    plan = _Plan(
+        families=tuple(stores),
+        fingerprints={f: p.fingerprint(f) for f in stores},
+        batched=frozenset(f for f in stores if p.family(f).batched_across_tracks),
+    )
+    precisions = tuple((f, p.precision_of(f)) for f in stores if p.family(f).loads_model)
     for track_id, audio_path in zip(soundtracks["id"], soundtracks["audio_path"], strict=True):
         audio_path = resolve_path(audio_path)  # noqa: PLW2901
         stamp = SourceStamp.of(audio_path)
         stale = tuple(
-            family
-            for family, fingerprint in fingerprints.items()
-            if not stores[family].is_current(track_id, fingerprint=fingerprint, source=stamp)
+            p.family(f)
+            for f, fingerprint in plan.fingerprints.items()
+            if not stores[f].is_current(track_id, fingerprint=fingerprint, source=stamp)
         )
         if stale:
-            stamps[track_id] = stamp
-            tasks.append(
+            plan.stamps[track_id] = stamp
+            plan.tasks.append(
                 TrackTask(
                     id=track_id,
                     path=str(audio_path),
                     families=stale,
-                    mfcc=p.mfcc,
-                    resample_quality=p.resample_quality,
-                    silence_db=p.silence_db,
-                    min_seconds=p.min_seconds,
-                    musicnn=p.musicnn,
+                    decoding=p.decoding,
+                    precisions=precisions,
                 )
             )
-    return tasks, stamps
+    return plan
+
+
+def _per_track_records(result: TrackResult, plan: _Plan) -> Chunk:
+    """The records of the families ``result`` computed in its worker; the decode's time is
+    charged to the first of them."""
+    chunk = plan.empty()
+    decode = result.decode_seconds
+    for family in result.families:
+        if family in plan.batched:
+            continue
+        out = result.outputs.get(family)
+        if out is None:  # the track could not be decoded
+            chunk[family][result.id] = plan.record(result, family, seconds=0.0)
+            continue
+        fields = (
+            {"features": out.rows, "extras": out.extras} if out.extras else {"features": out.rows}
+        )
+        chunk[family][result.id] = plan.record(
+            result, family, seconds=decode + out.seconds, **fields
+        )
+        decode = 0.0
+    return chunk
+
+
+class _ParentBatches:
+    """The families computed in this process, batched across tracks (VGGish): each track's
+    waveform is queued as its result arrives, and its record made once its rows are done."""
+
+    def __init__(self, plan: _Plan, p: ExtractionParams) -> None:
+        self.plan = plan
+        self.batchers: dict[str, Batcher] = {}
+        for name in sorted(plan.batched, key=plan.families.index):
+            if any(name in task.names for task in plan.tasks):
+                self.batchers[name] = p.family(name).batcher(p.load_model(name))
+        self.waiting: dict[str, dict[str, TrackResult]] = {f: {} for f in self.batchers}
+
+    def add(self, result: TrackResult, chunk: Chunk) -> None:
+        for name, batcher in self.batchers.items():
+            if name not in result.families:
+                continue
+            if result.error is not None:
+                chunk[name][result.id] = self.plan.record(result, name, seconds=0.0)
+                continue
+            self.waiting[name][result.id] = result
+            try:
+                finished = batcher.add(result.id, result.waveforms.pop(name))
+            except AudioDecodeError as error:
+                del self.waiting[name][result.id]
+                result.error = str(error)
+                chunk[name][result.id] = self.plan.record(result, name, seconds=0.0)
+                finished = []
+            chunk[name] |= self._done(name, finished)
+
+    def flush(self) -> Chunk | None:
+        chunk = self.plan.empty()
+        pending = False
+        for name, batcher in self.batchers.items():
+            if batcher.pending:
+                pending = True
+                chunk[name] |= self._done(name, batcher.flush())
+        return chunk if pending else None
+
+    def _done(self, name: str, finished: list[tuple[str, np.ndarray]]) -> dict[str, FeatureRecord]:
+        out = {}
+        for track_id, rows in finished:
+            result = self.waiting[name].pop(track_id)
+            seconds = self.batchers[name].seconds_spent.pop(track_id, 0.0)
+            # The decode is charged to a family computed per track when the track has one.
+            if not result.outputs:
+                seconds += result.decode_seconds
+            out[track_id] = self.plan.record(result, name, features=rows, seconds=seconds)
+        return out
+
+
+@dataclass
+class _Progress:
+    """The run's progress log line and its :class:`FailureGuard`."""
+
+    total: int
+    guard: FailureGuard
+    started: float = field(default_factory=time.perf_counter)
+    n_done: int = 0
+    n_errors: int = 0
+    audio_seconds: float = 0.0
+
+    def log(self, result: TrackResult) -> None:
+        self.n_done += 1
+        self.n_errors += result.error is not None
+        self.audio_seconds += 0.0 if result.error else result.audio_seconds
+        if self.n_done % PROGRESS_EVERY == 0 or self.n_done == self.total:
+            elapsed = time.perf_counter() - self.started
+            logger.info(
+                "feature_extraction: %d/%d tracks (%d errors), %.1f audio s per wall s",
+                self.n_done,
+                self.total,
+                self.n_errors,
+                self.audio_seconds / max(elapsed, 1e-9),
+            )
 
 
 def extract_features(
     soundtracks: pd.DataFrame,
     params: dict[str, Any],
-    existing_mfcc: FeatureStore | None = None,
-    existing_vggish: FeatureStore | None = None,
-    existing_musicnn: FeatureStore | None = None,
     *,
     compute: Mapping[str, Any] | None = None,
-) -> Iterator[dict[str, dict[str, FeatureRecord]]]:
-    """Extract the families whose ``existing_*`` store is given, for every track of
+    **existing: FeatureStore | None,
+) -> Iterator[Chunk]:
+    """Extract the families whose ``existing_<family>`` store is given, for every track of
     ``soundtracks`` whose stored record is missing or stale.
 
-    Yields ``{family: {track_id: FeatureRecord}}`` chunks as tracks finish. MFCC records hold
-    [n_windows, n_mfcc] (12 with ``drop_c0``), VGGish records [N, 128], MusiCNN records
-    [n_patches, 200] with the taggram [n_patches, 50] as their ``taggram`` extra; a bad track
-    gets an error record with the reason. Decoding, MFCC and MusiCNN run on ``workers``
-    processes (each loads MusiCNN once), VGGish inference here, batched across tracks.
-    ``compute`` (``params:compute``): with ``backend: dask`` the per-track work (decoding,
-    MFCC, MusiCNN) runs as tasks on a Dask cluster instead.
+    Yields ``{family: {track_id: FeatureRecord}}`` chunks as tracks finish, each record
+    holding the family's rows (MFCC [n_windows, n_mfcc], VGGish [N, 128], MusiCNN
+    [n_patches, 200] with its ``taggram`` extra); a bad track gets an error record with the
+    reason. Decoding and the families computed per track run on ``workers`` processes (each
+    loads a network once); a family batched across tracks (VGGish) runs here. ``compute``
+    (``params:compute``): with ``backend: dask`` the per-track work runs as tasks on a Dask
+    cluster instead.
     """
     _check_soundtracks(soundtracks)
     p = ExtractionParams.from_dict(params)
-    stores = {"mfcc": existing_mfcc, "vggish": existing_vggish, "musicnn": existing_musicnn}
-    families = tuple(f for f in FEATURES if stores[f] is not None)
-    fingerprints = {f: p.fingerprint(f) for f in families}
-
-    tasks, stamps = _plan_tasks(soundtracks, stores, fingerprints, p)
+    plan = _plan(soundtracks, _given_stores(existing, EXISTING), p)
     logger.info(
         "feature_extraction: %d of %d tracks to extract (%s), %d up to date",
-        len(tasks),
+        len(plan.tasks),
         len(soundtracks),
-        "+".join(families),
-        len(soundtracks) - len(tasks),
+        "+".join(plan.families),
+        len(soundtracks) - len(plan.tasks),
     )
-    empty = {f: {} for f in families}
-    if not tasks:
-        yield empty
+    if not plan.tasks:
+        yield plan.empty()
         return
-
-    def record(result: TrackResult, family: str, **fields: Any) -> FeatureRecord:
-        common = {
-            "id": result.id,
-            "family": family,
-            "fingerprint": fingerprints[family],
-            "source": stamps[result.id],
-            "audio_seconds": result.audio_seconds,
-        }
-        if result.error is not None:
-            return FeatureRecord.error(**common, reason=result.error, seconds=result.decode_seconds)
-        return FeatureRecord(**common, reason="; ".join(result.warnings), **fields)
-
-    batcher = None
-    if any("vggish" in t.families for t in tasks):
-        vggish = load_vggish(p.vggish_handle, p.precision_of("vggish"))
-        batcher = VggishBatcher(vggish, batch_windows=p.vggish_batch_windows)
-    waiting: dict[str, TrackResult] = {}
-
-    def vggish_done(finished: list[tuple[str, np.ndarray]]) -> dict[str, FeatureRecord]:
-        out = {}
-        for track_id, rows in finished:
-            result = waiting.pop(track_id)
-            seconds = batcher.seconds_spent.pop(track_id, 0.0)
-            # The decode is charged to the MFCC/MusiCNN record when they share the pass.
-            if "mfcc" not in result.families and "musicnn" not in result.families:
-                seconds += result.decode_seconds
-            out[track_id] = record(result, "vggish", features=rows, seconds=seconds)
-        return out
-
-    started, n_errors, audio_total = time.perf_counter(), 0, 0.0
-    guard = FailureGuard(max_share=p.max_same_failure_share, min_tracks=p.failure_min_tracks)
+    parent = _ParentBatches(plan, p)
+    progress = _Progress(
+        total=len(plan.tasks),
+        guard=FailureGuard(max_share=p.max_same_failure_share, min_tracks=p.failure_min_tracks),
+    )
     backend = ComputeParams.from_dict(compute)
     cluster = ExitStack()
     client = cluster.enter_context(dask_client(backend)) if backend.uses_dask else None
     results = map_tracks(
         extract_track,
-        tasks,
+        plan.tasks,
         workers=p.workers,
         time_limit=p.time_limit,
         on_crash=crashed_track,
@@ -188,67 +294,15 @@ def extract_features(
     )
     # The cluster closes however the loop ends: done, a bug, or the run stopped.
     with cluster:
-        bar = tqdm(results, total=len(tasks), desc="features", unit="track", disable=None)
-        for n_done, result in enumerate(bar, 1):
-            chunk: dict[str, dict[str, FeatureRecord]] = {f: {} for f in families}
-            if "mfcc" in result.families:
-                chunk["mfcc"][result.id] = record(
-                    result,
-                    "mfcc",
-                    features=result.mfcc,
-                    seconds=result.decode_seconds + result.mfcc_seconds,
-                )
-            if "musicnn" in result.families:
-                if result.error is None and result.musicnn_error is not None:
-                    chunk["musicnn"][result.id] = FeatureRecord.error(
-                        id=result.id,
-                        family="musicnn",
-                        fingerprint=fingerprints["musicnn"],
-                        reason=result.musicnn_error,
-                        source=stamps[result.id],
-                        audio_seconds=result.audio_seconds,
-                        seconds=result.musicnn_seconds,
-                    )
-                else:
-                    # The decode is charged to the MFCC record when both came from the same pass.
-                    decode = 0.0 if "mfcc" in result.families else result.decode_seconds
-                    chunk["musicnn"][result.id] = record(
-                        result,
-                        "musicnn",
-                        features=result.musicnn,
-                        extras={"taggram": result.musicnn_taggram},
-                        seconds=decode + result.musicnn_seconds,
-                    )
-            if "vggish" in result.families:
-                if result.error is not None:
-                    chunk["vggish"][result.id] = record(result, "vggish")
-                else:
-                    assert batcher is not None
-                    waiting[result.id] = result
-                    try:
-                        finished = batcher.add(result.id, result.waveform_16k)
-                    except AudioDecodeError as error:
-                        del waiting[result.id]
-                        result.error = str(error)
-                        chunk["vggish"][result.id] = record(result, "vggish")
-                        finished = []
-                    chunk["vggish"] |= vggish_done(finished)
-                    result.waveform_16k = None
-            n_errors += result.error is not None
-            audio_total += 0.0 if result.error else result.audio_seconds
-            if n_done % PROGRESS_EVERY == 0 or n_done == len(tasks):
-                elapsed = time.perf_counter() - started
-                logger.info(
-                    "feature_extraction: %d/%d tracks (%d errors), %.1f audio s per wall s",
-                    n_done,
-                    len(tasks),
-                    n_errors,
-                    audio_total / max(elapsed, 1e-9),
-                )
+        bar = tqdm(results, total=len(plan.tasks), desc="features", unit="track", disable=None)
+        for result in bar:
+            chunk = _per_track_records(result, plan)
+            parent.add(result, chunk)
+            progress.log(result)
             yield chunk
-            guard.add(result.reason, result.error)  # after the chunk is saved
-    if batcher is not None and batcher.pending:
-        yield {f: {} for f in families} | {"vggish": vggish_done(batcher.flush())}
+            progress.guard.add(result.reason, result.error)  # after the chunk is saved
+    if (rest := parent.flush()) is not None:
+        yield rest
 
 
 # ------------------------------------------------------------------------------- framing
@@ -258,13 +312,7 @@ def _frame_plan(
     meta: Mapping[str, Any], feature: str, seconds: int, p: ExtractionParams
 ) -> tuple[int, int, bool, str]:
     """(frame length, hop, pad, note) for one stored record; note explains short tracks."""
-    length = frame_length(
-        feature,
-        seconds,
-        sr=p.mfcc.sample_rate,
-        hop_length=p.mfcc.hop_length,
-        patch_hop=p.musicnn.patch_hop,
-    )
+    length = p.family(feature).frame_rows(seconds)
     hop = frame_hop(length, hop=p.frame_hop)
     audio_seconds = float(meta["audio_seconds"])
     if meta["n_rows"] >= length:
@@ -337,68 +385,69 @@ def build_model_inputs(
 # ------------------------------------------------------------------------------- report
 
 
-def _top_tags(taggram: np.ndarray, tags: tuple[str, ...], k: int = TOP_TAGS) -> str:
-    """The ``k`` most likely tags of a track's taggram [n_patches, n_tags], averaged."""
-    mean = taggram.mean(axis=0)
-    return ", ".join(f"{tags[i]} {mean[i]:.2f}" for i in np.argsort(-mean)[:k])
+def _store_row(
+    track_id: str, name: str, store: FeatureStore, p: ExtractionParams, row: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Fill ``row``'s columns of family ``name`` for one track; (errors, notes)."""
+    family: FeatureFamily = p.family(name)
+    errors, notes = [], []
+    meta = store.meta(track_id)
+    if meta is None:
+        errors.append(f"{name}: not extracted")
+        meta = {"status": "error", "n_rows": 0, "audio_seconds": np.nan}
+    else:
+        row["seconds"] += float(meta["seconds"])
+        if np.isnan(row["audio_seconds"]):
+            row["audio_seconds"] = meta["audio_seconds"]
+        if meta["status"] == "error":
+            errors.append(meta["reason"])
+        elif meta.get("reason"):  # the decoder's warnings (truncated, ...)
+            notes.append(meta["reason"])
+        if meta["status"] != "error" and _too_short(meta, p):
+            errors.append(
+                f"too short: {meta['audio_seconds']:.2f} s of audio, at least "
+                f"{p.min_seconds:g} s needed (framing.short_track.min_seconds)"
+            )
+    usable = meta["status"] == "ok" and not _too_short(meta, p)
+    for seconds in FRAME_SECONDS:
+        n = 0
+        if usable:
+            length, hop, pad, note = _frame_plan(meta, name, seconds, p)
+            n = count_frames(meta["n_rows"], length=length, hop=hop, pad=pad)
+            notes += [note] if note else []
+        row[f"{name}_{seconds}s_frames"] = n
+    if meta["status"] == "ok":
+        row |= family.report_fields(lambda extra: store.extra(track_id, extra))
+    else:
+        row |= dict.fromkeys(family.report_columns, "")
+    return errors, notes
 
 
 def report_feature_extraction(
-    soundtracks: pd.DataFrame,
-    params: dict[str, Any],
-    mfcc_features: FeatureStore | None = None,
-    vggish_features: FeatureStore | None = None,
-    musicnn_features: FeatureStore | None = None,
+    soundtracks: pd.DataFrame, params: dict[str, Any], **features: FeatureStore | None
 ) -> pd.DataFrame:
-    """One row per track: id, status (ok/error), reason, audio_seconds,
-    ``{feature}_{seconds}s_frames`` per family and frame length, seconds spent extracting,
-    and with MusiCNN ``musicnn_top_tags``: its 3 most likely tags over the track (mean
-    taggram), e.g. ``"rock 0.41, indie 0.22, pop 0.20"``."""
+    """One row per track of the families whose ``<family>_features`` store is given: id,
+    status (ok/error), reason, audio_seconds, ``{family}_{seconds}s_frames`` per family and
+    frame length, seconds spent extracting, and each family's report columns (MusiCNN's
+    ``musicnn_top_tags``: its 3 most likely tags over the track, e.g. ``"rock 0.41, indie
+    0.22, pop 0.20"``)."""
     _check_soundtracks(soundtracks)
     p = ExtractionParams.from_dict(params)
-    given = {"mfcc": mfcc_features, "vggish": vggish_features, "musicnn": musicnn_features}
-    stores = {f: s for f, s in given.items() if s is not None}
+    stores = _given_stores(features, "", "_features")
     rows = []
     for track_id in soundtracks["id"]:
         row: dict[str, Any] = {"id": track_id, "audio_seconds": np.nan, "seconds": 0.0}
         errors, notes = [], []
-        for feature, store in stores.items():
-            meta = store.meta(track_id)
-            if meta is None:
-                errors.append(f"{feature}: not extracted")
-                meta = {"status": "error", "n_rows": 0, "audio_seconds": np.nan}
-            else:
-                row["seconds"] += float(meta["seconds"])
-                if np.isnan(row["audio_seconds"]):
-                    row["audio_seconds"] = meta["audio_seconds"]
-                if meta["status"] == "error":
-                    errors.append(meta["reason"])
-                elif meta.get("reason"):  # the decoder's warnings (truncated, ...)
-                    notes.append(meta["reason"])
-                if meta["status"] != "error" and _too_short(meta, p):
-                    errors.append(
-                        f"too short: {meta['audio_seconds']:.2f} s of audio, at least "
-                        f"{p.min_seconds:g} s needed (framing.short_track.min_seconds)"
-                    )
-            for seconds in FRAME_SECONDS:
-                n = 0
-                if meta["status"] == "ok" and not _too_short(meta, p):
-                    length, hop, pad, note = _frame_plan(meta, feature, seconds, p)
-                    n = count_frames(meta["n_rows"], length=length, hop=hop, pad=pad)
-                    notes += [note] if note else []
-                row[f"{feature}_{seconds}s_frames"] = n
-            if feature == "musicnn":
-                row["musicnn_top_tags"] = (
-                    _top_tags(store.extra(track_id, "taggram"), TAGS[p.musicnn.model])
-                    if meta["status"] == "ok"
-                    else ""
-                )
+        for name, store in stores.items():
+            family_errors, family_notes = _store_row(track_id, name, store, p, row)
+            errors += family_errors
+            notes += family_notes
         row["status"] = "error" if errors else "ok"
         row["reason"] = "; ".join(dict.fromkeys(errors or notes))
         rows.append(row)
     frame_columns = [f"{f}_{s}s_frames" for f in stores for s in FRAME_SECONDS]
-    tag_columns = ["musicnn_top_tags"] if "musicnn" in stores else []
-    columns = ["id", "status", "reason", "audio_seconds", *frame_columns, "seconds", *tag_columns]
+    extra_columns = [c for f in stores for c in p.family(f).report_columns]
+    columns = ["id", "status", "reason", "audio_seconds", *frame_columns, "seconds", *extra_columns]
     report = pd.DataFrame(rows, columns=columns)
     counts = report["status"].value_counts().to_dict()
     logger.info(

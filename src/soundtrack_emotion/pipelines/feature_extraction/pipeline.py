@@ -4,10 +4,10 @@
     {f}_features -> report_feature_extraction -> feature_extraction_report
     {f}_features -> frame_{f}_{s}s -> {f}_{s}s        (f in features, s in FRAME_SECONDS)
 
-``create_pipeline(features=OFFLINE_FEATURES)`` (the ``offline`` pipeline) has no VGGish node;
-every node that needs VGGish is tagged ``vggish``, and the one running the network also
-``vggish_model`` (which makes :class:`VggishPreflightHook` check the model before the run);
-likewise ``musicnn`` / ``musicnn_model`` and :class:`MusicnnPreflightHook`.
+``create_pipeline(features=OFFLINE_FEATURES)`` (the ``offline`` pipeline) has no VGGish node.
+Every node that needs a family's network is tagged with the family (``vggish``,
+``musicnn``), and the one running the network also ``<family>_model`` (which makes
+:class:`~soundtrack_emotion.runtime.preflight.ModelPreflightHook` check it before the run).
 """
 
 from __future__ import annotations
@@ -18,29 +18,27 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline, node
 
+from soundtrack_emotion.core.families import FAMILIES, FEATURES
+from soundtrack_emotion.core.vocabulary import FRAME_SECONDS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.feature_extraction.hooks import (
-    MUSICNN_MODEL_TAG,
-    VGGISH_MODEL_TAG,
-)
 from soundtrack_emotion.pipelines.feature_extraction.nodes import (
+    EXISTING,
     build_model_inputs,
     extract_features,
     report_feature_extraction,
 )
-from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS
+from soundtrack_emotion.runtime.preflight import model_tag
 
 PARAMS = "params:feature_extraction"
-VGGISH_TAG = "vggish"
-MUSICNN_TAG = "musicnn"
-_MODEL_TAGS = {VGGISH_TAG: VGGISH_MODEL_TAG, MUSICNN_TAG: MUSICNN_MODEL_TAG}
 
 
 def _tags(features: Sequence[str], *, runs_model: bool = False) -> list[str]:
+    """A family with a network tags the nodes that need it (and ``<family>_model`` the one
+    that runs it)."""
     tags = []
-    for family, model_tag in _MODEL_TAGS.items():
-        if family in features:
-            tags += [family, model_tag] if runs_model else [family]
+    for name in features:
+        if FAMILIES[name].precision_engine is not None:
+            tags += [name, model_tag(name)] if runs_model else [name]
     return tags
 
 
@@ -70,7 +68,7 @@ def create_pipeline(**kwargs: Any) -> Pipeline:
             inputs={
                 "soundtracks": "soundtracks",
                 "params": PARAMS,
-                **{f"existing_{f}": f"existing_{f}_features" for f in features},
+                **{f"{EXISTING}{f}": f"existing_{f}_features" for f in features},
                 "compute": "params:compute",
             },
             outputs={f: f"{f}_features" for f in features},

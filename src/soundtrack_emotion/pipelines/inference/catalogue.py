@@ -28,29 +28,29 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from soundtrack_emotion.audio import AUDIO_EXTENSIONS
+from soundtrack_emotion.core.audio import AUDIO_EXTENSIONS
+from soundtrack_emotion.core.vad_plots import (
+    album_title,
+    file_name,
+    plot_movie_profile,
+    plot_vad_timeline,
+)
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.inference.listing import (
     CSV_SUFFIX,
     list_inference_tracks,
     track_names,
 )
 from soundtrack_emotion.pipelines.inference.models import model_identity
-from soundtrack_emotion.pipelines.inference.plots import (
-    album_title,
-    file_name,
-    plot_movie_profile,
-    plot_vad_timeline,
-)
 from soundtrack_emotion.pipelines.inference.profile import (
     build_movie_profile,
     collect_vad_timelines,
 )
 from soundtrack_emotion.pipelines.inference.scoring import track_cache_key
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.runtime.paths import resolve_path
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from soundtrack_emotion.audio import AUDIO_EXTENSIONS
+from soundtrack_emotion.core.audio import AUDIO_EXTENSIONS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.paths import resolve_path
+from soundtrack_emotion.runtime.paths import resolve_path
 
 logger = logging.getLogger(__name__)
 

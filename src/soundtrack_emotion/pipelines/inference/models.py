@@ -13,22 +13,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from soundtrack_emotion.domain import DomainReference
+from soundtrack_emotion.core.architectures import NETWORKS
+from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.out_of_domain import DomainReference
+from soundtrack_emotion.core.precision import FLOAT32, keras_in_precision
+from soundtrack_emotion.core.vocabulary import TARGETS, VAD_LABELS, model_partition
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.features import FEATURES
 from soundtrack_emotion.pipelines.inference.track import (
     LabelModel,
 )
-from soundtrack_emotion.pipelines.modelling.architectures import NETWORKS
-from soundtrack_emotion.pipelines.modelling.nodes import TARGETS, current_model_metrics
-from soundtrack_emotion.pipelines.modelling.tracking import (
+from soundtrack_emotion.runtime.provenance import DEMO, corpus_fingerprint, current_model_metrics
+from soundtrack_emotion.runtime.tracking import (
     MODELS_URI,
     load_registered_keras,
     resolve_registered_model,
 )
-from soundtrack_emotion.precision import FLOAT32, keras_in_precision
-from soundtrack_emotion.provenance import DEMO, corpus_fingerprint
-from soundtrack_emotion.vad import VAD_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +42,6 @@ OUTPUT_IDENTITY = ("model", "model_version", "trained_on", "demo_model")
 def model_key(feature: str, network: str, target: str) -> str:
     """Keyword name of one trained model's dataset in a node's inputs."""
     return KEY_SEPARATOR.join((feature, network, target))
-
-
-def model_partition(feature: str, network: str, target: str) -> str:
-    """Partition id of one trained model in ``trained_models`` (``data/06_models``):
-    ``{feature}_{network}/{target}``, its ``.keras`` file without the suffix."""
-    return f"{feature}_{network}/{target}"
 
 
 def split_model_key(key: str) -> tuple[str, str, str]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
+from soundtrack_emotion.core.families import FAMILIES, FEATURES
 from soundtrack_emotion.pipelines.inference.catalogue import (
     aggregate_movies,
     build_catalogue_table,
@@ -39,105 +40,123 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     predict_vad_timelines,
     select_inference_models,
 )
-from soundtrack_emotion.vocabulary import FEATURES
+
+
+def _scoring_nodes(features: Sequence[str]) -> list[Node]:
+    """Which tracks, which models, each track scored into the cache, then the tables."""
+    select = update_wrapper(
+        partial(select_inference_models, features=tuple(features)), select_inference_models
+    )
+    # The families whose model is downloaded at run time tag the nodes that load it.
+    model_tags = [f for f in features if FAMILIES[f].needs_network]
+    return [
+        Node(
+            list_catalogue_tracks,
+            inputs=[
+                "params:inference.catalogue",
+                "params:inference.audio_path",
+                "soundtracks",
+                "params:inference.audio_extensions",
+                "params:inference.album_title",
+            ],
+            outputs="inference_tracks",
+            name="list_inference_tracks",
+        ),
+        Node(
+            select,
+            inputs=[
+                "model_metrics",
+                "params:inference.model",
+                "trained_models",
+                "soundtracks",
+                "params:feature_extraction",
+            ],
+            outputs="inference_models",
+            name="select_inference_models",
+        ),
+        Node(
+            predict_vad_timelines,
+            inputs={
+                "inference_tracks": "inference_tracks",
+                "inference_models": "inference_models",
+                "hop_seconds": "params:inference.hop_seconds",
+                "batch_size": "params:inference.batch_size",
+                "waveform_points": "params:inference.waveform_points",
+                "feature_extraction": "params:feature_extraction",
+                "trained_models": "trained_models",
+                "existing_results": "existing_inference_results",
+                "compute": "params:compute",
+                "domain_references": "domain_references",
+                "precision": "params:inference.precision",
+            },
+            outputs="inference_results",
+            name="predict_vad_timelines",
+            tags=model_tags,
+        ),
+        Node(
+            collect_vad_timelines,
+            inputs=[
+                "inference_tracks",
+                "inference_results",
+                "inference_models",
+                "params:inference.audio_path",
+                "params:inference.catalogue",
+            ],
+            outputs=["vad_timelines", "track_vad", "inference_waveforms"],
+            name="collect_vad_timelines",
+        ),
+        Node(
+            export_csv,
+            inputs=["vad_timelines", "track_vad"],
+            outputs=["vad_timelines_csv", "track_vad_csv"],
+            name="export_inference_csv",
+        ),
+    ]
+
+
+def _catalogue_nodes() -> list[Node]:
+    """Each movie's profile and arc, then the catalogue of every movie."""
+    return [
+        Node(
+            aggregate_movies,
+            inputs=[
+                "inference_tracks",
+                "inference_results",
+                "inference_models",
+                "existing_movie_digests",
+            ],
+            outputs=[
+                "movie_timelines",
+                "movie_track_vad",
+                "movie_profiles",
+                "movie_arcs",
+                "movie_plots",
+                "movie_digests",
+            ],
+            name="aggregate_movies",
+        ),
+        Node(
+            build_catalogue_table,
+            inputs=[
+                "inference_tracks",
+                "movie_profiles",
+                "movie_track_vad",
+                "inference_models",
+                "movie_digests",
+            ],
+            outputs="catalogue_table",
+            name="build_catalogue_table",
+        ),
+        Node(
+            plot_catalogue,
+            inputs="catalogue_table",
+            outputs="catalogue_plot",
+            name="plot_catalogue",
+        ),
+    ]
 
 
 def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pipeline:
     """Inference with the trained models of the ``features`` families (any network and
     target that was trained, ``modelling_all``'s included)."""
-    select = update_wrapper(
-        partial(select_inference_models, features=tuple(features)), select_inference_models
-    )
-    model_tags = ["vggish"] if "vggish" in features else []
-    return Pipeline(
-        [
-            Node(
-                list_catalogue_tracks,
-                inputs=[
-                    "params:inference.catalogue",
-                    "params:inference.audio_path",
-                    "soundtracks",
-                    "params:inference.audio_extensions",
-                    "params:inference.album_title",
-                ],
-                outputs="inference_tracks",
-                name="list_inference_tracks",
-            ),
-            Node(
-                select,
-                inputs=["model_metrics", "params:inference.model", "trained_models",
-                        "soundtracks", "params:feature_extraction"],
-                outputs="inference_models",
-                name="select_inference_models",
-            ),
-            Node(
-                predict_vad_timelines,
-                inputs={
-                    "inference_tracks": "inference_tracks",
-                    "inference_models": "inference_models",
-                    "hop_seconds": "params:inference.hop_seconds",
-                    "batch_size": "params:inference.batch_size",
-                    "waveform_points": "params:inference.waveform_points",
-                    "feature_extraction": "params:feature_extraction",
-                    "trained_models": "trained_models",
-                    "existing_results": "existing_inference_results",
-                    "compute": "params:compute",
-                    "domain_references": "domain_references",
-                    "precision": "params:inference.precision",
-                },
-                outputs="inference_results",
-                name="predict_vad_timelines",
-                tags=model_tags,
-            ),
-            Node(
-                collect_vad_timelines,
-                inputs=["inference_tracks", "inference_results", "inference_models",
-                        "params:inference.audio_path", "params:inference.catalogue"],
-                outputs=["vad_timelines", "track_vad", "inference_waveforms"],
-                name="collect_vad_timelines",
-            ),
-            Node(
-                export_csv,
-                inputs=["vad_timelines", "track_vad"],
-                outputs=["vad_timelines_csv", "track_vad_csv"],
-                name="export_inference_csv",
-            ),
-            Node(
-                aggregate_movies,
-                inputs=[
-                    "inference_tracks",
-                    "inference_results",
-                    "inference_models",
-                    "existing_movie_digests",
-                ],
-                outputs=[
-                    "movie_timelines",
-                    "movie_track_vad",
-                    "movie_profiles",
-                    "movie_arcs",
-                    "movie_plots",
-                    "movie_digests",
-                ],
-                name="aggregate_movies",
-            ),
-            Node(
-                build_catalogue_table,
-                inputs=[
-                    "inference_tracks",
-                    "movie_profiles",
-                    "movie_track_vad",
-                    "inference_models",
-                    "movie_digests",
-                ],
-                outputs="catalogue_table",
-                name="build_catalogue_table",
-            ),
-            Node(
-                plot_catalogue,
-                inputs="catalogue_table",
-                outputs="catalogue_plot",
-                name="plot_catalogue",
-            ),
-        ],
-        tags=["inference"],
-    )
+    return Pipeline([*_scoring_nodes(features), *_catalogue_nodes()], tags=["inference"])

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
 from soundtrack_emotion.exceptions import DataValidationError
@@ -19,7 +20,6 @@ from soundtrack_emotion.pipelines.inference.track import (
     TIMELINE_COLUMNS,
     WAVEFORM_COLUMNS,
 )
-from soundtrack_emotion.vad import VAD_LABELS
 
 logger = logging.getLogger(__name__)
 

@@ -14,29 +14,20 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from soundtrack_emotion.core.out_of_domain import DomainReference
+from soundtrack_emotion.core.precision import FLOAT32, trained_model_precision
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR, write_record
-from soundtrack_emotion.distributed import ComputeParams, dask_client, dask_map
-from soundtrack_emotion.domain import DomainReference
 from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
-from soundtrack_emotion.features import load_vggish
-from soundtrack_emotion.paths import resolve_path
-from soundtrack_emotion.pipelines.feature_extraction.extraction import (
-    ExtractionParams,
-    FailureGuard,
-    TrackTimeout,
-    time_limited,
-)
 from soundtrack_emotion.pipelines.inference.models import (
     MODEL_COLUMNS,
     domain_loaders,
@@ -50,16 +41,25 @@ from soundtrack_emotion.pipelines.inference.track import (
     TIMELINE_COLUMNS,
     WAVEFORM_COLUMNS,
     LabelModel,
+    TimelineSettings,
     TrackInference,
     infer_track,
 )
-from soundtrack_emotion.precision import FLOAT32, trained_model_precision
+from soundtrack_emotion.runtime.distributed import ComputeParams, dask_client, dask_map
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+from soundtrack_emotion.runtime.paths import resolve_path
+from soundtrack_emotion.runtime.workers import (
+    FailureGuard,
+    TimeLimit,
+    TrackTimeout,
+    time_limited,
+)
 
 logger = logging.getLogger(__name__)
 
 # Part of every cached result's fingerprint: bump it when a change to the code changes results,
 # so cached tracks are scored again.
-# 2: truthful decoding (issue 13); 3: one BLAS thread (issue 12); 4: out-of-domain score
+# 2: truthful decoding; 3: one BLAS thread; 4: out-of-domain score
 INFERENCE_VERSION = 4
 # Characters of a file's stem kept in its track cache key (the rest is a hash of its path).
 KEY_STEM_CHARS = 48
@@ -137,6 +137,64 @@ def _cached(
     )
 
 
+@dataclass(frozen=True)
+class Scorer:
+    """Everything one track is scored with, the same on every backend: the label models, the
+    feature_extraction parameters, the timeline settings, each family's loaded network, the
+    out-of-domain references, the run's :func:`inference_fingerprint` and the time limit
+    (enforced in this process's main thread only, see ``time_limited``)."""
+
+    models: Sequence[LabelModel]
+    extraction: ExtractionParams
+    timeline: TimelineSettings
+    networks: Mapping[str, Any]
+    domains: Mapping[str, DomainReference]
+    fingerprint: str
+    time_limit: TimeLimit | None = None
+
+
+def _networks(features: Iterable[str], extraction: ExtractionParams) -> dict[str, Any]:
+    """The networks of the families in ``features`` that have one, loaded in their precision."""
+    return {
+        f: extraction.load_model(f)
+        for f in sorted(set(features))
+        if extraction.family(f).loads_model
+    }
+
+
+def _tracks_to_score(
+    inference_tracks: pd.DataFrame, existing_results: TrackCache | None, fingerprint: str
+) -> dict[str, Any]:
+    """The listing's rows by track cache key, less those the cache holds a current result for."""
+    todo: dict[str, Any] = {}
+    for row in inference_tracks.itertuples(index=False):
+        key = track_cache_key(row.path)
+        source = SourceStamp.of(row.path)
+        current = existing_results is not None and existing_results.is_current(
+            key, fingerprint=fingerprint, source=source
+        )
+        if not current and key not in todo:
+            todo[key] = row
+    n_unique = inference_tracks["path"].nunique()
+    logger.info(
+        "inference: %d of %d tracks to score, %d skipped (scored before with the same models, "
+        "parameters and files)",
+        len(todo),
+        n_unique,
+        n_unique - len(todo),
+    )
+    return todo
+
+
+def _resolved_precisions(
+    label_models: Sequence[LabelModel], extraction: ExtractionParams, model_precision: str
+) -> tuple[tuple[str, str], ...]:
+    """This process's precisions of the trained models and of the chosen families' networks:
+    the fingerprint says what the workers compute, so they compute in these."""
+    networks = sorted({m.feature for m in label_models if extraction.family(m.feature).loads_model})
+    return (("models", model_precision), *((f, extraction.precision_of(f)) for f in networks))
+
+
 def predict_vad_timelines(
     inference_tracks: pd.DataFrame,
     inference_models: pd.DataFrame,
@@ -161,7 +219,7 @@ def predict_vad_timelines(
     (tried again by the next run). ``trained_models``: every trained model's loader by
     partition id (:func:`model_partition`), of which only the chosen ones are loaded;
     ``feature_extraction``: that pipeline's parameters, so features are computed as for
-    training (VGGish is loaded from its handle only when a track needs a VGGish model).
+    training (a family's network is loaded only when a chosen model needs it).
     ``compute`` (``params:compute``): with ``backend: dask`` each track is a Dask task that
     writes its record straight into the track cache (:func:`score_on_worker`); the records
     equal those of this process's run bit for bit (timings aside).
@@ -176,6 +234,11 @@ def predict_vad_timelines(
     extraction = ExtractionParams.from_dict(feature_extraction)
     references = domain_loaders(inference_models, domain_references)
     domains = {feature: load() for feature, load in references.items()}
+    timeline = TimelineSettings(
+        hop_seconds=float(hop_seconds),
+        batch_size=int(batch_size),
+        waveform_points=int(waveform_points),
+    )
     fingerprint = inference_fingerprint(
         inference_models,
         models,
@@ -185,23 +248,7 @@ def predict_vad_timelines(
         domains=domains,
         precision=model_precision,
     )
-    todo: dict[str, Any] = {}
-    for row in inference_tracks.itertuples(index=False):
-        key = track_cache_key(row.path)
-        source = SourceStamp.of(row.path)
-        current = existing_results is not None and existing_results.is_current(
-            key, fingerprint=fingerprint, source=source
-        )
-        if not current and key not in todo:
-            todo[key] = row
-    n_unique = inference_tracks["path"].nunique()
-    logger.info(
-        "inference: %d of %d tracks to score, %d skipped (scored before with the same models, "
-        "parameters and files)",
-        len(todo),
-        n_unique,
-        n_unique - len(todo),
-    )
+    todo = _tracks_to_score(inference_tracks, existing_results, fingerprint)
     if not todo:
         yield {}
         return
@@ -212,93 +259,55 @@ def predict_vad_timelines(
     )
     backend = ComputeParams.from_dict(compute)
     if backend.uses_dask:
-        embedding_features = sorted({m.feature for m in label_models} - {"mfcc"})
-        yield from _score_on_dask(
-            todo,
-            backend,
-            guard,
-            ScoringJob(
-                chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False)),
-                loaders=model_loaders(inference_models, trained_models),
-                domain_loaders=references,
-                feature_extraction=dict(feature_extraction),
-                hop_seconds=float(hop_seconds),
-                batch_size=int(batch_size),
-                waveform_points=int(waveform_points),
-                fingerprint=fingerprint,
-                # This process's precisions: the fingerprint says what the workers compute.
-                precisions=(
-                    ("models", model_precision),
-                    *((f, extraction.precision_of(f)) for f in embedding_features),
-                ),
-                # Absolute: the workers write there (same path on every machine of a cluster).
-                cache_path=str(Path(existing_results.path).resolve()) if existing_results else "",
-            ),
-        )
-        return
-    vggish = None
-    if any(m.feature == "vggish" for m in label_models):
-        vggish = load_vggish(extraction.vggish_handle, extraction.precision_of("vggish"))
-    musicnn = None
-    if any(m.feature == "musicnn" for m in label_models):
-        musicnn = extraction.musicnn.load()
-    for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
-        record, error = score_track(
-            str(resolve_path(row.path)),
-            key=key,
-            track=row.track,
-            models=label_models,
-            extraction=extraction,
-            hop_seconds=hop_seconds,
-            batch_size=batch_size,
-            waveform_points=waveform_points,
-            vggish=vggish,
-            musicnn=musicnn,
-            domains=domains,
+        job = ScoringJob(
+            chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False)),
+            loaders=model_loaders(inference_models, trained_models),
+            domain_loaders=references,
+            feature_extraction=dict(feature_extraction),
+            timeline=timeline,
             fingerprint=fingerprint,
-            time_limit=extraction.time_limit,
+            precisions=_resolved_precisions(label_models, extraction, model_precision),
+            # Absolute: the workers write there (same path on every machine of a cluster).
+            cache_path=str(Path(existing_results.path).resolve()) if existing_results else "",
         )
+        yield from _score_on_dask(todo, backend, guard, job)
+        return
+    scorer = Scorer(
+        models=label_models,
+        extraction=extraction,
+        timeline=timeline,
+        networks=_networks((m.feature for m in label_models), extraction),
+        domains=domains,
+        fingerprint=fingerprint,
+        time_limit=extraction.time_limit,
+    )
+    for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
+        record, error = score_track(str(resolve_path(row.path)), key=key, track=row.track,
+                                    scorer=scorer)  # fmt: skip
         yield {key: record}
         guard.add(error.reason if error else "", None if error is None else str(error))
 
 
 def score_track(
-    path: str,
-    *,
-    key: str,
-    track: str,
-    models: Sequence[LabelModel],
-    extraction: ExtractionParams,
-    hop_seconds: float,
-    batch_size: int,
-    waveform_points: int,
-    vggish: Callable[[np.ndarray], np.ndarray] | None,
-    musicnn: Any = None,
-    domains: Mapping[str, DomainReference] | None = None,
-    fingerprint: str,
-    time_limit: Any = None,
+    path: str, *, key: str, track: str, scorer: Scorer
 ) -> tuple[CachedTrack, AudioDecodeError | None]:
     """One track as a cache record (the same on every backend): its :func:`infer_track`
-    result, or status ``error`` with the reason a file cannot be read (also returned).
-    ``time_limit``: enforced in this process's main thread only (see ``time_limited``)."""
+    result, or status ``error`` with the reason a file cannot be read (also returned)."""
     # Stamped before decoding: a file changed while it is scored is scored again next run.
     source = SourceStamp.of(path)
     started = time.perf_counter()
     try:
         # One BLAS thread, as feature_extraction computes features (and as a Dask worker
         # runs): the features, hence the scores, are then the same bit for bit everywhere.
-        with threadpool_limits(limits=1), time_limited(time_limit) as clock:
+        with threadpool_limits(limits=1), time_limited(scorer.time_limit) as clock:
             result = infer_track(
                 path,
                 track=track,
-                models=models,
-                extraction=extraction,
-                hop_seconds=float(hop_seconds),
-                batch_size=int(batch_size),
-                waveform_points=int(waveform_points),
-                vggish=vggish,
-                musicnn=musicnn,
-                domains=domains,
+                models=scorer.models,
+                extraction=scorer.extraction,
+                timeline=scorer.timeline,
+                networks=scorer.networks,
+                domains=scorer.domains,
             )
     except (AudioDecodeError, TrackTimeout) as error:
         if isinstance(error, TrackTimeout):
@@ -310,7 +319,7 @@ def score_track(
         logger.warning("inference cannot read %s: %s", path, error)
         record = CachedTrack(
             key=key,
-            fingerprint=fingerprint,
+            fingerprint=scorer.fingerprint,
             status=ERROR,
             source=source,
             summary={"status": ERROR, "error": str(error), "n_windows": 0},
@@ -321,7 +330,9 @@ def score_track(
         error.add_note(f"raised while scoring track {track} ({path})")
         raise
     seconds = time.perf_counter() - started
-    return _cached(result, key=key, fingerprint=fingerprint, source=source, seconds=seconds), None
+    return _cached(
+        result, key=key, fingerprint=scorer.fingerprint, source=source, seconds=seconds
+    ), None
 
 
 # ----------------------------------------------------------------------- scoring on Dask
@@ -338,9 +349,7 @@ class ScoringJob:
     loaders: Mapping[str, Callable[[], Any]]
     domain_loaders: Mapping[str, Callable[[], DomainReference]]
     feature_extraction: Mapping[str, Any]
-    hop_seconds: float
-    batch_size: int
-    waveform_points: int
+    timeline: TimelineSettings
     fingerprint: str
     cache_path: str
     # (network, precision) as the planning process resolved them: "models" and the embedding
@@ -360,20 +369,8 @@ class ScoringTask:
         return self.track
 
 
-@dataclass(frozen=True)
-class WorkerModels:
-    """What a Dask worker loads once per job: the label models, the embedding networks, the
-    extraction parameters and the out-of-domain references."""
-
-    models: list[LabelModel]
-    vggish: Any
-    musicnn: Any
-    extraction: ExtractionParams
-    domains: Mapping[str, DomainReference]
-
-
 # On a Dask worker: the models of the jobs it ran, by fingerprint, loaded on its first task.
-_WORKER_MODELS: dict[str, WorkerModels] = {}
+_WORKER_MODELS: dict[str, Scorer] = {}
 _WORKER_MODELS_LOCK = threading.Lock()
 _WORKER_MODEL_LOADS: list[str] = []
 
@@ -384,7 +381,7 @@ def worker_model_loads() -> list[str]:
     return list(_WORKER_MODEL_LOADS)
 
 
-def _worker_models(job: ScoringJob) -> WorkerModels:
+def _worker_models(job: ScoringJob) -> Scorer:
     """The job's models on this worker process, loaded once per worker (not per task)."""
     with _WORKER_MODELS_LOCK:
         if job.fingerprint not in _WORKER_MODELS:
@@ -393,19 +390,14 @@ def _worker_models(job: ScoringJob) -> WorkerModels:
             precisions = dict(job.precisions)
             model_precision = precisions.pop("models", FLOAT32)
             extraction = ExtractionParams.from_dict(job.feature_extraction, pinned=precisions)
-            vggish = None
-            if (chosen["feature"] == "vggish").any():
-                vggish = load_vggish(extraction.vggish_handle, extraction.precision_of("vggish"))
-            musicnn = None
-            if (chosen["feature"] == "musicnn").any():
-                musicnn = extraction.musicnn.load()
             _WORKER_MODELS.clear()  # one job's models at a time: memory stays bounded
-            _WORKER_MODELS[job.fingerprint] = WorkerModels(
+            _WORKER_MODELS[job.fingerprint] = Scorer(
                 models=label_models_for(chosen, loaded, precision=model_precision),
-                vggish=vggish,
-                musicnn=musicnn,
                 extraction=extraction,
+                timeline=job.timeline,
+                networks=_networks(chosen["feature"], extraction),
                 domains={feature: load() for feature, load in job.domain_loaders.items()},
+                fingerprint=job.fingerprint,
             )
             _WORKER_MODEL_LOADS.append(job.fingerprint)
         return _WORKER_MODELS[job.fingerprint]
@@ -416,20 +408,9 @@ def score_on_worker(task: ScoringTask) -> tuple[str, str, str, str | None]:
     (atomically, under its fixed key: a re-run after a worker died rewrites the same bytes
     but the timing). Returns ``(key, status, reason, error)``: nothing big travels back."""
     job = task.job
-    worker = _worker_models(job)
+    scorer = _worker_models(job)
     record, error = score_track(
-        str(resolve_path(task.path)),
-        key=task.key,
-        track=task.track,
-        models=worker.models,
-        extraction=worker.extraction,
-        hop_seconds=job.hop_seconds,
-        batch_size=job.batch_size,
-        waveform_points=job.waveform_points,
-        vggish=worker.vggish,
-        musicnn=worker.musicnn,
-        domains=worker.domains,
-        fingerprint=job.fingerprint,
+        str(resolve_path(task.path)), key=task.key, track=task.track, scorer=scorer
     )
     write_record(job.cache_path, record)
     return (

@@ -20,24 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from soundtrack_emotion.audio import VGGISH_SAMPLE_RATE, Audio, decode
-from soundtrack_emotion.domain import DomainReference
+from soundtrack_emotion.core.families import FeatureFamily, track_features
+from soundtrack_emotion.core.framing import frame_features
+from soundtrack_emotion.core.out_of_domain import DomainReference
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError, ParameterError
-from soundtrack_emotion.features import (
-    VGGISH_WINDOW_SECONDS,
-    frame_features,
-    vggish_embeddings,
-)
-from soundtrack_emotion.musicnn import (
-    MUSICNN_PATCH_FRAMES,
-    MUSICNN_PATCH_SECONDS,
-    MUSICNN_SAMPLE_RATE,
-    MusicnnModel,
-    musicnn_features,
-    patch_hop_frames,
-)
-from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 
 TIMELINE_COLUMNS = ("track", "start_s", "end_s", *VAD_LABELS)
 # A track's out-of-domain fields (summary, hence track_vad, timelines, profiles, catalogue):
@@ -57,6 +45,17 @@ class LabelModel:
     predict: Callable[[np.ndarray], np.ndarray]
     frame_shape: tuple[int, int]
     output_index: int
+
+
+@dataclass(frozen=True)
+class TimelineSettings:
+    """How a track's timeline is cut and scored (``params:inference``): rows of
+    ``hop_seconds``, model calls of ``batch_size`` frames, a waveform envelope of
+    ``waveform_points`` bins."""
+
+    hop_seconds: float
+    batch_size: int
+    waveform_points: int
 
 
 @dataclass(frozen=True)
@@ -105,53 +104,9 @@ def waveform_envelope(y: np.ndarray, *, sr: int, points: int) -> pd.DataFrame:
     return pd.DataFrame({"time_s": (edges[:-1] + edges[1:]) / 2 / sr, "low": low, "high": high})
 
 
-def _sample_rate(feature: str, extraction: ExtractionParams) -> int:
-    if feature == "musicnn":
-        return MUSICNN_SAMPLE_RATE
-    return extraction.mfcc.sample_rate if feature == "mfcc" else VGGISH_SAMPLE_RATE
-
-
 def row_seconds(feature: str, extraction: ExtractionParams) -> float:
-    """Seconds between consecutive feature rows: one MFCC window per ``hop_length`` samples,
-    one VGGish embedding per 0.96 s, one MusiCNN patch per ``patch_hop`` x 2.992 s."""
-    if feature == "mfcc":
-        return extraction.mfcc.hop_length / extraction.mfcc.sample_rate
-    if feature == "vggish":
-        return VGGISH_WINDOW_SECONDS
-    if feature == "musicnn":
-        hop = patch_hop_frames(extraction.musicnn.patch_hop)
-        return MUSICNN_PATCH_SECONDS * hop / MUSICNN_PATCH_FRAMES
-    raise ParameterError(f"unknown feature {feature!r}")
-
-
-def _feature_matrix(
-    feature: str,
-    audio: Audio,
-    extraction: ExtractionParams,
-    vggish: Callable[[np.ndarray], np.ndarray] | None,
-    musicnn: MusicnnModel | None = None,
-) -> np.ndarray:
-    """[rows, F] features of one decoded track, computed as feature_extraction computes them."""
-    if feature == "mfcc":
-        return extraction.mfcc.compute(audio[extraction.mfcc.sample_rate])
-    if feature == "vggish":
-        if vggish is None:
-            raise ParameterError("a VGGish model was chosen but no VGGish model was given")
-        return vggish_embeddings(
-            audio[VGGISH_SAMPLE_RATE], model=vggish, batch_windows=extraction.vggish_batch_windows
-        )
-    if feature == "musicnn":
-        if musicnn is None:
-            raise ParameterError("a MusiCNN model was chosen but no MusiCNN network was given")
-        embeddings, _ = musicnn_features(
-            audio[MUSICNN_SAMPLE_RATE],
-            model=musicnn,
-            patch_hop=extraction.musicnn.patch_hop,
-            batch_patches=extraction.musicnn.batch_patches,
-            layer=extraction.musicnn.layer,
-        )
-        return embeddings
-    raise ParameterError(f"unknown feature {feature!r}")
+    """Seconds between consecutive rows of ``feature`` (its family's ``row_seconds``)."""
+    return extraction.family(feature).row_seconds
 
 
 def _predict_in_batches(
@@ -199,21 +154,50 @@ def _frames(
     return np.broadcast_to(one_frame, (len(centres_s), length, matrix.shape[1])), True
 
 
+def _label_values(
+    model: LabelModel,
+    rows: np.ndarray,
+    centres: np.ndarray,
+    *,
+    family: FeatureFamily,
+    extraction: ExtractionParams,
+    batch_size: int,
+    path: str,
+) -> tuple[np.ndarray, bool]:
+    """``model``'s values [n] in [0, 1] on the frame centred on each row of the timeline, and
+    whether the track was padded to one frame."""
+    length, n_features = model.frame_shape
+    if rows.shape[1] != n_features:
+        raise DataValidationError(
+            f"the {model.label} model takes {n_features} {model.feature} features per step, "
+            f"feature_extraction gives {rows.shape[1]}: were the parameters changed "
+            "after training?"
+        )
+    frames, padded = _frames(
+        rows,
+        centres,
+        length=length,
+        seconds_per_row=family.row_seconds,
+        short_track_policy=extraction.short_track_policy,
+        path=path,
+    )
+    predicted = _predict_in_batches(model.predict, frames, batch_size=batch_size)
+    return np.clip(predicted[:, model.output_index].astype(np.float64), 0, 1), padded
+
+
 def infer_track(
     path: str,
     *,
     track: str,
     models: Sequence[LabelModel],
     extraction: ExtractionParams,
-    hop_seconds: float,
-    batch_size: int,
-    waveform_points: int,
-    vggish: Callable[[np.ndarray], np.ndarray] | None = None,
-    musicnn: MusicnnModel | None = None,
+    timeline: TimelineSettings,
+    networks: Mapping[str, Any] | None = None,
     domains: Mapping[str, DomainReference] | None = None,
 ) -> TrackInference:
     """Decode one file, compute the features its models need exactly as feature_extraction
-    does (``extraction``: its parameters), score the timeline and summarise it.
+    does (``extraction``: its parameters; ``networks``: each family's loaded network, by
+    name), score the timeline and summarise it.
 
     Raises :class:`AudioDecodeError` when the file cannot be used (missing, empty, corrupt,
     not audio, silent, shorter than ``framing.short_track.min_seconds``, or shorter than one
@@ -224,56 +208,42 @@ def infer_track(
     is the largest score among the track's families that have one (NaN, and
     ``out_of_domain`` None, when none has).
     """
-    features = sorted({m.feature for m in models})
-    audio = decode(
-        path,
-        sample_rates=[_sample_rate(f, extraction) for f in features],
-        min_seconds=extraction.min_seconds,
-        silence_db=extraction.silence_db,
-        quality=extraction.resample_quality,
-    )
-    edges = timeline_windows(audio.seconds, hop_seconds=hop_seconds)
+    families = [extraction.family(f) for f in sorted({m.feature for m in models})]
+    audio = extraction.decoding.decode(path, families)
+    edges = timeline_windows(audio.seconds, hop_seconds=timeline.hop_seconds)
     centres = edges.mean(axis=1)
-    matrices = {f: _feature_matrix(f, audio, extraction, vggish, musicnn) for f in features}
+    networks = networks or {}
+    matrices = {f.name: track_features(f, audio, networks.get(f.name)).rows for f in families}
     padded = False
     values: dict[str, np.ndarray] = {}
     for model in models:
-        length, n_features = model.frame_shape
-        matrix = matrices[model.feature]
-        if matrix.shape[1] != n_features:
-            raise DataValidationError(
-                f"the {model.label} model takes {n_features} {model.feature} features per step, "
-                f"feature_extraction gives {matrix.shape[1]}: were the parameters changed "
-                "after training?"
-            )
-        frames, was_padded = _frames(
-            matrix,
+        values[model.label], was_padded = _label_values(
+            model,
+            matrices[model.feature],
             centres,
-            length=length,
-            seconds_per_row=row_seconds(model.feature, extraction),
-            short_track_policy=extraction.short_track_policy,
+            family=extraction.family(model.feature),
+            extraction=extraction,
+            batch_size=timeline.batch_size,
             path=path,
         )
         padded |= was_padded
-        predicted = _predict_in_batches(model.predict, frames, batch_size=batch_size)
-        values[model.label] = np.clip(predicted[:, model.output_index].astype(np.float64), 0, 1)
-    timeline = pd.DataFrame(
-        {"track": track, "start_s": edges[:, 0], "end_s": edges[:, 1], **values}
-    )[list(TIMELINE_COLUMNS)]
-    weights = edges[:, 1] - edges[:, 0]
-    rate = _sample_rate(features[0], extraction)
-    waveform = waveform_envelope(audio[rate], sr=rate, points=waveform_points)
+    frame = pd.DataFrame({"track": track, "start_s": edges[:, 0], "end_s": edges[:, 1], **values})[
+        list(TIMELINE_COLUMNS)
+    ]
+    rate = families[0].sample_rate
+    waveform = waveform_envelope(audio[rate], sr=rate, points=timeline.waveform_points)
     waveform.insert(0, "track", track)
-    scores = [domains[f].score(matrices[f]) for f in features if f in (domains or {})]
+    scores = [domains[f].score(matrices[f]) for f in matrices if f in (domains or {})]
     domain_score = max(scores) if scores else math.nan
     notes = ["shorter than one model frame: padded by repeating it"] if padded else []
+    weights = edges[:, 1] - edges[:, 0]
     summary = {
         "status": "padded" if padded else "ok",
         "error": "; ".join([*notes, *audio.warnings]),
         "duration_s": audio.seconds,
-        "n_windows": len(timeline),
+        "n_windows": len(frame),
         **{label: float(np.average(values[label], weights=weights)) for label in VAD_LABELS},
         "domain_score": domain_score,
         "out_of_domain": bool(domain_score > 1) if scores else None,
     }
-    return TrackInference(timeline=timeline, waveform=waveform, summary=summary)
+    return TrackInference(timeline=frame, waveform=waveform, summary=summary)

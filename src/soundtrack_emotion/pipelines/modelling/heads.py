@@ -15,9 +15,9 @@ import keras
 import numpy as np
 from keras import layers
 
+from soundtrack_emotion.core.architectures import statistics_pooling
 from soundtrack_emotion.datasets import FrameSplit
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
-from soundtrack_emotion.pipelines.modelling.architectures import statistics_pooling
 
 # The labels' range: NRC-VAD scores and every lexicon rescaled to it.
 VAD_RANGE = (0.0, 1.0)

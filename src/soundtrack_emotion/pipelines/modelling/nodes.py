@@ -22,26 +22,26 @@ import pandas as pd
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from soundtrack_emotion.datasets import FrameSplit, ModelInputs
-from soundtrack_emotion.domain import (
+from soundtrack_emotion.core.architectures import (
+    CLOSED_FORM,
+    NETWORKS,
+    build_model,
+)
+from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.metrics import METRIC_NAMES, bootstrap_intervals, regression_metrics
+from soundtrack_emotion.core.out_of_domain import (
     MIN_CALIBRATION_SONGS,
     DomainReference,
     block_rows,
     feature_blocks,
     fit_domain_reference,
 )
+from soundtrack_emotion.core.vocabulary import FRAME_SECONDS, LEVELS, SPLITS, TARGETS
+from soundtrack_emotion.datasets import FrameSplit, ModelInputs
 from soundtrack_emotion.exceptions import (
     DataValidationError,
     ParameterError,
     TrainingDivergedError,
-)
-from soundtrack_emotion.metrics import METRIC_NAMES, bootstrap_intervals, regression_metrics
-from soundtrack_emotion.paths import resolve_path
-from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
-from soundtrack_emotion.pipelines.modelling.architectures import (
-    CLOSED_FORM,
-    NETWORKS,
-    build_model,
 )
 from soundtrack_emotion.pipelines.modelling.heads import (
     SongValidation,
@@ -49,17 +49,14 @@ from soundtrack_emotion.pipelines.modelling.heads import (
     fit_ridge,
     score_split,
 )
-from soundtrack_emotion.provenance import (
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+from soundtrack_emotion.runtime.paths import resolve_path
+from soundtrack_emotion.runtime.provenance import (
+    STALE_COLUMNS,
     corpus_fingerprint,
+    current_fingerprints,
     stale_reason,
     training_provenance,
-)
-from soundtrack_emotion.vocabulary import (
-    FEATURES,
-    FRAME_SECONDS,
-    LEVELS,
-    SPLITS,
-    TARGETS,
 )
 
 logger = logging.getLogger(__name__)
@@ -98,7 +95,7 @@ MODEL_METRICS_COLUMNS: tuple[str, ...] = (
     "registered_model",
     "model_version",
 )
-STALE_COLUMNS: tuple[str, ...] = ("feature", "network", "target", "corpus_kind", "reason")
+
 
 
 @dataclass(frozen=True)
@@ -193,8 +190,8 @@ def fit_domain(
     *candidates: ModelInputs,
     feature: str,
 ) -> DomainReference:
-    """The out-of-domain reference of ``feature`` (:mod:`soundtrack_emotion.domain`): the
-    training songs' feature blocks (about 3 s each, from frames [n, T, F] of the inputs
+    """The out-of-domain reference of ``feature`` (:mod:`~soundtrack_emotion.core.out_of_domain`):
+    the training songs' feature blocks (about 3 s each, from frames [n, T, F] of the inputs
     ``frame_seconds`` selects) and a threshold calibrated on the validation songs, with the
     corpus and feature fingerprints it was fitted on. ``domain``: ``neighbours``,
     ``quantile``, ``max_blocks`` (``modelling.domain``)."""
@@ -510,16 +507,6 @@ def record_provenance(
     return training_provenance(soundtracks, fingerprint, feature=spec.feature, is_demo=is_demo)
 
 
-def current_fingerprints(
-    soundtracks: pd.DataFrame, feature_extraction: Mapping[str, Any]
-) -> tuple[str, dict[str, str]]:
-    """The current corpus fingerprint and every feature family's extraction fingerprint
-    (without the networks' precision: a model stays current when only that changes)."""
-    params = ExtractionParams.from_dict(feature_extraction)
-    fingerprints = {f: params.fingerprint(f, with_precision=False) for f in FEATURES}
-    return corpus_fingerprint(soundtracks), fingerprints
-
-
 def _json_number(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -721,34 +708,3 @@ def _nan_if_none(value: float | None) -> float:
 
 def _model_of(report: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(report["feature"]), str(report["network"]), str(report["target"])
-
-
-def current_model_metrics(
-    model_metrics: pd.DataFrame,
-    soundtracks: pd.DataFrame,
-    feature_extraction: Mapping[str, Any],
-    stale_models: pd.DataFrame | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The rows of ``model_metrics`` whose models were trained on the current corpus and
-    features (a table written before the corpus changed may list others), and the stale
-    models: ``stale_models`` (as ``collect_model_metrics`` wrote it) plus those rows' models,
-    with the reason (``STALE_COLUMNS``)."""
-    corpus, features = current_fingerprints(soundtracks, feature_extraction)
-    stale = [] if stale_models is None else stale_models.to_dict("records")
-    keep = pd.Series(True, index=model_metrics.index)
-    key = ["feature", "network", "target"]
-    for names, rows in model_metrics.groupby(key, sort=False):
-        first = rows.iloc[0]
-        record = {
-            "corpus": {"fingerprint": first.get("corpus_fingerprint")},
-            "features": {"family": first["feature"],
-                         "fingerprint": first.get("features_fingerprint")},
-        } if first.get("corpus_fingerprint") else None  # fmt: skip
-        reason = stale_reason(record, corpus=corpus, features=features)
-        if reason:
-            keep[rows.index] = False
-            kind = first.get("corpus_kind", "")
-            stale.append({**dict(zip(key, names, strict=True)), "corpus_kind": kind,
-                          "reason": reason})  # fmt: skip
-    stale_table = pd.DataFrame(stale, columns=list(STALE_COLUMNS)).astype(str)
-    return model_metrics[keep].reset_index(drop=True), stale_table.drop_duplicates(key)

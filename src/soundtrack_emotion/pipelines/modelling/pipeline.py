@@ -2,9 +2,10 @@
 
 Namespaces are ``{feature}_{network}`` (e.g. ``vggish_lstm``) with one sub-namespace per target
 (``valence``, ``arousal``, ``dominance`` or ``joint``), so every output is a distinct catalog entry
-matched by the dataset factories in ``catalog.yml``, e.g. ``vggish_lstm.valence.model``. A variant
-reads ``{feature}_15s`` and ``{feature}_30s`` and trains on the one ``modelling.frame_seconds``
-selects; its network's sizes and training settings are ``modelling.networks.<network>``.
+matched by the dataset factories in ``catalog_modelling.yml``, e.g.
+``vggish_lstm.valence.model``. A variant reads ``{feature}_15s`` and ``{feature}_30s`` and
+trains on the one ``modelling.frame_seconds`` selects; its network's sizes and training settings
+are ``modelling.networks.<network>``.
 
     kedro run --pipelines=modelling --namespaces=vggish_lstm           # one variant
     kedro run --pipelines=modelling --namespaces=mfcc_cnn.valence      # one model
@@ -23,6 +24,8 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline, node
 
+from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.vocabulary import FRAME_SECONDS, NETWORKS, TARGETS, VAD_LABELS
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
@@ -36,8 +39,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     select_frame_length,
     train_model,
 )
-from soundtrack_emotion.pipelines.modelling.tracking import track_model
-from soundtrack_emotion.vocabulary import FEATURES, FRAME_SECONDS, NETWORKS, TARGETS, VAD_LABELS
+from soundtrack_emotion.runtime.tracking import track_model
 
 # What `kedro run` trains: the thesis's four variants, one model per label (see README).
 DEFAULT_NETWORKS: tuple[str, ...] = ("cnn", "lstm", "ridge", "mlp")

@@ -10,8 +10,8 @@ from typing import Any
 
 from kedro.pipeline import Pipeline
 
+from soundtrack_emotion.core.families import FEATURES
 from soundtrack_emotion.pipelines import modelling
-from soundtrack_emotion.vocabulary import FEATURES
 
 
 def create_pipeline(**kwargs: Any) -> Pipeline:

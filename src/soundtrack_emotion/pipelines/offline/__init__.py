@@ -8,8 +8,8 @@ from typing import Any
 
 from kedro.pipeline import Pipeline
 
-from soundtrack_emotion.pipeline_registry import batch_pipeline
-from soundtrack_emotion.vocabulary import OFFLINE_FEATURES
+from soundtrack_emotion.core.families import OFFLINE_FEATURES
+from soundtrack_emotion.pipelines.composition import batch_pipeline
 
 
 def create_pipeline(**kwargs: Any) -> Pipeline:

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from soundtrack_emotion import metrics
+from soundtrack_emotion.core import metrics
+from soundtrack_emotion.core.vad_plots import file_name, plot_vad_timeline
+from soundtrack_emotion.core.vocabulary import SPLITS, VAD_COLORS, VAD_LABELS, model_partition
 from soundtrack_emotion.exceptions import DataValidationError
-from soundtrack_emotion.pipelines.inference.plots import file_name, plot_vad_timeline
 from soundtrack_emotion.pipelines.reporting.nodes import display_name, sort_key
-from soundtrack_emotion.vocabulary import SPLITS, VAD_COLORS, VAD_LABELS, model_partition
 
 SPLIT_MARKERS = {"train": "o", "validation": "^", "test": "s"}
 PREDICTION_COLUMNS = ("label", "true", "predicted")

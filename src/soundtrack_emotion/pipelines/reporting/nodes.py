@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.vocabulary import LEVELS, NETWORKS, TARGETS
 from soundtrack_emotion.exceptions import DataValidationError
-from soundtrack_emotion.provenance import DEMO, code_version, corpus_summary
-from soundtrack_emotion.vocabulary import FEATURES, LEVELS, NETWORKS, TARGETS
+from soundtrack_emotion.runtime.provenance import DEMO, code_version, corpus_summary
 
 _ORDER = (*FEATURES, *NETWORKS, *TARGETS, *LEVELS)
 _DISPLAY = {

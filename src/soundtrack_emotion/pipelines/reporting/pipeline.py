@@ -13,7 +13,7 @@ from typing import Any
 
 from kedro.pipeline import Node, Pipeline
 
-from soundtrack_emotion.pipelines.modelling.nodes import current_model_metrics
+from soundtrack_emotion.core.families import FEATURES
 from soundtrack_emotion.pipelines.reporting.figures import (
     plot_predicted_vs_true,
     plot_test_song_timelines,
@@ -28,7 +28,7 @@ from soundtrack_emotion.pipelines.reporting.nodes import (
     describe_report,
     results_markdown,
 )
-from soundtrack_emotion.vocabulary import FEATURES
+from soundtrack_emotion.runtime.provenance import current_model_metrics
 
 
 def _for_features(func: Callable[..., Any], features: Sequence[str]) -> Callable[..., Any]:

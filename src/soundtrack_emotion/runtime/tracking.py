@@ -26,8 +26,8 @@ from typing import Any
 import keras
 import pandas as pd
 
+from soundtrack_emotion.core.metrics import METRIC_NAMES
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.metrics import METRIC_NAMES
 
 logger = logging.getLogger(__name__)
 

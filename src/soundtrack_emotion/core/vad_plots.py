@@ -1,6 +1,7 @@
-"""Figures of the inference pipeline: a track's VAD timeline above its waveform, and the emotional
-arc of a whole soundtrack album. Built on ``matplotlib.figure.Figure`` (no pyplot state), so they
-can be drawn from any thread or process and saved by ``matplotlib.MatplotlibDataset``."""
+"""VAD figures shared by inference and reporting: a track's timeline above its waveform, and
+the emotional arc of a whole soundtrack album. Built on ``matplotlib.figure.Figure`` (no pyplot
+state), so they can be drawn from any thread or process and saved by
+``matplotlib.MatplotlibDataset``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from soundtrack_emotion.vocabulary import VAD_COLORS, VAD_LABELS, WAVEFORM_COLOR
+from soundtrack_emotion.core.vocabulary import VAD_COLORS, VAD_LABELS, WAVEFORM_COLOR
 
 # Most track numbers labelled along the top of a movie profile.
 MAX_TRACK_TICKS = 25
@@ -158,19 +159,3 @@ def plot_movie_profile(
         f"{album_title(audio_path, title)} ({len(arc)} tracks, {total_min:.1f} min{note})"
     )
     return fig
-
-
-def plot_track_timelines(
-    vad_timelines: pd.DataFrame, inference_waveforms: pd.DataFrame, track_vad: pd.DataFrame
-) -> dict[str, Figure]:
-    """One :func:`plot_vad_timeline` per readable track, named ``<position>_<track>.png``."""
-    figures: dict[str, Figure] = {}
-    for row in track_vad[track_vad["status"] != "error"].itertuples(index=False):
-        figures[f"{int(row.position):03d}_{file_name(row.track)}.png"] = plot_vad_timeline(
-            vad_timelines[vad_timelines["track"] == row.track],
-            inference_waveforms[inference_waveforms["track"] == row.track],
-            title=f"{row.track}: overall valence {row.valence:.2f}, arousal {row.arousal:.2f}, "
-            f"dominance {row.dominance:.2f}"
-            + (" (OUT OF DOMAIN)" if _out_of_domain(pd.DataFrame([row]))[0] else ""),
-        )
-    return figures

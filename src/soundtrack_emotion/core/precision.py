@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import logging
 import os
 import threading
@@ -43,7 +44,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from soundtrack_emotion.console import gpu_present
 from soundtrack_emotion.exceptions import ParameterError
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,11 @@ def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
         if key.strip() in ("flags", "Features"):
             return frozenset(value.split())
     return frozenset()
+
+
+def gpu_present() -> bool:
+    """Whether this machine has an NVIDIA device (then TensorFlow's device lines are kept)."""
+    return bool(glob.glob("/dev/nvidia[0-9]*"))
 
 
 def onednn_enabled() -> bool:

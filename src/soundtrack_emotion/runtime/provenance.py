@@ -20,8 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from soundtrack_emotion.paths import project_root
-from soundtrack_emotion.vad import VAD_LABELS
+from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
+from soundtrack_emotion.runtime.paths import project_root
 
 # Packages whose versions can change a model's numbers.
 TRACKED_PACKAGES: tuple[str, ...] = (
@@ -30,6 +32,8 @@ TRACKED_PACKAGES: tuple[str, ...] = (
 )  # fmt: skip
 DEMO, REAL = "demo", "real"
 GIT_TIMEOUT_S = 5
+# A stale model's row: which model, and why its corpus or features are no longer current.
+STALE_COLUMNS: tuple[str, ...] = ("feature", "network", "target", "corpus_kind", "reason")
 
 
 def corpus_fingerprint(soundtracks: pd.DataFrame) -> str:
@@ -123,3 +127,44 @@ def stale_reason(
             f"({made_with}, current {features[family]})"
         )
     return ""
+
+
+def current_fingerprints(
+    soundtracks: pd.DataFrame, feature_extraction: Mapping[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """The current corpus fingerprint and every feature family's extraction fingerprint
+    (without the networks' precision: a model stays current when only that changes)."""
+    params = ExtractionParams.from_dict(feature_extraction)
+    fingerprints = {f: params.fingerprint(f, with_precision=False) for f in FEATURES}
+    return corpus_fingerprint(soundtracks), fingerprints
+
+
+def current_model_metrics(
+    model_metrics: pd.DataFrame,
+    soundtracks: pd.DataFrame,
+    feature_extraction: Mapping[str, Any],
+    stale_models: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``model_metrics`` whose models were trained on the current corpus and
+    features (a table written before the corpus changed may list others), and the stale
+    models: ``stale_models`` (as ``collect_model_metrics`` wrote it) plus those rows' models,
+    with the reason (``STALE_COLUMNS``)."""
+    corpus, features = current_fingerprints(soundtracks, feature_extraction)
+    stale = [] if stale_models is None else stale_models.to_dict("records")
+    keep = pd.Series(True, index=model_metrics.index)
+    key = ["feature", "network", "target"]
+    for names, rows in model_metrics.groupby(key, sort=False):
+        first = rows.iloc[0]
+        record = {
+            "corpus": {"fingerprint": first.get("corpus_fingerprint")},
+            "features": {"family": first["feature"],
+                         "fingerprint": first.get("features_fingerprint")},
+        } if first.get("corpus_fingerprint") else None  # fmt: skip
+        reason = stale_reason(record, corpus=corpus, features=features)
+        if reason:
+            keep[rows.index] = False
+            kind = first.get("corpus_kind", "")
+            stale.append({**dict(zip(key, names, strict=True)), "corpus_kind": kind,
+                          "reason": reason})  # fmt: skip
+    stale_table = pd.DataFrame(stale, columns=list(STALE_COLUMNS)).astype(str)
+    return model_metrics[keep].reset_index(drop=True), stale_table.drop_duplicates(key)

@@ -23,7 +23,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,6 +207,40 @@ def decode(
     ``min_seconds``, or is silent (peak below ``silence_db`` dBFS).
     """
     rates = tuple(dict.fromkeys(sample_rates))
+    _check_decode_arguments(rates, min_seconds, silence_db, block_frames, quality)
+    path = Path(path)
+    reader = _BlockReader(path, _container_of(path), block_frames)
+    with reader as (native_sr, channels, blocks):
+        _check_native_format(path, native_sr, channels)
+        decoded = _read_resampled(blocks, native_sr=native_sr, rates=rates, quality=quality)
+    seconds = decoded.n_frames / native_sr
+    warnings = _checked_warnings(path, reader, decoded, seconds=seconds, min_seconds=min_seconds)
+    peak_db = 20.0 * math.log10(decoded.peak) if decoded.peak > 0 else -math.inf
+    if peak_db < silence_db:
+        raise AudioDecodeError(
+            f"{path}: silent: peak level {peak_db:.1f} dBFS is below {silence_db:g} dBFS",
+            reason="silent",
+        )
+    waveforms = {}
+    for rate in rates:
+        n_samples = math.ceil(decoded.n_frames * rate / native_sr)
+        y = _fix_length(np.concatenate(decoded.parts.pop(rate)), n_samples)
+        waveforms[rate] = np.clip(y, -1.0, 1.0, out=y)
+    return Audio(
+        path=str(path),
+        native_sample_rate=native_sr,
+        channels=channels,
+        seconds=seconds,
+        decoder=reader.decoder,
+        waveforms=waveforms,
+        header_seconds=reader.announced_seconds,
+        warnings=tuple(warnings),
+    )
+
+
+def _check_decode_arguments(
+    rates: tuple[int, ...], min_seconds: float, silence_db: float, block_frames: int, quality: str
+) -> None:
     if not rates:
         raise ParameterError("sample_rates must name at least one rate, got an empty sequence")
     for rate in rates:
@@ -219,50 +253,72 @@ def decode(
         raise ParameterError(f"block_frames must be >= 1, got {block_frames!r}")
     _check_quality(quality)
 
-    path = Path(path)
+
+def _container_of(path: Path) -> str | None:
+    """The container ``path``'s first bytes name (None: unknown); raises for a missing or
+    empty file."""
     if not path.is_file():
         raise AudioDecodeError(f"{path}: file not found", reason="not_found")
     if path.stat().st_size == 0:
         raise AudioDecodeError(f"{path}: empty file (0 bytes)", reason="empty")
     with path.open("rb") as handle:
-        container = sniff_container(handle.read(16))
+        return sniff_container(handle.read(16))
 
-    reader = _BlockReader(path, container, block_frames)
-    with reader as (native_sr, channels, blocks):
-        _check_native_format(path, native_sr, channels)
-        streams = {
-            rate: None
-            if rate == native_sr
-            else soxr.ResampleStream(native_sr, rate, 1, dtype="float32", quality=quality)
-            for rate in rates
-        }
-        parts: dict[int, list[np.ndarray]] = {rate: [] for rate in rates}
-        n_frames, n_invalid, peak = 0, 0, 0.0
-        for block in blocks:
-            if not len(block):
-                continue
-            valid, invalid = _replace_invalid(block)
-            n_invalid += invalid
-            mono = to_mono(valid)
-            n_frames += len(mono)
-            peak = max(peak, float(np.max(np.abs(mono))))
-            for rate, stream in streams.items():
-                parts[rate].append(mono if stream is None else stream.resample_chunk(mono))
+
+@dataclass
+class _Decoded:
+    """What the blocks of one file gave: each rate's resampled parts, the mono frames read,
+    how many of them held invalid samples, and the peak."""
+
+    parts: dict[int, list[np.ndarray]]
+    n_frames: int = 0
+    n_invalid: int = 0
+    peak: float = 0.0
+
+
+def _read_resampled(
+    blocks: Iterable[np.ndarray], *, native_sr: int, rates: tuple[int, ...], quality: str
+) -> _Decoded:
+    """Every block, invalid samples replaced, to mono, streamed through one resampler per rate."""
+    streams = {
+        rate: None
+        if rate == native_sr
+        else soxr.ResampleStream(native_sr, rate, 1, dtype="float32", quality=quality)
+        for rate in rates
+    }
+    decoded = _Decoded(parts={rate: [] for rate in rates})
+    for block in blocks:
+        if not len(block):
+            continue
+        valid, invalid = _replace_invalid(block)
+        decoded.n_invalid += invalid
+        mono = to_mono(valid)
+        decoded.n_frames += len(mono)
+        decoded.peak = max(decoded.peak, float(np.max(np.abs(mono))))
         for rate, stream in streams.items():
-            if stream is not None:
-                parts[rate].append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+            decoded.parts[rate].append(mono if stream is None else stream.resample_chunk(mono))
+    for rate, stream in streams.items():
+        if stream is not None:
+            decoded.parts[rate].append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    return decoded
 
-    seconds = n_frames / native_sr
+
+def _checked_warnings(
+    path: Path, reader: _BlockReader, decoded: _Decoded, *, seconds: float, min_seconds: float
+) -> list[str]:
+    """The warnings of a usable track (length against the header, replaced samples); raises
+    for a track without samples, with too many invalid ones, or shorter than ``min_seconds``."""
+    n_frames, n_invalid = decoded.n_frames, decoded.n_invalid
     if n_frames == 0 and reader.stopped_by:
         raise AudioDecodeError(
-            f"{path}: corrupt {container or 'audio'} data: {reader.stopped_by}", reason="corrupt"
+            f"{path}: corrupt {reader.container or 'audio'} data: {reader.stopped_by}",
+            reason="corrupt",
         )
     if n_frames == 0:
         raise AudioDecodeError(
             f"{path}: no audio samples (a valid header with no data)", reason="no_samples"
         )
-    header_seconds = reader.announced_seconds
-    warnings = _length_warnings(header_seconds, seconds, stopped_by=reader.stopped_by)
+    warnings = _length_warnings(reader.announced_seconds, seconds, stopped_by=reader.stopped_by)
     if n_invalid:
         share = n_invalid / n_frames
         what = (
@@ -281,26 +337,7 @@ def decode(
             f"{path}: too short: {seconds:.2f} s of audio, at least {min_seconds:g} s needed",
             reason="too_short",
         )
-    peak_db = 20.0 * math.log10(peak) if peak > 0 else -math.inf
-    if peak_db < silence_db:
-        raise AudioDecodeError(
-            f"{path}: silent: peak level {peak_db:.1f} dBFS is below {silence_db:g} dBFS",
-            reason="silent",
-        )
-    waveforms = {}
-    for rate in rates:
-        y = _fix_length(np.concatenate(parts.pop(rate)), math.ceil(n_frames * rate / native_sr))
-        waveforms[rate] = np.clip(y, -1.0, 1.0, out=y)
-    return Audio(
-        path=str(path),
-        native_sample_rate=native_sr,
-        channels=channels,
-        seconds=seconds,
-        decoder=reader.decoder,
-        waveforms=waveforms,
-        header_seconds=header_seconds,
-        warnings=tuple(warnings),
-    )
+    return warnings
 
 
 def load_audio(

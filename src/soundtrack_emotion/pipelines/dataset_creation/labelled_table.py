@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from soundtrack_emotion.core.vocabulary import SPLITS, VAD_LABELS
 from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.pipelines.dataset_creation.nodes import (
     SOUNDTRACK_COLUMNS,
@@ -31,7 +32,6 @@ from soundtrack_emotion.pipelines.dataset_creation.splitting import (
     groups_spanning_splits,
     split_groups,
 )
-from soundtrack_emotion.vad import SPLITS, VAD_LABELS
 
 logger = logging.getLogger(__name__)
 

@@ -1,16 +1,12 @@
-"""The project's shared vocabulary, defined once: the emotion dimensions, splits, feature
-families, networks, targets, evaluation levels, pipelines, figure colours and the partition id
+"""The project's shared vocabulary, defined once: the emotion dimensions, splits,
+networks, targets, evaluation levels, pipelines, figure colours and the partition id
 of a trained model. Pipelines import these words from here, never from each other."""
 
 # The emotion dimensions (Russell and Mehrabian VAD) and the dataset splits.
 VAD_LABELS: tuple[str, str, str] = ("valence", "arousal", "dominance")
 SPLITS: tuple[str, str, str] = ("train", "validation", "test")
 
-# Feature families. VGGish needs the pretrained model from TF Hub (downloaded once, then
-# cached), so the offline run uses the others only; MusiCNN's weights are installed by the
-# set-up command (python -m soundtrack_emotion.pretrained).
-FEATURES: tuple[str, ...] = ("mfcc", "vggish", "musicnn")
-OFFLINE_FEATURES: tuple[str, ...] = ("mfcc", "musicnn")
+# The feature families (FEATURES, OFFLINE_FEATURES) are the registry of core/families.
 # Frame lengths in seconds, the thesis's two configurations (section 5.1).
 FRAME_SECONDS: tuple[int, ...] = (15, 30)
 

@@ -15,12 +15,14 @@ from kedro.config import MissingConfigException, OmegaConfigLoader
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
-from soundtrack_emotion.console import FILE_ONLY, install_console_filter, pipeline_of, run_summary
 from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES, RawLayer, bind_raw_layer
 from soundtrack_emotion.demo import DemoConfig, build_demo_corpus
-from soundtrack_emotion.exceptions import present_errors
-from soundtrack_emotion.parameter_check import check_parameter_keys
-from soundtrack_emotion.paths import set_project_root, shown_path
+from soundtrack_emotion.exceptions import PrerequisiteError
+from soundtrack_emotion.runtime.console import FILE_ONLY, install_console_filter, pipeline_of
+from soundtrack_emotion.runtime.errors import present_errors
+from soundtrack_emotion.runtime.parameter_check import check_parameter_keys
+from soundtrack_emotion.runtime.paths import set_project_root, shown_path
+from soundtrack_emotion.runtime.run_summary import run_summary
 from soundtrack_emotion.secret_masking import mask_credentials
 
 logger = logging.getLogger(__name__)
@@ -54,10 +56,11 @@ class RawLayerHook:
 
 
 class DemoCorpusHook:
-    """Before a run that reads the raw layer, write the demo corpus where the catalog's raw
-    entries are, if no raw layer is there (no tag pages; configured by the ``demo``
-    parameters). An existing raw layer, e.g. a real crawl, is never touched; runs that do not
-    read the raw layer (acquisition) never trigger it."""
+    """Before a run that reads the raw layer, when no raw layer is there (no tag pages): write
+    the demo corpus where the catalog's raw entries are if the environment enables it
+    (``demo.enabled``, true in ``conf/demo`` only), else stop the run saying what to do. An
+    existing raw layer, e.g. a real crawl, is never touched; runs that do not read the raw layer
+    (acquisition) never trigger it."""
 
     @hook_impl
     def before_pipeline_run(self, pipeline: Pipeline, catalog: Any) -> None:
@@ -68,13 +71,13 @@ class DemoCorpusHook:
         if layer.present:
             return
         params = dict(catalog.load(DEMO_PARAMS) or {})
-        if not params.get("enabled", True):
-            logger.warning(
-                "No raw layer (no %s) and the demo is disabled (demo.enabled: false): run the "
-                "acquisition pipeline first.",
-                shown_path(layer.tag_pages),
+        if not params.get("enabled", False):
+            raise PrerequisiteError(
+                f"No raw layer: {shown_path(layer.tag_pages)} does not exist. Crawl a real "
+                "corpus with `kedro run --pipelines=acquisition` (docs/real_corpus.md), point "
+                "the raw catalog entries at one (conf/local/), or run the synthetic demo with "
+                "`make demo` (kedro run --pipelines=offline --env demo)."
             )
-            return
         config = DemoConfig.from_params(params)
         logger.info(
             "No raw layer (no %s): generating the demo corpus (%d tracks, seed %d) for %s",
@@ -91,7 +94,7 @@ class DemoCorpusHook:
 
 
 class ConsoleHook:
-    """Quiet console (``soundtrack_emotion.console``): no per-item lines, and instead of
+    """Quiet console (``soundtrack_emotion.runtime.console``): no per-item lines, and instead of
     Kedro's three lines per node, one line each time the run moves on to another pipeline
     (``[53/101] modelling: mfcc_cnn.valence.train_model``); the nodes' progress bars show the
     rest. ``kedro run --verbose`` and info.log keep Kedro's line for every node."""
@@ -145,9 +148,10 @@ class RunSummaryHook:
 class ProjectContextHook:
     """When a session's context is created (``kedro run``, a notebook's ``%reload_kedro``),
     before any catalog entry or node: record the project root relative paths are resolved
-    against (:mod:`soundtrack_emotion.paths`); make a project error that ends the run print
-    as one paragraph (:func:`~soundtrack_emotion.exceptions.present_errors`); and refuse
-    parameter keys that conf/base does not declare (:mod:`~soundtrack_emotion.parameter_check`).
+    against (:mod:`soundtrack_emotion.runtime.paths`); make a project error that ends the run print
+    as one paragraph (:func:`~soundtrack_emotion.runtime.errors.present_errors`); and refuse
+    parameter keys that conf/base does not declare
+    (:mod:`~soundtrack_emotion.runtime.parameter_check`).
     """
 
     @hook_impl(tryfirst=True)

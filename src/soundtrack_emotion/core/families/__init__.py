@@ -1,0 +1,73 @@
+"""The feature families, one module each, found by name like the network bodies of
+:mod:`soundtrack_emotion.core.architectures`.
+
+Every module of this package except ``base`` defines ``FAMILY``, a
+:class:`~soundtrack_emotion.core.families.base.FeatureFamily` subclass, and has a section
+``feature_extraction.<name>`` in ``conf/base/parameters_feature_extraction.yml``. Extraction,
+inference, the checks before a run, the fingerprints and the catalog's dataset factories all
+loop over :data:`FAMILIES`, so adding a family is its module, its YAML section and its tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from soundtrack_emotion.core.families.base import (
+    PARAMS,
+    Batcher,
+    Decoding,
+    FamilyOutput,
+    FeatureFamily,
+    track_features,
+)
+from soundtrack_emotion.exceptions import ParameterError
+
+_NOT_FAMILIES = ("base",)
+
+
+def _discover() -> dict[str, type[FeatureFamily]]:
+    found: dict[str, type[FeatureFamily]] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name in _NOT_FAMILIES:
+            continue
+        family = importlib.import_module(f"{__name__}.{info.name}").FAMILY
+        if family.name != info.name:
+            raise ParameterError(f"module {info.name} declares the family {family.name!r}")
+        found[family.name] = family
+    return dict(sorted(found.items(), key=lambda item: (item[1].rank, item[0])))
+
+
+# Every family by name, in rank order.
+FAMILIES: dict[str, type[FeatureFamily]] = _discover()
+FEATURES: tuple[str, ...] = tuple(FAMILIES)
+# The families whose model needs no download at run time (the offline pipelines).
+OFFLINE_FEATURES: tuple[str, ...] = tuple(n for n, f in FAMILIES.items() if not f.needs_network)
+
+
+def family_class(name: str) -> type[FeatureFamily]:
+    """The family called ``name``; ``ParameterError`` names the known ones."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ParameterError(f"unknown feature {name!r}; known: {list(FEATURES)}") from None
+
+
+def display_name(name: str) -> str:
+    """How reports and logs write a family (``"vggish"`` -> ``"VGGish"``)."""
+    return family_class(name).display_name
+
+
+__all__ = [
+    "FAMILIES",
+    "FEATURES",
+    "OFFLINE_FEATURES",
+    "PARAMS",
+    "Batcher",
+    "Decoding",
+    "FamilyOutput",
+    "FeatureFamily",
+    "display_name",
+    "family_class",
+    "track_features",
+]

@@ -1,0 +1,158 @@
+"""What a feature family is: the contract every module of :mod:`soundtrack_emotion.core.families`
+fulfils, and the one per-track feature path that extraction and inference share.
+
+A family is a frozen dataclass of its YAML section (``feature_extraction.<name>``) with the
+class-level facts that do not depend on it (its name, display name, whether it needs the
+network, the engine its network computes in, its version). Everything the pipelines do per
+family goes through these methods, never through a branch on the family's name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, Self
+
+import numpy as np
+
+from soundtrack_emotion.core.audio import Audio, decode
+from soundtrack_emotion.exceptions import ParameterError
+
+PARAMS = "feature_extraction"
+
+# One parameter check: (passes, dotted name under the family's section, value, what it must be).
+Check = tuple[bool, str, Any, str]
+
+
+@dataclass(frozen=True)
+class FamilyOutput:
+    """A family's result on one track: ``rows`` [n_rows, dims] float32, one row per
+    ``row_seconds``, and its named ``extras`` (e.g. MusiCNN's taggram [n_rows, n_tags])."""
+
+    rows: np.ndarray
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+class Batcher(Protocol):
+    """Rows of many tracks computed together (see ``FeatureFamily.batcher``): ``add`` and
+    ``flush`` return the tracks completed so far as ``(key, rows [N, dims])``."""
+
+    seconds_spent: dict[str, float]
+
+    def add(self, key: str, waveform: np.ndarray) -> list[tuple[str, np.ndarray]]: ...
+
+    def flush(self) -> list[tuple[str, np.ndarray]]: ...
+
+    @property
+    def pending(self) -> int: ...
+
+
+class FeatureFamily(ABC):
+    """One feature family, parsed from ``feature_extraction.<name>`` (:meth:`from_params`)."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    # Position in every listing (pipelines, reports, the catalog's nodes).
+    rank: ClassVar[int]
+    # Bump when the computation changes, so that stored features are recomputed.
+    version: ClassVar[int]
+    # Its model is downloaded at run time: left out of the offline pipelines.
+    needs_network: ClassVar[bool] = False
+    # How ``core.precision`` converts its network ("keras" or "graph"); None: NumPy, float32.
+    precision_engine: ClassVar[str | None] = None
+    # Computed in the parent process across tracks (:meth:`batcher`), not in the workers.
+    batched_across_tracks: ClassVar[bool] = False
+    # Named arrays stored next to the rows, one row each.
+    extras: ClassVar[tuple[str, ...]] = ()
+    # Columns the extraction report adds for it (see :meth:`report_fields`).
+    report_columns: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    @abstractmethod
+    def from_params(cls, section: Mapping[str, Any], *, resolve: Callable[[str], str]) -> Self:
+        """The family from its YAML section; ``resolve`` makes a local path absolute. Raises
+        ``KeyError`` for a missing key (the caller names it)."""
+
+    # Hz of the mono waveform :meth:`compute` takes (a field, or a property of a constant).
+    sample_rate: int
+
+    @property
+    @abstractmethod
+    def row_seconds(self) -> float:
+        """Seconds between consecutive rows."""
+
+    @abstractmethod
+    def frame_rows(self, seconds: float) -> int:
+        """Rows of one ``seconds``-long model frame (raises ``ParameterError`` when none)."""
+
+    @abstractmethod
+    def checks(self) -> Iterable[Check]:
+        """The parameter checks of its section."""
+
+    @abstractmethod
+    def spec(self) -> dict[str, Any]:
+        """What its stored features depend on, for the fingerprint."""
+
+    @property
+    def loads_model(self) -> bool:
+        """Whether :meth:`load` loads a network (checked before a run that computes it)."""
+        return self.precision_engine is not None
+
+    def load(self, precision: str) -> Any:
+        """Its network computing in ``precision``, loaded once per process (None: no network);
+        raises ``ModelUnavailableError`` saying how to provide a missing one."""
+        return None
+
+    def describe_source(self) -> str:
+        """Where its model comes from, for the log line of the check before a run."""
+        return self.display_name
+
+    @abstractmethod
+    def compute(self, waveform: np.ndarray, model: Any) -> FamilyOutput:
+        """Its rows of one mono ``waveform`` [n] float32 at :attr:`sample_rate`. Raises
+        ``AudioDecodeError`` when the track cannot give this family one row."""
+
+    def batcher(self, model: Any) -> Batcher | None:
+        """A batcher computing many tracks' rows together (the same rows as :meth:`compute`),
+        for a network that runs in the parent process rather than in the workers; None for
+        families computed per track."""
+        return None
+
+    def report_fields(self, extra: Callable[[str], np.ndarray]) -> dict[str, str]:
+        """Its :attr:`report_columns` for one stored track (``extra(name)`` reads an extra)."""
+        return {}
+
+    def validate(self) -> None:
+        for ok, name, value, expected in self.checks():
+            if not ok:
+                raise ParameterError(
+                    f"{PARAMS}.{self.name}.{name} must be {expected}, got {value!r}"
+                )
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a track is decoded for the families (``feature_extraction.audio`` and
+    ``framing.short_track.min_seconds``)."""
+
+    resample_quality: str
+    silence_db: float
+    min_seconds: float
+
+    def decode(self, path: str, families: Iterable[FeatureFamily]) -> Audio:
+        """``path`` decoded once, resampled to every rate ``families`` take."""
+        rates = list(dict.fromkeys(family.sample_rate for family in families))
+        return decode(
+            path,
+            sample_rates=rates,
+            min_seconds=self.min_seconds,
+            silence_db=self.silence_db,
+            quality=self.resample_quality,
+        )
+
+
+def track_features(family: FeatureFamily, audio: Audio, model: Any) -> FamilyOutput:
+    """``family``'s rows of one decoded track: the one feature path, for training
+    (feature_extraction) and inference alike."""
+    return family.compute(audio[family.sample_rate], model)

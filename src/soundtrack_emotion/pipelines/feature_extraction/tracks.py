@@ -1,0 +1,118 @@
+"""The per-track work of feature extraction: :func:`extract_track` is a pure function of one
+:class:`TrackTask`. It decodes the file once to every rate its families take and computes
+each family computed per track (:func:`~soundtrack_emotion.core.families.track_features`,
+the path inference shares; each worker loads a network once), and hands back the waveform of
+a family that the parent batches across tracks (VGGish). A failure the file causes
+(:class:`AudioDecodeError`) comes back as the result's ``error`` (or, when only one family
+cannot use the track, that family's ``error``); any other exception (a missing checkpoint
+included) is a bug or a setup problem and stops the run, naming the track.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from soundtrack_emotion.core.audio import estimate_seconds
+from soundtrack_emotion.core.families import Decoding, FeatureFamily, track_features
+from soundtrack_emotion.exceptions import AudioDecodeError
+from soundtrack_emotion.runtime.workers import announce_audio_seconds
+
+
+@dataclass(frozen=True)
+class TrackTask:
+    """What to compute for one track: the families whose stored features are stale, each in
+    the precision the planning process resolved (``precisions``: (family, precision))."""
+
+    id: str
+    path: str
+    families: tuple[FeatureFamily, ...]
+    decoding: Decoding
+    precisions: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(family.name for family in self.families)
+
+
+@dataclass
+class FamilyResult:
+    """One family's outcome on one track: ``rows`` [n_rows, dims] and its ``extras``, or the
+    ``error`` of a track this family alone cannot use (shorter than one MusiCNN patch)."""
+
+    rows: np.ndarray | None = None
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class TrackResult:
+    """Outcome of :func:`extract_track`: for a file that cannot be used, ``error`` (the
+    message) and ``reason`` (its code) are set instead of raising; ``warnings`` are what the
+    decoder reported about a usable file (truncation, replaced samples). ``outputs``: the
+    families computed per track; ``waveforms``: the input of those batched across tracks."""
+
+    id: str
+    families: tuple[str, ...]
+    audio_seconds: float = float("nan")
+    error: str | None = None
+    reason: str = ""
+    warnings: tuple[str, ...] = ()
+    decode_seconds: float = 0.0
+    outputs: dict[str, FamilyResult] = field(default_factory=dict)
+    waveforms: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def extract_track(task: TrackTask) -> TrackResult:
+    """Decode ``task.path`` once and compute what ``task.families`` need."""
+    result = TrackResult(id=task.id, families=task.names)
+    start = time.perf_counter()
+    announce_audio_seconds(estimate_seconds(task.path))
+    try:
+        audio = task.decoding.decode(task.path, task.families)
+    except AudioDecodeError as error:
+        result.error, result.reason = str(error), error.reason
+        return result
+    result.audio_seconds, result.warnings = audio.seconds, audio.warnings
+    result.decode_seconds = time.perf_counter() - start
+    precisions = dict(task.precisions)
+    for family in task.families:
+        if family.batched_across_tracks:
+            result.waveforms[family.name] = audio[family.sample_rate]
+            continue
+        start = time.perf_counter()
+        out = FamilyResult()
+        try:
+            model = family.load(precisions[family.name]) if family.loads_model else None
+            computed = track_features(family, audio, model)
+            out.rows, out.extras = computed.rows, dict(computed.extras)
+        except AudioDecodeError as error:
+            out.error = f"{task.path}: {error}"
+        out.seconds = time.perf_counter() - start
+        result.outputs[family.name] = out
+    return result
+
+
+def crashed_track(task: TrackTask, error: BaseException) -> TrackResult:
+    """The result of a track whose decoding killed its worker process (``map_tracks``)."""
+    return TrackResult(
+        id=task.id,
+        families=task.names,
+        error=f"{task.path}: decoding it crashed the worker process ({error}); "
+        "the file is probably damaged",
+        reason="crash",
+    )
+
+
+def timed_out_track(task: TrackTask, limit_s: float) -> TrackResult:
+    """The result of a track whose work overran its time limit (``map_tracks``)."""
+    return TrackResult(
+        id=task.id,
+        families=task.names,
+        error=f"{task.path}: timed out after {limit_s:.0f} s (time_limit: the decoder hung or "
+        "the file is far longer than its header says)",
+        reason="timeout",
+    )
