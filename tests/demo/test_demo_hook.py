@@ -63,7 +63,7 @@ def test_without_the_demo_a_missing_raw_layer_stops_the_run_saying_what_to_do(
     tmp_path, raw_catalog, switch
 ):
     params = {k: v for k, v in SMALL.items() if k != "enabled"} | switch
-    with pytest.raises(PrerequisiteError, match=r"No raw layer: .*make demo.*acquisition"):
+    with pytest.raises(PrerequisiteError, match=r"No raw layer: .*acquisition.*make demo"):
         _run_hook(raw_catalog, params)
     assert not (tmp_path / "data").exists()
 

@@ -12,9 +12,10 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
+from soundtrack_emotion.core.families import vggish as vggish_family
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
+from soundtrack_emotion.pipelines.inference import create_pipeline
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.provenance import corpus_fingerprint
 
@@ -116,10 +117,10 @@ def offline_project(tmp_path, monkeypatch, tiny_model, write_tone):
     (album / "02 Broken.wav").write_bytes(b"RIFF" + bytes(100))
     write_tone(album / "03 Finale.flac", 4.0, sr=16000)
 
-    def no_vggish(handle):
+    def no_vggish(handle, precision):
         raise AssertionError(f"VGGish was loaded ({handle})")
 
-    monkeypatch.setattr(scoring, "load_vggish", no_vggish)
+    monkeypatch.setattr(vggish_family, "load_vggish", no_vggish)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
