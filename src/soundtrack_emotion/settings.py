@@ -20,6 +20,7 @@ from soundtrack_emotion.pipelines.feature_extraction.hooks import (
     MusicnnPreflightHook,
     VggishPreflightHook,
 )
+from soundtrack_emotion.run_lock import RunLockHook
 from soundtrack_emotion.secret_masking import mask_project_credentials
 
 # Kedro imports this module before the first hook runs: from here on, every configured
@@ -34,6 +35,7 @@ mask_project_credentials((find_kedro_project(Path.cwd()) or Path.cwd()) / "conf"
 # RawLayerHook: the crawl writes where the catalog's raw entries are.
 HOOKS = (
     SecretMaskingHook(),
+    RunLockHook(),
     ProjectContextHook(),
     RawLayerHook(),
     ConsoleHook(),
