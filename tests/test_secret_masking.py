@@ -176,3 +176,16 @@ def test_the_hook_registers_what_kedro_resolves(tmp_path, monkeypatch):
     SecretMaskingHook().after_context_created(SimpleNamespace(config_loader=loader))
 
     assert redact("password resolved-pw-3c4d5e") == "password ***"
+
+
+def test_a_credentials_file_others_can_read_is_warned_about(tmp_path, caplog):
+    from soundtrack_emotion.secret_masking import warn_if_readable_by_others
+
+    path = tmp_path / "credentials.yml"
+    path.write_text("lastfm: {api_key: k}\n")
+    path.chmod(0o600)
+    assert not warn_if_readable_by_others(path)
+    path.chmod(0o644)
+    with caplog.at_level("WARNING"):
+        assert warn_if_readable_by_others(path)
+    assert "chmod 600" in caplog.text and "-rw-r--r--" in caplog.text

@@ -50,6 +50,10 @@ class ModelUnavailableError(SoundtrackEmotionError):
     """A pretrained model (VGGish) or a trained model cannot be loaded."""
 
 
+class DataFolderBusyError(SoundtrackEmotionError):
+    """Another run holds the lock of the data folder this run would write to."""
+
+
 class SystematicFailureError(SoundtrackEmotionError):
     """So many items failed for one and the same reason that the cause is the setup (a wrong
     folder, a missing decoder), not the items: the run stops instead of recording them all."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import sys
 import threading
 import traceback
@@ -107,11 +108,30 @@ def mask_project_credentials(conf_source: str | Path = "conf") -> None:
     for path in files:
         if path.suffix not in (".yml", ".yaml", ".json") or not path.is_file():
             continue
+        warn_if_readable_by_others(path)
         try:
             mask_credentials(yaml.safe_load(path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
     install()
+
+
+def warn_if_readable_by_others(path: Path) -> bool:
+    """Log a warning when users other than the owner may read the credentials file ``path``;
+    True when they may."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return False
+    logging.getLogger(__name__).warning(
+        "%s can be read by other users of this machine (mode %s): chmod 600 %s",
+        path,
+        stat.filemode(mode),
+        path,
+    )
+    return True
 
 
 def _credential_env_var_names() -> list[str]:

@@ -17,6 +17,7 @@ from soundtrack_emotion.runtime.hooks import (
     SecretMaskingHook,
 )
 from soundtrack_emotion.runtime.preflight import ModelPreflightHook
+from soundtrack_emotion.runtime.run_lock import RunLockHook
 from soundtrack_emotion.secret_masking import mask_project_credentials
 
 # Kedro imports this module before the first hook runs: from here on, every configured
@@ -31,6 +32,7 @@ mask_project_credentials((find_kedro_project(Path.cwd()) or Path.cwd()) / "conf"
 # RawLayerHook: the crawl writes where the catalog's raw entries are.
 HOOKS = (
     SecretMaskingHook(),
+    RunLockHook(),
     ProjectContextHook(),
     RawLayerHook(),
     ConsoleHook(),

@@ -2,6 +2,8 @@
 
 * ``make_track_id``: the stable, file-name-safe id of a (artist, title) pair, used as the
   file stem of every per-track raw file and as the ``id`` column downstream.
+* ``file_safe_ids``: file-name-safe ids for any names (movies of a catalogue), refusing two
+  names that would share files, also on a case-insensitive file system.
 * ``clean_query``: the thesis's Spotify query cleaning (drop "&", bracketed text, and anything
   after " - "), keeping the words of a name that is all brackets ("(Fork and Knife)").
 * ``best_match``: pick the Spotify search item whose artist and title are most similar to the
@@ -22,7 +24,14 @@ from soundtrack_emotion.exceptions import ParameterError
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]|\{[^}]*\}")
 _BRACKETS = re.compile(r"[()\[\]{}]")
 _NON_WORD = re.compile(r"[^\w]+")
+_UNSAFE_FILE_CHARS = re.compile(r"[^\w.\-]+")
 _SLUG_PART_CHARS = 40
+# UTF-8 bytes of one slug part: 40 CJK characters would be 120.
+_SLUG_PART_BYTES = 60
+# UTF-8 bytes of an id from file_safe_ids, hash suffix included: far below the 255 bytes a
+# file name may have, whatever suffix is added.
+MAX_ID_BYTES = 96
+_HASH_CHARS = 8
 
 
 def normalise_name(text: str) -> str:
@@ -36,8 +45,20 @@ def normalise_name(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", ascii_only.casefold()).split())
 
 
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 encoding fits ``max_bytes``."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
+
+
 def _slug(text: str) -> str:
-    return normalise_name(text).replace(" ", "-")[:_SLUG_PART_CHARS].strip("-") or "x"
+    slug = normalise_name(text).replace(" ", "-")[:_SLUG_PART_CHARS]
+    return _truncate_utf8(slug, _SLUG_PART_BYTES).strip("-") or "x"
+
+
+def _identity(text: str) -> str:
+    """What makes two names the same track: the normalised name, or, for a name with no
+    letter or digit (all symbols or emoji), the name itself, so such names stay apart."""
+    return normalise_name(text) or unicodedata.normalize("NFKC", text).strip().casefold()
 
 
 def make_track_id(artist: str, title: str) -> str:
@@ -46,9 +67,49 @@ def make_track_id(artist: str, title: str) -> str:
     The hash is over the normalised names, so case or spacing variants of the same track
     share an id, while different tracks whose slugs collide after truncation do not.
     """
-    key = f"{normalise_name(artist)}\x1f{normalise_name(title)}"
+    key = f"{_identity(artist)}\x1f{_identity(title)}"
     digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:8]
     return f"{_slug(artist)}__{_slug(title)}__{digest}"
+
+
+def file_safe_id(name: str, *, what: str = "id") -> str:
+    """``name`` as one file-name component: characters other than letters, digits, ".", "-"
+    and "_" become "_"; longer than ``MAX_ID_BYTES`` in UTF-8, it is cut and ends in a hash of
+    the whole name.
+
+    >>> file_safe_id("Face/Off"), len(file_safe_id("星" * 200).encode()) <= MAX_ID_BYTES
+    ('Face_Off', True)
+    """
+    safe = _UNSAFE_FILE_CHARS.sub("_", str(name)).strip("._")
+    if not safe:
+        raise ParameterError(f"{what} {name!r} has no letter or digit to name its files")
+    if len(safe.encode("utf-8")) <= MAX_ID_BYTES:
+        return safe
+    digest = hashlib.sha1(str(name).encode("utf-8")).hexdigest()[:_HASH_CHARS]
+    return f"{_truncate_utf8(safe, MAX_ID_BYTES - _HASH_CHARS - 1)}-{digest}"
+
+
+def file_safe_ids(names: Sequence[str], *, what: str = "id") -> dict[str, str]:
+    """``{name: file_safe_id(name)}`` for distinct ``names``; raises ``ParameterError`` naming
+    both when two names would share files: equal ids, or ids equal but for case (they overwrite
+    each other on a case-insensitive file system, as on macOS and Windows).
+
+    >>> file_safe_ids(["Alien", "Aliens"])
+    {'Alien': 'Alien', 'Aliens': 'Aliens'}
+    """
+    ids: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for name in dict.fromkeys(str(n) for n in names):
+        safe = file_safe_id(name, what=what)
+        key = safe.casefold()
+        if key in owner:
+            raise ParameterError(
+                f"{what}s {owner[key]!r} and {name!r} would share files (as {ids[owner[key]]!r} "
+                f"and {safe!r}, equal on a case-insensitive file system): rename one of them"
+            )
+        owner[key] = name
+        ids[name] = safe
+    return ids
 
 
 def clean_query(text: str) -> str:

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -26,27 +28,35 @@ MATCHED = 8  # tracks of the loopback corpus with a Spotify match
 
 FAKE_YT_DLP = """\
 #!{python}
-# A stand-in for yt-dlp: logs its arguments, writes a WAV for the search, fails for some.
-import json, sys, time, wave
+# A stand-in for yt-dlp: logs its arguments and working folder, writes a WAV for the search
+# (as long as its duration filter allows, or as FAKE_SECONDS says), fails for some, hangs
+# for one (with a child process standing in for ffmpeg, its pid written to FAKE_CHILD_PID).
+import json, os, subprocess, sys, time, wave
 args = sys.argv[1:]
 if args == ["--version"]:
     print("2025.01.15")
     sys.exit(0)
 with open({log!r}, "a") as log:
-    log.write(json.dumps(args) + "\\n")
+    log.write(json.dumps(dict(args=args, cwd=os.getcwd())) + "\\n")
 query = args[args.index("--") + 1]
 if "Breaking Benjamin" in query:
     sys.stderr.write("ERROR: [youtube:search] no video matches the query\\n")
     sys.exit(1)
 if "Jake Bugg" in query:
-    time.sleep(5)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    if os.environ.get("FAKE_CHILD_PID"):
+        with open(os.environ["FAKE_CHILD_PID"], "w") as out:
+            out.write(str(child.pid))
+    time.sleep(30)
+longest = float(args[args.index("--match-filter") + 1].split("<=")[1])
+seconds = float(os.environ.get("FAKE_SECONDS") or max(1.0, (longest - 15) / 1.5))
 fmt = args[args.index("--audio-format") + 1]
 target = args[args.index("--output") + 1].replace("%(ext)s", fmt)
 with wave.open(target, "wb") as out:
     out.setnchannels(1)
     out.setsampwidth(2)
-    out.setframerate(8000)
-    out.writeframes(b"\\x00\\x01" * 8000)
+    out.setframerate(1000)
+    out.writeframes(b"\\x00\\x01" * int(seconds * 1000))
 """
 
 
@@ -101,10 +111,13 @@ def test_yt_dlp_backend_fills_the_audio_folder(
     assert len(audio) == MATCHED - 2
     assert all(p.suffix == ".wav" and p.stat().st_size > 44 for p in audio)
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    first = calls[0]
+    first = calls[0]["args"]
     assert first[first.index("--ffmpeg-location") + 1] == str(tool_dir / "ffmpeg")
     assert first[-1] == "ytsearch1:Skeeter Davis - The End of the World audio"
     assert "--extract-audio" in first
+    # No configuration file is read: neither the user's nor one in the working folder.
+    assert first[0] == "--ignore-config"
+    assert all(Path(call["cwd"]).is_relative_to(tmp_path / "raw") for call in calls)
 
 
 def test_yt_dlp_without_the_executable_or_ffmpeg_fails_before_the_crawl(
@@ -169,7 +182,11 @@ def fake_savify_modules(calls: dict) -> dict[str, types.ModuleType]:
             if track is None:
                 return
             name = f"{track.artists[0]} - {track.name}.{self.download_format}"
-            write_tone(self.path_holder.get_download_dir() / name)
+            # As long as the track (low rate: small files); a 10-hour loop for one.
+            seconds = 36_000 if "Carly Simon" in track.artists else track.duration_ms / 1000
+            write_tone(
+                self.path_holder.get_download_dir() / name, seconds=seconds, sample_rate=1000
+            )
 
     savify = types.ModuleType("savify")
     savify.Savify = Savify
@@ -197,11 +214,17 @@ def test_savify_backend_downloads_by_spotify_id(
     assert calls["download"][0] == f"https://open.spotify.com/track/{CATALOGUE[0].id}"
     assert len(calls["download"]) == MATCHED
     audio = sorted(p.name for p in (tmp_path / "raw" / "audio").iterdir())
-    assert len(audio) == MATCHED - 2
+    assert len(audio) == MATCHED - 3
     assert make_track_id("Skeeter Davis", "The End of the World") + ".wav" in audio
-    failed = crawl.report[crawl.report["status"] == "failed"]
-    assert list(failed["reason"]) == ["not_found", "download_failed"]  # the crawl went on
-    assert "unable to extract" in failed["detail"].iloc[1]
+    failed = crawl.report[crawl.report["status"] == "failed"].set_index("item")
+    # The crawl went on past each of them; the 10-hour loop never reached the raw layer.
+    assert sorted(failed["reason"]) == ["download_failed", "duration_mismatch", "not_found"]
+    carly = make_track_id("Carly Simon", "Nobody Does It Better")
+    assert failed.loc[carly, "reason"] == "duration_mismatch"
+    assert "downloaded 36000 s" in failed.loc[carly, "detail"]
+    assert not any(name.startswith(carly) for name in audio)
+    hans = failed[failed["reason"] == "download_failed"]
+    assert "unable to extract" in hans["detail"].iloc[0]
 
 
 def test_savify_missing_is_explained_before_the_crawl(
@@ -305,3 +328,69 @@ def test_yt_dlp_fetch_without_check_resolves_itself(tool_dir, tmp_path):
     work.mkdir()
     fetched = downloader.fetch(track("Mandy Moore", "Only Hope"), work)
     assert fetched.parent == work and fetched.suffix == ".wav"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead too: it only waits for its parent to read its status.
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\tZ" in status.read_text())
+
+
+def test_yt_dlp_time_out_ends_its_child_processes_too(tool_dir, tmp_path, monkeypatch):
+    add_ffmpeg(tool_dir)
+    add_yt_dlp(tool_dir, tmp_path / "log")
+    pid_file = tmp_path / "child.pid"
+    monkeypatch.setenv("FAKE_CHILD_PID", str(pid_file))
+    work = tmp_path / "work"
+    work.mkdir()
+    with pytest.raises(FetchError) as caught:
+        YtDlpDownloader(audio_format="wav", timeout_s=2).fetch(track("Jake Bugg", "Simple"), work)
+    assert caught.value.reason == "timeout"
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while _pid_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _pid_alive(child), "the stand-in for ffmpeg outlived yt-dlp's time-out"
+
+
+@pytest.mark.parametrize(
+    ("duration_ms", "seconds", "reason"),
+    [
+        (200_000, 36_000.0, "duration_mismatch"),  # a 10-hour loop of the track
+        (200_000, 20.0, "duration_mismatch"),  # a preview
+        (200_000, 215.0, None),  # the track, with a longer outro
+        (None, 2400.0, "duration_mismatch"),  # no duration known: at most 30 min
+        (None, 240.0, None),
+    ],
+)
+def test_yt_dlp_refuses_a_download_far_from_the_expected_duration(
+    tool_dir, tmp_path, monkeypatch, duration_ms, seconds, reason
+):
+    add_ffmpeg(tool_dir)
+    log = tmp_path / "log"
+    add_yt_dlp(tool_dir, log)
+    monkeypatch.setenv("FAKE_SECONDS", str(seconds))
+    work = tmp_path / "work"
+    work.mkdir()
+    wanted = TrackToFetch("t1", "Mandy Moore", "Only Hope", "sp1", duration_ms=duration_ms)
+    downloader = YtDlpDownloader(audio_format="wav", timeout_s=30)
+    if reason is None:
+        assert downloader.fetch(wanted, work).suffix == ".wav"
+    else:
+        with pytest.raises(FetchError) as caught:
+            downloader.fetch(wanted, work)
+        assert caught.value.reason == reason
+        assert f"downloaded {seconds:.0f} s" in caught.value.detail
+    args = json.loads(log.read_text().splitlines()[-1])["args"]
+    longest = 200 * 1.5 + 15 if duration_ms else 1800
+    assert args[args.index("--match-filter") + 1] == f"duration <= {longest:.0f}"
+
+
+@pytest.mark.parametrize("options", [{"max_duration_ratio": 0.9}, {"max_seconds": 0}])
+def test_bad_duration_limits_are_refused(options):
+    with pytest.raises(ParameterError, match=next(iter(options))):
+        build_downloader("yt-dlp", options, spotify_credentials=("a", "b"))

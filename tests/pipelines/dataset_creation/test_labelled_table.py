@@ -129,3 +129,14 @@ def test_parquet_tables_and_absolute_paths(tmp_path):
     table = LabelledTableDataset(filepath=str(tmp_path / "t.parquet")).load()
     assert table["id"].tolist() == ["x"]  # the file stem when no id column
     assert table["audio_path"].tolist() == [str(audio)]
+
+
+@pytest.mark.parametrize("ids", [("clip 1", "clip_1"), ("Clip", "CLIP")])
+def test_ids_that_would_share_files_are_refused_naming_both(tmp_path, ids):
+    table = pd.read_csv(_table(tmp_path, n=2))
+    table["track_id"] = list(ids)
+    table.to_csv(tmp_path / "labels.csv", index=False)
+    loaded = LabelledTableDataset(filepath=str(tmp_path / "labels.csv")).load()
+    with pytest.raises(DataValidationError, match="would share files") as caught:
+        build_labelled_soundtracks(loaded, SPLIT)
+    assert all(repr(i) in str(caught.value) for i in ids)

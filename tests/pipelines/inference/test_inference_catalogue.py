@@ -149,3 +149,35 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
     )
     figure = plot_catalogue(table)
     assert figure.axes[0].get_xlabel().startswith("Valence")
+
+
+@pytest.mark.parametrize(
+    "movie_ids",
+    [("tt001", "tt001 "), ("Face/Off", "Face Off"), ("Alien", "ALIEN")],
+)
+def test_two_movies_that_would_share_files_are_refused_naming_both(tmp_path, movie_ids):
+    _touch(tmp_path / "a.wav")
+    csv = tmp_path / "catalogue.csv"
+    pd.DataFrame({"movie_id": list(movie_ids), "path": ["a.wav", "a.wav"]}).to_csv(
+        csv, index=False
+    )
+    with pytest.raises(ParameterError, match="would share files") as caught:
+        list_catalogue_tracks(str(csv), "", NO_SOUNDTRACKS)
+    assert all(repr(m) in str(caught.value) for m in movie_ids)
+
+
+def test_movie_folders_equal_but_for_case_are_refused(tmp_path):
+    for movie in ("Alien", "ALIEN"):
+        _touch(tmp_path / "vod" / movie / "a.wav")
+    with pytest.raises(ParameterError, match="'ALIEN' and 'Alien'"):
+        list_catalogue_tracks(str(tmp_path / "vod"), "", NO_SOUNDTRACKS)
+
+
+def test_a_long_movie_id_is_cut_with_a_hash_and_stays_distinct(tmp_path):
+    _touch(tmp_path / "a.wav")
+    long_titles = ["千と千尋の神隠し" * 20 + " 前編", "千と千尋の神隠し" * 20 + " 後編"]
+    csv = tmp_path / "catalogue.csv"
+    pd.DataFrame({"movie_id": long_titles, "path": ["a.wav", "a.wav"]}).to_csv(csv, index=False)
+    ids = list_catalogue_tracks(str(csv), "", NO_SOUNDTRACKS)["movie_id"].unique()
+    assert len(ids) == 2
+    assert all(len(i.encode()) <= 96 for i in ids)

@@ -3,7 +3,10 @@
 * ``local`` (default): the user's own audio folder; a file matches a track by its Spotify id,
   its track id, or its normalised "artist - title" name.
 * ``yt-dlp``: searches YouTube by "artist - title" with the maintained ``yt-dlp`` executable,
-  which needs ``ffmpeg`` to extract the audio (``pip install -e ".[ytdlp]"``).
+  which needs ``ffmpeg`` to extract the audio (``pip install -e ".[ytdlp]"``). It runs with
+  ``--ignore-config`` in the scratch folder (a ``yt-dlp.conf`` can run commands), in its own
+  process group (a time-out ends its ffmpeg too), and skips uploads far longer than Spotify's
+  duration of the track.
 * ``savify``: the thesis's choice; downloads by Spotify id. It depends on the unmaintained
   ``youtube-dl``, so it is an optional extra (``pip install -e ".[savify]"``) that may break.
 
@@ -14,9 +17,12 @@ into the raw layer atomically.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from soundtrack_emotion.core.audio import estimate_seconds
 from soundtrack_emotion.core.matching import clean_query, normalise_name
 from soundtrack_emotion.exceptions import FetchError, ParameterError, PrerequisiteError
 from soundtrack_emotion.runtime.paths import resolve_path
@@ -32,6 +39,12 @@ logger = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = ("wav", "flac", "ogg", "mp3", "m4a", "opus")
 _STDERR_TAIL = 400
+# A download may differ from the expected duration by this ratio, plus DURATION_SLACK_S (intros,
+# outros, a live version): anything further off is another recording, e.g. a 10-hour loop.
+MAX_DURATION_RATIO = 1.5
+DURATION_SLACK_S = 15.0
+# Without an expected duration, longer downloads are refused (a film cue is rarely longer).
+MAX_SECONDS = 1800.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,47 @@ class TrackToFetch:
     artist: str
     title: str
     spotify_id: str
+    # Spotify's duration of the matched track; None when unknown.
+    duration_ms: int | None = None
+
+    def longest_seconds(self, *, max_ratio: float, max_seconds: float) -> float:
+        """The longest download accepted as this track."""
+        if not self.duration_ms:
+            return max_seconds
+        return self.duration_ms / 1000 * max_ratio + DURATION_SLACK_S
+
+    def shortest_seconds(self, *, max_ratio: float) -> float:
+        """The shortest download accepted as this track."""
+        if not self.duration_ms:
+            return 0.0
+        return max(0.0, self.duration_ms / 1000 / max_ratio - DURATION_SLACK_S)
+
+
+def check_duration(
+    path: Path, track: TrackToFetch, *, max_ratio: float, max_seconds: float
+) -> None:
+    """Raise ``FetchError("duration_mismatch")`` when the file at ``path`` is much longer or
+    shorter than ``track`` (Spotify's duration, else at most ``max_seconds``)."""
+    seconds = estimate_seconds(path)
+    if seconds is None:
+        raise FetchError("io_error", f"{path.name}: the downloaded file cannot be read")
+    longest = track.longest_seconds(max_ratio=max_ratio, max_seconds=max_seconds)
+    shortest = track.shortest_seconds(max_ratio=max_ratio)
+    if not shortest <= seconds <= longest:
+        expected = (
+            f"Spotify's {track.duration_ms / 1000:.0f} s" if track.duration_ms else "no duration"
+        )
+        raise FetchError(
+            "duration_mismatch",
+            f"downloaded {seconds:.0f} s, expected {shortest:.0f}-{longest:.0f} s ({expected})",
+        )
+
+
+def _check_duration_options(max_duration_ratio: float, max_seconds: float) -> None:
+    if not max_duration_ratio >= 1:
+        raise ParameterError(f"max_duration_ratio must be >= 1, got {max_duration_ratio!r}")
+    if not max_seconds > 0:
+        raise ParameterError(f"max_seconds must be > 0, got {max_seconds!r}")
 
 
 class Downloader(Protocol):
@@ -158,8 +212,11 @@ class YtDlpDownloader:
         query: str = "ytsearch1:{artist} - {title} audio",
         timeout_s: float = 600.0,
         extra_args: Sequence[str] = (),
+        max_duration_ratio: float = MAX_DURATION_RATIO,
+        max_seconds: float = MAX_SECONDS,
     ) -> None:
         _check_audio_format(audio_format)
+        _check_duration_options(max_duration_ratio, max_seconds)
         if "{artist}" not in query or "{title}" not in query:
             raise ParameterError(f"query must contain {{artist}} and {{title}}, got {query!r}")
         try:  # any other placeholder would fail every fetch
@@ -174,6 +231,8 @@ class YtDlpDownloader:
         self.query = query
         self.timeout_s = timeout_s
         self.extra_args = tuple(extra_args)
+        self.max_duration_ratio = float(max_duration_ratio)
+        self.max_seconds = float(max_seconds)
         self._resolved: tuple[str, str] | None = None
 
     def check(self) -> None:
@@ -203,12 +262,20 @@ class YtDlpDownloader:
         if self._resolved is None:
             self.check()
         executable, ffmpeg = self._resolved
+        longest = track.longest_seconds(
+            max_ratio=self.max_duration_ratio, max_seconds=self.max_seconds
+        )
         command = [
             executable,
+            # Neither the user's nor the working directory's yt-dlp.conf, which can run commands.
+            "--ignore-config",
             "--no-playlist",
             "--no-progress",
             "--quiet",
             "--no-warnings",
+            # Skip an upload far longer than the track before downloading it.
+            "--match-filter",
+            f"duration <= {longest:.0f}",
             "--format",
             "bestaudio/best",
             "--extract-audio",
@@ -222,22 +289,56 @@ class YtDlpDownloader:
             "--",
             self.query.format(artist=track.artist, title=track.title),
         ]
-        try:
-            result = subprocess.run(
-                command, capture_output=True, text=True, timeout=self.timeout_s, check=False
-            )
-        except subprocess.TimeoutExpired as error:
-            raise FetchError("timeout", f"yt-dlp ran longer than {self.timeout_s} s") from error
-        except OSError as error:  # the executable vanished or cannot run any more
-            raise FetchError("download_failed", f"{executable}: {error}") from error
-        if result.returncode != 0:
-            raise FetchError("download_failed", result.stderr.strip()[-_STDERR_TAIL:])
+        returncode, stderr = run_process_group(command, cwd=workdir, timeout_s=self.timeout_s)
+        if returncode != 0:
+            raise FetchError("download_failed", stderr.strip()[-_STDERR_TAIL:])
         produced = sorted(
             p for p in workdir.iterdir() if p.is_file() and p.suffix.lstrip(".") in AUDIO_EXTENSIONS
         )
         if not produced:
-            raise FetchError("not_found", "yt-dlp produced no audio file")
+            raise FetchError(
+                "not_found", f"yt-dlp found no upload of at most {longest:.0f} s for the search"
+            )
+        check_duration(
+            produced[0], track, max_ratio=self.max_duration_ratio, max_seconds=self.max_seconds
+        )
         return produced[0]
+
+
+def run_process_group(command: Sequence[str], *, cwd: Path, timeout_s: float) -> tuple[int, str]:
+    """Run ``command`` in ``cwd`` in a process group of its own: (exit code, stderr).
+
+    On a time-out the whole group is killed (yt-dlp's ffmpeg child included) and
+    ``FetchError("timeout")`` raised; a command that cannot start raises
+    ``FetchError("download_failed")``."""
+    try:
+        process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    except OSError as error:  # the executable vanished or cannot run any more
+        raise FetchError("download_failed", f"{command[0]}: {error}") from error
+    try:
+        _, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired as error:
+        _kill_group(process)
+        raise FetchError(
+            "timeout", f"{Path(command[0]).name} ran longer than {timeout_s} s"
+        ) from error
+    except BaseException:
+        _kill_group(process)
+        raise
+    return process.returncode, stderr or ""
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group has already ended
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
 
 
 class SavifyDownloader:
@@ -252,8 +353,13 @@ class SavifyDownloader:
         ffmpeg: str = "ffmpeg",
         audio_format: str = "mp3",
         quality: str = "0",
+        max_duration_ratio: float = MAX_DURATION_RATIO,
+        max_seconds: float = MAX_SECONDS,
     ) -> None:
         _check_audio_format(audio_format)
+        _check_duration_options(max_duration_ratio, max_seconds)
+        self.max_duration_ratio = float(max_duration_ratio)
+        self.max_seconds = float(max_seconds)
         self._credentials = credentials
         self.ffmpeg = ffmpeg
         self.audio_format = audio_format
@@ -314,6 +420,9 @@ class SavifyDownloader:
             raise FetchError("not_found", f"savify found nothing for spotify:{track.spotify_id}")
         target = workdir / f"{track.track_id}{produced[0].suffix}"
         shutil.move(produced[0], target)
+        check_duration(
+            target, track, max_ratio=self.max_duration_ratio, max_seconds=self.max_seconds
+        )
         return target
 
 

@@ -281,6 +281,11 @@ def download_audio(
         spotify_credentials=spotify_client.credentials,
     )
     spotify_ids = dict(zip(matches["track_id"], matches["spotify_id"], strict=True))
+    durations = {
+        track_id: int(ms)
+        for track_id, ms in zip(matches["track_id"], matches["duration_ms"], strict=True)
+        if pd.notna(ms) and ms > 0
+    }
     store = FileStore(raw_layer.audio)
     store.remove_leftovers()
     stage = f"audio.{downloader.name}"
@@ -301,7 +306,13 @@ def download_audio(
             if not started:
                 downloader.start(stage_scratch)
                 started = True
-            track = TrackToFetch(row.track_id, row.artist, row.title, spotify_ids[row.track_id])
+            track = TrackToFetch(
+                row.track_id,
+                row.artist,
+                row.title,
+                spotify_ids[row.track_id],
+                duration_ms=durations.get(row.track_id),
+            )
             with store.scratch_dir() as workdir:
                 try:
                     fetched = downloader.fetch(track, workdir)

@@ -11,7 +11,6 @@ one, tracks are split as the Last.fm path splits them (seeded, grouped by artist
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from soundtrack_emotion.core.matching import file_safe_ids
 from soundtrack_emotion.core.vocabulary import SPLITS, VAD_LABELS
-from soundtrack_emotion.exceptions import DataValidationError
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 from soundtrack_emotion.pipelines.dataset_creation.nodes import (
     SOUNDTRACK_COLUMNS,
     label_statistics,
@@ -36,8 +36,6 @@ from soundtrack_emotion.pipelines.dataset_creation.splitting import (
 logger = logging.getLogger(__name__)
 
 SOURCE = "labelled_table"
-# Track ids name files in the feature stores: keep them to one safe path component.
-_UNSAFE_ID = re.compile(r"[^\w.\-]")
 
 
 def _check_table(table: pd.DataFrame) -> None:
@@ -90,13 +88,12 @@ def build_labelled_soundtracks(
     """
     table = labelled_tracks.copy()
     _check_table(table)
-    table["id"] = [_UNSAFE_ID.sub("_", str(i)) for i in table["id"]]
-    if table["id"].duplicated().any():
-        raise DataValidationError(
-            "labelled table: ids collide once made file-name safe (characters other than "
-            "letters, digits, '.', '-' and '_' become '_'): "
-            f"{table.loc[table['id'].duplicated(), 'id'].tolist()[:5]}"
-        )
+    # Track ids name files in the feature stores: one safe path component each.
+    try:
+        ids = file_safe_ids(table["id"].astype(str).tolist(), what="track id")
+    except ParameterError as error:
+        raise DataValidationError(f"labelled table: {error}") from None
+    table["id"] = table["id"].astype(str).map(ids)
     has_audio = np.array([bool(p) and Path(p).is_file() for p in table["audio_path"]])
     dropped = table.loc[~has_audio, ["id", "audio_path"]]
     kept = table.loc[has_audio].reset_index(drop=True)

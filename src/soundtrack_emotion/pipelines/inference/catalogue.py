@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -29,6 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from soundtrack_emotion.core.audio import AUDIO_EXTENSIONS
+from soundtrack_emotion.core.matching import file_safe_id, file_safe_ids
 from soundtrack_emotion.core.vad_plots import (
     album_title,
     file_name,
@@ -62,15 +62,11 @@ PROFILE_STATS = ("mean", "std", "opening", "closing", "trend_per_hour")
 OUT_OF_DOMAIN = "out_of_domain"
 # Movies named in the catalogue figure (the others are plotted unnamed).
 MAX_FIGURE_LABELS = 40
-_UNSAFE = re.compile(r"[^\w.\-]+")
 
 
 def movie_partition(movie_id: str) -> str:
-    """A file-name-safe partition id for ``movie_id``."""
-    safe = _UNSAFE.sub("_", str(movie_id)).strip("._")
-    if not safe:
-        raise ParameterError(f"movie_id {movie_id!r} has no letter or digit to name its files")
-    return safe
+    """A file-name-safe partition id for ``movie_id`` (see :func:`matching.file_safe_id`)."""
+    return file_safe_id(movie_id, what="movie_id")
 
 
 # ------------------------------------------------------------------------------------ listing
@@ -114,12 +110,14 @@ def _read_catalogue_csv(csv_path: Path) -> pd.DataFrame:
     order = ["position"] if "position" in table.columns else []
     table["_row"] = np.arange(len(table))
     table = table.sort_values(["movie_id", *order, "_row"], kind="stable")
+    # Refused before any track is numbered: "tt001" and "tt001 " must not become one movie.
+    partitions = file_safe_ids(table["movie_id"].astype(str).unique(), what="movie_id")
     movies = []
     for movie_id, group in table.groupby("movie_id", sort=False):
         rows = group.drop(columns=["_row"]).reset_index(drop=True)
         rows["track"] = track_names([Path(p) for p in rows["path"]])
         rows["position"] = np.arange(1, len(rows) + 1, dtype=np.int64)
-        rows["movie_id"] = movie_partition(str(movie_id))
+        rows["movie_id"] = partitions[str(movie_id)]
         movies.append(rows)
     result = pd.concat(movies, ignore_index=True)
     extras = [c for c in result.columns if c not in (*CATALOGUE_COLUMNS, "track")]
@@ -147,6 +145,8 @@ def list_catalogue_tracks(
         if not source.exists():
             raise ParameterError(f"inference.catalogue {source} does not exist")
         if source.is_dir() and (folders := _movie_folders(source, audio_extensions)):
+            # "Alien" and "ALIEN" are two folders here, one on a case-insensitive file system.
+            file_safe_ids([folder.name for folder in folders], what="movie folder")
             movies = []
             for folder in folders:
                 try:
