@@ -5,6 +5,17 @@ of a trained model. Pipelines import these words from here, never from each othe
 # The emotion dimensions (Russell and Mehrabian VAD) and the dataset splits.
 VAD_LABELS: tuple[str, str, str] = ("valence", "arousal", "dominance")
 SPLITS: tuple[str, str, str] = ("train", "validation", "test")
+# Russell's quadrants, the labels of corpora without VAD values (e.g. the 4Q dataset): the sign
+# of valence and of arousal, as (valence positive, arousal high).
+QUADRANT_SIGNS: dict[str, tuple[int, int]] = {
+    "Q1": (1, 1),  # happy, exuberant
+    "Q2": (0, 1),  # angry, anxious, tense
+    "Q3": (0, 0),  # sad, depressed
+    "Q4": (1, 0),  # calm, relaxed
+}
+QUADRANTS: tuple[str, ...] = tuple(QUADRANT_SIGNS)
+# The labels a quadrant gives a sign to.
+SIGNED_LABELS: tuple[str, str] = ("valence", "arousal")
 
 # The feature families (FEATURES, OFFLINE_FEATURES) are the registry of core/families.
 # Frame lengths in seconds, the thesis's two configurations (section 5.1).

@@ -1,8 +1,10 @@
-"""A user's own labelled audio: one row per track with its audio path and its VAD labels.
+"""A user's own labelled audio: one row per track with its audio path and its labels.
 
 The alternative to labelling through Last.fm tags ("bring your own labels"): a VoD company's
-own ratings, DEAM, PMEmo, Emotify, ... Relative audio paths are resolved against the table's
-own folder, so a table and its audio can move together.
+own ratings, DEAM, PMEmo, Emotify, the 4Q dataset, ... A row carries either VAD values in 0..1
+or a Russell ``quadrant`` (Q1-Q4). Relative audio paths are resolved against the table's own
+folder, so a table and its audio can move together. Several tables (corpora) can be read as
+one, each row tagged with its ``corpus``.
 """
 
 from __future__ import annotations
@@ -21,17 +23,21 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "track": ("track", "title", "name"),
     "artist": ("artist", "artist_name"),
     "split": ("split",),
+    "corpus": ("corpus",),
+    "quadrant": ("quadrant",),
 }
 TABLE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 class LabelledTableDataset(AbstractDataset[None, pd.DataFrame]):
-    """Read-only Kedro dataset of a labelled table (CSV or Parquet, by suffix).
+    """Read-only Kedro dataset of one labelled table or several (CSV or Parquet, by suffix).
 
     ``load`` returns the table with its columns renamed to the project's words (``id``,
-    ``audio_path``, ``track``, ``artist``, ``split``; see :data:`COLUMN_ALIASES`), the label
-    columns as they are, every other column kept, and ``audio_path`` absolute (relative
-    paths are taken relative to the table's folder). Validation of the values is the job of
+    ``audio_path``, ``track``, ``artist``, ``split``, ``corpus``, ``quadrant``; see
+    :data:`COLUMN_ALIASES`), the label columns as they are, every other column kept, and
+    ``audio_path`` absolute (relative paths are taken relative to the table's folder).
+    ``corpus`` is the table's own column, else the name given in ``corpora``, else the name of
+    the table's folder. Validation of the values is the job of
     ``dataset_creation.labelled.build_labelled_soundtracks``.
 
     ::
@@ -39,53 +45,79 @@ class LabelledTableDataset(AbstractDataset[None, pd.DataFrame]):
         labelled_tracks:
           type: soundtrack_emotion.datasets.LabelledTableDataset
           filepath: /data/my_ratings/labels.csv
+
+        labelled_tracks:  # several corpora, trained on together
+          type: soundtrack_emotion.datasets.LabelledTableDataset
+          corpora:
+            emotify: /data/emotify/labels.csv
+            4q: /data/4q/labels.csv
     """
 
-    def __init__(self, *, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = Path(PurePosixPath(filepath))
-        suffix = self._filepath.suffix.lower()
-        if suffix not in TABLE_FORMATS:
+    def __init__(
+        self,
+        *,
+        filepath: str | None = None,
+        corpora: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if (filepath is None) == (not corpora):
             raise DatasetError(
-                f"labelled table {filepath!r}: unknown format {suffix!r}; use one of "
-                f"{sorted(TABLE_FORMATS)}"
+                "labelled table: give either `filepath` (one table) or `corpora` "
+                f"(name: path, several tables), got filepath={filepath!r}, corpora={corpora!r}"
             )
-        self._format = TABLE_FORMATS[suffix]
+        named = {None: filepath} if filepath is not None else dict(corpora or {})
+        self._tables = {name: Path(PurePosixPath(str(path))) for name, path in named.items()}
+        for path in self._tables.values():
+            if path.suffix.lower() not in TABLE_FORMATS:
+                raise DatasetError(
+                    f"labelled table {str(path)!r}: unknown format {path.suffix.lower()!r}; "
+                    f"use one of {sorted(TABLE_FORMATS)}"
+                )
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "format": self._format}
+        return {"tables": {str(name): str(path) for name, path in self._tables.items()}}
 
     def _exists(self) -> bool:
-        return self._filepath.is_file()
+        return all(path.is_file() for path in self._tables.values())
 
     def load(self) -> pd.DataFrame:
-        if not self._filepath.is_file():
-            raise DatasetError(
-                f"no labelled table at {self._filepath}: point the `labelled_tracks` catalog "
-                "entry at your table (e.g. in conf/local/catalog.yml)"
-            )
-        if self._format == "csv":
-            table = pd.read_csv(self._filepath, dtype={"id": str, "track_id": str})
-        else:
-            table = pd.read_parquet(self._filepath)
-        table = table.rename(columns=_renames(table.columns))
-        if "audio_path" not in table.columns:
-            raise DatasetError(
-                f"labelled table {self._filepath} has no audio column: name one of "
-                f"{list(COLUMN_ALIASES['audio_path'])}"
-            )
-        folder = self._filepath.absolute().parent
-        table["audio_path"] = [
-            str(_resolve(value, folder)) if isinstance(value, str) and value.strip() else ""
-            for value in table["audio_path"]
-        ]
-        if "id" not in table.columns:
-            table.insert(0, "id", [Path(p).stem for p in table["audio_path"]])
-        table["id"] = table["id"].astype(str)
-        return table
+        tables = [_read_table(path, corpus) for corpus, path in self._tables.items()]
+        return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
 
     def save(self, data: None) -> None:
         raise DatasetError(f"{self} is read-only: it is the user's own labelled table")
+
+
+def _read_table(path: Path, corpus: str | None) -> pd.DataFrame:
+    if not path.is_file():
+        raise DatasetError(
+            f"no labelled table at {path}: point the `labelled_tracks` catalog "
+            "entry at your table (e.g. in conf/local/catalog.yml)"
+        )
+    if TABLE_FORMATS[path.suffix.lower()] == "csv":
+        table = pd.read_csv(path, dtype={"id": str, "track_id": str})
+    else:
+        table = pd.read_parquet(path)
+    table = table.rename(columns=_renames(table.columns))
+    if "audio_path" not in table.columns:
+        raise DatasetError(
+            f"labelled table {path} has no audio column: name one of "
+            f"{list(COLUMN_ALIASES['audio_path'])}"
+        )
+    folder = path.absolute().parent
+    table["audio_path"] = [
+        str(_resolve(value, folder)) if isinstance(value, str) and value.strip() else ""
+        for value in table["audio_path"]
+    ]
+    if "id" not in table.columns:
+        table.insert(0, "id", [Path(p).stem for p in table["audio_path"]])
+    table["id"] = table["id"].astype(str)
+    if corpus is not None:
+        table["corpus"] = corpus
+    elif "corpus" not in table.columns:
+        table["corpus"] = folder.name
+    return table
 
 
 def _renames(columns: pd.Index) -> dict[str, str]:

@@ -267,6 +267,8 @@ def test_track_status_funnel_soundtracks_and_report():
         "dominance": "float64",
         "n_mood_tags": "int64",
         "split": "str",
+        "corpus": "str",
+        "quadrant": "str",
     }
 
     report = build_dataset_report(
@@ -314,6 +316,8 @@ def _valid_soundtracks() -> pd.DataFrame:
             "dominance": [0.5, 0.6],
             "n_mood_tags": [1, 2],
             "split": ["train", "test"],
+            "corpus": ["lastfm", "lastfm"],
+            "quadrant": ["", ""],
         }
     )
 
@@ -322,8 +326,10 @@ def _valid_soundtracks() -> pd.DataFrame:
     ("corrupt", "problem"),
     [
         (lambda df: df.assign(id=["a", "a"]), "duplicate ids"),
-        (lambda df: df.assign(valence=[0.1, 1.2]), "valence outside"),
-        (lambda df: df.assign(arousal=[np.nan, 0.4]), "NaN in"),
+        (lambda df: df.assign(valence=[0.1, 1.2]), "valence missing or outside"),
+        (lambda df: df.assign(arousal=[np.nan, 0.4]), "arousal missing"),
+        (lambda df: df.assign(corpus=[None, "lastfm"]), "NaN in"),
+        (lambda df: df.assign(quadrant=["Q5", ""], valence=[np.nan, 0.2]), "unknown quadrant"),
         (lambda df: df.assign(split=["train", "holdout"]), "unknown split"),
         (lambda df: df.drop(columns=["split"]), "columns"),
         (lambda df: df.iloc[:0], "no track survived"),
@@ -333,6 +339,13 @@ def test_validation_names_the_violation(corrupt, problem):
     validate_soundtracks(_valid_soundtracks())
     with pytest.raises(DataValidationError, match=problem):
         validate_soundtracks(corrupt(_valid_soundtracks()))
+
+
+def test_a_quadrant_labelled_track_has_no_vad_values():
+    quadrant_row = _valid_soundtracks().assign(
+        quadrant=["Q2", ""], valence=[np.nan, 0.2], arousal=[np.nan, 0.4], dominance=[np.nan, 0.6]
+    )
+    validate_soundtracks(quadrant_row)
 
 
 def test_empty_tag_list_is_no_tags_for_dataset_creation_and_acquisition():

@@ -140,3 +140,74 @@ def test_ids_that_would_share_files_are_refused_naming_both(tmp_path, ids):
     with pytest.raises(DataValidationError, match="would share files") as caught:
         build_labelled_soundtracks(loaded, SPLIT)
     assert all(repr(i) in str(caught.value) for i in ids)
+
+
+def _quadrant_table(folder: Path, n: int = 12) -> Path:
+    """A 4Q-style table: no artist, no VAD columns, a quadrant per clip."""
+    for i in range(n):
+        _audio(folder / "audio", f"q{i}.wav")
+    table = pd.DataFrame(
+        {
+            "track_id": [f"q{i}" for i in range(n)],
+            "audio": [f"audio/q{i}.wav" for i in range(n)],
+            "quadrant": [f"Q{1 + i % 4}" for i in range(n)],
+        }
+    )
+    path = folder / "labels.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_two_corpora_are_read_as_one_table_and_split_each_on_its_own(tmp_path):
+    continuous = _table(tmp_path / "emotify", n=10)
+    quadrants = _quadrant_table(tmp_path / "fourq")
+    table = LabelledTableDataset(corpora={"emotify": str(continuous), "4q": str(quadrants)}).load()
+    assert table.groupby("corpus").size().to_dict() == {"4q": 12, "emotify": 10}
+
+    soundtracks, report = build_labelled_soundtracks(table, SPLIT)
+
+    fourq = soundtracks[soundtracks["corpus"] == "4q"]
+    assert fourq["quadrant"].tolist() == [f"Q{1 + i % 4}" for i in range(12)]
+    assert fourq[["valence", "arousal", "dominance"]].isna().all().all()
+    emotify = soundtracks[soundtracks["corpus"] == "emotify"]
+    assert (emotify["quadrant"] == "").all() and emotify["valence"].notna().all()
+    # Each corpus has its own training, validation and test songs.
+    for rows in (fourq, emotify):
+        assert set(rows["split"]) == {"train", "validation", "test"}
+    assert report["corpora"]["4q"]["labelled_by"] == "quadrant"
+    assert report["corpora"]["emotify"]["labelled_by"] == "vad"
+    assert "4q: track" in report["split_source"] and "emotify: artists" in report["split_source"]
+
+
+def test_one_corpus_is_split_as_before_corpora_existed(tmp_path):
+    table = LabelledTableDataset(filepath=str(_table(tmp_path, n=20))).load()
+    soundtracks, _ = build_labelled_soundtracks(table, SPLIT)
+    assert (soundtracks["corpus"] == tmp_path.name).all()
+    # The assignment of a single corpus depends on its rows only, not on the corpus name.
+    renamed, _ = build_labelled_soundtracks(table.assign(corpus="other"), SPLIT)
+    assert renamed["split"].tolist() == soundtracks["split"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"quadrant": "Q7"}, "unknown quadrant"),
+        ({"quadrant": ""}, "valence missing"),
+        ({"quadrant": "Q1", "valence": 0.5}, "arousal missing"),  # partly labelled
+    ],
+)
+def test_a_row_needs_all_three_vad_values_or_a_quadrant(tmp_path, change, problem):
+    table = LabelledTableDataset(filepath=str(_quadrant_table(tmp_path))).load()
+    for column, value in change.items():
+        table.loc[0, column] = value
+    with pytest.raises(DataValidationError, match=problem):
+        build_labelled_soundtracks(table, SPLIT)
+
+
+def test_the_dataset_wants_one_table_or_named_corpora(tmp_path):
+    with pytest.raises(DatasetError, match="either `filepath`"):
+        LabelledTableDataset()
+    with pytest.raises(DatasetError, match="either `filepath`"):
+        LabelledTableDataset(filepath="a.csv", corpora={"b": "b.csv"})
+    with pytest.raises(DatasetError, match="unknown format"):
+        LabelledTableDataset(corpora={"b": "b.txt"})

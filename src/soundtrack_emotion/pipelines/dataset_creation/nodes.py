@@ -27,7 +27,7 @@ from soundtrack_emotion.core.lastfm_answers import (
     parse_top_tracks,
 )
 from soundtrack_emotion.core.matching import best_match, make_track_id
-from soundtrack_emotion.core.vocabulary import SPLITS, VAD_LABELS
+from soundtrack_emotion.core.vocabulary import QUADRANTS, SPLITS, VAD_LABELS
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 from soundtrack_emotion.pipelines.dataset_creation.splitting import (
     assign_splits,
@@ -60,7 +60,13 @@ SOUNDTRACK_COLUMNS = (
     *VAD_LABELS,
     "n_mood_tags",
     "split",
+    # Which corpus a track comes from, and its Russell quadrant where the corpus labels
+    # quadrants instead of VAD values (its VAD labels are then NaN).
+    "corpus",
+    "quadrant",
 )
+# The corpus name of the tracks labelled from Last.fm tags.
+LASTFM_CORPUS = "lastfm"
 _PAGE_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
 
@@ -395,8 +401,9 @@ def join_track_status(
 
 
 def validate_soundtracks(soundtracks: pd.DataFrame) -> None:
-    """Raise ``DataValidationError`` unless ids are unique, VAD in [0, 1], nothing is NaN,
-    and the columns and splits are those of the contract."""
+    """Raise ``DataValidationError`` unless ids are unique, VAD in [0, 1], nothing is NaN
+    (except the VAD labels of quadrant-labelled tracks, which have none), and the columns,
+    splits and quadrants are those of the contract."""
     problems = []
     if list(soundtracks.columns) != list(SOUNDTRACK_COLUMNS):
         problems.append(f"columns {list(soundtracks.columns)} != {list(SOUNDTRACK_COLUMNS)}")
@@ -406,13 +413,19 @@ def validate_soundtracks(soundtracks: pd.DataFrame) -> None:
         duplicated = soundtracks.loc[soundtracks["id"].duplicated(), "id"].tolist()
         if duplicated:
             problems.append(f"duplicate ids {duplicated[:5]}")
-        nan_columns = soundtracks.columns[soundtracks.isna().any()].tolist()
+        by_quadrant = soundtracks["quadrant"].fillna("").astype(str) != ""
+        unlabelled = soundtracks.drop(columns=list(VAD_LABELS))
+        nan_columns = unlabelled.columns[unlabelled.isna().any()].tolist()
         if nan_columns:
             problems.append(f"NaN in {nan_columns}")
         for label in VAD_LABELS:
-            out = soundtracks.loc[~soundtracks[label].between(0.0, 1.0), "id"].tolist()
+            values = soundtracks.loc[~by_quadrant, label]
+            out = soundtracks.loc[~by_quadrant & ~values.between(0.0, 1.0), "id"].tolist()
             if out:
-                problems.append(f"{label} outside [0, 1] for {out[:5]}")
+                problems.append(f"{label} missing or outside [0, 1] for {out[:5]}")
+        bad_quadrant = sorted(set(soundtracks.loc[by_quadrant, "quadrant"]) - set(QUADRANTS))
+        if bad_quadrant:
+            problems.append(f"unknown quadrant values {bad_quadrant}; known: {list(QUADRANTS)}")
         bad_split = sorted(set(soundtracks["split"]) - set(SPLITS))
         if bad_split:
             problems.append(f"unknown split values {bad_split}")
@@ -447,6 +460,8 @@ def build_soundtracks(track_status: pd.DataFrame, split: Mapping[str, Any]) -> p
         test_fraction=float(split["test_fraction"]),
         seed=int(split["seed"]),
     )
+    kept["corpus"] = LASTFM_CORPUS
+    kept["quadrant"] = ""
     soundtracks = kept[list(SOUNDTRACK_COLUMNS)].reset_index(drop=True)
     soundtracks = soundtracks.astype(
         {
@@ -460,6 +475,8 @@ def build_soundtracks(track_status: pd.DataFrame, split: Mapping[str, Any]) -> p
             **dict.fromkeys(VAD_LABELS, "float64"),
             "n_mood_tags": "int64",
             "split": "str",
+            "corpus": "str",
+            "quadrant": "str",
         }
     )
     validate_soundtracks(soundtracks)
