@@ -1,0 +1,182 @@
+"""Nodes of the search pipeline: the configured queries answered over the scored catalogue,
+and every movie's nearest movies. The search itself is :mod:`soundtrack_emotion.mood_search`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.mood_search import (
+    PROVENANCE_COLUMNS,
+    Mood,
+    all_similar_movies,
+    check_k,
+    find_movie,
+    movies_for_mood,
+    resolve_mood,
+    similar_movies,
+    tracks_for_mood,
+)
+from soundtrack_emotion.vocabulary import VAD_LABELS
+
+logger = logging.getLogger(__name__)
+
+FINDS = ("movies", "tracks")
+QUERY_KEYS = ("name", "like", "mood", *VAD_LABELS, "k", "find")
+QUERY_COLUMNS = (
+    "query", "name", "kind", "k", "find", *(f"query_{label}" for label in VAD_LABELS),
+    "query_words", "n_results", "error",
+)  # fmt: skip
+RESULT_COLUMNS = (
+    "query", "name", "find", *(f"query_{label}" for label in VAD_LABELS), "rank", "distance",
+    "movie_id", "title", "position", "track", *VAD_LABELS, "n_out_of_domain", "out_of_domain",
+    *PROVENANCE_COLUMNS,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """One entry of ``search.queries``: ``like`` a movie, or a ``mood`` (words or values)."""
+
+    name: str
+    like: str | None
+    mood: str | dict[str, float] | None
+    k: int
+    find: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        if self.like is not None:
+            return "like"
+        return "mood" if isinstance(self.mood, str) else "vad"
+
+
+def parse_query(spec: Mapping[str, Any], *, default_k: int) -> SearchQuery:
+    """A ``search.queries`` entry: exactly one of ``like: <movie_id or title>``, ``mood:
+    <words>`` or values for any of ``valence``/``arousal``/``dominance``; optional ``k``,
+    ``name`` and ``find`` (``movies``, ``tracks`` or both, the default, for a mood)."""
+    if not isinstance(spec, Mapping):
+        raise ParameterError(f"search.queries entry {spec!r} must be a mapping, e.g. "
+                             "{mood: 'sad but calm', k: 5}")  # fmt: skip
+    unknown = [key for key in spec if key not in QUERY_KEYS]
+    values = {label: spec[label] for label in VAD_LABELS if label in spec}
+    given = [key for key in ("like", "mood") if key in spec] + (["values"] if values else [])
+    if unknown or len(given) != 1:
+        raise ParameterError(
+            f"search.queries entry {dict(spec)!r}: give exactly one of like, mood or "
+            f"{'/'.join(VAD_LABELS)} values (and optionally k, name, find)"
+            + (f"; unknown keys {unknown}" if unknown else "")
+        )
+    find = spec.get("find", FINDS)
+    find = (find,) if isinstance(find, str) else tuple(find)
+    if "like" in spec:
+        if set(find) - {"movies"} and "find" in spec:
+            raise ParameterError(f"search.queries entry {dict(spec)!r}: like finds movies only")
+        find = ("movies",)
+    if not find or set(find) - set(FINDS):
+        raise ParameterError(f"search.queries entry {dict(spec)!r}: find must be any of {FINDS}")
+    mood = spec.get("mood", values or None)
+    like = str(spec["like"]) if "like" in spec else None
+    return SearchQuery(_query_name(spec, like, mood), like, mood,
+                       check_k(spec.get("k", default_k)), find)  # fmt: skip
+
+
+def _query_name(spec: Mapping[str, Any], like: str | None, mood: Any) -> str:
+    if spec.get("name"):
+        return str(spec["name"])
+    if like is not None:
+        return like
+    if isinstance(mood, Mapping):
+        return ", ".join(f"{label}={value}" for label, value in mood.items())
+    return str(mood)
+
+
+def run_search_queries(
+    catalogue_table: pd.DataFrame,
+    track_vad: pd.DataFrame,
+    vad_lexicon: pd.DataFrame,
+    *,
+    queries: Sequence[Mapping[str, Any]],
+    k: int,
+    profile_weights: Mapping[str, float],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Answer every query of ``search.queries``.
+
+    Returns ``search_results`` (one row per query, kind of result and rank: the query's
+    resolved VAD, the hit's ``distance``, movie, track for a track, VAD (a movie's
+    duration-weighted mean), out-of-domain count or flag and the model that scored it) and
+    ``search_queries`` (one row per query: how it was read, how many results, and the
+    ``error`` when it names a word the lexicon lacks or a movie the catalogue lacks: logged,
+    the other queries still answered).
+    """
+    parsed = [parse_query(spec, default_k=k) for spec in queries or ()]
+    result_frames, query_rows = [], []
+    for number, query in enumerate(parsed, start=1):
+        row: dict[str, Any] = {"query": number, "name": query.name, "kind": query.kind,
+                               "k": query.k, "find": "+".join(query.find), "error": ""}  # fmt: skip
+        try:
+            target, frames = _answer(query, catalogue_table, track_vad, vad_lexicon,
+                                     profile_weights)  # fmt: skip
+        except ParameterError as error:
+            logger.warning("search: query %d (%s) not answered: %s", number, query.name, error)
+            row.update(error=str(error), n_results=0, query_words="")
+            query_rows.append(row)
+            continue
+        resolved = {f"query_{label}": target.target.get(label, np.nan) for label in VAD_LABELS}
+        row.update(resolved, query_words=" ".join(target.words),
+                   n_results=sum(len(f) for f in frames))  # fmt: skip
+        query_rows.append(row)
+        for frame in frames:
+            result_frames.append(frame.assign(query=number, name=query.name, **resolved))
+    logger.info("search: %d queries answered, %d not", sum(not r["error"] for r in query_rows),
+                sum(bool(r["error"]) for r in query_rows))  # fmt: skip
+    results = pd.concat([_fixed(f, RESULT_COLUMNS) for f in result_frames], ignore_index=True) \
+        if result_frames else _fixed(pd.DataFrame(), RESULT_COLUMNS)  # fmt: skip
+    return results, _fixed(pd.DataFrame(query_rows), QUERY_COLUMNS)
+
+
+def _answer(
+    query: SearchQuery,
+    catalogue: pd.DataFrame,
+    track_vad: pd.DataFrame,
+    lexicon: pd.DataFrame,
+    weights: Mapping[str, float],
+) -> tuple[Mood, list[pd.DataFrame]]:
+    """The query's mood (a movie's own means for ``like``) and its result tables."""
+    if query.like is not None:
+        movie = catalogue.iloc[find_movie(catalogue, query.like)]
+        target = {label: float(movie[f"{label}_mean"]) for label in VAD_LABELS}
+        hits = similar_movies(catalogue, query.like, query.k, weights=weights)
+        return Mood(target, (), query.like), [_movie_hits(hits)]
+    mood = resolve_mood(query.mood, lexicon)
+    frames = []
+    if "movies" in query.find:
+        frames.append(_movie_hits(movies_for_mood(catalogue, mood, query.k)))
+    if "tracks" in query.find:
+        frames.append(tracks_for_mood(track_vad, mood, query.k).assign(find="tracks"))
+    return mood, frames
+
+
+def _movie_hits(hits: pd.DataFrame) -> pd.DataFrame:
+    means = {f"{label}_mean": label for label in VAD_LABELS}
+    return hits.rename(columns=means).assign(find="movies")
+
+
+def _fixed(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``table`` with exactly ``columns``, in order (missing ones empty)."""
+    return table.reindex(columns=list(columns))
+
+
+def find_similar_movies(
+    catalogue_table: pd.DataFrame, k: int, profile_weights: Mapping[str, float]
+) -> pd.DataFrame:
+    """Every scored movie's ``k`` most similar movies (``similar_movies``)."""
+    table = all_similar_movies(catalogue_table, k, weights=profile_weights)
+    logger.info("search: nearest movies of %d movies", table["movie_id"].nunique())
+    return table
