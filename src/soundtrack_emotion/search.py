@@ -94,8 +94,10 @@ def _read_table(path: str | Path) -> pd.DataFrame:
 
 def load(project: str | Path | None = None, *, env: str | None = None) -> SearchData:
     """The catalogued search inputs of the Kedro project at ``project`` (default: the one
-    holding the working directory), read through its catalog (``env``: e.g. ``demo``)."""
-    from kedro.framework.session import KedroSession
+    holding the working directory), read through its catalog configuration (``env``: e.g.
+    ``demo``; default, as for ``kedro run``, ``local`` over ``base``). Only the three entries
+    are read: no session, so no hook runs and no MLflow store is opened."""
+    from kedro.framework.project import settings
     from kedro.framework.startup import bootstrap_project
     from kedro.utils import find_kedro_project
 
@@ -104,17 +106,31 @@ def load(project: str | Path | None = None, *, env: str | None = None) -> Search
     if root is None:
         raise ParameterError(f"{start} is not inside a Kedro project: pass project=<its root>")
     bootstrap_project(root)
-    with KedroSession.create(project_path=root, env=env) as session:
-        catalog = session.load_context().catalog
-        if not catalog.exists(CATALOGUE):
-            raise ParameterError(
-                f"{root} has no {CATALOGUE} yet: run kedro run --pipelines=inference first"
-            )
-        return SearchData(
-            catalog.load(CATALOGUE),
-            catalog.load(TRACK_VAD) if catalog.exists(TRACK_VAD) else None,
-            catalog.load(LEXICON) if catalog.exists(LEXICON) else None,
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(root / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+    )
+    entries = {name: _absolute(loader["catalog"][name], root)
+               for name in (CATALOGUE, TRACK_VAD, LEXICON)}  # fmt: skip
+    catalog = settings.DATA_CATALOG_CLASS.from_config(entries)
+    if not catalog.exists(CATALOGUE):
+        raise ParameterError(
+            f"{root} has no {CATALOGUE} yet: run kedro run --pipelines=inference first"
         )
+    return SearchData(
+        catalog.load(CATALOGUE),
+        catalog.load(TRACK_VAD) if catalog.exists(TRACK_VAD) else None,
+        catalog.load(LEXICON) if catalog.exists(LEXICON) else None,
+    )
+
+
+def _absolute(entry: Mapping[str, object], root: Path) -> dict[str, object]:
+    """A catalog entry with a relative ``filepath`` taken from the project root, as a Kedro
+    session does."""
+    entry = dict(entry)
+    filepath = entry.get("filepath")
+    if isinstance(filepath, str) and "://" not in filepath and not Path(filepath).is_absolute():
+        entry["filepath"] = str(root / filepath)
+    return entry
 
 
 def _data(data: SearchData | None, project: str | Path | None, env: str | None) -> SearchData:
