@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -373,9 +373,3 @@ def all_similar_movies(
         )  # fmt: skip
     columns = ["movie_id", "title", "rank", "similar_id", "similar_title", "distance"]
     return pd.DataFrame(rows, columns=columns).astype({"rank": "int64", "distance": "float64"})
-
-
-def hit_columns(table: pd.DataFrame, leading: Sequence[str]) -> list[str]:
-    """``leading`` columns present in ``table``, then its provenance columns."""
-    present = [c for c in leading if c in table.columns]
-    return [*present, *(c for c in PROVENANCE_COLUMNS if c in table.columns and c not in present)]

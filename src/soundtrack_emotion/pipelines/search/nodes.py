@@ -4,8 +4,9 @@ and every movie's nearest movies. The search itself is :mod:`soundtrack_emotion.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -116,33 +117,42 @@ def run_search_queries(
     the other queries still answered).
     """
     parsed = [parse_query(spec, default_k=k) for spec in queries or ()]
-    result_frames, query_rows = [], []
-    for number, query in enumerate(parsed, start=1):
-        row: dict[str, Any] = {"query": number, "name": query.name, "kind": query.kind,
-                               "k": query.k, "find": "+".join(query.find), "error": ""}  # fmt: skip
-        try:
-            target, frames = _answer(query, catalogue_table, track_vad, vad_lexicon,
-                                     profile_weights)  # fmt: skip
-        except ParameterError as error:
-            logger.warning("search: query %d (%s) not answered: %s", number, query.name, error)
-            row.update(error=str(error), n_results=0, query_words="")
-            query_rows.append(row)
-            continue
-        resolved = {f"query_{label}": target.target.get(label, np.nan) for label in VAD_LABELS}
-        row.update(resolved, query_words=" ".join(target.words),
-                   n_results=sum(len(f) for f in frames))  # fmt: skip
-        query_rows.append(row)
-        for frame in frames:
-            result_frames.append(frame.assign(query=number, name=query.name, **resolved))
-    logger.info("search: %d queries answered, %d not", sum(not r["error"] for r in query_rows),
-                sum(bool(r["error"]) for r in query_rows))  # fmt: skip
-    results = pd.concat([_fixed(f, RESULT_COLUMNS) for f in result_frames], ignore_index=True) \
-        if result_frames else _fixed(pd.DataFrame(), RESULT_COLUMNS)  # fmt: skip
-    return results, _fixed(pd.DataFrame(query_rows), QUERY_COLUMNS)
+    search = partial(_search, catalogue=catalogue_table, track_vad=track_vad, lexicon=vad_lexicon,
+                     weights=profile_weights)  # fmt: skip
+    answers = [_answer(number, query, search) for number, query in enumerate(parsed, start=1)]
+    query_rows = pd.DataFrame([row for row, _ in answers])
+    frames = [_fixed(frame, RESULT_COLUMNS) for _, found in answers for frame in found]
+    n_failed = int(sum(bool(row["error"]) for row, _ in answers))
+    logger.info("search: %d queries answered, %d not", len(answers) - n_failed, n_failed)
+    results = (
+        pd.concat(frames, ignore_index=True) if frames else _fixed(pd.DataFrame(), RESULT_COLUMNS)
+    )
+    return results, _fixed(query_rows, QUERY_COLUMNS)
 
 
 def _answer(
+    number: int,
     query: SearchQuery,
+    search: Callable[[SearchQuery], tuple[Mood, list[pd.DataFrame]]],
+) -> tuple[dict[str, Any], list[pd.DataFrame]]:
+    """The query's ``search_queries`` row and its result tables (none, with the reason in
+    ``error``, when it names a word or a movie that is not there)."""
+    row: dict[str, Any] = {"query": number, "name": query.name, "kind": query.kind,
+                           "k": query.k, "find": "+".join(query.find)}  # fmt: skip
+    try:
+        mood, found = search(query)
+    except ParameterError as error:
+        logger.warning("search: query %d (%s) not answered: %s", number, query.name, error)
+        return {**row, "query_words": "", "n_results": 0, "error": str(error)}, []
+    resolved = {f"query_{label}": mood.target.get(label, np.nan) for label in VAD_LABELS}
+    row |= {**resolved, "query_words": " ".join(mood.words),
+            "n_results": sum(len(frame) for frame in found), "error": ""}  # fmt: skip
+    return row, [frame.assign(query=number, name=query.name, **resolved) for frame in found]
+
+
+def _search(
+    query: SearchQuery,
+    *,
     catalogue: pd.DataFrame,
     track_vad: pd.DataFrame,
     lexicon: pd.DataFrame,
@@ -150,17 +160,17 @@ def _answer(
 ) -> tuple[Mood, list[pd.DataFrame]]:
     """The query's mood (a movie's own means for ``like``) and its result tables."""
     if query.like is not None:
+        hits = similar_movies(catalogue, query.like, query.k, weights=weights)
         movie = catalogue.iloc[find_movie(catalogue, query.like)]
         target = {label: float(movie[f"{label}_mean"]) for label in VAD_LABELS}
-        hits = similar_movies(catalogue, query.like, query.k, weights=weights)
         return Mood(target, (), query.like), [_movie_hits(hits)]
     mood = resolve_mood(query.mood, lexicon)
-    frames = []
+    found = []
     if "movies" in query.find:
-        frames.append(_movie_hits(movies_for_mood(catalogue, mood, query.k)))
+        found.append(_movie_hits(movies_for_mood(catalogue, mood, query.k)))
     if "tracks" in query.find:
-        frames.append(tracks_for_mood(track_vad, mood, query.k).assign(find="tracks"))
-    return mood, frames
+        found.append(tracks_for_mood(track_vad, mood, query.k).assign(find="tracks"))
+    return mood, found
 
 
 def _movie_hits(hits: pd.DataFrame) -> pd.DataFrame:
