@@ -70,6 +70,14 @@ def test_a_phrase_is_the_mean_of_its_words_joined_by_connectives(planted_catalog
     assert set(hits["movie_id"]) == {"dark_tense_1", "dark_tense_2"}
 
 
+def test_values_pin_labels_whatever_the_words_say(planted_catalogue):
+    mood = resolve_mood("tense and dark", planted_catalogue.lexicon, values={"arousal": 0.1})
+    assert mood.words == ("tense", "dark")
+    assert mood.target == pytest.approx({"valence": 0.2, "arousal": 0.1, "dominance": 0.55})
+    with pytest.raises(ParameterError, match="arousal must be in"):
+        resolve_mood("tense", planted_catalogue.lexicon, values={"arousal": 2})
+
+
 def test_a_valence_arousal_query_ignores_dominance(planted_catalogue):
     catalogue = planted_catalogue.catalogue
     query = {"valence": 0.2, "arousal": 0.3}

@@ -35,10 +35,12 @@ def test_similar_mood_and_tracks_return_ranked_rows_with_their_provenance(data):
         assert set(PROVENANCE_COLUMNS) <= set(hits.columns)
 
 
-def test_a_mood_is_words_or_values_not_both(data):
-    with pytest.raises(ParameterError, match="one of the two"):
-        search.mood("sad", valence=0.2, data=data)
-    with pytest.raises(ParameterError, match="one of the two"):
+def test_values_pin_labels_over_the_words(data):
+    calm = search.mood("calm", k=1, data=data)
+    assert calm["movie_id"].tolist() == ["happy_calm"]  # calm is pleasant in the lexicon
+    unhappy_calm = search.mood("calm", valence=0.15, k=2, data=data)
+    assert set(unhappy_calm["movie_id"]) == {"sad_calm_1", "sad_calm_2"}
+    with pytest.raises(ParameterError, match="give a mood"):
         search.mood(data=data)
 
 
@@ -108,6 +110,10 @@ def test_the_command_line_prints_a_table(tmp_path, data, capsys):
     assert search.main(["vad", "0.9", "0.8", "--tracks", "--k", "1", *files]) == 0
     out = capsys.readouterr().out
     assert "Tracks nearest to valence 0.90, arousal 0.80:" in out and "happy_lively 2" in out
+
+    assert search.main(["mood", "calm", "--valence", "0.15", "--k", "1", *files]) == 0
+    out = capsys.readouterr().out
+    assert "valence 0.15, arousal 0.10, dominance 0.50 (from calm)" in out and "sad_calm" in out
 
     assert search.main(["like", "Night Pursuit", "--k", "1", *files]) == 0
     assert "dark_tense_2" in capsys.readouterr().out

@@ -79,7 +79,7 @@ class Mood:
     text: str
 
     def describe(self) -> str:
-        """``valence 0.20, arousal 0.30`` (and the words, when there are any)."""
+        """``valence 0.20, arousal 0.30``, and the words when there are any."""
         values = ", ".join(f"{label} {value:.2f}" for label, value in self.target.items())
         return f"{values} (from {', '.join(self.words)})" if self.words else values
 
@@ -141,10 +141,24 @@ def mood_words(text: str, scores: Mapping[str, tuple[float, float, float]]) -> l
 
 
 def resolve_mood(
-    mood: str | Mapping[str, float] | Mood, lexicon: pd.DataFrame | None = None
+    mood: str | Mapping[str, float] | Mood,
+    lexicon: pd.DataFrame | None = None,
+    *,
+    values: Mapping[str, float] | None = None,
 ) -> Mood:
     """A query as a :class:`Mood`: words (through ``lexicon``) or ``{label: value}`` with any
-    non-empty subset of ``VAD_LABELS``, each in [0, 1]."""
+    non-empty subset of ``VAD_LABELS``, each in [0, 1]. ``values`` pin labels whatever the
+    words say ("calm" with valence 0.2: calm, and unhappy)."""
+    resolved = _resolve(mood, lexicon)
+    if not values:
+        return resolved
+    pinned = _label_values(values)
+    target = {label: pinned.get(label, resolved.target.get(label)) for label in VAD_LABELS
+              if label in pinned or label in resolved.target}  # fmt: skip
+    return Mood(target, resolved.words, f"{resolved.text}, {_values_text(pinned)}")
+
+
+def _resolve(mood: str | Mapping[str, float] | Mood, lexicon: pd.DataFrame | None) -> Mood:
     if isinstance(mood, Mood):
         return mood
     if isinstance(mood, str):
@@ -156,19 +170,23 @@ def resolve_mood(
         return Mood(dict(zip(VAD_LABELS, map(float, vad), strict=True)), tuple(words), mood)
     if not isinstance(mood, Mapping):
         raise ParameterError(f"a mood is words or {{label: value}}, got {mood!r}")
-    unknown = [key for key in mood if key not in VAD_LABELS]
-    if unknown or not mood:
+    target = _label_values(mood)
+    return Mood(target, (), _values_text(target))
+
+
+def _label_values(values: Mapping[str, object]) -> dict[str, float]:
+    """``{label: value}`` checked: known labels, at least one, each a number in [0, 1]."""
+    unknown = [key for key in values if key not in VAD_LABELS]
+    if unknown or not values:
         raise ParameterError(
-            f"mood {dict(mood)!r}: give values for any of {list(VAD_LABELS)}"
+            f"mood {dict(values)!r}: give values for any of {list(VAD_LABELS)}"
             + (f"; unknown {unknown}" if unknown else "")
         )
-    target = {}
-    for label in VAD_LABELS:
-        if label in mood:
-            value = _unit_value(mood[label], label)
-            target[label] = value
-    text = ", ".join(f"{label}={value:g}" for label, value in target.items())
-    return Mood(target, (), text)
+    return {label: _unit_value(values[label], label) for label in VAD_LABELS if label in values}
+
+
+def _values_text(values: Mapping[str, float]) -> str:
+    return ", ".join(f"{label}={value:g}" for label, value in values.items())
 
 
 def _unit_value(value: object, label: str) -> float:

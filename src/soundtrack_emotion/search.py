@@ -7,6 +7,7 @@
     search.similar("interstellar", k=5)               # movies that feel like this one
     search.mood("melancholic but calm", k=5)          # movies nearest to a mood (words)
     search.mood(valence=0.2, arousal=0.3)             # ... or to values (any of V, A, D)
+    search.mood("calm", valence=0.2)                  # words, with a label pinned
     search.tracks("tense and dark", k=10)             # tracks instead of movies
 
 Each returns the hits' rows (the catalogue table's for movies, ``track_vad``'s for tracks,
@@ -17,6 +18,7 @@ root, ``env=`` a configuration environment), or ``data=`` a :class:`SearchData` 
 
     soundtrack-search like interstellar --k 5
     soundtrack-search mood "melancholic but calm"
+    soundtrack-search mood calm --valence 0.2
     soundtrack-search vad 0.2 0.3 --tracks
 
 The search itself: :mod:`soundtrack_emotion.mood_search`.
@@ -138,22 +140,21 @@ def _data(data: SearchData | None, project: str | Path | None, env: str | None) 
 
 
 def _mood(
-    query: str | Mapping[str, float] | None,
+    query: str | Mapping[str, float] | Mood | None,
     values: Mapping[str, float | None],
     lexicon: pd.DataFrame | None,
 ) -> Mood:
     given = {label: value for label, value in values.items() if value is not None}
-    if (query is None) == (not given):
-        raise ParameterError("give a mood as words or a mapping, or as valence=/arousal=/"
-                             "dominance= values (one of the two)")  # fmt: skip
     if query is None:
+        if not given:
+            raise ParameterError("give a mood: words, a mapping, or valence=/arousal=/dominance=")
         return resolve_mood(given)
     if isinstance(query, str) and lexicon is None:
         raise ParameterError(
             f"mood {query!r} is words but the project has no vad_lexicon: run "
             "kedro run --pipelines=dataset_creation, or search by values"
         )
-    return resolve_mood(query, lexicon)
+    return resolve_mood(query, lexicon, values=given)
 
 
 def similar(
@@ -180,7 +181,8 @@ def mood(
     env: str | None = None,
     data: SearchData | None = None,
 ) -> pd.DataFrame:
-    """The ``k`` movies nearest to a mood: words (``"melancholic but calm"``) or values."""
+    """The ``k`` movies nearest to a mood: words (``"melancholic but calm"``), values, or
+    both (the values pin their labels: ``mood("calm", valence=0.2)``)."""
     loaded = _data(data, project, env)
     values = {"valence": valence, "arousal": arousal, "dominance": dominance}
     return movies_for_mood(loaded.catalogue, _mood(query, values, loaded.lexicon), k)
@@ -228,7 +230,10 @@ def _parser() -> argparse.ArgumentParser:
                             ("vad", "movies or tracks nearest to values")):  # fmt: skip
         command = commands.add_parser(name, parents=[common], help=help_text)
         command.add_argument("--tracks", action="store_true", help="tracks instead of movies")
-    commands.choices["mood"].add_argument("words", nargs="+", help='e.g. "melancholic but calm"')
+    words = commands.choices["mood"]
+    words.add_argument("words", nargs="+", help='e.g. "melancholic but calm"')
+    for label in VAD_LABELS:
+        words.add_argument(f"--{label}", type=float, help=f"pin {label} (0..1) over the words")
     commands.choices["vad"].add_argument(
         "values", nargs="+", type=float, metavar="V", help="valence [arousal [dominance]], 0..1"
     )
@@ -266,14 +271,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             hits = similar(args.movie, args.k, data=data)
             _print_hits(hits, MOVIE_COLUMNS, f"Movies like {args.movie}:")
             return 0
+        pinned: dict[str, float | None] = {}
         if args.command == "mood":
             query: str | dict[str, float] = " ".join(args.words)
+            pinned = {label: getattr(args, label) for label in VAD_LABELS}
         else:
             if len(args.values) > len(VAD_LABELS):
                 raise ParameterError(f"vad takes at most {len(VAD_LABELS)} values "
                                      f"({', '.join(VAD_LABELS)}), got {args.values}")  # fmt: skip
             query = dict(zip(VAD_LABELS, args.values, strict=False))
-        target = _mood(query, {}, data.lexicon)
+        target = _mood(query, pinned, data.lexicon)
         search, columns = (tracks, TRACK_COLUMNS) if args.tracks else (mood, MOVIE_COLUMNS)
         hits = search(target, args.k, data=data)
         kind = "Tracks" if args.tracks else "Movies"

@@ -96,6 +96,7 @@ def test_the_default_queries_read_with_the_demo_lexicon():
     ("spec", "problem"),
     [
         ({"like": "x", "mood": "sad"}, "exactly one of"),
+        ({"like": "x", "valence": 0.2}, "exactly one of"),
         ({"k": 3}, "exactly one of"),
         ({"mood": "sad", "limit": 3}, "unknown keys \\['limit'\\]"),
         ({"mood": "sad", "find": "albums"}, "find must be"),
@@ -107,6 +108,15 @@ def test_the_default_queries_read_with_the_demo_lexicon():
 def test_a_malformed_query_stops_the_run_with_the_reason(spec, problem):
     with pytest.raises(ParameterError, match=problem):
         parse_query(spec, default_k=5)
+
+
+def test_a_worded_query_may_pin_labels():
+    query = parse_query({"mood": "calm", "valence": 0.15}, default_k=5)
+    assert (query.kind, query.name, query.pinned) == (
+        "mood",
+        "calm, valence=0.15",
+        {"valence": 0.15},
+    )
 
 
 def test_no_queries_give_empty_tables_with_their_columns(planted_catalogue):

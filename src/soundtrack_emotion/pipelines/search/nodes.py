@@ -48,6 +48,7 @@ class SearchQuery:
     name: str
     like: str | None
     mood: str | dict[str, float] | None
+    pinned: dict[str, float]  # labels a worded mood fixes whatever its words say
     k: int
     find: tuple[str, ...]
 
@@ -60,19 +61,20 @@ class SearchQuery:
 
 def parse_query(spec: Mapping[str, Any], *, default_k: int) -> SearchQuery:
     """A ``search.queries`` entry: exactly one of ``like: <movie_id or title>``, ``mood:
-    <words>`` or values for any of ``valence``/``arousal``/``dominance``; optional ``k``,
-    ``name`` and ``find`` (``movies``, ``tracks`` or both, the default, for a mood)."""
+    <words>`` or values for any of ``valence``/``arousal``/``dominance`` (values next to
+    ``mood`` pin those labels); optional ``k``, ``name`` and ``find`` (``movies``,
+    ``tracks`` or both, the default, for a mood)."""
     if not isinstance(spec, Mapping):
         raise ParameterError(f"search.queries entry {spec!r} must be a mapping, e.g. "
                              "{mood: 'sad but calm', k: 5}")  # fmt: skip
     unknown = [key for key in spec if key not in QUERY_KEYS]
     values = {label: spec[label] for label in VAD_LABELS if label in spec}
-    given = [key for key in ("like", "mood") if key in spec] + (["values"] if values else [])
-    if unknown or len(given) != 1:
+    given = [key for key in ("like", "mood") if key in spec] or (["values"] if values else [])
+    if unknown or len(given) != 1 or ("like" in spec and values):
         raise ParameterError(
             f"search.queries entry {dict(spec)!r}: give exactly one of like, mood or "
-            f"{'/'.join(VAD_LABELS)} values (and optionally k, name, find)"
-            + (f"; unknown keys {unknown}" if unknown else "")
+            f"{'/'.join(VAD_LABELS)} values (a mood may pin labels with values; optionally k, "
+            "name, find)" + (f"; unknown keys {unknown}" if unknown else "")
         )
     find = spec.get("find", FINDS)
     find = (find,) if isinstance(find, str) else tuple(find)
@@ -83,19 +85,22 @@ def parse_query(spec: Mapping[str, Any], *, default_k: int) -> SearchQuery:
     if not find or set(find) - set(FINDS):
         raise ParameterError(f"search.queries entry {dict(spec)!r}: find must be any of {FINDS}")
     mood = spec.get("mood", values or None)
+    pinned = values if "mood" in spec else {}
     like = str(spec["like"]) if "like" in spec else None
-    return SearchQuery(_query_name(spec, like, mood), like, mood,
-                       check_k(spec.get("k", default_k)), find)  # fmt: skip
+    k = check_k(spec.get("k", default_k))
+    return SearchQuery(_query_name(spec, like, mood, pinned), like, mood, pinned, k, find)
 
 
-def _query_name(spec: Mapping[str, Any], like: str | None, mood: Any) -> str:
+def _query_name(
+    spec: Mapping[str, Any], like: str | None, mood: Any, pinned: Mapping[str, float]
+) -> str:
     if spec.get("name"):
         return str(spec["name"])
     if like is not None:
         return like
-    if isinstance(mood, Mapping):
-        return ", ".join(f"{label}={value}" for label, value in mood.items())
-    return str(mood)
+    words = [mood] if isinstance(mood, str) else []
+    values = mood if isinstance(mood, Mapping) else pinned
+    return ", ".join([*words, *(f"{label}={value}" for label, value in values.items())])
 
 
 def run_search_queries(
@@ -164,7 +169,7 @@ def _search(
         movie = catalogue.iloc[find_movie(catalogue, query.like)]
         target = {label: float(movie[f"{label}_mean"]) for label in VAD_LABELS}
         return Mood(target, (), query.like), [_movie_hits(hits)]
-    mood = resolve_mood(query.mood, lexicon)
+    mood = resolve_mood(query.mood, lexicon, values=query.pinned)
     found = []
     if "movies" in query.find:
         found.append(_movie_hits(movies_for_mood(catalogue, mood, query.k)))
