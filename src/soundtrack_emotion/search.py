@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from soundtrack_emotion.console import install_console_filter
 from soundtrack_emotion.exceptions import ParameterError, SoundtrackEmotionError
 from soundtrack_emotion.mood_search import (
     PROFILE_WEIGHTS,
@@ -108,6 +109,7 @@ def load(project: str | Path | None = None, *, env: str | None = None) -> Search
     if root is None:
         raise ParameterError(f"{start} is not inside a Kedro project: pass project=<its root>")
     bootstrap_project(root)
+    install_console_filter()  # the project's console: no line per dataset loaded
     loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(root / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
     )
