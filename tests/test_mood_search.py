@@ -3,6 +3,9 @@ known neighbours, words through the labels' lexicon, partial moods, and bad quer
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +22,15 @@ from soundtrack_emotion.mood_search import (
 )
 from soundtrack_emotion.pipelines.inference.catalogue import PROFILE_STATS
 from soundtrack_emotion.vad import VAD_LABELS
+
+
+def test_the_search_core_and_the_notebook_api_import_without_kedro():
+    code = (
+        "import sys, soundtrack_emotion.mood_search, soundtrack_emotion.search; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kedro', 'tensorflow')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_profile_is_made_of_the_catalogue_tables_statistics():
