@@ -316,13 +316,15 @@ def _component_weights(weights: Mapping[str, float]) -> np.ndarray:
 
 
 def profile_distances(
-    vectors: pd.DataFrame, query: np.ndarray, weights: Mapping[str, float] = PROFILE_WEIGHTS
+    vectors: pd.DataFrame | np.ndarray,
+    query: np.ndarray,
+    weights: Mapping[str, float] = PROFILE_WEIGHTS,
 ) -> np.ndarray:
-    """Distance of each row of ``vectors`` (:func:`profile_vectors`) to the vector ``query``
-    [n_components]: ``sqrt(sum w_c (x_c - q_c)^2 / sum w_c)`` over the components both have;
-    NaN when they share none."""
+    """Distance of each row of ``vectors`` (:func:`profile_vectors`) [n_movies, n_components]
+    to the vector ``query`` [n_components]: ``sqrt(sum w_c (x_c - q_c)^2 / sum w_c)`` over
+    the components both have; NaN when they share none."""
     w = _component_weights(weights)
-    diff = vectors.to_numpy(np.float64) - query[np.newaxis, :]
+    diff = np.asarray(vectors, dtype=np.float64) - query[np.newaxis, :]
     shared = np.isfinite(diff)
     total = (shared * w).sum(axis=1)
     squared = np.where(shared, diff, 0.0) ** 2 @ w
@@ -375,19 +377,20 @@ def all_similar_movies(
     similar_title, distance`` (see :func:`similar_movies`), in catalogue order."""
     k = check_k(k)
     table = _with_text_ids(catalogue)
-    vectors = profile_vectors(table, weights)
-    titles = table["title"].astype(str) if "title" in table.columns else table["movie_id"]
+    vectors = profile_vectors(table, weights).to_numpy()
+    ids = table["movie_id"].tolist()
+    titles = table["title"].astype(str).tolist() if "title" in table.columns else ids
     rows = []
-    for row, query in enumerate(vectors.to_numpy()):
+    for row, query in enumerate(vectors):
         if not np.isfinite(query).any():
             continue
         distance = profile_distances(vectors, query, weights)
         distance[row] = np.nan
-        order = pd.Series(distance).dropna().sort_values(kind="stable").index[:k]
+        comparable = np.flatnonzero(np.isfinite(distance))
+        nearest = comparable[np.argsort(distance[comparable], kind="stable")[:k]]
         rows.extend(
-            (table["movie_id"].iloc[row], titles.iloc[row], rank, table["movie_id"].iloc[hit],
-             titles.iloc[hit], float(distance[hit]))
-            for rank, hit in enumerate(order, start=1)
-        )  # fmt: skip
+            (ids[row], titles[row], rank, ids[hit], titles[hit], float(distance[hit]))
+            for rank, hit in enumerate(nearest, start=1)
+        )
     columns = ["movie_id", "title", "rank", "similar_id", "similar_title", "distance"]
     return pd.DataFrame(rows, columns=columns).astype({"rank": "int64", "distance": "float64"})
