@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
+from soundtrack_emotion.vad import VAD_LABELS
 
 from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES, RawLayer
 from soundtrack_emotion.demo import DemoConfig, DemoTrack, build_demo_corpus
@@ -84,3 +88,97 @@ def _no_mlflow_run_left_active():
                 # already dropped it from the stack; nothing to mark as finished.
                 continue
         mlflow.set_tracking_uri(None)
+
+
+# ------------------------------------------------------------------------------ mood search
+# A small scored catalogue with planted moods for the search tests: two dark tense movies, two
+# sad calm ones, a happy lively one, a happy calm one, and one that nothing could be scored in.
+# movie_id: (title, mean V, A, D, std (all labels), opening offset, trend per hour)
+_PLANTED_MOVIES = {
+    "dark_tense_1": ("Night Pursuit", 0.15, 0.80, 0.60, 0.05, 0.02, 0.10),
+    "dark_tense_2": ("The Chase", 0.18, 0.78, 0.62, 0.06, 0.03, 0.12),
+    "sad_calm_1": ("Grey Morning", 0.15, 0.20, 0.30, 0.04, 0.01, -0.05),
+    "sad_calm_2": ("Letters", 0.20, 0.25, 0.25, 0.05, 0.02, -0.04),
+    "happy_lively": ("Summer Run", 0.90, 0.80, 0.70, 0.05, 0.02, 0.05),
+    "happy_calm": ("Garden", 0.85, 0.15, 0.50, 0.04, 0.01, 0.00),
+}
+_UNSCORED = "silent_film"
+_PROVENANCE = {
+    "model": "valence=mfcc_ridge.valence; arousal=mfcc_ridge.arousal; "
+    "dominance=mfcc_ridge.dominance",
+    "model_version": "untracked",
+    "trained_on": "demo 0123abcd",
+    "demo_model": True,
+}
+_LEXICON = {
+    "sad": (0.10, 0.30, 0.20),
+    "calm": (0.80, 0.10, 0.50),
+    "tense": (0.20, 0.85, 0.50),
+    "dark": (0.20, 0.45, 0.60),
+    "happy": (0.95, 0.70, 0.70),
+    "melancholic": (0.24, 0.26, 0.32),
+    "melancholy": (0.25, 0.22, 0.28),
+    "laid-back": (0.80, 0.12, 0.48),
+}
+
+
+def _planted_catalogue_table() -> pd.DataFrame:
+    """The catalogue table as the inference pipeline writes it (the same columns)."""
+    rows = []
+    for movie_id, (title, v, a, d, std, opening, trend) in _PLANTED_MOVIES.items():
+        row = {"movie_id": movie_id, "title": title, "n_tracks": 3, "n_scored": 3,
+               "n_failed": 0, "n_out_of_domain": 0, "scored_s": 540.0, **_PROVENANCE}  # fmt: skip
+        for label, mean in zip(VAD_LABELS, (v, a, d), strict=True):
+            row |= {f"{label}_mean": mean, f"{label}_std": std,
+                    f"{label}_opening": mean - opening, f"{label}_closing": mean + opening,
+                    f"{label}_trend_per_hour": trend}  # fmt: skip
+        rows.append(row)
+    unscored = {"n_tracks": 1, "n_scored": 0, "n_failed": 1, "n_out_of_domain": pd.NA}
+    rows.append({"movie_id": _UNSCORED, "title": "Silent", **unscored, "scored_s": 0.0,
+                 **_PROVENANCE})  # fmt: skip
+    table = pd.DataFrame(rows)
+    table["n_out_of_domain"] = table["n_out_of_domain"].astype("Int64")
+    return table
+
+
+def _planted_track_vad() -> pd.DataFrame:
+    """Three tracks per movie around its mean (one of them the movie's mood exactly), and the
+    unscored movie's unreadable track."""
+    rows = []
+    for movie_id, (title, v, a, d, std, *_) in _PLANTED_MOVIES.items():
+        for position, offset in enumerate((-std, 0.0, std), start=1):
+            rows.append({"movie_id": movie_id, "title": title, "position": position,
+                         "track": f"{movie_id} {position}", "path": f"/m/{movie_id}/{position}.wav",
+                         "status": "ok", "error": "", "duration_s": 180.0, "n_windows": 36,
+                         "valence": v + offset, "arousal": a + offset, "dominance": d,
+                         "domain_score": 0.5, "out_of_domain": False, **_PROVENANCE})  # fmt: skip
+    rows.append({"movie_id": _UNSCORED, "title": "Silent", "position": 1, "track": "silence",
+                 "path": "/m/silent.wav", "status": "error", "error": "silent", "duration_s": 0.0,
+                 "n_windows": 0, **dict.fromkeys(VAD_LABELS, np.nan), "domain_score": np.nan,
+                 "out_of_domain": pd.NA, **_PROVENANCE})  # fmt: skip
+    table = pd.DataFrame(rows)
+    return table.astype({"out_of_domain": "boolean"})
+
+
+def _planted_vad_lexicon() -> pd.DataFrame:
+    """The test lexicon as dataset_creation's ``vad_lexicon`` holds it (normalised words)."""
+    return pd.DataFrame(
+        [(word.replace("-", " "), *vad) for word, vad in _LEXICON.items()],
+        columns=["word", *VAD_LABELS],
+    )
+
+
+@dataclass(frozen=True)
+class PlantedCatalogue:
+    catalogue: pd.DataFrame  # catalogue_table, as the inference pipeline writes it
+    track_vad: pd.DataFrame  # three tracks per movie around its mean, one unreadable track
+    lexicon: pd.DataFrame  # vad_lexicon, as dataset_creation writes it
+    unscored: str  # the movie with no scored track
+
+
+@pytest.fixture
+def planted_catalogue() -> PlantedCatalogue:
+    """The search tests' catalogue with planted moods (fresh tables per test)."""
+    return PlantedCatalogue(
+        _planted_catalogue_table(), _planted_track_vad(), _planted_vad_lexicon(), _UNSCORED
+    )

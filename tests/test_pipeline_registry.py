@@ -27,6 +27,7 @@ def test_offline_labelled_run_takes_soundtracks_from_the_labelled_table(registry
     run = registry["offline_labelled"]
     assert "labelled_tracks" in run.inputs()
     assert not set(run.inputs()) & {"lastfm_tag_top_tracks", "lastfm_track_top_tags"}
+    assert "vad_lexicon" not in run.inputs()  # no lexicon made the labels: no mood search
     assert {"soundtracks", "dataset_report", "musicnn_15s", "model_metrics", "report_html"} <= (
         run.all_outputs()
     )
@@ -52,9 +53,8 @@ def test_offline_run_never_touches_vggish(registry):
     assert not any("vggish" in node.tags for node in offline.nodes)
     datasets = offline.inputs() | offline.all_outputs()
     assert not [name for name in datasets if "vggish" in name]
-    assert {"soundtracks", "mfcc_15s", "model_metrics", "report_html", "vad_timelines"} <= (
-        offline.all_outputs()
-    )
+    assert {"soundtracks", "mfcc_15s", "model_metrics", "report_html", "vad_timelines",
+            "search_results"} <= offline.all_outputs()  # fmt: skip
     # MusiCNN needs no network after set-up: its features and models are part of the run.
     assert {"musicnn_features", "musicnn_15s", "musicnn_30s"} <= offline.all_outputs()
     assert "musicnn_model" in next(n for n in offline.nodes if n.name == "extract_features").tags

@@ -171,6 +171,16 @@ def test_the_report_and_the_inference_outputs_are_complete(in_project):
     assert catalogue["n_tracks"].tolist() == [len(track_vad)]
 
 
+def test_the_search_answers_the_default_queries_with_the_demo_lexicon(in_project):
+    queries = in_project.load("search_queries")
+    results = in_project.load("search_results")
+    assert len(queries) >= 1 and (queries["error"].fillna("") == "").all(), queries
+    assert (queries["n_results"] > 0).all()
+    assert set(results["query"]) == set(queries["query"])
+    assert results["demo_model"].all()
+    assert in_project.load("similar_movies").empty  # a catalogue of one movie
+
+
 def test_a_model_trained_on_the_demo_beats_the_mean_baseline(in_project):
     """The learning test: on the demo's test songs, for every label, a model the offline
     pipeline trained (with the shipped settings of the heads that need no epochs) predicts

@@ -13,28 +13,14 @@ space do not hide a match. Tags that normalise to the same word are one tag: the
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from soundtrack_emotion.core.lexicon import normalise_tag
 from soundtrack_emotion.exceptions import ParameterError
-
-# Whitespace, ASCII hyphen, underscore and the Unicode hyphens and dashes (U+2010..U+2015).
-_SEPARATORS = re.compile(r"[\s\-_\u2010-\u2015]+")
-
-
-def normalise_tag(text: str) -> str:
-    """Normal form of a tag or lexicon entry: NFKC, case-folded, hyphens/underscores as
-    spaces, inner whitespace collapsed, no surrounding whitespace.
-
-    >>> normalise_tag("  Feel-Good   MUSIC ")
-    'feel good music'
-    """
-    return " ".join(_SEPARATORS.split(unicodedata.normalize("NFKC", text).casefold())).strip()
 
 
 class DropReason:

@@ -39,6 +39,7 @@ BATCH_PIPELINES: tuple[str, ...] = (
     "modelling",
     "reporting",
     "inference",
+    "search",
 )
 
 # One colour per emotion dimension, shared by every figure of the project.

@@ -16,19 +16,22 @@ from soundtrack_emotion.pipelines import (
     inference,
     modelling,
     reporting,
+    search,
 )
 
 # The batch run, in order.
 BATCH = BATCH_PIPELINES
 # The same run on the user's own labelled table (bring your own labels): no crawl; inference
-# scores the table's test songs (the report's test-song timelines need them).
-LABELLED_BATCH = tuple(name for name in BATCH if name != "dataset_creation")
+# scores the table's test songs (the report's test-song timelines need them). No search: its
+# mood words mean what they meant to the labels, and these labels come from no lexicon.
+LABELLED_BATCH = tuple(name for name in BATCH if name not in ("dataset_creation", "search"))
 _BUILDERS = {
     "dataset_creation": dataset_creation.create_pipeline,
     "feature_extraction": feature_extraction.create_pipeline,
     "modelling": modelling.create_pipeline,
     "reporting": reporting.create_pipeline,
     "inference": inference.create_pipeline,
+    "search": search.create_pipeline,
 }
 
 
