@@ -36,6 +36,7 @@ LAYERS = {
     "movie_digests": "model_output",
     "catalogue_table": "reporting",
     "catalogue_plot": "reporting",
+    "catalogue_page": "reporting",
 }
 
 
