@@ -134,7 +134,7 @@ def test_a_movie_without_its_partitions_is_named(catalogue_outputs):
     movies = [_movie("m1", "One", [_ok("01 a", 60.0, 0.2, 0.3, 0.4)])]
     table, track_vad, _ = catalogue_outputs(movies)
 
-    with pytest.raises(DataValidationError, match="'m1'.*movie_arcs"):
+    with pytest.raises(DataValidationError, match=r"'m1'.*movie_arcs"):
         catalogue_page_data(table, track_vad, {})
 
 
