@@ -150,8 +150,13 @@ def _catalogue_outputs(movies: list[dict], *, intervals: bool = False, demo: boo
     chosen = pd.DataFrame(
         [(label, "mfcc", "ridge", label, 0, 0.1) for label in VAD_LABELS],
         columns=list(MODEL_COLUMNS),
-    ).assign(model=[f"mfcc_ridge.{label}" for label in VAD_LABELS], model_version="untracked",
-             corpus_kind="demo" if demo else "real", corpus_fingerprint="abc123", source="")
+    ).assign(
+        model=[f"mfcc_ridge.{label}" for label in VAD_LABELS],
+        model_version="untracked",
+        corpus_kind="demo" if demo else "real",
+        corpus_fingerprint="abc123",
+        source="",
+    )
     listing, track_vad, profiles, arcs = [], {}, {}, {}
     for movie in movies:
         rows = []
@@ -178,7 +183,8 @@ def _catalogue_outputs(movies: list[dict], *, intervals: bool = False, demo: boo
         table = pd.DataFrame(rows).assign(
             out_of_domain=lambda t: t["out_of_domain"].astype("boolean"),
             model="; ".join(f"{label}=mfcc_ridge.{label}" for label in VAD_LABELS),
-            model_version="untracked", trained_on="demo abc123" if demo else "real abc123",
+            model_version="untracked",
+            trained_on="demo abc123" if demo else "real abc123",
             demo_model=demo,
         )
         profile, arc = build_movie_profile(table)
