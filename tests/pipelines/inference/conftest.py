@@ -237,14 +237,14 @@ def _demo_like_movies(n_movies: int, *, seed: int = 3) -> list[dict]:
     return movies
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def catalogue_outputs():
     """``catalogue_outputs(movies, intervals=False, demo=True)`` -> (catalogue_table,
     movie_track_vad, movie_arcs) as the page node gets them (see ``_catalogue_outputs``)."""
     return _catalogue_outputs
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def demo_like_movies():
     """``demo_like_movies(n_movies, seed=3)``: movie specs for ``catalogue_outputs``."""
     return _demo_like_movies
