@@ -211,7 +211,7 @@ def _catalogue_outputs(movies: list[dict], *, intervals: bool = False, demo: boo
 
 def _demo_like_movies(n_movies: int, *, seed: int = 3) -> list[dict]:
     """``n_movies`` movies of 3 to 14 tracks with moods spread over the VAD cube; one track in
-    nine unreadable, one in seven out of domain."""
+    nine unreadable, one readable track in seven out of domain."""
     rng = np.random.default_rng(seed)
     genres = ["drama", "thriller", "animation", "sci-fi", "romance", "documentary"]
     words = ["Night", "Harbour", "Glass", "River", "Echo", "Summer", "Iron", "Paper", "Silent",
@@ -226,7 +226,7 @@ def _demo_like_movies(n_movies: int, *, seed: int = 3) -> list[dict]:
             t = position / max(n_tracks - 1, 1)
             v, a, d = np.clip(centre + drift * (t - 0.5) + rng.normal(0, 0.07, 3), 0, 1)
             status = "error" if rng.random() < 1 / 9 else "ok"
-            flag = bool(rng.random() < 1 / 7)
+            flag = None if status == "error" else bool(rng.random() < 1 / 7)
             tracks.append((f"{position + 1:02d} {rng.choice(words)} {rng.choice(words)}",
                            float(rng.uniform(40, 300)), float(v), float(a), float(d), status,
                            flag))  # fmt: skip

@@ -104,6 +104,7 @@ def test_intervals_are_shown_where_the_tables_carry_them_and_null_elsewhere(cata
     # The arc has no interval column of its own: the tracks' are joined by position.
     assert [a["valence_high"] for a in arc] == pytest.approx([0.3, 0.7])
     assert [a["album_start_s"] for a in arc] == pytest.approx([0.0, 60.0])
+    assert [a["out_of_domain"] for a in arc] == [True, False]
 
 
 def test_demo_models_get_the_banner_and_real_ones_do_not(catalogue_outputs):

@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from soundtrack_emotion.pipelines.inference.page import (
@@ -151,7 +152,13 @@ def test_clicking_a_column_header_reorders_the_rows(browser, catalogue):
 def test_hovering_a_map_point_shows_the_movie_and_clicking_opens_it(browser, catalogue):
     path, table = catalogue
     _open(browser, path)
-    movie = table.dropna(subset=["valence_mean"]).iloc[3]
+    scored = table.dropna(subset=["valence_mean"])
+    va = scored[["valence_mean", "arousal_mean"]].to_numpy()
+    # The flagged movie farthest from any other point, so that no circle covers its own.
+    nearest = [np.sort(np.hypot(*(va - point).T))[1] for point in va]
+    movie = scored.assign(nearest=nearest)[scored["n_out_of_domain"] > 0].sort_values(
+        "nearest"
+    ).iloc[-1]
     point = browser.find_element(By.CSS_SELECTOR, f'#va-map circle[data-id="{movie.movie_id}"]')
 
     ActionChains(browser).move_to_element(point).perform()
@@ -166,6 +173,10 @@ def test_hovering_a_map_point_shows_the_movie_and_clicking_opens_it(browser, cat
     tracks = browser.find_elements(By.CSS_SELECTOR, "#tracks tbody tr")
     assert len(tracks) == movie.n_tracks
     assert len(browser.find_elements(By.CSS_SELECTOR, ".big-arc .band")) > 0
+    marks = browser.find_elements(By.CSS_SELECTOR, ".big-arc .ood-mark")
+    assert len(marks) == movie.n_out_of_domain
+    flagged_rows = browser.find_elements(By.CSS_SELECTOR, "#tracks td.ood")
+    assert len(flagged_rows) == movie.n_out_of_domain
     browser.find_element(By.ID, "back").click()
     assert browser.find_element(By.ID, "list-view").is_displayed()
     assert _severe(browser) == []

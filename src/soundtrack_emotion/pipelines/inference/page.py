@@ -149,10 +149,11 @@ def _arc_with_intervals(arc: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame
     return arc.merge(tracks[["position", *stems]], on="position", how="left")
 
 
-def _out_of_domain(tracks: pd.DataFrame) -> list[Any]:
+def _out_of_domain(tracks: pd.DataFrame) -> list[bool | None]:
+    """Each row's out-of-domain flag; None where it was not checked."""
     if "out_of_domain" not in tracks.columns:
         return [None] * len(tracks)
-    return [None if pd.isna(v) else bool(v) for v in tracks["out_of_domain"].tolist()]
+    return [None if pd.isna(v) else _is_true(v) for v in tracks["out_of_domain"].tolist()]
 
 
 def catalogue_page_data(
@@ -186,6 +187,8 @@ def catalogue_page_data(
         tracks[movie_id] = rows
         arc = _arc_with_intervals(arc, track_table)
         arcs[movie_id] = _rows(arc, [*_ARC_COLUMNS, *_interval_stems(arc)])
+        for row, flag in zip(arcs[movie_id], _out_of_domain(arc), strict=True):
+            row.append(flag)
     movies = _movie_rows(catalogue_table, extras)
     demo = "demo_model" in catalogue_table and any(map(_is_true, catalogue_table["demo_model"]))
     return {
@@ -197,7 +200,7 @@ def catalogue_page_data(
         "movies": movies["rows"],
         "track_columns": [*_TRACK_COLUMNS, "domain_score", *interval_stems, "out_of_domain"],
         "tracks": tracks,
-        "arc_columns": [*_ARC_COLUMNS, *interval_stems],
+        "arc_columns": [*_ARC_COLUMNS, *interval_stems, "out_of_domain"],
         "arcs": arcs,
         "intervals": {
             "movie": any(_movie_interval(list(catalogue_table.columns), lb) for lb in VAD_LABELS),

@@ -45,6 +45,8 @@ svg .axis { stroke: #999; stroke-width: 1; }
 svg .grid { stroke: #e3e3e3; stroke-width: 1; }
 svg text { font-size: 11px; fill: #555; }
 svg text.corner { fill: #aaa; font-style: italic; }
+svg .ood-track { fill: #b3261e; fill-opacity: .07; }
+svg text.ood-mark { fill: #b3261e; font-weight: bold; font-size: 13px; }
 #tooltip { position: fixed; pointer-events: none; background: #fff; border: 1px solid #888;
            padding: .3rem .5rem; font-size: .85rem; box-shadow: 0 2px 6px rgba(0,0,0,.2);
            display: none; z-index: 10; max-width: 20rem; }
@@ -147,6 +149,15 @@ PAGE_SCRIPT = r"""
       rows.forEach(function (row) {
         box.appendChild(svg("line", {x1: x(row.album_start_s), x2: x(row.album_start_s),
                                      y1: pad, y2: height - pad, "class": "grid"}));
+        if (row.out_of_domain === true) {
+          box.appendChild(svg("rect", {x: x(row.album_start_s), y: pad,
+            width: Math.max(x(row.album_end_s) - x(row.album_start_s), 0.5),
+            height: height - 2 * pad, "class": "ood-track"}));
+          var mark = svg("text", {x: (x(row.album_start_s) + x(row.album_end_s)) / 2 - 2,
+                                  y: pad - 6, "class": "ood-mark"});
+          mark.textContent = "!";
+          box.appendChild(mark);
+        }
       });
     }
     LABELS.forEach(function (label) {
@@ -434,8 +445,9 @@ PAGE_SCRIPT = r"""
       legend.appendChild(el("span", {}, el("i", {style: "background:" + COLOURS[label]}), label));
     });
     legend.appendChild(el("span", {className: "muted",
-      text: data.intervals.track ? "shaded: each track's prediction interval"
-                                 : "one step per track, album time \u2192"}));
+      text: (data.intervals.track ? "shaded: each track's prediction interval; "
+                                  : "one step per track, album time \u2192; ") +
+            "! red: out of domain"}));
     movieView.appendChild(legend);
     movieView.appendChild(drawArc(id, 900, 240, {pad: 24, axes: true, bands: true, stroke: 2,
       className: "arc big-arc", empty: "No readable track: nothing to plot."}));
