@@ -156,9 +156,11 @@ def test_hovering_a_map_point_shows_the_movie_and_clicking_opens_it(browser, cat
     va = scored[["valence_mean", "arousal_mean"]].to_numpy()
     # The flagged movie farthest from any other point, so that no circle covers its own.
     nearest = [np.sort(np.hypot(*(va - point).T))[1] for point in va]
-    movie = scored.assign(nearest=nearest)[scored["n_out_of_domain"] > 0].sort_values(
-        "nearest"
-    ).iloc[-1]
+    movie = (
+        scored.assign(nearest=nearest)[scored["n_out_of_domain"] > 0]
+        .sort_values("nearest")
+        .iloc[-1]
+    )
     point = browser.find_element(By.CSS_SELECTOR, f'#va-map circle[data-id="{movie.movie_id}"]')
 
     ActionChains(browser).move_to_element(point).perform()
