@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
-from soundtrack_emotion.vad import VAD_LABELS
 
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES, RawLayer
 from soundtrack_emotion.demo import DemoConfig, DemoTrack, build_demo_corpus
 

@@ -108,6 +108,7 @@ def test_the_console_shows_one_line_per_node_and_a_closing_summary(smoke_run):
     assert any("] modelling: " in line for line in node_lines)  # one line per pipeline stage
     summary = smoke_run.output[smoke_run.output.index("Run summary:") :]
     assert "Report: data/08_reporting/report.html" in summary
+    assert "Catalogue page: data/08_reporting/inference/catalogue.html" in summary
     assert "demo corpus: synthetic music" in summary
     for label in VAD_LABELS:
         assert re.search(rf"^  {label}: (mfcc|musicnn)_\w+\.\w+, MSE ", summary, re.M), summary
@@ -169,6 +170,8 @@ def test_the_report_and_the_inference_outputs_are_complete(in_project):
     assert set(profile["label"]) == set(VAD_LABELS)
     assert catalogue["movie_id"].tolist() == ["demo_test_songs"]
     assert catalogue["n_tracks"].tolist() == [len(track_vad)]
+    page = in_project.load("catalogue_page")
+    assert page.startswith("<!DOCTYPE html>") and 'id="demo-banner"' in page
 
 
 def test_the_search_answers_the_default_queries_with_the_demo_lexicon(in_project):

@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from soundtrack_emotion.vad import VAD_LABELS
 
 from soundtrack_emotion.core.mood_search import (
     PROFILE_WEIGHTS,
@@ -20,6 +19,7 @@ from soundtrack_emotion.core.mood_search import (
     similar_movies,
     tracks_for_mood,
 )
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.inference.catalogue import PROFILE_STATS
 

@@ -96,6 +96,8 @@ def run_summary(outputs: set[str], load: Any, path_of: Any, *, demo: bool) -> li
     lines = []
     if "report_html" in outputs:
         lines.append(f"Report: {path_of('report_html')}")
+    if "catalogue_page" in outputs:
+        lines.append(f"Catalogue page: {path_of('catalogue_page')}")
     if "model_metrics" in outputs:
         note = " (demo corpus: synthetic music, not real-world accuracy)" if demo else ""
         lines.append(f"Best model per label on the test songs{note}:")

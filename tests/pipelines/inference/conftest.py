@@ -131,3 +131,120 @@ def run_inference():
     """``run_inference(tracks, chosen, cache_dir, **node_kwargs)`` -> (vad_timelines,
     track_vad, inference_waveforms)."""
     return _run_inference
+
+
+def _catalogue_outputs(movies: list[dict], *, intervals: bool = False, demo: bool = True):
+    """A catalogue run's outputs as the page node gets them, from ``movies``: each
+    ``{"movie_id", "title", "year", "tracks": [(track, duration_s, v, a, d, status,
+    out_of_domain), ...]}`` (status ``error``: unreadable, VAD ignored). ``intervals`` adds
+    ``{label}_low/_high`` to the tracks (value ± 0.1) and ``{label}_mean_low/_high`` to the
+    catalogue table. Returns ``(catalogue_table, movie_track_vad, movie_arcs)``, the
+    partitioned ones as ``{movie_id: loader}``."""
+    import pandas as pd
+
+    from soundtrack_emotion.core.vocabulary import VAD_LABELS
+    from soundtrack_emotion.pipelines.inference.catalogue import build_catalogue_table
+    from soundtrack_emotion.pipelines.inference.models import MODEL_COLUMNS
+    from soundtrack_emotion.pipelines.inference.profile import build_movie_profile
+
+    chosen = pd.DataFrame(
+        [(label, "mfcc", "ridge", label, 0, 0.1) for label in VAD_LABELS],
+        columns=list(MODEL_COLUMNS),
+    ).assign(
+        model=[f"mfcc_ridge.{label}" for label in VAD_LABELS],
+        model_version="untracked",
+        corpus_kind="demo" if demo else "real",
+        corpus_fingerprint="abc123",
+        source="",
+    )
+    listing, track_vad, profiles, arcs = [], {}, {}, {}
+    for movie in movies:
+        rows = []
+        for position, (track, seconds, v, a, d, status, flag) in enumerate(movie["tracks"], 1):
+            failed = status == "error"
+            row = {"movie_id": movie["movie_id"], "title": movie["title"],
+                   "position": position, "track": track, "path": f"/music/{track}.flac",
+                   "status": status, "error": "not audio: no decoder" if failed else "",
+                   "duration_s": float("nan") if failed else seconds,
+                   "n_windows": 0 if failed else max(1, round(seconds / 5)),
+                   "valence": float("nan") if failed else v,
+                   "arousal": float("nan") if failed else a,
+                   "dominance": float("nan") if failed else d,
+                   "domain_score": float("nan") if flag is None else (1.4 if flag else 0.5),
+                   "out_of_domain": flag}  # fmt: skip
+            if intervals:
+                for label in VAD_LABELS:
+                    row[f"{label}_low"] = row[label] - 0.1
+                    row[f"{label}_high"] = row[label] + 0.1
+            rows.append(row)
+            listing.append({"movie_id": movie["movie_id"], "title": movie["title"],
+                            "position": position, "track": track, "path": row["path"],
+                            "year": movie.get("year"), "genre": movie.get("genre")})  # fmt: skip
+        table = pd.DataFrame(rows).assign(
+            out_of_domain=lambda t: t["out_of_domain"].astype("boolean"),
+            model="; ".join(f"{label}=mfcc_ridge.{label}" for label in VAD_LABELS),
+            model_version="untracked",
+            trained_on="demo abc123" if demo else "real abc123",
+            demo_model=demo,
+        )
+        profile, arc = build_movie_profile(table)
+        key = movie["movie_id"]
+        track_vad[key] = lambda table=table: table
+        profiles[key] = lambda profile=profile: profile
+        arcs[key] = lambda arc=arc: arc
+    inference_tracks = pd.DataFrame(
+        listing, columns=["movie_id", "title", "position", "track", "path", "year", "genre"]
+    )
+    digests = {movie["movie_id"]: "digest" for movie in movies}
+    if movies:
+        catalogue = build_catalogue_table(inference_tracks, profiles, track_vad, chosen, digests)
+    else:
+        catalogue = pd.DataFrame(columns=["movie_id", "title", "n_tracks", "model", "demo_model",
+                                          *(f"{lb}_{s}" for lb in VAD_LABELS
+                                            for s in ("mean", "std"))])  # fmt: skip
+    if intervals and movies:
+        for label in VAD_LABELS:
+            catalogue[f"{label}_mean_low"] = catalogue[f"{label}_mean"] - 0.05
+            catalogue[f"{label}_mean_high"] = catalogue[f"{label}_mean"] + 0.05
+    return catalogue, track_vad, arcs
+
+
+def _demo_like_movies(n_movies: int, *, seed: int = 3) -> list[dict]:
+    """``n_movies`` movies of 3 to 14 tracks with moods spread over the VAD cube; one track in
+    nine unreadable, one readable track in seven out of domain."""
+    rng = np.random.default_rng(seed)
+    genres = ["drama", "thriller", "animation", "sci-fi", "romance", "documentary"]
+    words = ["Night", "Harbour", "Glass", "River", "Echo", "Summer", "Iron", "Paper", "Silent",
+             "Orbit", "Garden", "Storm", "Velvet", "North", "Ember", "Tide"]  # fmt: skip
+    movies = []
+    for index in range(n_movies):
+        centre = rng.uniform(0.2, 0.8, size=3)
+        drift = rng.normal(0, 0.15, size=3)
+        n_tracks = int(rng.integers(3, 15))
+        tracks = []
+        for position in range(n_tracks):
+            t = position / max(n_tracks - 1, 1)
+            v, a, d = np.clip(centre + drift * (t - 0.5) + rng.normal(0, 0.07, 3), 0, 1)
+            status = "error" if rng.random() < 1 / 9 else "ok"
+            flag = None if status == "error" else bool(rng.random() < 1 / 7)
+            tracks.append((f"{position + 1:02d} {rng.choice(words)} {rng.choice(words)}",
+                           float(rng.uniform(40, 300)), float(v), float(a), float(d), status,
+                           flag))  # fmt: skip
+        title = f"{rng.choice(words)} {rng.choice(words)}"
+        movies.append({"movie_id": f"m{index:04d}", "title": title,
+                       "year": int(rng.integers(1960, 2025)), "genre": str(rng.choice(genres)),
+                       "tracks": tracks})  # fmt: skip
+    return movies
+
+
+@pytest.fixture(scope="session")
+def catalogue_outputs():
+    """``catalogue_outputs(movies, intervals=False, demo=True)`` -> (catalogue_table,
+    movie_track_vad, movie_arcs) as the page node gets them (see ``_catalogue_outputs``)."""
+    return _catalogue_outputs
+
+
+@pytest.fixture(scope="session")
+def demo_like_movies():
+    """``demo_like_movies(n_movies, seed=3)``: movie specs for ``catalogue_outputs``."""
+    return _demo_like_movies

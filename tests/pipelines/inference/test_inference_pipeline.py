@@ -37,6 +37,7 @@ LAYERS = {
     "movie_digests": "model_output",
     "catalogue_table": "reporting",
     "catalogue_plot": "reporting",
+    "catalogue_page": "reporting",
 }
 
 
@@ -220,6 +221,10 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
     assert table["trained_on"].tolist() == [f"real {corpus_fingerprint(CORPUS)}"]
     assert table["demo_model"].tolist() == [False]
     assert (out / "08_reporting/inference/catalogue_valence_arousal.png").is_file()
+    # The catalogue page beside the table, with every track (the unreadable one too).
+    page = (out / "08_reporting/inference/catalogue.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "catalogue-data" in page
+    assert all(f'"{track}"' in page for track in ("01 Opening", "02 Broken", "03 Finale"))
 
 
 @pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")

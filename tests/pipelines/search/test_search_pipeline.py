@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.runner import SequentialRunner
-from soundtrack_emotion.vad import VAD_LABELS
 
 from soundtrack_emotion.core.mood_search import PROVENANCE_COLUMNS, resolve_mood
+from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.demo.lexicon import MOOD_WORDS
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.search import create_pipeline

@@ -14,6 +14,7 @@ among the given feature families' models, and ``predict_vad_timelines`` loads on
     existing_inference_results -> predict_vad_timelines -> inference_results (track by track)
     inference_results -> collect_vad_timelines -> vad_timelines, track_vad, inference_waveforms
     inference_results -> aggregate_movies -> movie_* partitions -> catalogue_table, catalogue_plot
+    catalogue_table, movie_track_vad, movie_arcs -> build_catalogue_page -> catalogue_page (HTML)
 
 ``existing_inference_results`` is the track cache as it is on disk when the run starts (the
 same folder as ``inference_results``), so a rerun skips the tracks already scored.
@@ -40,6 +41,7 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     predict_vad_timelines,
     select_inference_models,
 )
+from soundtrack_emotion.pipelines.inference.page import build_catalogue_page
 
 
 def _scoring_nodes(features: Sequence[str]) -> list[Node]:
@@ -152,6 +154,12 @@ def _catalogue_nodes() -> list[Node]:
             inputs="catalogue_table",
             outputs="catalogue_plot",
             name="plot_catalogue",
+        ),
+        Node(
+            build_catalogue_page,
+            inputs=["catalogue_table", "movie_track_vad", "movie_arcs"],
+            outputs="catalogue_page",
+            name="build_catalogue_page",
         ),
     ]
 
