@@ -10,6 +10,7 @@ than an arbitrary number, so a table never claims a score that was not measured.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from soundtrack_emotion.exceptions import ParameterError
 
@@ -137,3 +138,46 @@ def bootstrap_intervals(
             low, high = np.percentile(values, [tail, 100 - tail])
             intervals[name] = (float(low), float(high))
     return intervals
+
+
+# ------------------------------------------------------------------------------ model choice
+
+# The one rule that picks "the best model" of a label everywhere (model_metrics' rank, the
+# report's mark, the run summary, inference.model=best). Song-level validation MSE ranks the
+# models of one label exactly as song-level validation R² does (the same validation songs, so
+# the same variance); every model has it, and the test split is scored only after the choice.
+SELECTION_COLUMN = "best_val_loss"
+SELECTION_RULE = (
+    "the lowest song-level validation MSE (equivalently the highest song-level validation R²), "
+    "among the models trained on that label alone (a joint model only where none is); the test "
+    "split is scored after the choice and never takes part in it"
+)
+_SELECTION_KEY = ("feature", "network", "target")
+
+
+def selection_rank(table: pd.DataFrame) -> pd.Series:
+    """Rank of each row's model within its label by :data:`SELECTION_RULE` (1 = the chosen
+    model; rows of one model, e.g. its frame and song levels, share its rank).
+
+    ``table``: one or more rows per (feature, network, target, label) with
+    ``best_val_loss``; models without a validation loss rank last.
+
+    >>> rows = pd.DataFrame({"feature": "mfcc", "network": ["cnn", "lstm", "ridge"],
+    ...     "target": ["valence", "valence", "joint"], "label": "valence",
+    ...     "best_val_loss": [0.02, 0.01, 0.001]})
+    >>> selection_rank(rows).tolist()
+    [2, 1, 3]
+    """
+    key = [*_SELECTION_KEY, "label"]
+    missing = [c for c in (*key, SELECTION_COLUMN) if c not in table]
+    if missing:
+        raise ParameterError(f"cannot rank models: the table lacks column(s) {missing}")
+    if table.empty:
+        return pd.Series(dtype=np.int64, index=table.index)
+    models = table[[*key, SELECTION_COLUMN]].drop_duplicates(key).copy()
+    models["_joint"] = models["target"] != models["label"]
+    models["_loss"] = models[SELECTION_COLUMN].astype(np.float64).fillna(np.inf)
+    models = models.sort_values(["label", "_joint", "_loss", *_SELECTION_KEY], kind="stable")
+    models["rank"] = models.groupby("label").cumcount() + 1
+    ranks = table[key].join(models.set_index(key)["rank"], on=key)["rank"]
+    return ranks.astype(np.int64)

@@ -35,7 +35,12 @@ from soundtrack_emotion.exceptions import (
     ParameterError,
     TrainingDivergedError,
 )
-from soundtrack_emotion.metrics import METRIC_NAMES, bootstrap_intervals, regression_metrics
+from soundtrack_emotion.metrics import (
+    METRIC_NAMES,
+    bootstrap_intervals,
+    regression_metrics,
+    selection_rank,
+)
 from soundtrack_emotion.paths import resolve_path
 from soundtrack_emotion.pipelines.feature_extraction.extraction import ExtractionParams
 from soundtrack_emotion.pipelines.modelling.architectures import (
@@ -676,7 +681,7 @@ def collect_model_metrics(
         "val_song_loss",
     ]
     table[numeric] = table[numeric].astype(np.float64)
-    table = _rank_by_song_r2(table)
+    table = _rank_by_selection(table)
     table = table.astype({"frame_seconds": np.int64, "n": np.int64, "epochs": np.int64})
     text = ["corpus_kind", "corpus_fingerprint", "features_fingerprint", "git_commit",
             "mlflow_run_id", "registered_model", "model_version"]  # fmt: skip
@@ -699,17 +704,11 @@ def _identity(report: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _rank_by_song_r2(table: pd.DataFrame) -> pd.DataFrame:
-    """Sort by label, then song-level test R² (best first) within each label, and number the
-    models of each label in ``rank`` (1 = best song-level R²; frame rows share their model's
-    rank)."""
-    song = table[table["level"] == "song"]
-    order = song.sort_values(["label", "r2"], ascending=[True, False], na_position="last")
-    order = order.assign(rank=order.groupby("label").cumcount() + 1)
-    key = ["feature", "network", "target", "label"]
-    ranks = order.set_index(key)["rank"]
-    table = table.drop(columns="rank").join(ranks, on=key)
-    table["rank"] = table["rank"].fillna(0).astype(np.int64)
+def _rank_by_selection(table: pd.DataFrame) -> pd.DataFrame:
+    """Number the models of each label in ``rank`` by ``metrics.selection_rank`` (1 = the
+    model chosen on validation; frame rows share their model's rank) and sort by label, rank
+    and level (song first)."""
+    table = table.assign(rank=selection_rank(table) if len(table) else 0)
     table["_level"] = table["level"].map({"song": 0, "frame": 1})
     table = table.sort_values(["label", "rank", "_level"], ignore_index=True)
     return table.drop(columns="_level")[list(MODEL_METRICS_COLUMNS)]

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from soundtrack_emotion.exceptions import DataValidationError
+from soundtrack_emotion.metrics import SELECTION_RULE, selection_rank
 from soundtrack_emotion.provenance import DEMO, code_version, corpus_summary
 from soundtrack_emotion.vocabulary import FEATURES, LEVELS, NETWORKS, TARGETS
 
@@ -33,7 +34,7 @@ LEVEL_DESCRIPTIONS = {
 
 METRIC_COLUMNS = (
     "feature", "network", "target", "label", "level", "frame_seconds", "n",
-    "mse", "mae", "r2", "pearson_r", "baseline_mse", "baseline_mae",
+    "mse", "mae", "r2", "pearson_r", "baseline_mse", "baseline_mae", "best_val_loss",
 )  # fmt: skip
 RESULT_COLUMNS = (
     "level", "emotion", "network", "feature", "target", "frame_seconds", "n",
@@ -78,8 +79,9 @@ def _sorted_by(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd.DataFrame:
     """Test-set results in the shape of thesis Tables 5.2-5.4 (network, feature, emotion, MSE,
     MAE), extended with R², Pearson r, the predict-the-training-mean baseline and
-    ``mse_to_baseline`` (< 1 beats the baseline). ``best`` marks the lowest MSE per level and
-    emotion. One row per (level, emotion, network, feature, target), thesis order.
+    ``mse_to_baseline`` (< 1 beats the baseline). ``best`` marks the model chosen for each
+    emotion by ``metrics.SELECTION_RULE`` (on validation, never on these test figures), at
+    every level. One row per (level, emotion, network, feature, target), thesis order.
     """
     missing = [c for c in METRIC_COLUMNS if c not in model_metrics.columns]
     if missing:
@@ -91,14 +93,12 @@ def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd
     for column in RESULT_COLUMNS:
         if column.endswith(("_ci_low", "_ci_high")) and column not in table:
             table = table.assign(**{column: float("nan")})  # tables written before intervals
+    chosen = selection_rank(table.rename(columns={"emotion": "label"})) == 1
     table = table.assign(
         mse_to_baseline=table["mse"] / table["baseline_mse"].where(table["baseline_mse"] > 0),
-        best=False,
+        best=chosen if len(table) else False,
     )
     table = _sorted_by(table, ["level", "emotion", "feature", "network", "target"])
-    if len(table):
-        best_rows = table.groupby(["level", "emotion"], sort=False)["mse"].idxmin().dropna()
-        table.loc[best_rows.astype(int), "best"] = True
     return table[list(RESULT_COLUMNS)]
 
 
@@ -154,7 +154,7 @@ def results_markdown(results_table: pd.DataFrame) -> str:
         "",
         "Thesis Tables 5.2-5.4 (network, feature, emotion, MSE, MAE) extended with R², Pearson r"
         " and the baseline that always predicts the training mean. MSE / baseline < 1 means the"
-        " model beats the baseline. ★ marks the best model per emotion (lowest MSE).",
+        f" model beats the baseline. ★ marks the model chosen per emotion: {SELECTION_RULE}.",
     ]
     shown = _shown(results_table)
     current_level = None
@@ -323,7 +323,7 @@ def _results_section(results_table: pd.DataFrame) -> str:
     parts = [
         "<p>Thesis Tables 5.2-5.4 extended with R², Pearson r and the baseline that always "
         "predicts the training mean; MSE / baseline &lt; 1 beats the baseline. The highlighted row "
-        "(★) is the best model per emotion (lowest MSE).</p>"
+        f"(★) is the model chosen per emotion: {html.escape(SELECTION_RULE)}.</p>"
     ]
     shown = _shown(results_table)
     current_level = None
