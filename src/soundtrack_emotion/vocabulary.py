@@ -16,7 +16,9 @@ FRAME_SECONDS: tuple[int, ...] = (15, 30)
 
 # Model networks (built by pipelines/modelling/architectures.py) and targets: a target is one
 # label, or ``joint``, one model with an output per label.
-NETWORKS: tuple[str, ...] = ("cnn", "lstm", "bilstm", "transformer", "ridge", "mlp")
+NETWORKS: tuple[str, ...] = (
+    "cnn", "lstm", "bilstm", "transformer", "ridge", "mlp", "conv1d",
+)  # fmt: skip
 TARGETS: dict[str, tuple[str, ...]] = {
     **{label: (label,) for label in VAD_LABELS},
     "joint": VAD_LABELS,

@@ -104,12 +104,14 @@ def tiny_networks(modelling_parameters: dict) -> dict:
             "dropout": 0.1,
             "positional_kernel": 3,
         },
-        "mlp": {"hidden_units": 8, "dropout": 0.1, "weight_decay": 0.0001},
-    }
+        "mlp": {"hidden_units": 8, "dropout": 0.1, "weight_decay": 0.0001,
+                "pooling": "statistics"},
+        "conv1d": {"conv_filters": [4], "kernel_size": 3, "dropout": 0.1},
+    }  # fmt: skip
     for name, sizes in tiny.items():
         networks[name]["architecture"] = {
             **sizes,
-            "dense_units": [] if name == "mlp" else [16, 8],
+            "dense_units": [] if name in ("mlp", "conv1d") else [16, 8],
         }
         networks[name]["training"].update(batch_size=8, epochs=3, patience=2)
     return networks

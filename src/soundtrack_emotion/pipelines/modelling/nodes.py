@@ -50,6 +50,7 @@ from soundtrack_emotion.pipelines.modelling.architectures import (
 )
 from soundtrack_emotion.pipelines.modelling.heads import (
     SongValidation,
+    check_alphas,
     clip_vad,
     fit_ridge,
     score_split,
@@ -236,17 +237,29 @@ def fit_domain(
     return reference
 
 
+# Training settings a network may leave out: ``standardise_targets`` (default false, the
+# thesis's setting) trains on labels standardised with the training mean and variance, the
+# inverse inside the saved model; ``weight_decay`` is then relative to the labels' variance.
+_OPTIONAL_TRAINING: dict[str, Any] = {"standardise_targets": False}
+
+
 def _check_training(network: str, training: Mapping[str, Any]) -> None:
     if network in CLOSED_FORM:
         if set(training) != {"alphas"}:
             raise ParameterError(
                 f"training parameters of {network!r} must be ['alphas'], got {sorted(training)}"
             )
+        check_alphas(training["alphas"])
         return
     expected = {"learning_rate", "batch_size", "epochs", "patience"}
-    if set(training) != expected:
+    if not expected <= set(training) <= expected | set(_OPTIONAL_TRAINING):
         raise ParameterError(
-            f"training parameters must be {sorted(expected)}, got {sorted(training)}"
+            f"training parameters must be {sorted(expected)} (optional "
+            f"{sorted(_OPTIONAL_TRAINING)}), got {sorted(training)}"
+        )
+    if not isinstance(training.get("standardise_targets", False), bool):
+        raise ParameterError(
+            f"standardise_targets must be true or false, got {training['standardise_targets']!r}"
         )
     if not training["learning_rate"] > 0:
         raise ParameterError(f"learning_rate must be > 0, got {training['learning_rate']}")
@@ -340,20 +353,11 @@ def train_model(
 
     train, validation = model_input.train, model_input.validation
     if spec.network in CLOSED_FORM:
-        return _fit_closed_form(model_input, feature_normaliser, training, spec=spec)
-    model = build_model(
-        spec.network,
-        frame_shape=train.frame_shape,
-        n_outputs=len(spec.labels),
-        feature_mean=feature_normaliser["mean"],
-        feature_variance=feature_normaliser["variance"],
-        architecture=network["architecture"],
-    )
-    # Start from the predict-the-mean baseline: labels sit near 0.5, and a zero output bias
-    # costs a small network most of its early-stopping budget just to get there.
-    label_means = fit_mean_baseline(model_input)
-    output = model.get_layer("vad")
-    output.bias.assign(np.array([label_means[label] for label in spec.labels], np.float32))
+        return _fit_closed_form(
+            model_input, feature_normaliser, training, network.get("architecture") or {},
+            spec=spec,
+        )  # fmt: skip
+    model = _build_network(model_input, feature_normaliser, network, spec=spec)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]),
         loss="mse",
@@ -414,27 +418,70 @@ def train_model(
     return model, history
 
 
+def _build_network(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    network: Mapping[str, Any],
+    *,
+    spec: ModelSpec,
+) -> keras.Model:
+    """The untrained network, its output starting at the training labels' mean."""
+    label_columns = model_input.train.label_index(spec.labels)
+    labels = model_input.train.labels()[:, label_columns].astype(np.float64)
+    label_mean, label_variance = labels.mean(axis=0), labels.var(axis=0)
+    architecture = dict(network["architecture"])
+    standardise = network["training"].get("standardise_targets", False)
+    if standardise:
+        # A penalty meant for unit-variance targets: scaled to the labels' (the loss is MSE
+        # on the labels), it weighs the same against the data term on any label scale.
+        label_variance = np.maximum(label_variance, keras.config.epsilon())
+        if "weight_decay" in architecture:
+            architecture["weight_decay"] *= float(label_variance.mean())
+    model = build_model(
+        spec.network,
+        frame_shape=model_input.train.frame_shape,
+        n_outputs=len(spec.labels),
+        feature_mean=feature_normaliser["mean"],
+        feature_variance=feature_normaliser["variance"],
+        architecture=architecture,
+        label_mean=label_mean.tolist() if standardise else None,
+        label_variance=label_variance.tolist() if standardise else None,
+    )
+    if not standardise:
+        # Start from the predict-the-mean baseline: labels sit near 0.5, and a zero output bias
+        # costs a small network most of its early-stopping budget just to get there.
+        model.get_layer("vad").bias.assign(label_mean.astype(np.float32))
+    return model
+
+
 def _fit_closed_form(
     model_input: ModelInputs,
     feature_normaliser: Mapping[str, list[float]],
     training: Mapping[str, Any],
+    architecture: Mapping[str, Any],
     *,
     spec: ModelSpec,
 ) -> tuple[keras.Model, pd.DataFrame]:
-    """The ridge head: solved on the training songs, ``alpha`` per label chosen on the
-    validation songs. Its one-row history holds the frame-level losses of the solved model."""
+    """The ridge head: ``alpha`` per label chosen on the validation songs of a fit on the
+    training songs, then refitted on both (``heads.fit_ridge``). Its one-row history holds
+    the losses of the fit on the training songs, whose validation loss made the choice."""
     tic = time.perf_counter()
     train, validation = model_input.train, model_input.validation
-    model, alphas = fit_ridge(
+    unknown = set(architecture) - {"pooling"}
+    if unknown:
+        raise ParameterError(f"architecture of {spec.network!r}: unknown {sorted(unknown)}")
+    fit = fit_ridge(
         train,
         validation,
         spec.labels,
         feature_mean=feature_normaliser["mean"],
         feature_variance=feature_normaliser["variance"],
         alphas=list(training["alphas"]),
+        pooling=architecture.get("pooling", "statistics"),
     )
-    on_train = score_split(model, train, spec.labels)
-    on_validation = score_split(model, validation, spec.labels)
+    model, alphas = fit.model, fit.alphas
+    on_train = score_split(fit.selection_model, train, spec.labels)
+    on_validation = score_split(fit.selection_model, validation, spec.labels)
     history = pd.DataFrame(
         {
             "epoch": [1],
@@ -447,10 +494,12 @@ def _fit_closed_form(
         }
     )
     logger.info(
-        "%s.%s: ridge on %d training songs, alpha %s (song-level val_loss %.5f)",
+        "%s.%s: ridge on %d training + %d validation songs, alpha %s chosen on validation "
+        "(song-level val_loss %.5f before the refit)",
         spec.variant,
         spec.target,
         len(np.unique(train.song_ids())),
+        len(np.unique(validation.song_ids())),
         ", ".join(f"{a:g}" for a in alphas),
         on_validation.song_mse,
     )
