@@ -111,10 +111,13 @@ def bootstrap_intervals(
     seed: int,
     n_resamples: int = BOOTSTRAP_RESAMPLES,
     level: float = CONFIDENCE_LEVEL,
+    groups: np.ndarray | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap ``(low, high)`` of every metric in :data:`METRIC_NAMES`, resampling
-    the pairs (songs) with replacement, seeded. Resamples where a statistic is undefined are
-    left out of its interval; ``(nan, nan)`` when none is defined.
+    the pairs (songs) with replacement, seeded; with ``groups`` (one key per pair, e.g. the
+    artist group the split was made of), whole groups are resampled instead, since songs of
+    one group are not independent. Resamples where a statistic is undefined are left out of
+    its interval; ``(nan, nan)`` when none is defined.
 
     >>> lo, hi = bootstrap_intervals([0.1, 0.4, 0.5, 0.9], [0.2, 0.3, 0.6, 0.8], seed=0)["r2"]
     >>> bool(lo < r2([0.1, 0.4, 0.5, 0.9], [0.2, 0.3, 0.6, 0.8]) <= hi)
@@ -126,7 +129,12 @@ def bootstrap_intervals(
     if n_resamples < 1:
         raise ParameterError(f"n_resamples must be >= 1, got {n_resamples!r}")
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(true), size=(n_resamples, len(true)))
+    if groups is None:
+        draws = list(rng.integers(0, len(true), size=(n_resamples, len(true))))
+    elif len(groups) != len(true):
+        raise ParameterError(f"{len(groups)} group keys for {len(true)} predictions")
+    else:
+        draws = _group_draws(np.asarray(groups), rng, n_resamples)
     scores = np.array([[_METRICS[name](true[i], pred[i]) for name in METRIC_NAMES] for i in draws])
     tail = (1 - level) / 2 * 100
     intervals = {}
@@ -138,6 +146,15 @@ def bootstrap_intervals(
             low, high = np.percentile(values, [tail, 100 - tail])
             intervals[name] = (float(low), float(high))
     return intervals
+
+
+def _group_draws(groups: np.ndarray, rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    """``n`` index arrays, each the members of as many groups as there are, drawn with
+    replacement."""
+    _, inverse = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
+    picks = rng.integers(0, len(members), size=(n, len(members)))
+    return [np.concatenate([members[g] for g in row]) for row in picks]
 
 
 # ------------------------------------------------------------------------------ model choice

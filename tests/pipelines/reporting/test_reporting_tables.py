@@ -163,3 +163,24 @@ def test_html_report_embeds_the_images_it_is_given(model_metrics):
     assert image.size == (12, 8) and image.getpixel((0, 0)) == (255, 0, 0)
     assert "No trained models yet" in page
     assert '<td class="text">train</td><td class="">8</td>' in page
+
+
+def test_html_report_shows_the_grouped_cross_validation(model_metrics):
+    table = build_results_table(model_metrics, levels=["song"])
+    cv = pd.DataFrame(
+        [
+            {"feature": "mfcc", "network": "ridge", "target": "valence", "label": "valence",
+             "folds": 5, "repeats": 5, "n_songs": 150, "n_groups": 60, "r2": 0.21,
+             "r2_mean": 0.2, "r2_sd": 0.03, "pearson_r_mean": 0.5, "ccc_mean": 0.4,
+             "r2_ci_low": 0.1, "r2_ci_high": 0.3, "baseline_r2": -0.01, "note": ""},
+            {"feature": "mfcc", "network": "lstm", "target": "valence", "label": "valence",
+             "folds": 5, "repeats": 5, "n_songs": 150, "n_groups": 0, "r2": np.nan,
+             "r2_mean": np.nan, "r2_sd": np.nan, "pearson_r_mean": np.nan,
+             "ccc_mean": np.nan, "r2_ci_low": np.nan, "r2_ci_high": np.nan,
+             "baseline_r2": np.nan, "note": "not cross-validated: costly"},
+        ]
+    )  # fmt: skip
+    page = build_html_report(table, {}, title="t", cv_metrics=cv)
+    assert "Grouped cross-validation" in page and "5 x 5 folds, 150 songs" in page
+    assert "[0.100, 0.300]" in page and "not cross-validated: costly" in page
+    assert "Grouped cross-validation" not in build_html_report(table, {}, title="t")

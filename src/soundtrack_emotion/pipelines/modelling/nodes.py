@@ -55,6 +55,11 @@ from soundtrack_emotion.pipelines.modelling.heads import (
     fit_ridge,
     score_split,
 )
+from soundtrack_emotion.pipelines.modelling.validation import (
+    CV_COLUMNS,
+    cross_validate,
+    song_groups,
+)
 from soundtrack_emotion.provenance import (
     corpus_fingerprint,
     stale_reason,
@@ -507,7 +512,12 @@ def _fit_closed_form(
 
 
 def predict_test_split(
-    model: keras.Model, model_input: ModelInputs, batch_size: int, *, spec: ModelSpec
+    model: keras.Model,
+    model_input: ModelInputs,
+    batch_size: int,
+    soundtracks: pd.DataFrame | None = None,
+    *,
+    spec: ModelSpec,
 ) -> pd.DataFrame:
     """Predict every test frame, shard by shard in batches of ``batch_size`` (bounded memory).
 
@@ -515,7 +525,7 @@ def predict_test_split(
 
     Returns:
         Long format, one row per frame and label: ``song_id, frame_index, label, true,
-        predicted``.
+        predicted``, and ``group`` (:func:`song_groups` of ``soundtracks``) when given.
     """
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ParameterError(f"prediction_batch_size must be an integer >= 1, got {batch_size!r}")
@@ -544,9 +554,35 @@ def predict_test_split(
                 )
             )
     predictions = pd.concat(parts, ignore_index=True)
+    if soundtracks is not None:
+        groups = song_groups(soundtracks)
+        predictions["group"] = predictions["song_id"].map(groups)
+        unknown = predictions.loc[predictions["group"].isna(), "song_id"].unique()
+        if len(unknown):
+            raise DataValidationError(f"test songs {list(unknown[:5])} are not in soundtracks")
     if not np.isfinite(predictions["predicted"]).all():
         raise DataValidationError(f"{spec.variant}.{spec.target} predicted non-finite values")
     return predictions.sort_values(["label", "song_id", "frame_index"], ignore_index=True)
+
+
+def cross_validate_model(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    network: Mapping[str, Any],
+    soundtracks: pd.DataFrame,
+    seed: int,
+    *,
+    evaluation: str,
+    cross_validation: Mapping[str, Any],
+    spec: ModelSpec,
+) -> pd.DataFrame:
+    """``validation.cross_validate`` of ``spec``'s model: repeated artist-grouped K-fold over
+    the training and validation songs (``CV_COLUMNS``; empty for ``holdout``)."""
+    return cross_validate(
+        model_input, feature_normaliser, network, soundtracks, evaluation=evaluation,
+        cross_validation=cross_validation, seed=seed, feature=spec.feature,
+        network_name=spec.network, labels=spec.labels, target=spec.target,
+    )  # fmt: skip
 
 
 def record_provenance(
@@ -588,31 +624,38 @@ def evaluate_model(
     model_input: ModelInputs | None = None,
     seed: int = 0,
     provenance: Mapping[str, Any] | None = None,
+    cv_metrics: pd.DataFrame | None = None,
     # Last: Kedro's typed-parameter check pairs node inputs with the arguments in order.
     spec: ModelSpec,
 ) -> dict[str, Any]:
     """Score the test predictions per label at frame level and at song level (a song's
     prediction is the mean of its frames'), next to the training-mean baseline, with 95 %
-    bootstrap intervals over songs (seeded) at song level. The model's song-level MSE on
-    its training and validation splits shows how far it generalises (the gap; ``None``
-    without ``model`` and ``model_input``).
+    bootstrap intervals (seeded) at song level: over the songs' groups where the predictions
+    carry a ``group`` column (the artist groups the split was drawn in), else over songs.
+    The model's song-level MSE on its training and validation splits shows how far it
+    generalises (the gap; ``None`` without ``model`` and ``model_input``).
 
     Returns:
         A JSON-ready report: the model's identity, its training summary, the baseline means,
-        one metrics row per (label, level) (undefined statistics are ``None``) and its
-        ``provenance`` (:func:`record_provenance`).
+        one metrics row per (label, level) (undefined statistics are ``None``), its
+        ``provenance`` (:func:`record_provenance`) and ``cross_validation``, the rows of
+        ``cv_metrics`` (:func:`cross_validate_model`; empty in holdout mode).
     """
     rows = []
     for label in spec.labels:
         frames = test_predictions[test_predictions["label"] == label]
         songs = frames.groupby("song_id", sort=True)[["true", "predicted"]].mean()
+        groups = (
+            frames.groupby("song_id", sort=True)["group"].first().to_numpy()
+            if "group" in frames else None
+        )  # fmt: skip
         for level, table in zip(LEVELS, (frames, songs), strict=True):
             true = table["true"].to_numpy()
             predicted = table["predicted"].to_numpy()
             model_scores = regression_metrics(true, predicted)
             baseline_scores = regression_metrics(true, np.full(len(true), mean_baseline[label]))
             intervals = (
-                bootstrap_intervals(true, predicted, seed=seed)
+                bootstrap_intervals(true, predicted, seed=seed, groups=groups)
                 if level == "song"
                 else dict.fromkeys(METRIC_NAMES, (math.nan, math.nan))
             )
@@ -655,7 +698,42 @@ def evaluate_model(
         "baseline": {label: float(mean_baseline[label]) for label in spec.labels},
         "metrics": rows,
         "provenance": dict(provenance) if provenance is not None else None,
+        "cross_validation": _json_records(cv_metrics),
     }
+
+
+def _json_records(table: pd.DataFrame | None) -> list[dict[str, Any]]:
+    if table is None or table.empty:
+        return []
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+             for k, v in row.items()} for row in table.to_dict("records")]  # fmt: skip
+
+
+def collect_cv_metrics(
+    model_metrics: pd.DataFrame,
+    metric_files: Mapping[str, Callable[[], Mapping[str, Any]]],
+    *reports: Mapping[str, Any] | None,
+) -> pd.DataFrame:
+    """``cv_metrics``: the cross-validation rows (``CV_COLUMNS``) of every model in
+    ``model_metrics`` (the current ones), from its latest report: this run's ``reports`` or
+    the files of the metrics folder (``metric_files``, as :func:`collect_model_metrics`)."""
+    latest: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for _, load in sorted(metric_files.items()):
+        report = load()
+        if isinstance(report, Mapping) and {"feature", "network", "target"} <= set(report):
+            latest[_model_of(report)] = report
+    for report in reports:
+        if isinstance(report, Mapping):
+            latest[_model_of(report)] = report
+    current = set(map(tuple, model_metrics[["feature", "network", "target"]].to_numpy()))
+    rows = [row for model, report in sorted(latest.items()) if model in current
+            for row in report.get("cross_validation") or []]  # fmt: skip
+    table = pd.DataFrame(rows, columns=list(CV_COLUMNS))
+    text = ["feature", "network", "target", "label", "note"]
+    numeric = [c for c in CV_COLUMNS if c not in text]
+    table[numeric] = table[numeric].astype(np.float64)
+    table[text] = table[text].fillna("").astype(str)
+    return table.sort_values(["label", "feature", "network", "target"], ignore_index=True)
 
 
 def _stopping_loss(history: pd.DataFrame) -> pd.Series:

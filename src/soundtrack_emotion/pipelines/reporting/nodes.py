@@ -348,6 +348,44 @@ def _results_section(results_table: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
+_CV_SHOWN = {"r2": "R² (pooled)", "r2_ci": "R² 95 % CI (groups)", "r2_mean": "R² mean",
+             "r2_sd": "R² sd", "pearson_r_mean": "Pearson r mean", "ccc_mean": "CCC mean",
+             "baseline_r2": "Baseline R²"}  # fmt: skip
+
+
+def _cv_section(cv_metrics: pd.DataFrame) -> str:
+    """One table per emotion: each model's out-of-fold figures over the training and
+    validation songs, or why it was not cross-validated."""
+    first = cv_metrics.iloc[0]
+    parts = [
+        f"<p>Repeated artist-grouped cross-validation over the training and validation songs "
+        f"({int(first['repeats'])} x {int(first['folds'])} folds, {int(first['n_songs'])} "
+        "songs; the test split is not used): whole artist groups are held out, the ridge's "
+        "alpha is chosen by an inner grouped K-fold of each outer training part. R² (pooled) "
+        "scores the out-of-fold predictions of all repeats together, with a 95 % bootstrap "
+        "interval that resamples artist groups; mean and sd are over repeats. Figures of one "
+        "small test split move a lot with the split; these move less.</p>"
+    ]
+    table = _sorted_by(cv_metrics.copy(), ["label", "feature", "network", "target"])
+    for label, rows in table.groupby("label", sort=False):
+        cells = []
+        for _, row in rows.iterrows():
+            name = [display_name(str(row["network"])), display_name(str(row["feature"]))]
+            if row["note"]:
+                cells.append([*name, str(row["note"]), *[""] * (len(_CV_SHOWN) - 1)])
+                continue
+            values = []
+            for column in _CV_SHOWN:
+                if column == "r2_ci":
+                    values.append(f"[{row['r2_ci_low']:.3f}, {row['r2_ci_high']:.3f}]")
+                else:
+                    values.append("n/a" if pd.isna(row[column]) else f"{row[column]:.3f}")
+            cells.append([*name, *values])
+        parts.append(f"<h4>{html.escape(str(label).capitalize())}</h4>")
+        parts.append(_html_table(["Network", "Feature", *_CV_SHOWN.values()], cells))
+    return "\n".join(parts)
+
+
 def describe_report(
     model_metrics: pd.DataFrame,
     stale_models: pd.DataFrame,
@@ -426,16 +464,20 @@ def build_html_report(
     *,
     title: str,
     context: Mapping[str, Any] | None = None,
+    cv_metrics: pd.DataFrame | None = None,
     **figures: Any,
 ) -> str:
-    """One self-contained HTML page: the dataset report's counts, the results tables and every
-    figure embedded as a base64 PNG (no external file, script or stylesheet).
+    """One self-contained HTML page: the dataset report's counts, the results tables, the
+    grouped cross-validation (``cv_metrics``, when there is any) and every figure embedded as
+    a base64 PNG (no external file, script or stylesheet).
 
     ``figures``: catalog name -> loaded PNG (PIL image) or folder of them (name -> loader)."""
     sections: list[tuple[str, str, str]] = [
         *([("provenance", "About this report", _context_section(context))] if context else []),
         ("dataset", "Dataset", _dataset_section(dataset_report)),
         ("results", "Results", _results_section(results_table)),
+        *([("cross_validation", "Grouped cross-validation", _cv_section(cv_metrics))]
+          if cv_metrics is not None and len(cv_metrics) else []),
     ]
     for name, figure in figures.items():
         heading, caption = FIGURE_SECTIONS.get(name, (name.replace("_", " ").capitalize(), ""))
