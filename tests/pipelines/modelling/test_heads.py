@@ -215,3 +215,24 @@ def test_model_metrics_rank_models_by_validation_loss_whatever_their_test_r2():
     assert valence["network"].tolist() == ["ridge", "ridge", "cnn", "cnn"]
     assert valence["level"].tolist() == ["song", "frame", "song", "frame"]
     assert isinstance(table, pd.DataFrame) and table["rank"].dtype == np.int64
+
+
+def test_a_seed_ensemble_is_one_saved_model_averaging_its_members(tiny_networks, tmp_path):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s", frames_per_song=4)
+    tiny_networks["mlp"]["training"].update(epochs=2, patience=1)
+    spec = ModelSpec("mfcc", "mlp", "valence")
+    normaliser = fit_feature_normaliser(corpus.inputs)
+    args = (corpus.inputs, normaliser, tiny_networks["mlp"])
+    members = [train_model(*args, seed, str(tmp_path), spec=spec)[0] for seed in (1, 2)]
+    frames = corpus.frames["test"]
+    expected = np.mean([m.predict_on_batch(frames) for m in members], axis=0)
+    ensemble, history = train_model(*args, 9, str(tmp_path), seeds=[1, 2], spec=spec)
+    np.testing.assert_allclose(ensemble.predict_on_batch(frames), expected, rtol=1e-5)
+    assert {"member_1_val_song_loss", "member_2_val_song_loss"} <= set(history.columns)
+    report = _report(corpus, ensemble, history, spec)
+    kept = score_split(ensemble, corpus.inputs.validation, spec.labels).song_mse
+    assert report["training"]["best_val_loss"] == pytest.approx(kept, rel=1e-5)
+    assert set(report["training"]["members"]) == {"1", "2"}
+    dataset = TensorFlowModelDataset(filepath=str(tmp_path / "ensemble.keras"))
+    dataset.save(ensemble)  # one .keras file, built-in layers: loads with safe_mode=True
+    np.testing.assert_allclose(dataset.load().predict_on_batch(frames), expected, rtol=1e-5)

@@ -12,7 +12,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from keras import layers
 from tqdm.auto import tqdm
 
 from soundtrack_emotion.datasets import FrameSplit, ModelInputs
@@ -333,6 +334,7 @@ def train_model(
     seed: int,
     tensorboard_dir: str,
     *,
+    seeds: Sequence[int] = (),
     spec: ModelSpec,
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Train ``spec``'s network on the training split ``[n, T, F] -> [n, k]``.
@@ -345,30 +347,81 @@ def train_model(
     CPU give the same model. TensorBoard logs go to ``{tensorboard_dir}/{variant}/{target}``
     (replaced on each run).
 
+    With two or more ``seeds`` (``modelling.seeds``), a gradient-trained network is a **seed
+    ensemble**: one member trained per seed, their outputs averaged in one saved model
+    (:func:`average_members`), so inference, MLflow and the model choice treat it as one.
+
     Returns:
         The trained model, and its history (one row per epoch: ``HISTORY_COLUMNS``; a single
-        row for the ridge head).
+        row for the ridge head; for an ensemble the members' mean per epoch and each member's
+        ``member_{seed}_val_song_loss``).
     """
     training = network["training"]
     _check_training(spec.network, training)
     # free_memory=False: no gc.collect(), which costs ~0.4 s per model in a long run.
     keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-
-    train, validation = model_input.train, model_input.validation
     if spec.network in CLOSED_FORM:
         return _fit_closed_form(
             model_input, feature_normaliser, training, network.get("architecture") or {},
             spec=spec,
         )  # fmt: skip
+    members = [int(s) for s in dict.fromkeys(seeds)] or [seed]
+    trained = [
+        _train_network(model_input, feature_normaliser, network, member, tensorboard_dir,
+                       spec=spec, log_name=f"seed_{member}" if len(members) > 1 else "")
+        for member in members
+    ]  # fmt: skip
+    if len(trained) == 1:
+        return trained[0]
+    ensemble = average_members([model for model, _ in trained], name=ENSEMBLE_NAME)
+    return ensemble, _ensemble_history([h for _, h in trained], members)
+
+
+ENSEMBLE_NAME = "seed_ensemble"
+
+
+def average_members(members: Sequence[keras.Model], *, name: str) -> keras.Model:
+    """One model ``[b, T, F] -> [b, k]`` whose output is the mean of ``members``' outputs
+    (built-in layers only: it loads with ``safe_mode=True``)."""
+    frames = keras.Input(shape=tuple(members[0].inputs[0].shape[1:]), name="frames")
+    for i, member in enumerate(members):
+        member.name = f"member_{i}"
+    outputs = [member(frames) for member in members]
+    return keras.Model(frames, layers.Average(name="vad")(outputs), name=name)
+
+
+def _ensemble_history(histories: Sequence[pd.DataFrame], seeds: Sequence[int]) -> pd.DataFrame:
+    """The members' mean per epoch (over the members still training), and each member's
+    song-level validation loss."""
+    mean = pd.concat(histories).groupby("epoch", as_index=False).mean()
+    for seed, history in zip(seeds, histories, strict=True):
+        losses = history.set_index("epoch")["val_song_loss"]
+        mean[f"member_{seed}_val_song_loss"] = mean["epoch"].map(losses)
+    return mean
+
+
+def _train_network(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    network: Mapping[str, Any],
+    seed: int,
+    tensorboard_dir: str,
+    *,
+    spec: ModelSpec,
+    log_name: str = "",
+) -> tuple[keras.Model, pd.DataFrame]:
+    """One gradient-trained network, seeded (see :func:`train_model`)."""
+    training = network["training"]
+    keras.utils.set_random_seed(seed)
+    train, validation = model_input.train, model_input.validation
     model = _build_network(model_input, feature_normaliser, network, spec=spec)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]),
         loss="mse",
         metrics=["mae"],
     )
-    log_dir = resolve_path(tensorboard_dir) / spec.variant / spec.target  # root-relative
+    log_dir = resolve_path(tensorboard_dir) / spec.variant / spec.target / log_name
     shutil.rmtree(log_dir, ignore_errors=True)
     epoch_log = _EpochLog(f"{spec.variant}.{spec.target}", training["epochs"])
     batch_size = training["batch_size"]
@@ -674,6 +727,7 @@ def evaluate_model(
                 }
             )
     best = int(_stopping_loss(history).idxmin())
+    best_val_loss = float(_stopping_loss(history).iloc[best])
     fit_losses: dict[str, float | None] = {"train_song_loss": None, "val_song_loss": None}
     if model is not None and model_input is not None:
         fit_losses = {
@@ -681,6 +735,13 @@ def evaluate_model(
             for split in ("train", "validation")
         }
         fit_losses["val_song_loss"] = fit_losses.pop("validation_song_loss")
+    members = {
+        column.removeprefix("member_").removesuffix("_val_song_loss"): float(history[column].min())
+        for column in history.columns if column.startswith("member_")
+    }  # fmt: skip
+    if members and fit_losses["val_song_loss"] is not None:
+        # The ensemble is chosen on its own validation loss, not its members' mean curve's.
+        best_val_loss = float(fit_losses["val_song_loss"])
     return {
         "feature": spec.feature,
         "network": spec.network,
@@ -690,7 +751,10 @@ def evaluate_model(
         "training": {
             "epochs": len(history),
             "best_epoch": int(history["epoch"].iloc[best]),
-            "best_val_loss": float(_stopping_loss(history).iloc[best]),
+            "best_val_loss": best_val_loss,
+            # A seed ensemble's members (seed -> best song-level validation loss): the spread
+            # of single seeds next to the ensemble's ``best_val_loss``.
+            **({"members": members} if members else {}),
             "train_seconds": float(history["seconds"].sum()),
             # Song-level MSE of the kept model on the data it was fitted and stopped on.
             **fit_losses,

@@ -52,6 +52,7 @@ ALL_TARGETS: tuple[str, ...] = tuple(TARGETS)
 _PARAMETERS = {
     "params:frame_seconds": "params:modelling.frame_seconds",
     "params:seed": "params:modelling.seed",
+    "params:seeds": "params:modelling.seeds",
     "params:tensorboard_dir": "params:modelling.tensorboard_dir",
     "params:prediction_batch_size": "params:modelling.prediction_batch_size",
     "params:feature_extraction": "params:feature_extraction",
@@ -100,13 +101,14 @@ def _model_template(spec: ModelSpec) -> Pipeline:
             ),
             node(
                 _bind(train_model, spec),
-                inputs=[
-                    "model_input",
-                    "feature_normaliser",
-                    "params:network",
-                    "params:seed",
-                    "params:tensorboard_dir",
-                ],
+                inputs={
+                    "model_input": "model_input",
+                    "feature_normaliser": "feature_normaliser",
+                    "network": "params:network",
+                    "seed": "params:seed",
+                    "tensorboard_dir": "params:tensorboard_dir",
+                    "seeds": "params:seeds",
+                },
                 outputs=["model", "history"],
                 name="train_model",
             ),

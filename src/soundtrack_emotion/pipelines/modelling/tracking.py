@@ -120,6 +120,8 @@ def _metric_values(evaluation: Mapping[str, Any]) -> dict[str, float]:
                     "r2_ci_high"):  # fmt: skip
             if row.get(key) is not None:
                 values[f"cv_{row['label']}_{key}"] = float(row[key])
+    for seed, loss in (evaluation["training"].get("members") or {}).items():
+        values[f"member_{seed}_best_val_loss"] = float(loss)
     for key in ("best_val_loss", "train_song_loss", "val_song_loss", "train_seconds"):
         if evaluation["training"].get(key) is not None:
             values[key] = float(evaluation["training"][key])
