@@ -12,6 +12,11 @@ grouped by artist), hyper-parameters are the shipped ones, chosen on validation.
     nice python benchmarks/real_music.py                  # ../shared/real_music_dev
     nice python benchmarks/real_music.py --dev /data/emotify --params "modelling.seed=7"
 
+``--networks ridge,mlp`` trains only those networks (``modelling_all --namespaces``, on the
+features and model inputs of an earlier full run in the same ``--workdir``): a quick loop
+for the light heads. Both print ``cv_metrics`` too: the grouped cross-validation over the
+training and validation songs (``modelling.evaluation``).
+
 It exits 0 with a note when the dev set is absent (a fresh clone has no ``../shared``).
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -60,6 +66,60 @@ def run_chain(workdir: Path, params: str | None) -> float:
     return time.perf_counter() - tic
 
 
+def run_networks(workdir: Path, networks: list[str], params: str | None) -> float:
+    """Train only ``networks`` (every offline feature family and label) in ``workdir``."""
+    from soundtrack_emotion.core.families import OFFLINE_FEATURES
+    from soundtrack_emotion.core.vocabulary import VAD_LABELS
+
+    namespaces = ",".join(
+        f"{f}_{n}.{label}" for f in OFFLINE_FEATURES for n in networks for label in VAD_LABELS
+    )
+    command = [sys.executable, "-m", "kedro", "run", "--pipelines=modelling_all",
+               f"--namespaces={namespaces}"]  # fmt: skip
+    if params:
+        command.append(f"--params={params}")
+    tic = time.perf_counter()
+    subprocess.run(command, cwd=workdir, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return time.perf_counter() - tic
+
+
+def collected_metrics(workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``model_metrics`` and ``cv_metrics`` of every current report in ``workdir``'s metrics
+    folder (what the modelling pipeline's collection nodes make)."""
+    import yaml
+
+    from soundtrack_emotion.pipelines.modelling.nodes import (
+        collect_cv_metrics,
+        collect_model_metrics,
+    )
+
+    folder = workdir / "data" / "08_reporting" / "metrics"
+    files = {str(p.relative_to(folder).with_suffix("")): (lambda p=p: json.loads(p.read_text()))
+             for p in sorted(folder.rglob("*.json"))}  # fmt: skip
+    soundtracks = pd.read_parquet(workdir / "data" / "03_primary" / "soundtracks.parquet")
+    conf = workdir / "conf" / "base" / "parameters_feature_extraction.yml"
+    extraction = yaml.safe_load(conf.read_text())["feature_extraction"]
+    model_metrics, _ = collect_model_metrics(files, soundtracks, extraction)
+    return model_metrics, collect_cv_metrics(model_metrics, files)
+
+
+def cv_table(cv_metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variant, label): pooled out-of-fold R² [group CI], mean ± sd over
+    repeats, r and CCC."""
+    cv = cv_metrics[cv_metrics["note"] == ""].copy()
+    cv["variant"] = cv["feature"] + "_" + cv["network"] + "." + cv["target"]
+    cv["R² pooled [95% CI]"] = [
+        f"{r:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+        for r, lo, hi in zip(cv["r2"], cv["r2_ci_low"], cv["r2_ci_high"], strict=True)
+    ]
+    cv["R² mean ± sd"] = [f"{m:+.3f} ± {s:.3f}" for m, s in zip(cv["r2_mean"], cv["r2_sd"],
+                                                                 strict=True)]  # fmt: skip
+    columns = {"label": "label", "variant": "variant", "R² pooled [95% CI]": "R² pooled [95% CI]",
+               "R² mean ± sd": "R² mean ± sd", "pearson_r_mean": "r", "ccc_mean": "CCC",
+               "baseline_r2": "baseline R²"}  # fmt: skip
+    return cv[list(columns)].rename(columns=columns).round(4)
+
+
 def song_table(metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per (variant, label): song-level test R² [95 % CI], the baseline's R², and the
     song-level MSE on train and validation."""
@@ -92,6 +152,9 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--params", default=None, help="extra `kedro run --params`")
     parser.add_argument(
+        "--networks", default=None, help="only these networks (comma-separated), e.g. ridge,mlp"
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="print the last run's table, run nothing"
     )
     args = parser.parse_args()
@@ -102,8 +165,15 @@ def main() -> int:
     seconds = None
     if not args.report_only:
         scratch_project(args.workdir, labels)
-        seconds = run_chain(args.workdir, args.params)
-    metrics = pd.read_parquet(args.workdir / "data" / "08_reporting" / "model_metrics.parquet")
+        if args.networks:
+            seconds = run_networks(args.workdir, args.networks.split(","), args.params)
+        else:
+            seconds = run_chain(args.workdir, args.params)
+    metrics, cv_metrics = collected_metrics(args.workdir)
+    if args.networks:
+        keep = metrics["network"].isin(args.networks.split(","))
+        metrics, cv_metrics = metrics[keep], cv_metrics[cv_metrics["network"].isin(
+            args.networks.split(","))]  # fmt: skip
     table = song_table(metrics)
     print(f"\nreal_music_dev ({args.dev}), {dt.date.today()}, song level, test split")
     if seconds is not None:
@@ -112,6 +182,11 @@ def main() -> int:
         for label, rows in table.groupby("label", sort=False):
             print(f"\n{label}")
             print(rows.drop(columns="label").to_string(index=False))
+        if len(cv_metrics):
+            print("\ngrouped cross-validation over the training and validation songs (cv_metrics)")
+            for label, rows in cv_table(cv_metrics).groupby("label", sort=False):
+                print(f"\n{label}")
+                print(rows.drop(columns="label").to_string(index=False))
     return 0
 
 

@@ -1,8 +1,9 @@
 """The regression networks: the thesis's CNN and LSTM (section 4.2) and, beyond it, a BiLSTM
 and a small Transformer encoder (its future work, chapter 6), and two heads for small real
 corpora and pooled pretrained embeddings: ``ridge`` (a linear model on the statistics-pooled
-frame, solved in closed form, see ``modelling.heads``) and ``mlp`` (one regularised hidden layer
-on the same pooled statistics).
+frame, solved in closed form, see ``modelling.heads``), ``mlp`` (one regularised hidden layer
+on the same pooled statistics) and ``conv1d`` (convolutions over time for embedding families,
+whose feature axis has no order; the thesis's CNN convolves over the (time, MFCC) plane).
 
 Every model maps a batch of frames ``[b, T, F]`` (T time steps of F features: (323, 13) for 15 s
 of MFCC, (15, 128) for 15 s of VGGish) to ``[b, n_outputs]`` VAD values. It starts with a
@@ -88,20 +89,49 @@ def statistics_pooling(frames: Any) -> Any:
     return layers.Concatenate(name="pooled_statistics")([mean, variance])
 
 
-def _ridge_body(frames: Any) -> Any:
-    """The pooled statistics; the linear output layer is solved, not trained."""
+# How a frame [b, T, F] becomes one vector: each feature's mean and variance over time
+# ([b, 2F]), or its mean alone ([b, F]; averaged over a song's frames by the song-level
+# scoring, this is the song's mean embedding: fewer inputs than songs on a small corpus).
+POOLINGS: tuple[str, ...] = ("statistics", "mean")
+
+
+def pool_frames(frames: Any, *, pooling: str) -> Any:
+    """[b, T, F] -> [b, 2F] (``statistics``) or [b, F] (``mean``)."""
+    if pooling not in POOLINGS:
+        raise ParameterError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
+    if pooling == "mean":
+        return layers.GlobalAveragePooling1D(name="time_mean")(frames)
     return statistics_pooling(frames)
 
 
-def _mlp_body(frames: Any, *, hidden_units: int, dropout: float, weight_decay: float) -> Any:
-    """Pooled statistics -> dropout -> one ReLU layer with L2 weight decay -> dropout."""
-    x = layers.Dropout(dropout)(statistics_pooling(frames))
+def _ridge_body(frames: Any, *, pooling: str) -> Any:
+    """The pooled frame; the linear output layer is solved, not trained."""
+    return pool_frames(frames, pooling=pooling)
+
+
+def _mlp_body(
+    frames: Any, *, hidden_units: int, dropout: float, weight_decay: float, pooling: str
+) -> Any:
+    """Pooled frame -> dropout -> one ReLU layer with L2 weight decay -> dropout."""
+    x = layers.Dropout(dropout)(pool_frames(frames, pooling=pooling))
     x = layers.Dense(
         hidden_units,
         activation="relu",
         kernel_regularizer=keras.regularizers.L2(weight_decay),
         name="hidden",
     )(x)
+    return layers.Dropout(dropout)(x)
+
+
+def _conv1d_body(
+    frames: Any, *, conv_filters: Sequence[int], kernel_size: int, dropout: float
+) -> Any:
+    """Conv1D blocks over time (the F embedding units are the channels: they have no order to
+    convolve across), then the mean over time and dropout."""
+    x = frames
+    for filters in conv_filters:
+        x = layers.Conv1D(filters, kernel_size, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling1D(name="time_mean")(x)
     return layers.Dropout(dropout)(x)
 
 
@@ -112,6 +142,7 @@ BODIES: dict[str, Callable[..., Any]] = {
     "transformer": _transformer_body,
     "ridge": _ridge_body,
     "mlp": _mlp_body,
+    "conv1d": _conv1d_body,
 }
 # Networks whose output layer is solved in closed form rather than trained by gradient descent
 # (built by ``modelling.heads``, not :func:`build_model`).
@@ -136,7 +167,11 @@ def _check_architecture(network: str, architecture: Mapping[str, Any]) -> dict[s
         )
     for name, value in architecture.items():
         values = value if isinstance(value, Sequence) else [value]
-        if name == "dropout":
+        if name == "pooling":
+            if value not in POOLINGS:
+                raise ParameterError(f"{network}.pooling must be one of {list(POOLINGS)}, "
+                                     f"got {value!r}")  # fmt: skip
+        elif name == "dropout":
             if not 0.0 <= value < 1.0:
                 raise ParameterError(f"{network}.dropout must be in [0, 1), got {value}")
         elif name == "weight_decay":
@@ -155,6 +190,8 @@ def build_model(
     feature_mean: Sequence[float],
     feature_variance: Sequence[float],
     architecture: Mapping[str, Any],
+    label_mean: Sequence[float] | None = None,
+    label_variance: Sequence[float] | None = None,
 ) -> keras.Model:
     """Build an uncompiled regressor ``[b, T, F] -> [b, n_outputs]``.
 
@@ -165,6 +202,9 @@ def build_model(
         feature_mean, feature_variance: ``[F]`` training statistics for the input normaliser.
         architecture: the network's sizes (``parameters_modelling.yml``), ``dense_units``
             included.
+        label_mean, label_variance: ``[n_outputs]`` training label statistics: given, the
+            network predicts standardised labels (layer ``standardised_vad``) and its last
+            layer, ``vad``, maps them back, so the saved model outputs labels as any other.
     """
     if network not in BODIES:
         raise ParameterError(f"unknown network {network!r}; known: {list(NETWORKS)}")
@@ -188,5 +228,16 @@ def build_model(
     x = BODIES[network](x, **sizes)
     for units in dense_units:
         x = layers.Dense(units, activation="relu")(x)
-    outputs = layers.Dense(n_outputs, name="vad")(x)
+    if label_mean is None or label_variance is None:
+        return keras.Model(frames, layers.Dense(n_outputs, name="vad")(x), name=network)
+    if len(label_mean) != n_outputs or len(label_variance) != n_outputs:
+        raise ParameterError(f"label standardisation needs {n_outputs} means and variances")
+    standardised = layers.Dense(n_outputs, name="standardised_vad")(x)
+    outputs = layers.Normalization(
+        axis=-1,
+        mean=np.asarray(label_mean, dtype=np.float32),
+        variance=np.asarray(label_variance, dtype=np.float32),
+        invert=True,
+        name="vad",
+    )(standardised)
     return keras.Model(frames, outputs, name=network)

@@ -10,6 +10,7 @@ than an arbitrary number, so a table never claims a score that was not measured.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from soundtrack_emotion.exceptions import ParameterError
 
@@ -110,10 +111,13 @@ def bootstrap_intervals(
     seed: int,
     n_resamples: int = BOOTSTRAP_RESAMPLES,
     level: float = CONFIDENCE_LEVEL,
+    groups: np.ndarray | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap ``(low, high)`` of every metric in :data:`METRIC_NAMES`, resampling
-    the pairs (songs) with replacement, seeded. Resamples where a statistic is undefined are
-    left out of its interval; ``(nan, nan)`` when none is defined.
+    the pairs (songs) with replacement, seeded; with ``groups`` (one key per pair, e.g. the
+    artist group the split was made of), whole groups are resampled instead, since songs of
+    one group are not independent. Resamples where a statistic is undefined are left out of
+    its interval; ``(nan, nan)`` when none is defined.
 
     >>> lo, hi = bootstrap_intervals([0.1, 0.4, 0.5, 0.9], [0.2, 0.3, 0.6, 0.8], seed=0)["r2"]
     >>> bool(lo < r2([0.1, 0.4, 0.5, 0.9], [0.2, 0.3, 0.6, 0.8]) <= hi)
@@ -125,7 +129,12 @@ def bootstrap_intervals(
     if n_resamples < 1:
         raise ParameterError(f"n_resamples must be >= 1, got {n_resamples!r}")
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(true), size=(n_resamples, len(true)))
+    if groups is None:
+        draws = list(rng.integers(0, len(true), size=(n_resamples, len(true))))
+    elif len(groups) != len(true):
+        raise ParameterError(f"{len(groups)} group keys for {len(true)} predictions")
+    else:
+        draws = _group_draws(np.asarray(groups), rng, n_resamples)
     scores = np.array([[_METRICS[name](true[i], pred[i]) for name in METRIC_NAMES] for i in draws])
     tail = (1 - level) / 2 * 100
     intervals = {}
@@ -137,3 +146,55 @@ def bootstrap_intervals(
             low, high = np.percentile(values, [tail, 100 - tail])
             intervals[name] = (float(low), float(high))
     return intervals
+
+
+def _group_draws(groups: np.ndarray, rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    """``n`` index arrays, each the members of as many groups as there are, drawn with
+    replacement."""
+    _, inverse = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
+    picks = rng.integers(0, len(members), size=(n, len(members)))
+    return [np.concatenate([members[g] for g in row]) for row in picks]
+
+
+# ------------------------------------------------------------------------------ model choice
+
+# The one rule that picks "the best model" of a label everywhere (model_metrics' rank, the
+# report's mark, the run summary, inference.model=best). Song-level validation MSE ranks the
+# models of one label exactly as song-level validation R² does (the same validation songs, so
+# the same variance); every model has it, and the test split is scored only after the choice.
+SELECTION_COLUMN = "best_val_loss"
+SELECTION_RULE = (
+    "the lowest song-level validation MSE (equivalently the highest song-level validation R²), "
+    "among the models trained on that label alone (a joint model only where none is); the test "
+    "split is scored after the choice and never takes part in it"
+)
+_SELECTION_KEY = ("feature", "network", "target")
+
+
+def selection_rank(table: pd.DataFrame) -> pd.Series:
+    """Rank of each row's model within its label by :data:`SELECTION_RULE` (1 = the chosen
+    model; rows of one model, e.g. its frame and song levels, share its rank).
+
+    ``table``: one or more rows per (feature, network, target, label) with
+    ``best_val_loss``; models without a validation loss rank last.
+
+    >>> rows = pd.DataFrame({"feature": "mfcc", "network": ["cnn", "lstm", "ridge"],
+    ...     "target": ["valence", "valence", "joint"], "label": "valence",
+    ...     "best_val_loss": [0.02, 0.01, 0.001]})
+    >>> selection_rank(rows).tolist()
+    [2, 1, 3]
+    """
+    key = [*_SELECTION_KEY, "label"]
+    missing = [c for c in (*key, SELECTION_COLUMN) if c not in table]
+    if missing:
+        raise ParameterError(f"cannot rank models: the table lacks column(s) {missing}")
+    if table.empty:
+        return pd.Series(dtype=np.int64, index=table.index)
+    models = table[[*key, SELECTION_COLUMN]].drop_duplicates(key).copy()
+    models["_joint"] = models["target"] != models["label"]
+    models["_loss"] = models[SELECTION_COLUMN].astype(np.float64).fillna(np.inf)
+    models = models.sort_values(["label", "_joint", "_loss", *_SELECTION_KEY], kind="stable")
+    models["rank"] = models.groupby("label").cumcount() + 1
+    ranks = table[key].join(models.set_index(key)["rank"], on=key)["rank"]
+    return ranks.astype(np.int64)

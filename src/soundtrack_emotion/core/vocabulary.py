@@ -21,9 +21,11 @@ SIGNED_LABELS: tuple[str, str] = ("valence", "arousal")
 # Frame lengths in seconds, the thesis's two configurations (section 5.1).
 FRAME_SECONDS: tuple[int, ...] = (15, 30)
 
-# Model networks (built by pipelines/modelling/architectures.py) and targets: a target is one
+# Model networks (built by core/architectures.py) and targets: a target is one
 # label, or ``joint``, one model with an output per label.
-NETWORKS: tuple[str, ...] = ("cnn", "lstm", "bilstm", "transformer", "ridge", "mlp")
+NETWORKS: tuple[str, ...] = (
+    "cnn", "lstm", "bilstm", "transformer", "ridge", "mlp", "conv1d",
+)  # fmt: skip
 TARGETS: dict[str, tuple[str, ...]] = {
     **{label: (label,) for label in VAD_LABELS},
     "joint": VAD_LABELS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from soundtrack_emotion.core.metrics import selection_rank
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 
 # (catalog entry, what its failed rows are called): per-track failures a run records.
@@ -35,22 +36,26 @@ def failed_tracks(name: str, data: Any) -> list[tuple[str, str]]:
 
 
 def headline_metrics(model_metrics: Any) -> list[str]:
-    """Per label, the model with the lowest song-level test MSE, against the mean baseline.
+    """Per label, the model chosen by ``metrics.SELECTION_RULE`` (song-level validation MSE,
+    the rule of the report and of ``inference.model: best``) with its song-level test MSE
+    against the mean baseline.
 
     >>> import pandas as pd
     >>> rows = pd.DataFrame({"feature": "mfcc", "network": ["cnn", "lstm"], "target":
     ...     "valence", "label": "valence", "level": "song", "mse": [0.01, 0.02],
-    ...     "baseline_mse": 0.04, "r2": [0.75, 0.5]})
-    >>> headline_metrics(rows)
-    ['valence: mfcc_cnn.valence, MSE 0.0100 (baseline 0.0400), R² 0.750']
+    ...     "baseline_mse": 0.04, "r2": [0.75, 0.5], "best_val_loss": [0.03, 0.02]})
+    >>> print(*headline_metrics(rows))
+    valence: mfcc_lstm.valence (chosen on validation), test MSE 0.0200 (baseline 0.0400), R² 0.500
     """
     song = model_metrics[model_metrics["level"] == "song"]
+    song = song[selection_rank(song) == 1] if len(song) else song
     lines = []
     for label in sorted(set(song["label"]), key=_label_order):
-        best = song[song["label"] == label].sort_values("mse", kind="stable").iloc[0]
+        best = song[song["label"] == label].iloc[0]
         lines.append(
-            f"{label}: {best['feature']}_{best['network']}.{best['target']}, "
-            f"MSE {best['mse']:.4f} (baseline {best['baseline_mse']:.4f}), R² {best['r2']:.3f}"
+            f"{label}: {best['feature']}_{best['network']}.{best['target']} (chosen on "
+            f"validation), test MSE {best['mse']:.4f} (baseline {best['baseline_mse']:.4f}), "
+            f"R² {best['r2']:.3f}"
         )
     return lines
 

@@ -115,6 +115,13 @@ def _metric_values(evaluation: Mapping[str, Any]) -> dict[str, float]:
             for key in (name, f"baseline_{name}", f"{name}_ci_low", f"{name}_ci_high"):
                 if row.get(key) is not None:
                     values[f"{stem}_{key}"] = float(row[key])
+    for row in evaluation.get("cross_validation") or []:
+        for key in ("r2", "r2_mean", "r2_sd", "pearson_r_mean", "ccc_mean", "r2_ci_low",
+                    "r2_ci_high"):  # fmt: skip
+            if row.get(key) is not None:
+                values[f"cv_{row['label']}_{key}"] = float(row[key])
+    for seed, loss in (evaluation["training"].get("members") or {}).items():
+        values[f"member_{seed}_best_val_loss"] = float(loss)
     for key in ("best_val_loss", "train_song_loss", "val_song_loss", "train_seconds"):
         if evaluation["training"].get(key) is not None:
             values[key] = float(evaluation["training"][key])

@@ -35,10 +35,12 @@ def write_model_inputs(
     frames_per_song: int = 3,
     shard_frames: int = 16,
     seed: int = 0,
+    shuffle_test_labels: bool = False,
 ) -> Corpus:
     """Write a ModelInputDataset at ``path``: each song has random VAD labels, and its frames
     are noise around a linear function of them (needs ``F >= 3``), on an MFCC-like scale
-    (offset 100, scale 40) so that training without the normaliser would struggle."""
+    (offset 100, scale 40) so that training without the normaliser would struggle.
+    ``shuffle_test_labels``: the same frames, but the test songs' labels permuted among them."""
     rng = np.random.default_rng(seed)
     t, f = frame_shape
     # each label drives one feature (the rest is noise): learnable by every network
@@ -51,6 +53,9 @@ def write_model_inputs(
         signal = (per_frame - 0.5) @ mixing
         noise = rng.normal(scale=0.2, size=(len(per_frame), t, f))
         frames[split] = (100.0 + 40.0 * (signal[:, None, :] + noise)).astype(np.float32)
+        if split == "test" and shuffle_test_labels:
+            order = np.random.default_rng(seed + 1).permutation(n_songs)
+            per_frame = np.repeat(song_labels[order], frames_per_song, axis=0)
         labels[split] = per_frame
         song_ids[split] = np.repeat([f"{split}-{i:03d}" for i in range(n_songs)], frames_per_song)
 
@@ -99,12 +104,14 @@ def tiny_networks(modelling_parameters: dict) -> dict:
             "dropout": 0.1,
             "positional_kernel": 3,
         },
-        "mlp": {"hidden_units": 8, "dropout": 0.1, "weight_decay": 0.0001},
-    }
+        "mlp": {"hidden_units": 8, "dropout": 0.1, "weight_decay": 0.0001,
+                "pooling": "statistics"},
+        "conv1d": {"conv_filters": [4], "kernel_size": 3, "dropout": 0.1},
+    }  # fmt: skip
     for name, sizes in tiny.items():
         networks[name]["architecture"] = {
             **sizes,
-            "dense_units": [] if name == "mlp" else [16, 8],
+            "dense_units": [] if name in ("mlp", "conv1d") else [16, 8],
         }
         networks[name]["training"].update(batch_size=8, epochs=3, patience=2)
     return networks

@@ -82,10 +82,31 @@ def test_transformer_matches_formula():
     assert _trainable(model) == stem + layers * block + _head(d, [16], 1)
 
 
-def test_mlp_matches_formula():
-    arch = {"hidden_units": 5, "dropout": 0.5, "weight_decay": 0.01, "dense_units": []}
+@pytest.mark.parametrize(("pooling", "width"), [("statistics", 2 * 4), ("mean", 4)])
+def test_mlp_matches_formula(pooling, width):
+    arch = {"hidden_units": 5, "dropout": 0.5, "weight_decay": 0.01, "pooling": pooling,
+            "dense_units": []}  # fmt: skip
     model = _build("mlp", arch, frame_shape=(6, 4))
-    assert _trainable(model) == (2 * 4 * 5 + 5) + (5 + 1)  # pooled [mean, var] -> 5 -> 1
+    assert _trainable(model) == (width * 5 + 5) + (5 + 1)  # pooled -> 5 -> 1
+
+
+def test_conv1d_convolves_over_time_with_the_features_as_channels():
+    arch = {"conv_filters": [7], "kernel_size": 3, "dropout": 0.5, "dense_units": []}
+    model = _build("conv1d", arch, frame_shape=(6, 4))
+    assert _trainable(model) == (3 * 4 * 7 + 7) + (7 + 1)
+    # a permutation of the time steps changes the output, of the units' order too: but the
+    # kernel spans every unit at once (no neighbourhood over unit indices)
+    assert model.get_layer(index=2).kernel.shape == (3, 4, 7)
+
+
+def test_standardised_labels_are_mapped_back_by_the_last_layer():
+    arch = {"conv_filters": [3], "kernel_size": 3, "dropout": 0.0, "dense_units": []}
+    model = build_model("conv1d", frame_shape=(6, 4), n_outputs=2, feature_mean=[0.0] * 4,
+                        feature_variance=[1.0] * 4, architecture=arch, label_mean=[0.4, 0.6],
+                        label_variance=[0.01, 0.04])  # fmt: skip
+    model.get_layer("standardised_vad").set_weights([np.zeros((3, 2)), np.array([1.0, -2.0])])
+    predicted = model.predict_on_batch(np.ones((1, 6, 4), np.float32))
+    np.testing.assert_allclose(predicted, [[0.4 + 0.1, 0.6 - 2 * 0.2]], rtol=1e-5)
 
 
 def test_statistics_pooling_is_mean_and_variance_over_time():
@@ -139,9 +160,21 @@ def test_normaliser_standardises_raw_features():
             {"conv_filters": [4], "kernel_size": 3, "pool_size": 2, "dense_units": [-1]},
             "dense_units",
         ),
+        (
+            "mlp",
+            {
+                "hidden_units": 4,
+                "dropout": 0.1,
+                "weight_decay": 0.0,
+                "pooling": "max",
+                "dense_units": [],
+            },
+            "mlp.pooling must be one of",
+        ),
     ],
 )
 def test_bad_architecture_raises(network, architecture, message):
+    """Unknown networks, missing or extra sizes, and bad values are named."""
     with pytest.raises(ParameterError, match=message):
         _build(network, architecture)
 

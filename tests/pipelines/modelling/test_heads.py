@@ -55,7 +55,9 @@ def test_ridge_learns_the_signal_and_survives_a_safe_keras_round_trip(tiny_netwo
     )
 
 
-def test_ridge_is_sklearn_ridge_on_the_songs_mean_pooled_statistics(tiny_networks, tmp_path):
+def test_ridge_is_sklearn_ridge_refitted_on_the_training_and_validation_songs(
+    tiny_networks, tmp_path
+):
     import keras
     from sklearn.linear_model import Ridge
 
@@ -64,8 +66,11 @@ def test_ridge_is_sklearn_ridge_on_the_songs_mean_pooled_statistics(tiny_network
     spec = ModelSpec("mfcc", "ridge", "valence")
     model, _ = _fit(corpus, tiny_networks, spec, tmp_path)
     pooled = keras.Model(model.inputs, model.get_layer("pooled_standardiser").input)
-    frames, labels = corpus.frames["train"], corpus.labels["train"][:, 0]
-    songs = corpus.song_id["train"]
+    frames, labels, songs = (
+        np.concatenate([part["train"], part["validation"]])
+        for part in (corpus.frames, corpus.labels, corpus.song_id)
+    )
+    labels = labels[:, 0]
     per_frame = pooled.predict_on_batch(frames)
     order = sorted(set(songs))
     x = np.stack([per_frame[songs == s].mean(axis=0) for s in order])
@@ -83,6 +88,48 @@ def test_ridge_is_sklearn_ridge_on_the_songs_mean_pooled_statistics(tiny_network
         rtol=1e-3,
         atol=1e-4,
     )
+
+
+def test_ridge_with_mean_pooling_fits_each_songs_mean_embedding(tiny_networks, tmp_path):
+    import keras
+
+    corpus = write_model_inputs(tmp_path / "mfcc_15s", frames_per_song=4)
+    tiny_networks["ridge"]["architecture"] = {"pooling": "mean"}
+    spec = ModelSpec("mfcc", "ridge", "valence")
+    model, _ = _fit(corpus, tiny_networks, spec, tmp_path)
+    pooled = keras.Model(model.inputs, model.get_layer("pooled_standardiser").input)
+    assert pooled.output.shape[-1] == corpus.frames["train"].shape[-1]  # [F], not [2F]
+    report = _report(corpus, model, history=_, spec=spec)
+    song = next(row for row in report["metrics"] if row["level"] == "song")
+    assert song["r2"] > 0.5, song
+
+
+def test_standardised_targets_are_inverted_inside_the_saved_model(tiny_networks, tmp_path):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s", frames_per_song=4)
+    tiny_networks["mlp"]["training"].update(standardise_targets=True, epochs=1)
+    spec = ModelSpec("mfcc", "mlp", "joint")
+    model, _ = _fit(corpus, tiny_networks, spec, tmp_path)
+    output = model.get_layer("vad")
+    labels = corpus.labels["train"]
+    np.testing.assert_allclose(np.ravel(output.mean), labels.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(np.ravel(output.variance), labels.var(axis=0), rtol=1e-4)
+    # the penalty is relative to the labels' variance (MSE is on the labels' scale)
+    decay = model.get_layer("hidden").kernel_regularizer.l2
+    weight_decay = tiny_networks["mlp"]["architecture"]["weight_decay"]
+    assert decay == pytest.approx(weight_decay * labels.var(axis=0).mean(), rel=1e-4)
+    dataset = TensorFlowModelDataset(filepath=str(tmp_path / "mlp.keras"))
+    dataset.save(model)
+    frames = corpus.frames["test"]
+    np.testing.assert_allclose(
+        dataset.load().predict_on_batch(frames), model.predict_on_batch(frames), rtol=1e-5
+    )
+
+
+def test_standardise_targets_must_be_a_boolean(tiny_networks, tmp_path):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s")
+    tiny_networks["mlp"]["training"]["standardise_targets"] = "yes"
+    with pytest.raises(ParameterError, match="standardise_targets"):
+        _fit(corpus, tiny_networks, ModelSpec("mfcc", "mlp", "valence"), tmp_path)
 
 
 def test_ridge_alpha_is_chosen_on_validation(tiny_networks, tmp_path, caplog):
@@ -137,14 +184,14 @@ def test_bootstrap_rejects_bad_settings():
         bootstrap_intervals([0.1, 0.2], [0.1, 0.2], seed=0, level=1.5)
 
 
-def _metrics_report(network, r2_by_label):
+def _metrics_report(network, r2_by_label, val_loss):
     return {
         "feature": "mfcc",
         "network": network,
         "target": "joint",
         "labels": list(VAD_LABELS),
         "frame_seconds": 15,
-        "training": {"epochs": 1, "best_epoch": 1, "best_val_loss": 0.1, "train_seconds": 1.0},
+        "training": {"epochs": 1, "best_epoch": 1, "best_val_loss": val_loss, "train_seconds": 1.0},
         "baseline": dict.fromkeys(VAD_LABELS, 0.5),
         "metrics": [
             {"label": label, "level": level, "n": 10, "r2": r2_by_label[label]}
@@ -154,17 +201,38 @@ def _metrics_report(network, r2_by_label):
     }
 
 
-def test_model_metrics_rank_models_by_song_level_r2_per_label():
+def test_model_metrics_rank_models_by_validation_loss_whatever_their_test_r2():
     reports = [
-        _metrics_report("cnn", {"valence": 0.1, "arousal": 0.5, "dominance": 0.3}),
-        _metrics_report("ridge", {"valence": 0.2, "arousal": 0.4, "dominance": 0.3}),
+        _metrics_report("cnn", {"valence": 0.1, "arousal": 0.5, "dominance": 0.3}, 0.02),
+        _metrics_report("ridge", {"valence": 0.2, "arousal": 0.4, "dominance": 0.3}, 0.01),
     ]
     table = collect_current({}, *reports)
     song = table[table["level"] == "song"].set_index(["label", "network"])["rank"]
     assert song[("valence", "ridge")] == 1 and song[("valence", "cnn")] == 2
-    assert song[("arousal", "cnn")] == 1 and song[("arousal", "ridge")] == 2
-    # rows come best first within each label, frame rows beside their model's song row
+    assert song[("arousal", "ridge")] == 1 and song[("arousal", "cnn")] == 2
+    # rows come chosen first within each label, frame rows beside their model's song row
     valence = table[table["label"] == "valence"]
     assert valence["network"].tolist() == ["ridge", "ridge", "cnn", "cnn"]
     assert valence["level"].tolist() == ["song", "frame", "song", "frame"]
     assert isinstance(table, pd.DataFrame) and table["rank"].dtype == np.int64
+
+
+def test_a_seed_ensemble_is_one_saved_model_averaging_its_members(tiny_networks, tmp_path):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s", frames_per_song=4)
+    tiny_networks["mlp"]["training"].update(epochs=2, patience=1)
+    spec = ModelSpec("mfcc", "mlp", "valence")
+    normaliser = fit_feature_normaliser(corpus.inputs)
+    args = (corpus.inputs, normaliser, tiny_networks["mlp"])
+    members = [train_model(*args, seed, str(tmp_path), spec=spec)[0] for seed in (1, 2)]
+    frames = corpus.frames["test"]
+    expected = np.mean([m.predict_on_batch(frames) for m in members], axis=0)
+    ensemble, history = train_model(*args, 9, str(tmp_path), seeds=[1, 2], spec=spec)
+    np.testing.assert_allclose(ensemble.predict_on_batch(frames), expected, rtol=1e-5)
+    assert {"member_1_val_song_loss", "member_2_val_song_loss"} <= set(history.columns)
+    report = _report(corpus, ensemble, history, spec)
+    kept = score_split(ensemble, corpus.inputs.validation, spec.labels).song_mse
+    assert report["training"]["best_val_loss"] == pytest.approx(kept, rel=1e-5)
+    assert set(report["training"]["members"]) == {"1", "2"}
+    dataset = TensorFlowModelDataset(filepath=str(tmp_path / "ensemble.keras"))
+    dataset.save(ensemble)  # one .keras file, built-in layers: loads with safe_mode=True
+    np.testing.assert_allclose(dataset.load().predict_on_batch(frames), expected, rtol=1e-5)

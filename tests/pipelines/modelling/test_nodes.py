@@ -233,10 +233,14 @@ def test_collect_model_metrics_schema():
     )
     spec = ModelSpec("vggish", "lstm", "valence")
     report = evaluate_model(predictions, {"valence": 0.5}, _history([0.2]), 30, spec=spec)
-    table = collect_current({}, report, {**report, "network": "cnn"})
+    worse_on_validation = {**report["training"], "best_val_loss": 0.5}
+    table = collect_current({}, {**report, "network": "cnn"},
+                            {**report, "training": worse_on_validation})  # fmt: skip
     assert tuple(table.columns) == MODEL_METRICS_COLUMNS
     assert len(table) == 4
-    assert table["network"].tolist() == ["lstm", "lstm", "cnn", "cnn"]
+    # ranked by validation loss (the choice), song level first
+    assert table["network"].tolist() == ["cnn", "cnn", "lstm", "lstm"]
+    assert table["rank"].tolist() == [1, 1, 2, 2]
     assert table["frame_seconds"].dtype == np.int64
     assert math.isnan(table["baseline_pearson_r"].iloc[0])
     assert (table["r2"] > table["baseline_r2"]).all()

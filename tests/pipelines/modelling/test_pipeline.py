@@ -83,15 +83,18 @@ def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
         assert type(catalog[name]).__name__ == "DomainReferenceDataset"
     assert len({str(catalog[name]._describe()["filepath"]) for name in references}) == len(FEATURES)
     intermediates = (
-        EVERYTHING.all_outputs() - outputs - references - {"model_metrics", "stale_models"}
-    )
+        EVERYTHING.all_outputs() - outputs - references
+        - {"model_metrics", "stale_models", "cv_metrics"}
+    )  # fmt: skip
     assert type(catalog["stale_models"]).__name__ == "CSVDataset"
+    assert type(catalog["cv_metrics"]).__name__ == "ParquetDataset"
     assert {name.split(".")[-1] for name in intermediates} == {
         "model_input",
         "feature_normaliser",
         "mean_baseline",
         "provenance",
         "evaluation",
+        "cv_metrics",
     }
     assert not [name for name in intermediates if name in catalog]
 

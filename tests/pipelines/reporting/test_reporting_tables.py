@@ -21,20 +21,22 @@ from soundtrack_emotion.pipelines.reporting.nodes import (
 )
 
 
-def test_results_table_marks_the_lowest_mse_per_level_and_emotion(model_metrics):
+def test_results_table_marks_the_model_chosen_on_validation_not_the_lowest_test_mse(
+    model_metrics,
+):
     table = build_results_table(model_metrics, levels=["frame", "song"])
 
     assert list(table.columns) == list(RESULT_COLUMNS)
     assert len(table) == len(model_metrics)
     best = table[table["best"]].set_index(["level", "emotion"])[["feature", "network"]]
-    assert best.to_dict("index") == {
-        ("frame", "valence"): {"feature": "vggish", "network": "lstm"},
-        ("frame", "arousal"): {"feature": "mfcc", "network": "cnn"},
-        ("frame", "dominance"): {"feature": "vggish", "network": "cnn"},
-        ("song", "valence"): {"feature": "mfcc", "network": "lstm"},
-        ("song", "arousal"): {"feature": "mfcc", "network": "lstm"},
-        ("song", "dominance"): {"feature": "mfcc", "network": "lstm"},
-    }
+    chosen = {
+        "valence": ("mfcc", "cnn"),
+        "arousal": ("vggish", "lstm"),
+        "dominance": ("vggish", "cnn"),
+    }  # lowest validation loss (conftest)
+    assert {key: tuple(row.values()) for key, row in best.to_dict("index").items()} == {
+        (level, label): chosen[label] for level in ("frame", "song") for label in VAD_LABELS
+    }  # fmt: skip
 
 
 def test_results_table_is_in_thesis_order_with_baseline_columns(model_metrics):
@@ -82,7 +84,8 @@ def test_markdown_has_one_table_per_emotion_with_the_best_row_starred(model_metr
     assert "| Trained on |" not in header  # every model was trained on the label it shows
     starred = [line for line in text.splitlines() if line.startswith("| ★")]
     assert len(starred) == 3
-    assert starred[0].startswith("| ★ **LSTM** | **VGGish** | **valence** | **0.01000** |")
+    assert starred[0].startswith("| ★ **CNN** | **MFCC** | **valence** | **0.01500** |")
+    assert "lowest song-level validation MSE" in text
     # Header + one row per model in each table (4 models, 3 emotions).
     assert len([line for line in text.splitlines() if re.match(r"\| (★ )?\**[A-Z]", line)]) == 3 * 5
 
@@ -97,7 +100,9 @@ def test_markdown_names_the_training_target_when_a_model_learnt_several_labels(
     text = results_markdown(table)
 
     assert "| Trained on |" in text
-    assert "| ★ **CNN** | **MFCC** | **joint (V, A, D)** | **arousal** | **0.00100** |" in text
+    # a model of the label alone is chosen over the joint one, whatever their test MSE
+    assert "| CNN | MFCC | joint (V, A, D) | arousal | 0.00100 |" in text
+    assert "| ★ **LSTM** | **VGGish** | **arousal** | **arousal** |" in text
 
 
 def _png(color: str) -> Image.Image:
@@ -158,3 +163,24 @@ def test_html_report_embeds_the_images_it_is_given(model_metrics):
     assert image.size == (12, 8) and image.getpixel((0, 0)) == (255, 0, 0)
     assert "No trained models yet" in page
     assert '<td class="text">train</td><td class="">8</td>' in page
+
+
+def test_html_report_shows_the_grouped_cross_validation(model_metrics):
+    table = build_results_table(model_metrics, levels=["song"])
+    cv = pd.DataFrame(
+        [
+            {"feature": "mfcc", "network": "ridge", "target": "valence", "label": "valence",
+             "folds": 5, "repeats": 5, "n_songs": 150, "n_groups": 60, "r2": 0.21,
+             "r2_mean": 0.2, "r2_sd": 0.03, "pearson_r_mean": 0.5, "ccc_mean": 0.4,
+             "r2_ci_low": 0.1, "r2_ci_high": 0.3, "baseline_r2": -0.01, "note": ""},
+            {"feature": "mfcc", "network": "lstm", "target": "valence", "label": "valence",
+             "folds": 5, "repeats": 5, "n_songs": 150, "n_groups": 0, "r2": np.nan,
+             "r2_mean": np.nan, "r2_sd": np.nan, "pearson_r_mean": np.nan,
+             "ccc_mean": np.nan, "r2_ci_low": np.nan, "r2_ci_high": np.nan,
+             "baseline_r2": np.nan, "note": "not cross-validated: costly"},
+        ]
+    )  # fmt: skip
+    page = build_html_report(table, {}, title="t", cv_metrics=cv)
+    assert "Grouped cross-validation" in page and "5 x 5 folds, 150 songs" in page
+    assert "[0.100, 0.300]" in page and "not cross-validated: costly" in page
+    assert "Grouped cross-validation" not in build_html_report(table, {}, title="t")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from soundtrack_emotion.core.architectures import NETWORKS
 from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.metrics import selection_rank
 from soundtrack_emotion.core.out_of_domain import DomainReference
 from soundtrack_emotion.core.precision import FLOAT32, keras_in_precision
 from soundtrack_emotion.core.vocabulary import TARGETS, VAD_LABELS, model_partition
@@ -92,8 +93,9 @@ def select_inference_models(
     refused with the reason. ``choice`` may also be a registered model,
     ``models:/{name}/{version}`` or ``models:/{name}@{alias}``, used as registered.
 
-    ``choice``: ``"best"`` (per label, the model trained on that label with the lowest
-    validation loss in ``model_metrics``); a variant ``"{feature}_{network}"`` (its model per
+    ``choice``: ``"best"`` (per label, the model ``metrics.SELECTION_RULE`` chooses: the
+    model trained on that label with the lowest song-level validation loss, the choice of the
+    report and the run summary as well); a variant ``"{feature}_{network}"`` (its model per
     label); or one model ``"{feature}_{network}.{target}"`` (e.g. ``mfcc_cnn.joint``) for every
     label it predicts. A multi-label model (``joint``) serves a label only when no model was
     trained on that label alone (their validation losses are not comparable). A model named
@@ -157,7 +159,8 @@ def select_inference_models(
         candidates = own if len(own) else pool[predicts]
         if candidates.empty:
             raise ParameterError(f"inference.model={choice!r} has no model that predicts {label}")
-        best = candidates.sort_values("best_val_loss", na_position="last").iloc[0]
+        ranked = candidates.assign(label=label)
+        best = ranked.iloc[int(np.argmin(selection_rank(ranked).to_numpy()))]
         index = TARGETS[best["target"]].index(label)
         rows.append((label, best["feature"], best["network"], best["target"], index,
                      best["best_val_loss"], *(best[c] for c in IDENTITY_COLUMNS)))  # fmt: skip

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
 from keras import layers
 
-from soundtrack_emotion.core.architectures import statistics_pooling
+from soundtrack_emotion.core.architectures import pool_frames
 from soundtrack_emotion.datasets import FrameSplit
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 
@@ -94,6 +95,99 @@ class SongValidation(keras.callbacks.Callback):
         )
 
 
+@dataclass(frozen=True)
+class RidgeFit:
+    """The ridge head: ``model`` refitted on the training and validation songs with the
+    chosen ``alphas`` (what is saved), and ``selection_model``, fitted on the training songs
+    alone, whose validation MSE chose them (what the validation loss describes)."""
+
+    model: keras.Model
+    selection_model: keras.Model
+    alphas: list[float]
+
+
+def song_vectors(
+    split: FrameSplit,
+    labels: Sequence[str],
+    *,
+    feature_mean: Sequence[float],
+    feature_variance: Sequence[float],
+    pooling: str = "statistics",
+    batch_size: int = 256,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each song's pooled vector (the mean over its frames of :func:`pool_frames` of the
+    normalised frame: [s, 2F] or [s, F]), its labels [s, k] and its id [s], songs sorted."""
+    pooler = _pooler(split.frame_shape, feature_mean, feature_variance, pooling)
+    _, _, x, y = _songs(pooler.predict_on_batch, split, split.label_index(labels), batch_size)
+    return x, y, np.unique(split.song_ids())
+
+
+def _pooled_input(
+    frame_shape: tuple[int, int],
+    feature_mean: Sequence[float],
+    feature_variance: Sequence[float],
+    pooling: str,
+) -> tuple[Any, Any]:
+    """The input ``frames`` [b, T, F] and its normalised, pooled vector, as Keras tensors."""
+    frames = keras.Input(shape=tuple(frame_shape), name="frames")
+    normalised = layers.Normalization(
+        axis=-1,
+        mean=np.asarray(feature_mean, dtype=np.float32),
+        variance=np.asarray(feature_variance, dtype=np.float32),
+        name="feature_normaliser",
+    )(frames)
+    return frames, pool_frames(normalised, pooling=pooling)
+
+
+def _pooler(
+    frame_shape: tuple[int, int],
+    feature_mean: Sequence[float],
+    feature_variance: Sequence[float],
+    pooling: str,
+) -> keras.Model:
+    return keras.Model(*_pooled_input(frame_shape, feature_mean, feature_variance, pooling))
+
+
+def check_alphas(alphas: Sequence[float]) -> None:
+    if not alphas or any(not (isinstance(a, int | float) and a > 0) for a in alphas):
+        raise ParameterError(f"ridge alphas must be positive numbers, got {list(alphas)!r}")
+
+
+def ridge_validation_mse(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    alphas: Sequence[float],
+) -> np.ndarray:
+    """[n_alphas, k]: each label's validation MSE (clipped predictions) of a ridge fitted on
+    the standardised training vectors with each alpha."""
+    from sklearn.linear_model import Ridge
+
+    mean, scale = _standardiser(x_train)
+    z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
+
+    def validation_mse(alpha: float) -> np.ndarray:
+        predicted = Ridge(alpha=alpha).fit(z_train, y_train).predict(z_val)
+        return np.mean((clip_vad(predicted.reshape(y_val.shape)) - y_val) ** 2, axis=0)
+
+    return np.stack([validation_mse(a) for a in alphas])
+
+
+def ridge_predictor(x: np.ndarray, y: np.ndarray, alphas: Sequence[float]) -> Any:
+    """``predict(x_new) -> [n, k]`` of a ridge (one alpha per label) fitted on standardised
+    ``x``, clipped to the labels' range."""
+    from sklearn.linear_model import Ridge
+
+    mean, scale = _standardiser(x)
+    ridge = Ridge(alpha=np.asarray(alphas, dtype=np.float64)).fit((x - mean) / scale, y)
+    return lambda new: clip_vad(ridge.predict((new - mean) / scale).reshape(len(new), -1))
+
+
+def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return x.mean(axis=0), np.maximum(x.std(axis=0), keras.config.epsilon())
+
+
 def fit_ridge(
     train: FrameSplit,
     validation: FrameSplit,
@@ -102,58 +196,56 @@ def fit_ridge(
     feature_mean: Sequence[float],
     feature_variance: Sequence[float],
     alphas: Sequence[float],
+    pooling: str = "statistics",
     batch_size: int = 256,
-) -> tuple[keras.Model, list[float]]:
-    """Ridge regression of the labels on each song's pooled statistics (the mean over its
-    frames of :func:`statistics_pooling` of the normalised frame, [2F]), standardised on the
-    training songs, with one ``alpha`` per label chosen on the validation songs' MSE.
+) -> RidgeFit:
+    """Ridge regression of the labels on each song's pooled vector (:func:`song_vectors`),
+    standardised, with one ``alpha`` per label chosen on the validation songs' MSE of a fit on
+    the training songs; then refitted on the training and validation songs with those alphas,
+    so that no labelled song goes unused.
 
-    Returns the model ``[b, T, F] -> [b, k]`` (feature normaliser, pooling, standardisation and
+    The models map ``[b, T, F] -> [b, k]`` (feature normaliser, pooling, standardisation and
     the solved linear layer; being linear, the mean of a song's frame predictions equals the
-    prediction on its mean pooled vector, which is what was fitted) and the chosen alphas.
+    prediction on its mean pooled vector, which is what was fitted).
     """
+    check_alphas(alphas)
+    stats = {"feature_mean": feature_mean, "feature_variance": feature_variance,
+             "pooling": pooling, "batch_size": batch_size}  # fmt: skip
+    x_train, y_train, _ = song_vectors(train, labels, **stats)
+    x_val, y_val, _ = song_vectors(validation, labels, **stats)
+    val_mse = ridge_validation_mse(x_train, y_train, x_val, y_val, alphas)
+    chosen = [float(alphas[i]) for i in np.argmin(val_mse, axis=0)]
+
+    def linear(x: np.ndarray, y: np.ndarray) -> keras.Model:
+        pooled = _pooled_input(train.frame_shape, feature_mean, feature_variance, pooling)
+        return _linear_model(pooled, x, y, chosen, len(labels))
+
+    selection_model = linear(x_train, y_train)
+    refit = linear(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
+    return RidgeFit(model=refit, selection_model=selection_model, alphas=chosen)
+
+
+def _linear_model(
+    pooled_input: tuple[Any, Any], x: np.ndarray, y: np.ndarray, alphas: Sequence[float], k: int
+) -> keras.Model:
+    """The pooled input, standardised, and the ridge solved on ``(x, y)``, as Keras layers."""
     from sklearn.linear_model import Ridge
 
-    if not alphas or any(not (isinstance(a, int | float) and a > 0) for a in alphas):
-        raise ParameterError(f"ridge alphas must be positive numbers, got {list(alphas)!r}")
-    frames = keras.Input(shape=train.frame_shape, name="frames")
-    normalised = layers.Normalization(
-        axis=-1,
-        mean=np.asarray(feature_mean, dtype=np.float32),
-        variance=np.asarray(feature_variance, dtype=np.float32),
-        name="feature_normaliser",
-    )(frames)
-    pooled = statistics_pooling(normalised)
-    pooler = keras.Model(frames, pooled)
-    _, _, x_train, y_train = _songs(
-        pooler.predict_on_batch, train, train.label_index(labels), batch_size
-    )
-    _, _, x_val, y_val = _songs(
-        pooler.predict_on_batch, validation, validation.label_index(labels), batch_size
-    )
-    mean = x_train.mean(axis=0)
-    scale = np.maximum(x_train.std(axis=0), keras.config.epsilon())
-    z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
-
-    def validation_mse(alpha: float) -> np.ndarray:
-        predicted = Ridge(alpha=alpha).fit(z_train, y_train).predict(z_val)
-        return np.mean((clip_vad(predicted.reshape(y_val.shape)) - y_val) ** 2, axis=0)
-
-    val_mse = np.stack([validation_mse(a) for a in alphas])  # [n_alphas, k]
-    chosen = [float(alphas[i]) for i in np.argmin(val_mse, axis=0)]
-    ridge = Ridge(alpha=np.asarray(chosen)).fit(z_train, y_train)
+    mean, scale = _standardiser(x)
+    ridge = Ridge(alpha=np.asarray(alphas)).fit((x - mean) / scale, y)
+    frames, pooled = pooled_input
     standardised = layers.Normalization(
         axis=-1,
         mean=mean.astype(np.float32),
         variance=(scale**2).astype(np.float32),
         name="pooled_standardiser",
     )(pooled)
-    output = layers.Dense(len(labels), name="vad")
+    output = layers.Dense(k, name="vad")
     model = keras.Model(frames, output(standardised), name="ridge")
     output.set_weights(
         [
-            np.asarray(ridge.coef_, dtype=np.float32).reshape(len(labels), -1).T,
-            np.asarray(ridge.intercept_, dtype=np.float32).reshape(len(labels)),
+            np.asarray(ridge.coef_, dtype=np.float32).reshape(k, -1).T,
+            np.asarray(ridge.intercept_, dtype=np.float32).reshape(k),
         ]
     )
-    return model, chosen
+    return model

@@ -12,7 +12,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from keras import layers
 from tqdm.auto import tqdm
 
 from soundtrack_emotion.core.architectures import (
@@ -28,7 +29,12 @@ from soundtrack_emotion.core.architectures import (
     build_model,
 )
 from soundtrack_emotion.core.families import FEATURES
-from soundtrack_emotion.core.metrics import METRIC_NAMES, bootstrap_intervals, regression_metrics
+from soundtrack_emotion.core.metrics import (
+    METRIC_NAMES,
+    bootstrap_intervals,
+    regression_metrics,
+    selection_rank,
+)
 from soundtrack_emotion.core.out_of_domain import (
     MIN_CALIBRATION_SONGS,
     DomainReference,
@@ -45,9 +51,15 @@ from soundtrack_emotion.exceptions import (
 )
 from soundtrack_emotion.pipelines.modelling.heads import (
     SongValidation,
+    check_alphas,
     clip_vad,
     fit_ridge,
     score_split,
+)
+from soundtrack_emotion.pipelines.modelling.validation import (
+    CV_COLUMNS,
+    cross_validate,
+    song_groups,
 )
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
@@ -228,17 +240,29 @@ def fit_domain(
     return reference
 
 
+# Training settings a network may leave out: ``standardise_targets`` (default false, the
+# thesis's setting) trains on labels standardised with the training mean and variance, the
+# inverse inside the saved model; ``weight_decay`` is then relative to the labels' variance.
+_OPTIONAL_TRAINING: dict[str, Any] = {"standardise_targets": False}
+
+
 def _check_training(network: str, training: Mapping[str, Any]) -> None:
     if network in CLOSED_FORM:
         if set(training) != {"alphas"}:
             raise ParameterError(
                 f"training parameters of {network!r} must be ['alphas'], got {sorted(training)}"
             )
+        check_alphas(training["alphas"])
         return
     expected = {"learning_rate", "batch_size", "epochs", "patience"}
-    if set(training) != expected:
+    if not expected <= set(training) <= expected | set(_OPTIONAL_TRAINING):
         raise ParameterError(
-            f"training parameters must be {sorted(expected)}, got {sorted(training)}"
+            f"training parameters must be {sorted(expected)} (optional "
+            f"{sorted(_OPTIONAL_TRAINING)}), got {sorted(training)}"
+        )
+    if not isinstance(training.get("standardise_targets", False), bool):
+        raise ParameterError(
+            f"standardise_targets must be true or false, got {training['standardise_targets']!r}"
         )
     if not training["learning_rate"] > 0:
         raise ParameterError(f"learning_rate must be > 0, got {training['learning_rate']}")
@@ -307,6 +331,7 @@ def train_model(
     seed: int,
     tensorboard_dir: str,
     *,
+    seeds: Sequence[int] = (),
     spec: ModelSpec,
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Train ``spec``'s network on the training split ``[n, T, F] -> [n, k]``.
@@ -319,39 +344,81 @@ def train_model(
     CPU give the same model. TensorBoard logs go to ``{tensorboard_dir}/{variant}/{target}``
     (replaced on each run).
 
+    With two or more ``seeds`` (``modelling.seeds``), a gradient-trained network is a **seed
+    ensemble**: one member trained per seed, their outputs averaged in one saved model
+    (:func:`average_members`), so inference, MLflow and the model choice treat it as one.
+
     Returns:
         The trained model, and its history (one row per epoch: ``HISTORY_COLUMNS``; a single
-        row for the ridge head).
+        row for the ridge head; for an ensemble the members' mean per epoch and each member's
+        ``member_{seed}_val_song_loss``).
     """
     training = network["training"]
     _check_training(spec.network, training)
     # free_memory=False: no gc.collect(), which costs ~0.4 s per model in a long run.
     keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-
-    train, validation = model_input.train, model_input.validation
     if spec.network in CLOSED_FORM:
-        return _fit_closed_form(model_input, feature_normaliser, training, spec=spec)
-    model = build_model(
-        spec.network,
-        frame_shape=train.frame_shape,
-        n_outputs=len(spec.labels),
-        feature_mean=feature_normaliser["mean"],
-        feature_variance=feature_normaliser["variance"],
-        architecture=network["architecture"],
-    )
-    # Start from the predict-the-mean baseline: labels sit near 0.5, and a zero output bias
-    # costs a small network most of its early-stopping budget just to get there.
-    label_means = fit_mean_baseline(model_input)
-    output = model.get_layer("vad")
-    output.bias.assign(np.array([label_means[label] for label in spec.labels], np.float32))
+        return _fit_closed_form(
+            model_input, feature_normaliser, training, network.get("architecture") or {},
+            spec=spec,
+        )  # fmt: skip
+    members = [int(s) for s in dict.fromkeys(seeds)] or [seed]
+    trained = [
+        _train_network(model_input, feature_normaliser, network, member, tensorboard_dir,
+                       spec=spec, log_name=f"seed_{member}" if len(members) > 1 else "")
+        for member in members
+    ]  # fmt: skip
+    if len(trained) == 1:
+        return trained[0]
+    ensemble = average_members([model for model, _ in trained], name=ENSEMBLE_NAME)
+    return ensemble, _ensemble_history([h for _, h in trained], members)
+
+
+ENSEMBLE_NAME = "seed_ensemble"
+
+
+def average_members(members: Sequence[keras.Model], *, name: str) -> keras.Model:
+    """One model ``[b, T, F] -> [b, k]`` whose output is the mean of ``members``' outputs
+    (built-in layers only: it loads with ``safe_mode=True``)."""
+    frames = keras.Input(shape=tuple(members[0].inputs[0].shape[1:]), name="frames")
+    for i, member in enumerate(members):
+        member.name = f"member_{i}"
+    outputs = [member(frames) for member in members]
+    return keras.Model(frames, layers.Average(name="vad")(outputs), name=name)
+
+
+def _ensemble_history(histories: Sequence[pd.DataFrame], seeds: Sequence[int]) -> pd.DataFrame:
+    """The members' mean per epoch (over the members still training), and each member's
+    song-level validation loss."""
+    mean = pd.concat(histories).groupby("epoch", as_index=False).mean()
+    for seed, history in zip(seeds, histories, strict=True):
+        losses = history.set_index("epoch")["val_song_loss"]
+        mean[f"member_{seed}_val_song_loss"] = mean["epoch"].map(losses)
+    return mean
+
+
+def _train_network(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    network: Mapping[str, Any],
+    seed: int,
+    tensorboard_dir: str,
+    *,
+    spec: ModelSpec,
+    log_name: str = "",
+) -> tuple[keras.Model, pd.DataFrame]:
+    """One gradient-trained network, seeded (see :func:`train_model`)."""
+    training = network["training"]
+    keras.utils.set_random_seed(seed)
+    train, validation = model_input.train, model_input.validation
+    model = _build_network(model_input, feature_normaliser, network, spec=spec)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=training["learning_rate"]),
         loss="mse",
         metrics=["mae"],
     )
-    log_dir = resolve_path(tensorboard_dir) / spec.variant / spec.target  # root-relative
+    log_dir = resolve_path(tensorboard_dir) / spec.variant / spec.target / log_name
     shutil.rmtree(log_dir, ignore_errors=True)
     epoch_log = _EpochLog(f"{spec.variant}.{spec.target}", training["epochs"])
     batch_size = training["batch_size"]
@@ -406,27 +473,70 @@ def train_model(
     return model, history
 
 
+def _build_network(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    network: Mapping[str, Any],
+    *,
+    spec: ModelSpec,
+) -> keras.Model:
+    """The untrained network, its output starting at the training labels' mean."""
+    label_columns = model_input.train.label_index(spec.labels)
+    labels = model_input.train.labels()[:, label_columns].astype(np.float64)
+    label_mean, label_variance = labels.mean(axis=0), labels.var(axis=0)
+    architecture = dict(network["architecture"])
+    standardise = network["training"].get("standardise_targets", False)
+    if standardise:
+        # A penalty meant for unit-variance targets: scaled to the labels' (the loss is MSE
+        # on the labels), it weighs the same against the data term on any label scale.
+        label_variance = np.maximum(label_variance, keras.config.epsilon())
+        if "weight_decay" in architecture:
+            architecture["weight_decay"] *= float(label_variance.mean())
+    model = build_model(
+        spec.network,
+        frame_shape=model_input.train.frame_shape,
+        n_outputs=len(spec.labels),
+        feature_mean=feature_normaliser["mean"],
+        feature_variance=feature_normaliser["variance"],
+        architecture=architecture,
+        label_mean=label_mean.tolist() if standardise else None,
+        label_variance=label_variance.tolist() if standardise else None,
+    )
+    if not standardise:
+        # Start from the predict-the-mean baseline: labels sit near 0.5, and a zero output bias
+        # costs a small network most of its early-stopping budget just to get there.
+        model.get_layer("vad").bias.assign(label_mean.astype(np.float32))
+    return model
+
+
 def _fit_closed_form(
     model_input: ModelInputs,
     feature_normaliser: Mapping[str, list[float]],
     training: Mapping[str, Any],
+    architecture: Mapping[str, Any],
     *,
     spec: ModelSpec,
 ) -> tuple[keras.Model, pd.DataFrame]:
-    """The ridge head: solved on the training songs, ``alpha`` per label chosen on the
-    validation songs. Its one-row history holds the frame-level losses of the solved model."""
+    """The ridge head: ``alpha`` per label chosen on the validation songs of a fit on the
+    training songs, then refitted on both (``heads.fit_ridge``). Its one-row history holds
+    the losses of the fit on the training songs, whose validation loss made the choice."""
     tic = time.perf_counter()
     train, validation = model_input.train, model_input.validation
-    model, alphas = fit_ridge(
+    unknown = set(architecture) - {"pooling"}
+    if unknown:
+        raise ParameterError(f"architecture of {spec.network!r}: unknown {sorted(unknown)}")
+    fit = fit_ridge(
         train,
         validation,
         spec.labels,
         feature_mean=feature_normaliser["mean"],
         feature_variance=feature_normaliser["variance"],
         alphas=list(training["alphas"]),
+        pooling=architecture.get("pooling", "statistics"),
     )
-    on_train = score_split(model, train, spec.labels)
-    on_validation = score_split(model, validation, spec.labels)
+    model, alphas = fit.model, fit.alphas
+    on_train = score_split(fit.selection_model, train, spec.labels)
+    on_validation = score_split(fit.selection_model, validation, spec.labels)
     history = pd.DataFrame(
         {
             "epoch": [1],
@@ -439,10 +549,12 @@ def _fit_closed_form(
         }
     )
     logger.info(
-        "%s.%s: ridge on %d training songs, alpha %s (song-level val_loss %.5f)",
+        "%s.%s: ridge on %d training + %d validation songs, alpha %s chosen on validation "
+        "(song-level val_loss %.5f before the refit)",
         spec.variant,
         spec.target,
         len(np.unique(train.song_ids())),
+        len(np.unique(validation.song_ids())),
         ", ".join(f"{a:g}" for a in alphas),
         on_validation.song_mse,
     )
@@ -450,7 +562,12 @@ def _fit_closed_form(
 
 
 def predict_test_split(
-    model: keras.Model, model_input: ModelInputs, batch_size: int, *, spec: ModelSpec
+    model: keras.Model,
+    model_input: ModelInputs,
+    batch_size: int,
+    soundtracks: pd.DataFrame | None = None,
+    *,
+    spec: ModelSpec,
 ) -> pd.DataFrame:
     """Predict every test frame, shard by shard in batches of ``batch_size`` (bounded memory).
 
@@ -458,7 +575,7 @@ def predict_test_split(
 
     Returns:
         Long format, one row per frame and label: ``song_id, frame_index, label, true,
-        predicted``.
+        predicted``, and ``group`` (:func:`song_groups` of ``soundtracks``) when given.
     """
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ParameterError(f"prediction_batch_size must be an integer >= 1, got {batch_size!r}")
@@ -487,9 +604,35 @@ def predict_test_split(
                 )
             )
     predictions = pd.concat(parts, ignore_index=True)
+    if soundtracks is not None:
+        groups = song_groups(soundtracks)
+        predictions["group"] = predictions["song_id"].map(groups)
+        unknown = predictions.loc[predictions["group"].isna(), "song_id"].unique()
+        if len(unknown):
+            raise DataValidationError(f"test songs {list(unknown[:5])} are not in soundtracks")
     if not np.isfinite(predictions["predicted"]).all():
         raise DataValidationError(f"{spec.variant}.{spec.target} predicted non-finite values")
     return predictions.sort_values(["label", "song_id", "frame_index"], ignore_index=True)
+
+
+def cross_validate_model(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    network: Mapping[str, Any],
+    soundtracks: pd.DataFrame,
+    seed: int,
+    *,
+    evaluation: str,
+    cross_validation: Mapping[str, Any],
+    spec: ModelSpec,
+) -> pd.DataFrame:
+    """``validation.cross_validate`` of ``spec``'s model: repeated artist-grouped K-fold over
+    the training and validation songs (``CV_COLUMNS``; empty for ``holdout``)."""
+    return cross_validate(
+        model_input, feature_normaliser, network, soundtracks, evaluation=evaluation,
+        cross_validation=cross_validation, seed=seed, feature=spec.feature,
+        network_name=spec.network, labels=spec.labels, target=spec.target,
+    )  # fmt: skip
 
 
 def record_provenance(
@@ -521,31 +664,38 @@ def evaluate_model(
     model_input: ModelInputs | None = None,
     seed: int = 0,
     provenance: Mapping[str, Any] | None = None,
+    cv_metrics: pd.DataFrame | None = None,
     # Last: Kedro's typed-parameter check pairs node inputs with the arguments in order.
     spec: ModelSpec,
 ) -> dict[str, Any]:
     """Score the test predictions per label at frame level and at song level (a song's
     prediction is the mean of its frames'), next to the training-mean baseline, with 95 %
-    bootstrap intervals over songs (seeded) at song level. The model's song-level MSE on
-    its training and validation splits shows how far it generalises (the gap; ``None``
-    without ``model`` and ``model_input``).
+    bootstrap intervals (seeded) at song level: over the songs' groups where the predictions
+    carry a ``group`` column (the artist groups the split was drawn in), else over songs.
+    The model's song-level MSE on its training and validation splits shows how far it
+    generalises (the gap; ``None`` without ``model`` and ``model_input``).
 
     Returns:
         A JSON-ready report: the model's identity, its training summary, the baseline means,
-        one metrics row per (label, level) (undefined statistics are ``None``) and its
-        ``provenance`` (:func:`record_provenance`).
+        one metrics row per (label, level) (undefined statistics are ``None``), its
+        ``provenance`` (:func:`record_provenance`) and ``cross_validation``, the rows of
+        ``cv_metrics`` (:func:`cross_validate_model`; empty in holdout mode).
     """
     rows = []
     for label in spec.labels:
         frames = test_predictions[test_predictions["label"] == label]
         songs = frames.groupby("song_id", sort=True)[["true", "predicted"]].mean()
+        groups = (
+            frames.groupby("song_id", sort=True)["group"].first().to_numpy()
+            if "group" in frames else None
+        )  # fmt: skip
         for level, table in zip(LEVELS, (frames, songs), strict=True):
             true = table["true"].to_numpy()
             predicted = table["predicted"].to_numpy()
             model_scores = regression_metrics(true, predicted)
             baseline_scores = regression_metrics(true, np.full(len(true), mean_baseline[label]))
             intervals = (
-                bootstrap_intervals(true, predicted, seed=seed)
+                bootstrap_intervals(true, predicted, seed=seed, groups=groups)
                 if level == "song"
                 else dict.fromkeys(METRIC_NAMES, (math.nan, math.nan))
             )
@@ -564,6 +714,7 @@ def evaluate_model(
                 }
             )
     best = int(_stopping_loss(history).idxmin())
+    best_val_loss = float(_stopping_loss(history).iloc[best])
     fit_losses: dict[str, float | None] = {"train_song_loss": None, "val_song_loss": None}
     if model is not None and model_input is not None:
         fit_losses = {
@@ -571,6 +722,13 @@ def evaluate_model(
             for split in ("train", "validation")
         }
         fit_losses["val_song_loss"] = fit_losses.pop("validation_song_loss")
+    members = {
+        column.removeprefix("member_").removesuffix("_val_song_loss"): float(history[column].min())
+        for column in history.columns if column.startswith("member_")
+    }  # fmt: skip
+    if members and fit_losses["val_song_loss"] is not None:
+        # The ensemble is chosen on its own validation loss, not its members' mean curve's.
+        best_val_loss = float(fit_losses["val_song_loss"])
     return {
         "feature": spec.feature,
         "network": spec.network,
@@ -580,7 +738,10 @@ def evaluate_model(
         "training": {
             "epochs": len(history),
             "best_epoch": int(history["epoch"].iloc[best]),
-            "best_val_loss": float(_stopping_loss(history).iloc[best]),
+            "best_val_loss": best_val_loss,
+            # A seed ensemble's members (seed -> best song-level validation loss): the spread
+            # of single seeds next to the ensemble's ``best_val_loss``.
+            **({"members": members} if members else {}),
             "train_seconds": float(history["seconds"].sum()),
             # Song-level MSE of the kept model on the data it was fitted and stopped on.
             **fit_losses,
@@ -588,7 +749,42 @@ def evaluate_model(
         "baseline": {label: float(mean_baseline[label]) for label in spec.labels},
         "metrics": rows,
         "provenance": dict(provenance) if provenance is not None else None,
+        "cross_validation": _json_records(cv_metrics),
     }
+
+
+def _json_records(table: pd.DataFrame | None) -> list[dict[str, Any]]:
+    if table is None or table.empty:
+        return []
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+             for k, v in row.items()} for row in table.to_dict("records")]  # fmt: skip
+
+
+def collect_cv_metrics(
+    model_metrics: pd.DataFrame,
+    metric_files: Mapping[str, Callable[[], Mapping[str, Any]]],
+    *reports: Mapping[str, Any] | None,
+) -> pd.DataFrame:
+    """``cv_metrics``: the cross-validation rows (``CV_COLUMNS``) of every model in
+    ``model_metrics`` (the current ones), from its latest report: this run's ``reports`` or
+    the files of the metrics folder (``metric_files``, as :func:`collect_model_metrics`)."""
+    latest: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for _, load in sorted(metric_files.items()):
+        report = load()
+        if isinstance(report, Mapping) and {"feature", "network", "target"} <= set(report):
+            latest[_model_of(report)] = report
+    for report in reports:
+        if isinstance(report, Mapping):
+            latest[_model_of(report)] = report
+    current = set(map(tuple, model_metrics[["feature", "network", "target"]].to_numpy()))
+    rows = [row for model, report in sorted(latest.items()) if model in current
+            for row in report.get("cross_validation") or []]  # fmt: skip
+    table = pd.DataFrame(rows, columns=list(CV_COLUMNS))
+    text = ["feature", "network", "target", "label", "note"]
+    numeric = [c for c in CV_COLUMNS if c not in text]
+    table[numeric] = table[numeric].astype(np.float64)
+    table[text] = table[text].fillna("").astype(str)
+    return table.sort_values(["label", "feature", "network", "target"], ignore_index=True)
 
 
 def _stopping_loss(history: pd.DataFrame) -> pd.Series:
@@ -663,7 +859,7 @@ def collect_model_metrics(
         "val_song_loss",
     ]
     table[numeric] = table[numeric].astype(np.float64)
-    table = _rank_by_song_r2(table)
+    table = _rank_by_selection(table)
     table = table.astype({"frame_seconds": np.int64, "n": np.int64, "epochs": np.int64})
     text = ["corpus_kind", "corpus_fingerprint", "features_fingerprint", "git_commit",
             "mlflow_run_id", "registered_model", "model_version"]  # fmt: skip
@@ -686,17 +882,11 @@ def _identity(report: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _rank_by_song_r2(table: pd.DataFrame) -> pd.DataFrame:
-    """Sort by label, then song-level test R² (best first) within each label, and number the
-    models of each label in ``rank`` (1 = best song-level R²; frame rows share their model's
-    rank)."""
-    song = table[table["level"] == "song"]
-    order = song.sort_values(["label", "r2"], ascending=[True, False], na_position="last")
-    order = order.assign(rank=order.groupby("label").cumcount() + 1)
-    key = ["feature", "network", "target", "label"]
-    ranks = order.set_index(key)["rank"]
-    table = table.drop(columns="rank").join(ranks, on=key)
-    table["rank"] = table["rank"].fillna(0).astype(np.int64)
+def _rank_by_selection(table: pd.DataFrame) -> pd.DataFrame:
+    """Number the models of each label in ``rank`` by ``metrics.selection_rank`` (1 = the
+    model chosen on validation; frame rows share their model's rank) and sort by label, rank
+    and level (song first)."""
+    table = table.assign(rank=selection_rank(table) if len(table) else 0)
     table["_level"] = table["level"].map({"song": 0, "frame": 1})
     table = table.sort_values(["label", "rank", "_level"], ignore_index=True)
     return table.drop(columns="_level")[list(MODEL_METRICS_COLUMNS)]

@@ -29,7 +29,9 @@ from soundtrack_emotion.core.vocabulary import FRAME_SECONDS, NETWORKS, TARGETS,
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
+    collect_cv_metrics,
     collect_model_metrics,
+    cross_validate_model,
     evaluate_model,
     fit_domain,
     fit_feature_normaliser,
@@ -52,9 +54,12 @@ ALL_TARGETS: tuple[str, ...] = tuple(TARGETS)
 _PARAMETERS = {
     "params:frame_seconds": "params:modelling.frame_seconds",
     "params:seed": "params:modelling.seed",
+    "params:seeds": "params:modelling.seeds",
     "params:tensorboard_dir": "params:modelling.tensorboard_dir",
     "params:prediction_batch_size": "params:modelling.prediction_batch_size",
     "params:feature_extraction": "params:feature_extraction",
+    "params:evaluation": "params:modelling.evaluation",
+    "params:cross_validation": "params:modelling.cross_validation",
 }
 # Shared, non-namespaced inputs of every model: the labelled corpus (for its provenance) and
 # whether it is the demo.
@@ -98,21 +103,36 @@ def _model_template(spec: ModelSpec) -> Pipeline:
             ),
             node(
                 _bind(train_model, spec),
-                inputs=[
-                    "model_input",
-                    "feature_normaliser",
-                    "params:network",
-                    "params:seed",
-                    "params:tensorboard_dir",
-                ],
+                inputs={
+                    "model_input": "model_input",
+                    "feature_normaliser": "feature_normaliser",
+                    "network": "params:network",
+                    "seed": "params:seed",
+                    "tensorboard_dir": "params:tensorboard_dir",
+                    "seeds": "params:seeds",
+                },
                 outputs=["model", "history"],
                 name="train_model",
             ),
             node(
                 _bind(predict_test_split, spec),
-                inputs=["model", "model_input", "params:prediction_batch_size"],
+                inputs=["model", "model_input", "params:prediction_batch_size", "soundtracks"],
                 outputs="test_predictions",
                 name="predict_test_split",
+            ),
+            node(
+                _bind(cross_validate_model, spec),
+                inputs={
+                    "model_input": "model_input",
+                    "feature_normaliser": "feature_normaliser",
+                    "network": "params:network",
+                    "soundtracks": "soundtracks",
+                    "seed": "params:seed",
+                    "evaluation": "params:evaluation",
+                    "cross_validation": "params:cross_validation",
+                },
+                outputs="cv_metrics",
+                name="cross_validate",
             ),
             node(
                 _bind(record_provenance, spec),
@@ -131,6 +151,7 @@ def _model_template(spec: ModelSpec) -> Pipeline:
                     "model_input": "model_input",
                     "seed": "params:seed",
                     "provenance": "provenance",
+                    "cv_metrics": "cv_metrics",
                 },
                 outputs="evaluation",
                 name="evaluate_model",
@@ -213,7 +234,17 @@ def create_pipeline(
         outputs=["model_metrics", "stale_models"],
         name="collect_model_metrics",
     )
-    return Pipeline([*variants, *map(_domain_node, features), collect], tags=["modelling"])
+    metrics = [f"{feature}_{network}.{target}.metrics" for feature in features
+               for network in networks for target in targets]  # fmt: skip
+    collect_cv = node(
+        collect_cv_metrics,
+        inputs=["model_metrics", "model_metric_files", *metrics],
+        outputs="cv_metrics",
+        name="collect_cv_metrics",
+    )
+    return Pipeline(
+        [*variants, *map(_domain_node, features), collect, collect_cv], tags=["modelling"]
+    )
 
 
 def _domain_node(feature: str) -> Node:

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.metrics import SELECTION_RULE, selection_rank
 from soundtrack_emotion.core.vocabulary import LEVELS, NETWORKS, TARGETS
 from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.runtime.provenance import DEMO, code_version, corpus_summary
@@ -34,7 +35,7 @@ LEVEL_DESCRIPTIONS = {
 
 METRIC_COLUMNS = (
     "feature", "network", "target", "label", "level", "frame_seconds", "n",
-    "mse", "mae", "r2", "pearson_r", "baseline_mse", "baseline_mae",
+    "mse", "mae", "r2", "pearson_r", "baseline_mse", "baseline_mae", "best_val_loss",
 )  # fmt: skip
 RESULT_COLUMNS = (
     "level", "emotion", "network", "feature", "target", "frame_seconds", "n",
@@ -79,8 +80,9 @@ def _sorted_by(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd.DataFrame:
     """Test-set results in the shape of thesis Tables 5.2-5.4 (network, feature, emotion, MSE,
     MAE), extended with R², Pearson r, the predict-the-training-mean baseline and
-    ``mse_to_baseline`` (< 1 beats the baseline). ``best`` marks the lowest MSE per level and
-    emotion. One row per (level, emotion, network, feature, target), thesis order.
+    ``mse_to_baseline`` (< 1 beats the baseline). ``best`` marks the model chosen for each
+    emotion by ``metrics.SELECTION_RULE`` (on validation, never on these test figures), at
+    every level. One row per (level, emotion, network, feature, target), thesis order.
     """
     missing = [c for c in METRIC_COLUMNS if c not in model_metrics.columns]
     if missing:
@@ -92,14 +94,12 @@ def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd
     for column in RESULT_COLUMNS:
         if column.endswith(("_ci_low", "_ci_high")) and column not in table:
             table = table.assign(**{column: float("nan")})  # tables written before intervals
+    chosen = selection_rank(table.rename(columns={"emotion": "label"})) == 1
     table = table.assign(
         mse_to_baseline=table["mse"] / table["baseline_mse"].where(table["baseline_mse"] > 0),
-        best=False,
+        best=chosen if len(table) else False,
     )
     table = _sorted_by(table, ["level", "emotion", "feature", "network", "target"])
-    if len(table):
-        best_rows = table.groupby(["level", "emotion"], sort=False)["mse"].idxmin().dropna()
-        table.loc[best_rows.astype(int), "best"] = True
     return table[list(RESULT_COLUMNS)]
 
 
@@ -155,7 +155,7 @@ def results_markdown(results_table: pd.DataFrame) -> str:
         "",
         "Thesis Tables 5.2-5.4 (network, feature, emotion, MSE, MAE) extended with R², Pearson r"
         " and the baseline that always predicts the training mean. MSE / baseline < 1 means the"
-        " model beats the baseline. ★ marks the best model per emotion (lowest MSE).",
+        f" model beats the baseline. ★ marks the model chosen per emotion: {SELECTION_RULE}.",
     ]
     shown = _shown(results_table)
     current_level = None
@@ -324,7 +324,7 @@ def _results_section(results_table: pd.DataFrame) -> str:
     parts = [
         "<p>Thesis Tables 5.2-5.4 extended with R², Pearson r and the baseline that always "
         "predicts the training mean; MSE / baseline &lt; 1 beats the baseline. The highlighted row "
-        "(★) is the best model per emotion (lowest MSE).</p>"
+        f"(★) is the model chosen per emotion: {html.escape(SELECTION_RULE)}.</p>"
     ]
     shown = _shown(results_table)
     current_level = None
@@ -346,6 +346,44 @@ def _results_section(results_table: pd.DataFrame) -> str:
                 list(shown.values()), cells, row_classes=["best" if b else "" for b in best]
             )
         )
+    return "\n".join(parts)
+
+
+_CV_SHOWN = {"r2": "R² (pooled)", "r2_ci": "R² 95 % CI (groups)", "r2_mean": "R² mean",
+             "r2_sd": "R² sd", "pearson_r_mean": "Pearson r mean", "ccc_mean": "CCC mean",
+             "baseline_r2": "Baseline R²"}  # fmt: skip
+
+
+def _cv_section(cv_metrics: pd.DataFrame) -> str:
+    """One table per emotion: each model's out-of-fold figures over the training and
+    validation songs, or why it was not cross-validated."""
+    first = cv_metrics.iloc[0]
+    parts = [
+        f"<p>Repeated artist-grouped cross-validation over the training and validation songs "
+        f"({int(first['repeats'])} x {int(first['folds'])} folds, {int(first['n_songs'])} "
+        "songs; the test split is not used): whole artist groups are held out, the ridge's "
+        "alpha is chosen by an inner grouped K-fold of each outer training part. R² (pooled) "
+        "scores the out-of-fold predictions of all repeats together, with a 95 % bootstrap "
+        "interval that resamples artist groups; mean and sd are over repeats. Figures of one "
+        "small test split move a lot with the split; these move less.</p>"
+    ]
+    table = _sorted_by(cv_metrics.copy(), ["label", "feature", "network", "target"])
+    for label, rows in table.groupby("label", sort=False):
+        cells = []
+        for _, row in rows.iterrows():
+            name = [display_name(str(row["network"])), display_name(str(row["feature"]))]
+            if row["note"]:
+                cells.append([*name, str(row["note"]), *[""] * (len(_CV_SHOWN) - 1)])
+                continue
+            values = []
+            for column in _CV_SHOWN:
+                if column == "r2_ci":
+                    values.append(f"[{row['r2_ci_low']:.3f}, {row['r2_ci_high']:.3f}]")
+                else:
+                    values.append("n/a" if pd.isna(row[column]) else f"{row[column]:.3f}")
+            cells.append([*name, *values])
+        parts.append(f"<h4>{html.escape(str(label).capitalize())}</h4>")
+        parts.append(_html_table(["Network", "Feature", *_CV_SHOWN.values()], cells))
     return "\n".join(parts)
 
 
@@ -427,16 +465,20 @@ def build_html_report(
     *,
     title: str,
     context: Mapping[str, Any] | None = None,
+    cv_metrics: pd.DataFrame | None = None,
     **figures: Any,
 ) -> str:
-    """One self-contained HTML page: the dataset report's counts, the results tables and every
-    figure embedded as a base64 PNG (no external file, script or stylesheet).
+    """One self-contained HTML page: the dataset report's counts, the results tables, the
+    grouped cross-validation (``cv_metrics``, when there is any) and every figure embedded as
+    a base64 PNG (no external file, script or stylesheet).
 
     ``figures``: catalog name -> loaded PNG (PIL image) or folder of them (name -> loader)."""
     sections: list[tuple[str, str, str]] = [
         *([("provenance", "About this report", _context_section(context))] if context else []),
         ("dataset", "Dataset", _dataset_section(dataset_report)),
         ("results", "Results", _results_section(results_table)),
+        *([("cross_validation", "Grouped cross-validation", _cv_section(cv_metrics))]
+          if cv_metrics is not None and len(cv_metrics) else []),
     ]
     for name, figure in figures.items():
         heading, caption = FIGURE_SECTIONS.get(name, (name.replace("_", " ").capitalize(), ""))

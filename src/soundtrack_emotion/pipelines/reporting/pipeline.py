@@ -113,6 +113,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
                     "dataset_report": "dataset_report",
                     "title": "params:reporting.title",
                     "context": "report_context",
+                    "cv_metrics": "cv_metrics",
                     **{name: f"{name}@png" for name in FIGURE_SECTIONS},
                 },
                 outputs="report_html",

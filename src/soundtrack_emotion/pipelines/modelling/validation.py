@@ -1,0 +1,242 @@
+"""Repeated, group-aware cross-validation over the training and validation songs
+(``modelling.evaluation: grouped_cv``): figures that one small test split cannot give.
+
+Every fold holds out whole groups (the artist groups the splits were drawn in), so no artist
+is on both sides. Inside each outer fold, the head's hyper-parameters are chosen by an inner
+grouped K-fold on the outer training songs only; the held-out songs are predicted once per
+repeat. Per label: the R², Pearson r and CCC of the out-of-fold song predictions of each
+repeat (mean and sd over repeats), of all repeats pooled, with a 95 % bootstrap interval that
+resamples groups. The test split is never read.
+
+Cost: the closed-form ridge is solved on cached song vectors (seconds for every fold and
+repeat). Gradient-trained networks take minutes per fit on CPU (5 x 5 folds x 3 labels would be
+hours for the thesis's CNN and LSTM), so they are not cross-validated; their rows say so.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from soundtrack_emotion.core.architectures import CLOSED_FORM
+from soundtrack_emotion.core.metrics import bootstrap_intervals, regression_metrics
+from soundtrack_emotion.datasets import ModelInputs
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
+from soundtrack_emotion.pipelines.modelling.heads import (
+    check_alphas,
+    clip_vad,
+    ridge_predictor,
+    ridge_validation_mse,
+    song_vectors,
+)
+
+logger = logging.getLogger(__name__)
+
+EVALUATIONS: tuple[str, ...] = ("auto", "holdout", "grouped_cv")
+CV_METRICS: tuple[str, ...] = ("r2", "pearson_r", "ccc")
+CV_COLUMNS: tuple[str, ...] = (
+    "feature",
+    "network",
+    "target",
+    "label",
+    "folds",
+    "repeats",
+    "n_songs",
+    "n_groups",
+    *CV_METRICS,
+    *(f"{name}_{stat}" for name in CV_METRICS for stat in ("mean", "sd")),
+    "r2_ci_low",
+    "r2_ci_high",
+    "baseline_r2",
+    "note",
+)
+# Fewer groups than this leave too little to hold out (outer and inner folds of whole groups).
+MIN_GROUPS = 6
+NOT_CROSS_VALIDATED = (
+    "not cross-validated: a gradient-trained network costs minutes per fit on CPU "
+    "(folds x repeats fits per label); its holdout figures stand"
+)
+
+
+def resolve_evaluation(evaluation: str, cross_validation: Mapping[str, Any], n_songs: int) -> str:
+    """``holdout`` or ``grouped_cv``: ``auto`` is ``grouped_cv`` below
+    ``cross_validation.max_songs`` training and validation songs."""
+    if evaluation not in EVALUATIONS:
+        raise ParameterError(
+            f"modelling.evaluation must be one of {list(EVALUATIONS)}, got {evaluation!r}"
+        )
+    if evaluation != "auto":
+        return evaluation
+    return "grouped_cv" if n_songs < int(cross_validation["max_songs"]) else "holdout"
+
+
+def grouped_folds(groups: np.ndarray, *, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """The fold (0..folds-1) of each item: whole groups, in a random order, each to the fold
+    with the fewest items so far (folds of about equal size).
+
+    >>> grouped_folds(np.array(["a", "a", "b", "c", "c", "d"]), folds=2,
+    ...               rng=np.random.default_rng(0)).tolist()
+    [1, 1, 0, 0, 0, 1]
+    """
+    keys, inverse = np.unique(groups, return_inverse=True)
+    if not 2 <= folds <= len(keys):
+        raise ParameterError(f"{folds} folds need 2 to {len(keys)} (the groups) folds")
+    sizes = np.bincount(inverse)
+    fold_of_group = np.empty(len(keys), dtype=np.int64)
+    load = np.zeros(folds, dtype=np.int64)
+    for g in rng.permutation(len(keys)):
+        fold_of_group[g] = int(np.argmin(load))
+        load[fold_of_group[g]] += sizes[g]
+    return fold_of_group[inverse]
+
+
+def _inner_alphas(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    alphas: list[float],
+    *,
+    inner: int,
+    rng: np.random.Generator,
+) -> list[float]:
+    """Each label's alpha with the lowest MSE over an inner grouped ``inner``-fold."""
+    fold = grouped_folds(groups, folds=min(inner, len(np.unique(groups))), rng=rng)
+    total = np.zeros((len(alphas), y.shape[1]))
+    for f in np.unique(fold):
+        held = fold == f
+        total += held.sum() * ridge_validation_mse(x[~held], y[~held], x[held], y[held], alphas)
+    return [float(alphas[i]) for i in np.argmin(total, axis=0)]
+
+
+def _check(cross_validation: Mapping[str, Any]) -> dict[str, int]:
+    expected = {"folds", "repeats", "inner_folds", "max_songs"}
+    if set(cross_validation) != expected:
+        raise ParameterError(
+            f"modelling.cross_validation must be {sorted(expected)}, got {sorted(cross_validation)}"
+        )
+    for name, value in cross_validation.items():
+        if not (isinstance(value, int) and value >= (1 if name == "repeats" else 2)):
+            raise ParameterError(f"cross_validation.{name} must be an integer >= 2, got {value!r}")
+    return dict(cross_validation)
+
+
+def cross_validate(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    network: Mapping[str, Any],
+    soundtracks: pd.DataFrame,
+    *,
+    evaluation: str,
+    cross_validation: Mapping[str, Any],
+    seed: int,
+    feature: str,
+    network_name: str,
+    labels: tuple[str, ...],
+    target: str,
+) -> pd.DataFrame:
+    """Repeated grouped K-fold of one model over the training and validation songs (see the
+    module); one row per label (``CV_COLUMNS``), none when the evaluation is ``holdout``."""
+    settings = _check(cross_validation)
+    train, validation = model_input.train, model_input.validation
+    n_songs = len(np.unique(train.song_ids())) + len(np.unique(validation.song_ids()))
+    if resolve_evaluation(evaluation, settings, n_songs) == "holdout":
+        return pd.DataFrame(columns=list(CV_COLUMNS))
+    identity = {"feature": feature, "network": network_name, "target": target,
+                "folds": settings["folds"], "repeats": settings["repeats"]}  # fmt: skip
+    if network_name not in CLOSED_FORM:
+        logger.info("%s_%s.%s %s", feature, network_name, target, NOT_CROSS_VALIDATED)
+        return _table([{**identity, "label": label, "n_songs": n_songs, "n_groups": 0,
+                        "note": NOT_CROSS_VALIDATED} for label in labels])  # fmt: skip
+    alphas = list(network["training"]["alphas"])
+    check_alphas(alphas)
+    vectors = {
+        "feature_mean": feature_normaliser["mean"],
+        "feature_variance": feature_normaliser["variance"],
+        "pooling": (network.get("architecture") or {}).get("pooling", "statistics"),
+    }
+    parts = [song_vectors(split, labels, **vectors) for split in (train, validation)]
+    x, y = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
+    song_ids = np.concatenate([p[2] for p in parts])
+    group_of = _groups(song_ids, soundtracks)
+    n_groups = len(np.unique(group_of))
+    if n_groups < MIN_GROUPS:
+        note = f"not cross-validated: {n_groups} artist groups (at least {MIN_GROUPS} needed)"
+        return _table([{**identity, "label": label, "n_songs": n_songs, "n_groups": n_groups,
+                        "note": note} for label in labels])  # fmt: skip
+    settings["folds"] = identity["folds"] = min(settings["folds"], n_groups)
+    rng = np.random.default_rng(seed)
+    predicted = np.empty((settings["repeats"], *y.shape))
+    baseline = np.empty_like(predicted)
+    for r in range(settings["repeats"]):
+        fold = grouped_folds(group_of, folds=settings["folds"], rng=rng)
+        for f in range(settings["folds"]):
+            held = fold == f
+            chosen = _inner_alphas(x[~held], y[~held], group_of[~held], alphas,
+                                   inner=settings["inner_folds"], rng=rng)  # fmt: skip
+            predicted[r, held] = ridge_predictor(x[~held], y[~held], chosen)(x[held])
+            baseline[r, held] = y[~held].mean(axis=0)
+    rows = [
+        _label_row(y[:, j], predicted[:, :, j], baseline[:, :, j], group_of, seed)
+        | identity
+        | {"label": label, "n_songs": n_songs, "n_groups": n_groups}
+        for j, label in enumerate(labels)
+    ]
+    logger.info("%s_%s.%s grouped CV (%d x %d folds, %d songs): %s", feature, network_name,
+                target, settings["repeats"], settings["folds"], n_songs,
+                ", ".join(f"{r['label']} R² {r['r2_mean']:.3f} ± {r['r2_sd']:.3f}"
+                          for r in rows))  # fmt: skip
+    return _table(rows)
+
+
+def song_groups(soundtracks: pd.DataFrame) -> pd.Series:
+    """The group of each song (index: its id), the unit the splits were drawn in: the
+    ``group`` column where ``soundtracks`` carries one, else the artist credit (lower-cased);
+    a song without an artist is a group of its own."""
+    ids = soundtracks["id"].astype(str)
+    if "group" in soundtracks:
+        return pd.Series(soundtracks["group"].astype(str).to_numpy(), index=ids, name="group")
+    artist = soundtracks.get("artist", pd.Series("", index=soundtracks.index))
+    credit = artist.fillna("").astype(str).str.strip().str.lower()
+    return pd.Series(credit.where(credit != "", "track:" + ids).to_numpy(), index=ids,
+                     name="group")  # fmt: skip
+
+
+def _groups(song_ids: np.ndarray, soundtracks: pd.DataFrame) -> np.ndarray:
+    groups = pd.Series(song_ids).map(song_groups(soundtracks))
+    if groups.isna().any():
+        missing = pd.Series(song_ids)[groups.isna()].tolist()[:5]
+        raise DataValidationError(f"songs {missing} of the model inputs are not in soundtracks")
+    return groups.astype(str).to_numpy()
+
+
+def _label_row(
+    true: np.ndarray, predicted: np.ndarray, baseline: np.ndarray, groups: np.ndarray, seed: int
+) -> dict[str, Any]:
+    """``true`` [s]; ``predicted`` and ``baseline`` [repeats, s] out-of-fold predictions."""
+    per_repeat = [regression_metrics(true, clip_vad(p)) for p in predicted]
+    repeats = len(predicted)
+    pooled_true, pooled = np.tile(true, repeats), clip_vad(predicted.reshape(-1))
+    pooled_scores = regression_metrics(pooled_true, pooled)
+    interval = bootstrap_intervals(pooled_true, pooled, seed=seed, groups=np.tile(groups, repeats))
+    row: dict[str, Any] = {name: pooled_scores[name] for name in CV_METRICS}
+    for name in CV_METRICS:
+        values = np.array([scores[name] for scores in per_repeat])
+        row[f"{name}_mean"] = float(np.mean(values))
+        row[f"{name}_sd"] = float(np.std(values, ddof=1)) if repeats > 1 else math.nan
+    row["r2_ci_low"], row["r2_ci_high"] = interval["r2"]
+    row["baseline_r2"] = regression_metrics(pooled_true, baseline.reshape(-1))["r2"]
+    row["note"] = ""
+    return row
+
+
+def _table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=list(CV_COLUMNS))
+    numeric = [c for c in CV_COLUMNS if c not in ("feature", "network", "target", "label", "note")]
+    table[numeric] = table[numeric].astype(np.float64)
+    return table.astype({"folds": np.int64, "repeats": np.int64, "n_songs": np.int64,
+                         "n_groups": np.int64})  # fmt: skip
