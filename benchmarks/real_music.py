@@ -17,7 +17,19 @@ features and model inputs of an earlier full run in the same ``--workdir``): a q
 for the light heads. Both print ``cv_metrics`` too: the grouped cross-validation over the
 training and validation songs (``modelling.evaluation``).
 
-It exits 0 with a note when the dev set is absent (a fresh clone has no ``../shared``).
+Several dev corpora train together (``--dev`` again for each; a corpus is named by its
+folder): a table of VAD values and one of Russell quadrants, e.g. ``../shared/real_music_dev``
+and ``../shared/real_music_dev_4q``. It then also prints ``corpus_metrics``, each corpus's
+test figures: R² and r where it gives values, ROC AUC where it gives quadrants.
+``--score-only NAME`` puts every song of that corpus in the test split: trained on the
+others, scored on it (cross-corpus).
+
+    nice python benchmarks/real_music.py --dev ../shared/real_music_dev \
+        --dev ../shared/real_music_dev_4q
+    nice python benchmarks/real_music.py --dev ../shared/real_music_dev \
+        --dev ../shared/real_music_dev_4q --score-only real_music_dev_4q
+
+It exits 0 with a note when a dev set is absent (a fresh clone has no ``../shared``).
 """
 
 from __future__ import annotations
@@ -39,9 +51,10 @@ DEFAULT_DEV = PROJECT.parent / "shared" / "real_music_dev"
 DEFAULT_WORKDIR = PROJECT / "data" / "09_benchmarks" / "real_music_dev"
 
 
-def scratch_project(workdir: Path, labels: Path) -> None:
+def scratch_project(workdir: Path, tables: dict[str, Path]) -> None:
     """A Kedro project folder sharing the project's ``conf/base`` and package, with its own
-    ``data/`` and a local catalog pointing ``labelled_tracks`` at ``labels``."""
+    ``data/`` and a local catalog pointing ``labelled_tracks`` at ``tables`` (corpus name ->
+    labels table; one table is read as before corpora existed)."""
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT / "pyproject.toml", workdir / "pyproject.toml")
     conf = workdir / "conf"
@@ -49,12 +62,27 @@ def scratch_project(workdir: Path, labels: Path) -> None:
     (conf / "local").mkdir(parents=True)
     shutil.copytree(PROJECT / "conf" / "base", conf / "base")
     shutil.copy(PROJECT / "conf" / "logging.yml", conf / "logging.yml")
+    if len(tables) == 1:
+        where = f"  filepath: {next(iter(tables.values())).resolve()}\n"
+    else:
+        where = "  corpora:\n" + "".join(
+            f"    {json.dumps(name)}: {path.resolve()}\n" for name, path in tables.items()
+        )
     (conf / "local" / "catalog.yml").write_text(
-        "labelled_tracks:\n"
-        "  type: soundtrack_emotion.datasets.LabelledTableDataset\n"
-        f"  filepath: {labels.resolve()}\n"
+        "labelled_tracks:\n  type: soundtrack_emotion.datasets.LabelledTableDataset\n" + where
     )
     (workdir / "src").mkdir(exist_ok=True)  # Kedro's source_dir; the package is installed
+
+
+def test_only_table(labels: Path, target: Path) -> Path:
+    """A copy of the ``labels`` table at ``target`` (under the benchmark's data folder) with
+    every row in the test split and absolute audio paths."""
+    from soundtrack_emotion.datasets import LabelledTableDataset
+
+    table = LabelledTableDataset(filepath=str(labels)).load().assign(split="test")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    table.drop(columns="corpus").to_csv(target, index=False)
+    return target
 
 
 def run_chain(workdir: Path, params: str | None) -> float:
@@ -83,12 +111,13 @@ def run_networks(workdir: Path, networks: list[str], params: str | None) -> floa
     return time.perf_counter() - tic
 
 
-def collected_metrics(workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``model_metrics`` and ``cv_metrics`` of every current report in ``workdir``'s metrics
-    folder (what the modelling pipeline's collection nodes make)."""
+def collected_metrics(workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``model_metrics``, ``cv_metrics`` and ``corpus_metrics`` of every current report in
+    ``workdir``'s metrics folder (what the modelling pipeline's collection nodes make)."""
     import yaml
 
     from soundtrack_emotion.pipelines.modelling.nodes import (
+        collect_corpus_metrics,
         collect_cv_metrics,
         collect_model_metrics,
     )
@@ -100,7 +129,25 @@ def collected_metrics(workdir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     conf = workdir / "conf" / "base" / "parameters_feature_extraction.yml"
     extraction = yaml.safe_load(conf.read_text())["feature_extraction"]
     model_metrics, _ = collect_model_metrics(files, soundtracks, extraction)
-    return model_metrics, collect_cv_metrics(model_metrics, files)
+    return (model_metrics, collect_cv_metrics(model_metrics, files),
+            collect_corpus_metrics(model_metrics, files))  # fmt: skip
+
+
+def corpus_figures(corpus_metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per (label, variant, corpus): test songs, R² and r [95 % CI] on values, ROC AUC
+    [95 % CI] on quadrant signs."""
+    table = corpus_metrics.copy()
+    table["variant"] = table["feature"] + "_" + table["network"] + "." + table["target"]
+    for name in ("r2", "pearson_r", "auc"):
+        table[name] = [
+            "" if pd.isna(v) else f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+            for v, lo, hi in zip(table[name], table[f"{name}_ci_low"], table[f"{name}_ci_high"],
+                                 strict=True)
+        ]  # fmt: skip
+    columns = {"label": "label", "variant": "variant", "corpus": "corpus",
+               "n_songs": "test songs", "r2": "R² [95% CI]", "pearson_r": "r [95% CI]",
+               "auc": "ROC AUC [95% CI]"}  # fmt: skip
+    return table[list(columns)].rename(columns=columns)
 
 
 def cv_table(cv_metrics: pd.DataFrame) -> pd.DataFrame:
@@ -148,8 +195,12 @@ def song_table(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="folder with labels.csv")
-    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
+    parser.add_argument("--dev", type=Path, action="append", default=None,
+                        help="folder with labels.csv; again for each further corpus")  # fmt: skip
+    parser.add_argument(
+        "--score-only", default=None, help="a --dev corpus (folder name) whose songs all go to test"
+    )
+    parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--params", default=None, help="extra `kedro run --params`")
     parser.add_argument(
         "--networks", default=None, help="only these networks (comma-separated), e.g. ridge,mlp"
@@ -158,30 +209,49 @@ def main() -> int:
         "--report-only", action="store_true", help="print the last run's table, run nothing"
     )
     args = parser.parse_args()
-    labels = args.dev / "labels.csv"
-    if not labels.is_file():
-        print(f"real-music benchmark skipped: no dev set at {args.dev} (labels.csv)")
+    devs = args.dev or [DEFAULT_DEV]
+    tables = {dev.resolve().name: dev / "labels.csv" for dev in devs}
+    absent = [str(dev) for dev in devs if not (dev / "labels.csv").is_file()]
+    if absent:
+        print(f"real-music benchmark skipped: no dev set at {absent} (labels.csv)")
         return 0
+    if args.score_only is not None and (args.score_only not in tables or len(tables) < 2):
+        parser.error(f"--score-only must name one of several --dev corpora {list(tables)}")
+    workdir = args.workdir or (DEFAULT_WORKDIR if len(tables) == 1 else
+                               DEFAULT_WORKDIR.with_name("+".join(tables)))  # fmt: skip
+    if args.score_only is not None:
+        workdir = args.workdir or workdir.with_name(f"{workdir.name}-score-{args.score_only}")
+        tables[args.score_only] = test_only_table(
+            tables[args.score_only], workdir / "tables" / args.score_only / "labels.csv"
+        )
+    args.workdir = workdir
     seconds = None
     if not args.report_only:
-        scratch_project(args.workdir, labels)
+        scratch_project(args.workdir, tables)
         if args.networks:
             seconds = run_networks(args.workdir, args.networks.split(","), args.params)
         else:
             seconds = run_chain(args.workdir, args.params)
-    metrics, cv_metrics = collected_metrics(args.workdir)
+    metrics, cv_metrics, corpus_metrics = collected_metrics(args.workdir)
     if args.networks:
-        keep = metrics["network"].isin(args.networks.split(","))
-        metrics, cv_metrics = metrics[keep], cv_metrics[cv_metrics["network"].isin(
-            args.networks.split(","))]  # fmt: skip
+        networks = args.networks.split(",")
+        metrics = metrics[metrics["network"].isin(networks)]
+        cv_metrics = cv_metrics[cv_metrics["network"].isin(networks)]
+        corpus_metrics = corpus_metrics[corpus_metrics["network"].isin(networks)]
     table = song_table(metrics)
-    print(f"\nreal_music_dev ({args.dev}), {dt.date.today()}, song level, test split")
+    print(f"\n{' + '.join(tables)} ({', '.join(map(str, devs))}), {dt.date.today()}, "
+          "song level, test split (songs with values)")  # fmt: skip
     if seconds is not None:
         print(f"whole offline chain: {seconds / 60:.1f} min")
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         for label, rows in table.groupby("label", sort=False):
             print(f"\n{label}")
             print(rows.drop(columns="label").to_string(index=False))
+        if len(tables) > 1 and len(corpus_metrics):
+            print("\nper corpus, test split (corpus_metrics)")
+            for label, rows in corpus_figures(corpus_metrics).groupby("label", sort=False):
+                print(f"\n{label}")
+                print(rows.drop(columns="label").to_string(index=False))
         if len(cv_metrics):
             print("\ngrouped cross-validation over the training and validation songs (cv_metrics)")
             for label, rows in cv_table(cv_metrics).groupby("label", sort=False):

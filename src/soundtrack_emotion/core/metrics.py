@@ -157,6 +157,69 @@ def _group_draws(groups: np.ndarray, rng: np.random.Generator, n: int) -> list[n
     return [np.concatenate([members[g] for g in row]) for row in picks]
 
 
+# ------------------------------------------------------------------------- signs (quadrants)
+
+
+def roc_auc(signs: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for the binary ``signs`` (1 positive, 0
+    negative): the Mann-Whitney probability that a positive scores above a negative, ties
+    counting one half; ``nan`` when one class is absent. 0.5 is chance.
+
+    >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    0.75
+    >>> roc_auc([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.9])
+    0.875
+    """
+    truth, score = _pair(signs, scores)
+    if not np.isin(truth, (0.0, 1.0)).all():
+        raise ParameterError(f"signs must be 0 or 1, got values {np.unique(truth)[:5].tolist()}")
+    n_positive = int(truth.sum())
+    n_negative = len(truth) - n_positive
+    if not n_positive or not n_negative:
+        return float("nan")
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    first_rank = np.cumsum(counts) - counts + 1
+    ranks = (first_rank + (counts - 1) / 2.0)[inverse]
+    u = float(ranks[truth == 1].sum()) - n_positive * (n_positive + 1) / 2.0
+    return u / (n_positive * n_negative)
+
+
+def auc_interval(
+    signs: np.ndarray,
+    scores: np.ndarray,
+    *,
+    seed: int,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    level: float = CONFIDENCE_LEVEL,
+    groups: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """Percentile bootstrap ``(low, high)`` of :func:`roc_auc`, resampling songs (or whole
+    ``groups``) with replacement, as :func:`bootstrap_intervals`; resamples with one class
+    only are left out; ``(nan, nan)`` when none has both.
+
+    >>> low, high = auc_interval([0, 0, 1, 1, 0, 1], [0.1, 0.3, 0.35, 0.8, 0.5, 0.6], seed=0)
+    >>> bool(low <= roc_auc([0, 0, 1, 1, 0, 1], [0.1, 0.3, 0.35, 0.8, 0.5, 0.6]) <= high)
+    True
+    """
+    truth, score = _pair(signs, scores)
+    if not 0 < level < 1:
+        raise ParameterError(f"confidence level must be in (0, 1), got {level!r}")
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        draws = list(rng.integers(0, len(truth), size=(n_resamples, len(truth))))
+    elif len(groups) != len(truth):
+        raise ParameterError(f"{len(groups)} group keys for {len(truth)} predictions")
+    else:
+        draws = _group_draws(np.asarray(groups), rng, n_resamples)
+    values = np.array([roc_auc(truth[i], score[i]) for i in draws])
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 # ------------------------------------------------------------------------------ model choice
 
 # The one rule that picks "the best model" of a label everywhere (model_metrics' rank, the

@@ -16,6 +16,10 @@ QUADRANT_SIGNS: dict[str, tuple[int, int]] = {
 QUADRANTS: tuple[str, ...] = tuple(QUADRANT_SIGNS)
 # The labels a quadrant gives a sign to.
 SIGNED_LABELS: tuple[str, str] = ("valence", "arousal")
+# The model inputs' column of each signed label's sign (1 positive / high, 0 negative / low,
+# NaN where a row has a value or no quadrant), and every label column of the model inputs.
+SIGN_LABELS: dict[str, str] = {"valence": "valence_positive", "arousal": "arousal_high"}
+MODEL_INPUT_LABELS: tuple[str, ...] = (*VAD_LABELS, *SIGN_LABELS.values())
 
 # The feature families (FEATURES, OFFLINE_FEATURES) are the registry of core/families.
 # Frame lengths in seconds, the thesis's two configurations (section 5.1).

@@ -4,8 +4,13 @@ Layout of one dataset (e.g. ``data/05_model_input/mfcc_15s``)::
 
     train/manifest.json          {"n_frames", "frame_shape", "label_names", "shards": [...]}
     train/shard-00000.npz        frames [n, T, F] float32, song_id [n] str,
-                                 frame_index [n] int32, labels [n, 3] float32
+                                 frame_index [n] int32, labels [n, k] float32
     validation/...  test/...
+
+``label_names`` names the ``k`` label columns: the first ``k`` of ``MODEL_INPUT_LABELS``
+(valence, arousal, dominance, then the quadrant signs ``valence_positive`` and
+``arousal_high``; NaN where a song has no such label). Inputs written before the signs
+existed have the three VAD columns and read the same.
 
 Frames never need to be in memory together: ``save`` consumes chunks one at a time and
 ``FrameSplit.to_tf_dataset`` reads one shard at a time.
@@ -25,7 +30,7 @@ from typing import Any
 import numpy as np
 from kedro.io import AbstractDataset, DatasetError
 
-from soundtrack_emotion.core.vocabulary import SPLITS, VAD_LABELS
+from soundtrack_emotion.core.vocabulary import MODEL_INPUT_LABELS, SPLITS, VAD_LABELS
 from soundtrack_emotion.exceptions import ParameterError
 
 MANIFEST = "manifest.json"
@@ -35,7 +40,8 @@ DEFAULT_SHARD_FRAMES = 1024
 @dataclass(frozen=True)
 class FrameChunk:
     """A batch of frames: ``frames`` [n, T, F] float32, ``song_id`` [n] str,
-    ``frame_index`` [n] int32 (position of the frame in its song), ``labels`` [n, 3] float32."""
+    ``frame_index`` [n] int32 (position of the frame in its song), ``labels`` [n, k] float32
+    (the first ``k`` of ``MODEL_INPUT_LABELS``: k = 3, the VAD values, or 5 with the signs)."""
 
     frames: np.ndarray
     song_id: np.ndarray
@@ -99,7 +105,7 @@ class FrameSplit:
         return self._column("frame_index").astype(np.int32)
 
     def labels(self) -> np.ndarray:
-        """VAD labels of every frame, [n_frames, 3] float32, in storage order."""
+        """Labels of every frame, [n_frames, len(label_names)] float32, in storage order."""
         labels = self._column("labels")
         return labels.reshape(-1, len(self.label_names)).astype(np.float32)
 
@@ -110,6 +116,10 @@ class FrameSplit:
             raise ParameterError(f"unknown label(s) {unknown}; known: {list(self.label_names)}")
         return [self.label_names.index(n) for n in names]
 
+    def n_finite(self, labels: str | Iterable[str]) -> int:
+        """How many frames have a finite value for every one of ``labels``."""
+        return int(np.isfinite(self.labels()[:, self.label_index(labels)]).all(axis=1).sum())
+
     def to_tf_dataset(
         self,
         *,
@@ -118,10 +128,13 @@ class FrameSplit:
         shuffle: bool = False,
         seed: int = 0,
         shuffle_buffer: int = 2048,
+        finite_only: bool = False,
     ) -> Any:
         """A ``tf.data.Dataset`` of ``(frames [b, T, F], targets [b, k])`` batches, streamed
         shard by shard. Shuffling permutes the shard order and then frames within a buffer,
-        both seeded, so two runs with the same seed see the same batches."""
+        both seeded, so two runs with the same seed see the same batches. ``finite_only``
+        leaves out the frames whose targets are not all finite (songs without those labels:
+        :meth:`n_finite` counts the rest)."""
         import tensorflow as tf
 
         if batch_size < 1:
@@ -137,7 +150,11 @@ class FrameSplit:
                 epoch["n"] += 1
             for chunk in self.iter_chunks(shard_order=order):
                 targets = chunk.labels[:, columns]
-                yield from zip(chunk.frames, targets, strict=True)
+                if finite_only:
+                    keep = np.isfinite(targets).all(axis=1)
+                    yield from zip(chunk.frames[keep], targets[keep], strict=True)
+                else:
+                    yield from zip(chunk.frames, targets, strict=True)
 
         t, f = self.frame_shape
         dataset = tf.data.Dataset.from_generator(
@@ -166,12 +183,23 @@ class ModelInputs:
         return getattr(self, split)
 
 
+def _label_width(chunk: FrameChunk) -> int:
+    width = chunk.labels.shape[1] if chunk.labels.ndim == 2 else 0
+    if width not in (len(VAD_LABELS), len(MODEL_INPUT_LABELS)):
+        raise DatasetError(
+            f"labels must be [n, {len(VAD_LABELS)}] or [n, {len(MODEL_INPUT_LABELS)}] "
+            f"({list(MODEL_INPUT_LABELS)}), got shape {chunk.labels.shape}"
+        )
+    return width
+
+
 def _write_split(target: Path, chunks: Iterable[FrameChunk], shard_frames: int) -> None:
     target.mkdir(parents=True)
     shards: list[dict[str, Any]] = []
     frame_shape: tuple[int, ...] | None = None
     pending: list[FrameChunk] = []
     pending_n = 0
+    n_labels = len(VAD_LABELS)
 
     def flush() -> None:
         nonlocal pending, pending_n
@@ -193,7 +221,10 @@ def _write_split(target: Path, chunks: Iterable[FrameChunk], shard_frames: int) 
             continue
         shape = tuple(chunk.frames.shape[1:])
         if frame_shape is None:
-            frame_shape = shape
+            frame_shape, n_labels = shape, _label_width(chunk)
+        elif _label_width(chunk) != n_labels:
+            raise DatasetError(f"label columns changed within a split: {n_labels} then "
+                               f"{_label_width(chunk)}")
         elif shape != frame_shape:
             raise DatasetError(f"frame shape changed within a split: {frame_shape} then {shape}")
         pending.append(chunk)
@@ -204,7 +235,7 @@ def _write_split(target: Path, chunks: Iterable[FrameChunk], shard_frames: int) 
     manifest = {
         "n_frames": sum(s["n"] for s in shards),
         "frame_shape": list(frame_shape or (0, 0)),
-        "label_names": list(VAD_LABELS),
+        "label_names": list(MODEL_INPUT_LABELS[:n_labels]),
         "shards": shards,
     }
     (target / MANIFEST).write_text(json.dumps(manifest, indent=1))

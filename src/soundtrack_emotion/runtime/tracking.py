@@ -107,7 +107,9 @@ def _flat(prefix: str, value: Any) -> dict[str, Any]:
 
 def _metric_values(evaluation: Mapping[str, Any]) -> dict[str, float]:
     """``{level}_{label}_{metric}`` for the model, its baseline (``baseline_``) and the song
-    level's intervals (``_ci_low``/``_ci_high``); undefined values are left out."""
+    level's intervals (``_ci_low``/``_ci_high``), ``cv_{label}_...`` of the cross-validation
+    and ``corpus_{corpus}_{label}_{r2|pearson_r|auc}`` of the test split per corpus;
+    undefined values are left out."""
     values = {}
     for row in evaluation["metrics"]:
         stem = f"{row['level']}_{row['label']}"
@@ -120,6 +122,10 @@ def _metric_values(evaluation: Mapping[str, Any]) -> dict[str, float]:
                     "r2_ci_high"):  # fmt: skip
             if row.get(key) is not None:
                 values[f"cv_{row['label']}_{key}"] = float(row[key])
+    for row in evaluation.get("corpora") or []:
+        for key in ("r2", "pearson_r", "auc"):
+            if row.get(key) is not None:
+                values[f"corpus_{row['corpus']}_{row['label']}_{key}"] = float(row[key])
     for seed, loss in (evaluation["training"].get("members") or {}).items():
         values[f"member_{seed}_best_val_loss"] = float(loss)
     for key in ("best_val_loss", "train_song_loss", "val_song_loss", "train_seconds"):

@@ -211,3 +211,21 @@ def test_the_dataset_wants_one_table_or_named_corpora(tmp_path):
         LabelledTableDataset(filepath="a.csv", corpora={"b": "b.csv"})
     with pytest.raises(DatasetError, match="unknown format"):
         LabelledTableDataset(corpora={"b": "b.txt"})
+
+
+def test_a_corpus_with_its_own_split_keeps_it_beside_one_split_by_default(tmp_path):
+    continuous = _table(tmp_path / "emotify", n=10)
+    held_out = _quadrant_table(tmp_path / "fourq")
+    frame = pd.read_csv(held_out).assign(split="test")  # scored only, never trained on
+    frame.to_csv(held_out, index=False)
+    table = LabelledTableDataset(corpora={"emotify": str(continuous), "4q": str(held_out)}).load()
+    soundtracks, report = build_labelled_soundtracks(table, SPLIT)
+    assert set(soundtracks.loc[soundtracks["corpus"] == "4q", "split"]) == {"test"}
+    emotify = soundtracks[soundtracks["corpus"] == "emotify"]
+    assert set(emotify["split"]) == {"train", "validation", "test"}
+    assert "4q: table" in report["split_source"]
+    frame.loc[0, "split"] = None
+    frame.to_csv(held_out, index=False)
+    partial = LabelledTableDataset(corpora={"emotify": str(continuous), "4q": str(held_out)})
+    with pytest.raises(DataValidationError, match="empty cells in corpus"):
+        build_labelled_soundtracks(partial.load(), SPLIT)

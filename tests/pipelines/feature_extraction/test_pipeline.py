@@ -25,7 +25,12 @@ from kedro_datasets.pandas import CSVDataset
 from soundtrack_emotion.core.embeddings.musicnn import MSD_TAGS, load_musicnn, musicnn_features
 from soundtrack_emotion.core.families import FEATURES, OFFLINE_FEATURES
 from soundtrack_emotion.core.families.mfcc import mfcc
-from soundtrack_emotion.core.vocabulary import FRAME_SECONDS, SPLITS, VAD_LABELS
+from soundtrack_emotion.core.vocabulary import (
+    FRAME_SECONDS,
+    MODEL_INPUT_LABELS,
+    SPLITS,
+    VAD_LABELS,
+)
 from soundtrack_emotion.datasets import FeatureStoreDataset, ModelInputDataset
 from soundtrack_emotion.exceptions import ModelUnavailableError
 from soundtrack_emotion.pipelines.feature_extraction import create_pipeline, nodes
@@ -186,12 +191,14 @@ def test_model_inputs_are_framed_per_split_with_song_labels(
             for split in SPLITS:
                 part = inputs[split]
                 assert part.frame_shape == shapes[family][seconds]
+                assert part.label_names == MODEL_INPUT_LABELS
                 for chunk in part.iter_chunks():
                     for frame, song, index, label in zip(
                         chunk.frames, chunk.song_id, chunk.frame_index, chunk.labels, strict=True
                     ):
                         assert split_of[song] == split
-                        np.testing.assert_allclose(label, labels.loc[song], rtol=1e-6)
+                        np.testing.assert_allclose(label[:3], labels.loc[song], rtol=1e-6)
+                        assert np.isnan(label[3:]).all()  # no quadrant, no signs
                         length = shapes[family][seconds][0]
                         stored = store[song][index * length : (index + 1) * length]
                         np.testing.assert_array_equal(frame[: len(stored)], stored)

@@ -90,3 +90,30 @@ def test_matches_numpy_on_random_data():
 def test_bad_shapes_raise(y_true, y_pred):
     with pytest.raises(ParameterError):
         mse(y_true, y_pred)
+
+
+def test_roc_auc_is_scikit_learns_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from soundtrack_emotion.core.metrics import roc_auc
+
+    rng = np.random.default_rng(0)
+    signs = rng.integers(0, 2, size=200)
+    scores = np.round(rng.normal(size=200) + signs, 1)  # rounded: many ties
+    assert roc_auc(signs, scores) == pytest.approx(roc_auc_score(signs, scores))
+    assert roc_auc(signs, -scores) == pytest.approx(1 - roc_auc(signs, scores))
+    assert np.isnan(roc_auc(np.ones(5), np.arange(5.0)))
+    with pytest.raises(ParameterError):
+        roc_auc([0, 2], [0.1, 0.2])
+
+
+def test_auc_interval_resamples_groups_and_is_seeded():
+    from soundtrack_emotion.core.metrics import auc_interval
+
+    rng = np.random.default_rng(1)
+    signs = np.repeat(rng.integers(0, 2, size=30), 2)
+    scores = signs + rng.normal(size=60)
+    groups = np.repeat(np.arange(30), 2)
+    first = auc_interval(signs, scores, seed=3, groups=groups)
+    assert first == auc_interval(signs, scores, seed=3, groups=groups)
+    assert 0.5 < first[0] < first[1] <= 1.0

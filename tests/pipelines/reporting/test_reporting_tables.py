@@ -184,3 +184,24 @@ def test_html_report_shows_the_grouped_cross_validation(model_metrics):
     assert "Grouped cross-validation" in page and "5 x 5 folds, 150 songs" in page
     assert "[0.100, 0.300]" in page and "not cross-validated: costly" in page
     assert "Grouped cross-validation" not in build_html_report(table, {}, title="t")
+
+
+def test_html_report_shows_each_corpus_with_the_figures_its_labels_allow(model_metrics):
+    table = build_results_table(model_metrics, levels=["song"])
+    rows = [
+        {"feature": "musicnn", "network": "ridge", "target": "valence", "label": "valence",
+         "corpus": "real_music_dev", "split": "test", "n_songs": 40, "r2": 0.21,
+         "r2_ci_low": 0.05, "r2_ci_high": 0.33, "pearson_r": 0.5, "pearson_r_ci_low": 0.3,
+         "pearson_r_ci_high": 0.6, "auc": np.nan, "auc_ci_low": np.nan, "auc_ci_high": np.nan},
+        {"feature": "musicnn", "network": "ridge", "target": "valence", "label": "valence",
+         "corpus": "real_music_dev_4q", "split": "test", "n_songs": 90, "r2": np.nan,
+         "r2_ci_low": np.nan, "r2_ci_high": np.nan, "pearson_r": np.nan,
+         "pearson_r_ci_low": np.nan, "pearson_r_ci_high": np.nan, "auc": 0.781,
+         "auc_ci_low": 0.7, "auc_ci_high": 0.85},
+    ]  # fmt: skip
+    corpora = pd.DataFrame(rows)
+    page = build_html_report(table, {}, title="t", corpus_metrics=corpora)
+    assert "Per corpus" in page and "real_music_dev_4q" in page
+    assert "0.781 [0.70, 0.85]" in page and "0.210 [0.05, 0.33]" in page
+    one_corpus = build_html_report(table, {}, title="t", corpus_metrics=corpora.iloc[:1])
+    assert "Per corpus" not in one_corpus

@@ -6,7 +6,9 @@
 Everything downstream (feature_extraction, modelling, reporting, inference) reads
 ``soundtracks`` and runs unchanged. A ``split`` column in the table is respected; without
 one, tracks are split as the Last.fm path splits them (seeded, grouped by artist), each corpus
-on its own, so that every corpus has training, validation and test songs.
+on its own, so that every corpus has training, validation and test songs. With several
+corpora, a corpus whose split cells are all empty is split so, and the others keep theirs
+(e.g. a corpus given entirely to ``test``, to score a model trained on the others).
 
 A row is labelled either with ``valence, arousal, dominance`` in 0..1, or with a Russell
 ``quadrant`` (Q1-Q4) and empty VAD cells: its VAD labels stay NaN in ``soundtracks`` and the
@@ -95,8 +97,12 @@ def _check_table(table: pd.DataFrame) -> None:
         unknown = sorted(set(table["split"].dropna().astype(str)) - set(SPLITS))
         if unknown:
             problems.append(f"unknown split value(s) {unknown}; known: {list(SPLITS)}")
-        if table["split"].isna().any():
-            problems.append("the split column has empty cells: give every row a split, or none")
+        corpus = table["corpus"].fillna("") if "corpus" in table else pd.Series("", table.index)
+        empty = table["split"].isna().groupby(corpus).agg(["any", "all"])
+        partial = empty.index[empty["any"] & ~empty["all"]].tolist()
+        if partial:
+            problems.append(f"the split column has empty cells in corpus {partial}: give every "
+                            "row of a corpus a split, or none")  # fmt: skip
     if problems:
         raise DataValidationError("labelled table: " + "; ".join(problems))
 
@@ -117,8 +123,9 @@ def _corpus_splits(
         )
         groups[rows.index] = [f"{corpus}/{key}" for key in keys]
         grouped_by[str(corpus)] = group_by
-        if "split" in rows.columns:
+        if "split" in rows.columns and rows["split"].notna().all():
             splits[rows.index] = rows["split"].astype(str).tolist()
+            grouped_by[str(corpus)] = "table"
         else:
             splits[rows.index] = assign_splits(
                 keys,
@@ -173,7 +180,7 @@ def build_labelled_soundtracks(
         if "corpus" in kept
         else DEFAULT_CORPUS
     )
-    given_split = "split" in kept.columns
+    given_split = "split" in kept.columns and bool(kept["split"].notna().all())
     # Without artists, every track is its own group.
     groups, splits, grouped_by = _corpus_splits(kept, split)
     values = _vad_values(kept)

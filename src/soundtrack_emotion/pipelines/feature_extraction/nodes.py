@@ -22,7 +22,14 @@ from tqdm.auto import tqdm
 
 from soundtrack_emotion.core.families import FEATURES, Batcher, FeatureFamily
 from soundtrack_emotion.core.framing import count_frames, frame_features, frame_hop
-from soundtrack_emotion.core.vocabulary import FRAME_SECONDS, SPLITS, VAD_LABELS
+from soundtrack_emotion.core.vocabulary import (
+    FRAME_SECONDS,
+    MODEL_INPUT_LABELS,
+    QUADRANT_SIGNS,
+    SIGNED_LABELS,
+    SPLITS,
+    VAD_LABELS,
+)
 from soundtrack_emotion.datasets import FeatureRecord, FeatureStore, FrameChunk, SourceStamp
 from soundtrack_emotion.exceptions import AudioDecodeError, DataValidationError
 from soundtrack_emotion.pipelines.feature_extraction.tracks import (
@@ -336,6 +343,26 @@ def _too_short(meta: Mapping[str, Any], p: ExtractionParams) -> bool:
     return float(meta["audio_seconds"]) < p.min_seconds
 
 
+def song_labels(rows: pd.DataFrame) -> np.ndarray:
+    """The label columns of each song, ``MODEL_INPUT_LABELS`` [n, 5] float32: its VAD values,
+    then the signs of valence and arousal its Russell ``quadrant`` gives (NaN where it has no
+    quadrant; its VAD values are then NaN).
+
+    >>> rows = pd.DataFrame({"valence": [0.8, None], "arousal": [0.3, None],
+    ...                      "dominance": [0.5, None], "quadrant": ["", "Q2"]})
+    >>> song_labels(rows).tolist()
+    [[0.800000011920929, 0.30000001192092896, 0.5, nan, nan], [nan, nan, nan, 0.0, 1.0]]
+    """
+    quadrants = rows["quadrant"] if "quadrant" in rows else pd.Series("", index=rows.index)
+    signs = np.array(
+        [QUADRANT_SIGNS.get(str(q).strip().upper(), (np.nan,) * len(SIGNED_LABELS))
+         for q in quadrants.fillna("")],
+        dtype=np.float64,
+    ).reshape(len(rows), len(SIGNED_LABELS))  # fmt: skip
+    values = rows[list(VAD_LABELS)].to_numpy(np.float64)
+    return np.concatenate([values, signs], axis=1).astype(np.float32)
+
+
 def build_model_inputs(
     features: FeatureStore,
     soundtracks: pd.DataFrame,
@@ -348,7 +375,8 @@ def build_model_inputs(
 
     Returns ``{split: iterator of FrameChunk}`` with frames [n, T, F] ((323, 13) / (646, 13)
     MFCC, (15, 128) / (30, 128) VGGish, (5, 200) / (10, 200) MusiCNN), the song id, the
-    frame's index in its song and the song's VAD labels [n, 3] on every frame. Training songs
+    frame's index in its song and the song's labels [n, 5] on every frame
+    (:func:`song_labels`: VAD values and quadrant signs, NaN where it has none). Training songs
     come in a seeded random order (``TRAIN_SONG_ORDER_SEED``). Nothing is read until the
     dataset consumes it.
     """
@@ -356,9 +384,7 @@ def build_model_inputs(
     p = ExtractionParams.from_dict(params)
 
     def split_chunks(rows: pd.DataFrame) -> Iterator[FrameChunk]:
-        for track_id, labels in zip(
-            rows["id"], rows[list(VAD_LABELS)].to_numpy(np.float32), strict=True
-        ):
+        for track_id, labels in zip(rows["id"], song_labels(rows), strict=True):
             meta = features.meta(track_id)
             if meta is None or meta["status"] != "ok" or _too_short(meta, p):
                 continue
@@ -370,7 +396,7 @@ def build_model_inputs(
                     frames=frames,
                     song_id=np.full(n, track_id),
                     frame_index=np.arange(n, dtype=np.int32),
-                    labels=np.broadcast_to(labels, (n, len(VAD_LABELS))).copy(),
+                    labels=np.broadcast_to(labels, (n, len(MODEL_INPUT_LABELS))).copy(),
                 )
 
     def rows_of(split: str) -> pd.DataFrame:

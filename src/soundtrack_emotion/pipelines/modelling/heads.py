@@ -3,7 +3,8 @@
 Both stream the split shard by shard. A song's prediction is the mean of its frames'
 predictions, as everywhere in the project; predictions are clipped to the labels' range
 [0, 1] (:func:`clip_vad`) exactly as inference clips them, so the metrics describe what
-inference outputs.
+inference outputs. Scores count only the songs that have a value of the label (songs of a
+quadrant corpus have only its sign).
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ import numpy as np
 from keras import layers
 
 from soundtrack_emotion.core.architectures import pool_frames
+from soundtrack_emotion.core.joint_ridge import fit_joint_ridge
+from soundtrack_emotion.core.vocabulary import SIGN_LABELS
 from soundtrack_emotion.datasets import FrameSplit
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 
 # The labels' range: NRC-VAD scores and every lexicon rescaled to it.
 VAD_RANGE = (0.0, 1.0)
+# lambda, the weight of the quadrant corpora's sign rows in the ridge's joint objective.
+DEFAULT_SIGN_WEIGHT = 1.0
 
 
 def clip_vad(values: np.ndarray) -> np.ndarray:
@@ -71,10 +76,18 @@ def score_split(
     )
     predicted, song_predicted = clip_vad(predicted), clip_vad(song_predicted)
     return SplitScores(
-        frame_mse=float(np.mean((predicted - true) ** 2)),
-        frame_mae=float(np.mean(np.abs(predicted - true))),
-        song_mse=float(np.mean((song_predicted - song_true) ** 2)),
+        frame_mse=_finite_mean((predicted - true) ** 2),
+        frame_mae=_finite_mean(np.abs(predicted - true)),
+        song_mse=_finite_mean((song_predicted - song_true) ** 2),
     )
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    """The mean over the finite entries (a song without a label's value has a NaN error);
+    NaN when there are none."""
+    finite = np.isfinite(values)
+    return float(np.mean(values)) if finite.all() else (
+        float(np.mean(values[finite])) if finite.any() else float("nan"))  # fmt: skip
 
 
 class SongValidation(keras.callbacks.Callback):
@@ -93,6 +106,72 @@ class SongValidation(keras.callbacks.Callback):
         logs.update(
             val_loss=scores.frame_mse, val_mae=scores.frame_mae, val_song_loss=scores.song_mse
         )
+
+
+def sign_columns(split: FrameSplit, labels: Sequence[str]) -> tuple[str, ...]:
+    """The sign columns (``SIGN_LABELS``) of ``labels`` that ``split`` carries."""
+    return tuple(SIGN_LABELS[label] for label in labels
+                 if label in SIGN_LABELS and SIGN_LABELS[label] in split.label_names)  # fmt: skip
+
+
+def _label_signs(y_and_signs: np.ndarray, labels: Sequence[str], columns: Sequence[str]) -> (
+        tuple[np.ndarray, np.ndarray | None]):  # fmt: skip
+    """Split song labels [s, k + m] (``labels``, then the sign ``columns``) into the values
+    [s, k] and the signs [s, k] (NaN for a label without a sign column), or ``None``."""
+    k = len(labels)
+    values = y_and_signs[:, :k]
+    if not columns:
+        return values, None
+    signs = np.full_like(values, np.nan)
+    for j, label in enumerate(labels):
+        if SIGN_LABELS.get(label) in columns:
+            signs[:, j] = y_and_signs[:, k + list(columns).index(SIGN_LABELS[label])]
+    return values, signs
+
+
+def fit_linear(
+    z: np.ndarray,
+    y: np.ndarray,
+    alphas: Sequence[float],
+    *,
+    signs: np.ndarray | None = None,
+    sign_weight: float = DEFAULT_SIGN_WEIGHT,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(coef [d, k], intercept [k])`` of a linear map of standardised ``z`` [s, d] to the
+    labels ``y`` [s, k], one ``alpha`` per label.
+
+    Where every song has every value and no song has a sign (``signs`` [s, k], NaN where a
+    song has none), this is scikit-learn's closed-form ridge. Otherwise each label is fitted
+    on its own: on the songs with its value, by the ridge, or, where songs without its value
+    have its sign and ``sign_weight > 0``, by the joint objective of
+    :func:`~soundtrack_emotion.core.joint_ridge.fit_joint_ridge` (MSE on the values, logistic
+    loss on the signs).
+    """
+    from sklearn.linear_model import Ridge
+
+    k = y.shape[1]
+    has_signs = signs is not None and bool(np.isfinite(signs).any()) and sign_weight > 0
+    if not has_signs and np.isfinite(y).all():
+        ridge = Ridge(alpha=np.asarray(alphas, dtype=np.float64)).fit(z, y)
+        return np.asarray(ridge.coef_).reshape(k, -1).T, np.asarray(ridge.intercept_).reshape(k)
+    coef, intercept = np.empty((z.shape[1], k)), np.empty(k)
+    for j in range(k):
+        valued = np.isfinite(y[:, j])
+        if valued.sum() < 2:
+            raise DataValidationError(
+                f"label {j} has {valued.sum()} songs with a value: at least 2 are needed to fit "
+                "it (songs of a quadrant corpus have only signs)"
+            )
+        signed = ~valued & (np.isfinite(signs[:, j]) if signs is not None else False)
+        if has_signs and signed.any():
+            coef[:, j], intercept[j] = fit_joint_ridge(
+                z[valued], y[valued, j], z[signed], signs[signed, j],
+                alpha=float(alphas[j]), sign_weight=sign_weight,
+            )  # fmt: skip
+        else:
+            ridge = Ridge(alpha=float(alphas[j])).fit(z[valued], y[valued, j])
+            coef[:, j], intercept[j] = ridge.coef_, ridge.intercept_
+    return coef, intercept
 
 
 @dataclass(frozen=True)
@@ -159,17 +238,22 @@ def ridge_validation_mse(
     x_val: np.ndarray,
     y_val: np.ndarray,
     alphas: Sequence[float],
+    *,
+    signs_train: np.ndarray | None = None,
+    sign_weight: float = DEFAULT_SIGN_WEIGHT,
 ) -> np.ndarray:
-    """[n_alphas, k]: each label's validation MSE (clipped predictions) of a ridge fitted on
-    the standardised training vectors with each alpha."""
-    from sklearn.linear_model import Ridge
-
+    """[n_alphas, k]: each label's validation MSE (clipped predictions) of :func:`fit_linear`
+    on the standardised training vectors (and their signs) with each alpha, over the
+    validation songs that have the label's value."""
     mean, scale = _standardiser(x_train)
     z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
+    k = y_val.shape[1]
 
     def validation_mse(alpha: float) -> np.ndarray:
-        predicted = Ridge(alpha=alpha).fit(z_train, y_train).predict(z_val)
-        return np.mean((clip_vad(predicted.reshape(y_val.shape)) - y_val) ** 2, axis=0)
+        coef, intercept = fit_linear(z_train, y_train, [alpha] * k, signs=signs_train,
+                                     sign_weight=sign_weight)  # fmt: skip
+        error = (clip_vad(z_val @ coef + intercept) - y_val) ** 2
+        return np.array([_finite_mean(error[:, j]) for j in range(k)])
 
     return np.stack([validation_mse(a) for a in alphas])
 
@@ -198,11 +282,17 @@ def fit_ridge(
     alphas: Sequence[float],
     pooling: str = "statistics",
     batch_size: int = 256,
+    sign_weight: float = DEFAULT_SIGN_WEIGHT,
 ) -> RidgeFit:
     """Ridge regression of the labels on each song's pooled vector (:func:`song_vectors`),
     standardised, with one ``alpha`` per label chosen on the validation songs' MSE of a fit on
     the training songs; then refitted on the training and validation songs with those alphas,
     so that no labelled song goes unused.
+
+    Songs with only the sign of a label (a quadrant corpus: the split's ``SIGN_LABELS``
+    columns) join its fit through the joint objective of :func:`fit_linear`, weighted by
+    ``sign_weight``; the alpha is still chosen on the validation songs that have values.
+    Without such songs, the closed-form ridge.
 
     The models map ``[b, T, F] -> [b, k]`` (feature normaliser, pooling, standardisation and
     the solved linear layer; being linear, the mean of a song's frame predictions equals the
@@ -211,28 +301,46 @@ def fit_ridge(
     check_alphas(alphas)
     stats = {"feature_mean": feature_mean, "feature_variance": feature_variance,
              "pooling": pooling, "batch_size": batch_size}  # fmt: skip
-    x_train, y_train, _ = song_vectors(train, labels, **stats)
-    x_val, y_val, _ = song_vectors(validation, labels, **stats)
-    val_mse = ridge_validation_mse(x_train, y_train, x_val, y_val, alphas)
+    columns = sign_columns(train, labels)
+    if columns != sign_columns(validation, labels):
+        raise DataValidationError("the training and validation inputs carry different labels")
+    x_train, y_train, _ = song_vectors(train, (*labels, *columns), **stats)
+    x_val, y_val, _ = song_vectors(validation, (*labels, *columns), **stats)
+    (y_train, s_train), (y_val, s_val) = (_label_signs(y, labels, columns)
+                                          for y in (y_train, y_val))  # fmt: skip
+    unscored = [label for j, label in enumerate(labels) if not np.isfinite(y_val[:, j]).any()]
+    if unscored:
+        raise DataValidationError(f"no validation song has a value of {unscored}: the ridge's "
+                                  "alpha is chosen on them")  # fmt: skip
+    val_mse = ridge_validation_mse(x_train, y_train, x_val, y_val, alphas,
+                                   signs_train=s_train, sign_weight=sign_weight)  # fmt: skip
     chosen = [float(alphas[i]) for i in np.argmin(val_mse, axis=0)]
 
-    def linear(x: np.ndarray, y: np.ndarray) -> keras.Model:
+    def linear(x: np.ndarray, y: np.ndarray, signs: np.ndarray | None) -> keras.Model:
         pooled = _pooled_input(train.frame_shape, feature_mean, feature_variance, pooling)
-        return _linear_model(pooled, x, y, chosen, len(labels))
+        return _linear_model(pooled, x, y, chosen, signs=signs, sign_weight=sign_weight)
 
-    selection_model = linear(x_train, y_train)
-    refit = linear(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]))
+    selection_model = linear(x_train, y_train, s_train)
+    both = None if s_train is None else np.concatenate([s_train, s_val])
+    refit = linear(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]), both)
     return RidgeFit(model=refit, selection_model=selection_model, alphas=chosen)
 
 
 def _linear_model(
-    pooled_input: tuple[Any, Any], x: np.ndarray, y: np.ndarray, alphas: Sequence[float], k: int
+    pooled_input: tuple[Any, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    alphas: Sequence[float],
+    *,
+    signs: np.ndarray | None,
+    sign_weight: float,
 ) -> keras.Model:
-    """The pooled input, standardised, and the ridge solved on ``(x, y)``, as Keras layers."""
-    from sklearn.linear_model import Ridge
-
+    """The pooled input, standardised, and :func:`fit_linear` solved on ``(x, y)`` (and the
+    songs' ``signs``), as Keras layers."""
     mean, scale = _standardiser(x)
-    ridge = Ridge(alpha=np.asarray(alphas)).fit((x - mean) / scale, y)
+    coef, intercept = fit_linear((x - mean) / scale, y, alphas, signs=signs,
+                                 sign_weight=sign_weight)  # fmt: skip
+    k = y.shape[1]
     frames, pooled = pooled_input
     standardised = layers.Normalization(
         axis=-1,
@@ -242,10 +350,5 @@ def _linear_model(
     )(pooled)
     output = layers.Dense(k, name="vad")
     model = keras.Model(frames, output(standardised), name="ridge")
-    output.set_weights(
-        [
-            np.asarray(ridge.coef_, dtype=np.float32).reshape(k, -1).T,
-            np.asarray(ridge.intercept_, dtype=np.float32).reshape(k),
-        ]
-    )
+    output.set_weights([coef.astype(np.float32), intercept.astype(np.float32)])
     return model

@@ -49,7 +49,13 @@ from soundtrack_emotion.exceptions import (
     ParameterError,
     TrainingDivergedError,
 )
+from soundtrack_emotion.pipelines.modelling.corpora import (
+    corpus_rows,
+    corpus_table,
+    song_corpora,
+)
 from soundtrack_emotion.pipelines.modelling.heads import (
+    DEFAULT_SIGN_WEIGHT,
     SongValidation,
     check_alphas,
     clip_vad,
@@ -177,10 +183,17 @@ def fit_feature_normaliser(model_input: ModelInputs) -> dict[str, list[float]]:
 
 
 def fit_mean_baseline(model_input: ModelInputs) -> dict[str, float]:
-    """The baseline predictor: each label's mean over the training frames."""
+    """The baseline predictor: each label's mean over the training frames that have a value
+    of it (NaN for a label none has)."""
     train = model_input.train
-    means = train.labels().astype(np.float64).mean(axis=0)
-    return {name: float(means[train.label_index(name)[0]]) for name in train.label_names}
+    labels = train.labels().astype(np.float64)
+    return {name: _finite_column_mean(labels[:, train.label_index(name)[0]])
+            for name in train.label_names}  # fmt: skip
+
+
+def _finite_column_mean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else math.nan
 
 
 def _split_blocks(
@@ -248,11 +261,15 @@ _OPTIONAL_TRAINING: dict[str, Any] = {"standardise_targets": False}
 
 def _check_training(network: str, training: Mapping[str, Any]) -> None:
     if network in CLOSED_FORM:
-        if set(training) != {"alphas"}:
+        if not {"alphas"} <= set(training) <= {"alphas", "sign_weight"}:
             raise ParameterError(
-                f"training parameters of {network!r} must be ['alphas'], got {sorted(training)}"
+                f"training parameters of {network!r} must be ['alphas'] (optional "
+                f"['sign_weight']), got {sorted(training)}"
             )
         check_alphas(training["alphas"])
+        weight = training.get("sign_weight", DEFAULT_SIGN_WEIGHT)
+        if not (isinstance(weight, int | float) and not isinstance(weight, bool) and weight >= 0):
+            raise ParameterError(f"sign_weight must be a number >= 0, got {weight!r}")
         return
     expected = {"learning_rate", "batch_size", "epochs", "patience"}
     if not expected <= set(training) <= expected | set(_OPTIONAL_TRAINING):
@@ -317,10 +334,12 @@ def _stream(
     shuffle: bool = False,
     seed: int = 0,
 ) -> tf.data.Dataset:
-    """Batches ``([b, T, F], [b, k])`` read shard by shard, with their count declared so Keras
-    knows the epoch length in advance."""
-    dataset = split.to_tf_dataset(labels=labels, batch_size=batch_size, shuffle=shuffle, seed=seed)
-    n_batches = math.ceil(split.n_frames / batch_size)
+    """Batches ``([b, T, F], [b, k])`` of the frames with a value of every one of ``labels``
+    (songs of a quadrant corpus have only signs), read shard by shard, with their count
+    declared so Keras knows the epoch length in advance."""
+    dataset = split.to_tf_dataset(labels=labels, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                  finite_only=True)  # fmt: skip
+    n_batches = math.ceil(split.n_finite(labels) / batch_size)
     return dataset.apply(tf.data.experimental.assert_cardinality(n_batches))
 
 
@@ -339,10 +358,13 @@ def train_model(
     Gradient-trained networks use Adam and MSE on streamed batches
     (``FrameSplit.to_tf_dataset``), and stop early on the **song-level** validation loss (a
     song's prediction is the mean of its frames', as the project scores it), restoring the
-    best epoch's weights. The ridge head is solved in closed form (``heads.fit_ridge``), its
-    regularisation chosen on the validation songs. Seeds and deterministic ops make a rerun on
-    CPU give the same model. TensorBoard logs go to ``{tensorboard_dir}/{variant}/{target}``
-    (replaced on each run).
+    best epoch's weights; they train and stop on the frames of songs with a value of every
+    label of the target (songs of a quadrant corpus, with signs only, are masked out of their
+    stream). The ridge head is solved in closed form (``heads.fit_ridge``), its
+    regularisation chosen on the validation songs; songs with only the signs of its label join
+    its fit through a joint objective (``modelling.networks.ridge.training.sign_weight``).
+    Seeds and deterministic ops make a rerun on CPU give the same model. TensorBoard logs go
+    to ``{tensorboard_dir}/{variant}/{target}`` (replaced on each run).
 
     With two or more ``seeds`` (``modelling.seeds``), a gradient-trained network is a **seed
     ensemble**: one member trained per seed, their outputs averaged in one saved model
@@ -483,6 +505,9 @@ def _build_network(
     """The untrained network, its output starting at the training labels' mean."""
     label_columns = model_input.train.label_index(spec.labels)
     labels = model_input.train.labels()[:, label_columns].astype(np.float64)
+    labels = labels[np.isfinite(labels).all(axis=1)]
+    if not len(labels):
+        raise DataValidationError(f"no training frame has a value of every one of {spec.labels}")
     label_mean, label_variance = labels.mean(axis=0), labels.var(axis=0)
     architecture = dict(network["architecture"])
     standardise = network["training"].get("standardise_targets", False)
@@ -533,6 +558,7 @@ def _fit_closed_form(
         feature_variance=feature_normaliser["variance"],
         alphas=list(training["alphas"]),
         pooling=architecture.get("pooling", "statistics"),
+        sign_weight=training.get("sign_weight", DEFAULT_SIGN_WEIGHT),
     )
     model, alphas = fit.model, fit.alphas
     on_train = score_split(fit.selection_model, train, spec.labels)
@@ -575,7 +601,9 @@ def predict_test_split(
 
     Returns:
         Long format, one row per frame and label: ``song_id, frame_index, label, true,
-        predicted``, and ``group`` (:func:`song_groups` of ``soundtracks``) when given.
+        predicted`` (``true`` NaN for a song without the label's value, e.g. of a quadrant
+        corpus), and when ``soundtracks`` is given: ``group`` (:func:`song_groups`),
+        ``corpus`` and ``quadrant`` (:func:`corpora.song_corpora`).
     """
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ParameterError(f"prediction_batch_size must be an integer >= 1, got {batch_size!r}")
@@ -610,6 +638,9 @@ def predict_test_split(
         unknown = predictions.loc[predictions["group"].isna(), "song_id"].unique()
         if len(unknown):
             raise DataValidationError(f"test songs {list(unknown[:5])} are not in soundtracks")
+        corpora = song_corpora(soundtracks)
+        for column in ("corpus", "quadrant"):
+            predictions[column] = predictions["song_id"].map(corpora[column])
     if not np.isfinite(predictions["predicted"]).all():
         raise DataValidationError(f"{spec.variant}.{spec.target} predicted non-finite values")
     return predictions.sort_values(["label", "song_id", "frame_index"], ignore_index=True)
@@ -669,7 +700,8 @@ def evaluate_model(
     spec: ModelSpec,
 ) -> dict[str, Any]:
     """Score the test predictions per label at frame level and at song level (a song's
-    prediction is the mean of its frames'), next to the training-mean baseline, with 95 %
+    prediction is the mean of its frames'), on the songs with a value of the label, next to
+    the training-mean baseline, with 95 %
     bootstrap intervals (seeded) at song level: over the songs' groups where the predictions
     carry a ``group`` column (the artist groups the split was drawn in), else over songs.
     The model's song-level MSE on its training and validation splits shows how far it
@@ -679,11 +711,17 @@ def evaluate_model(
         A JSON-ready report: the model's identity, its training summary, the baseline means,
         one metrics row per (label, level) (undefined statistics are ``None``), its
         ``provenance`` (:func:`record_provenance`) and ``cross_validation``, the rows of
-        ``cv_metrics`` (:func:`cross_validate_model`; empty in holdout mode).
+        ``cv_metrics`` (:func:`cross_validate_model`; empty in holdout mode), and
+        ``corpora``, its test metrics per corpus (:func:`corpora.corpus_rows`: R² and r on
+        values, ROC AUC on quadrant signs).
     """
     rows = []
     for label in spec.labels:
         frames = test_predictions[test_predictions["label"] == label]
+        frames = frames[np.isfinite(frames["true"].to_numpy(np.float64))]
+        if frames.empty:
+            rows.extend(_unscored(label))
+            continue
         songs = frames.groupby("song_id", sort=True)[["true", "predicted"]].mean()
         groups = (
             frames.groupby("song_id", sort=True)["group"].first().to_numpy()
@@ -750,7 +788,18 @@ def evaluate_model(
         "metrics": rows,
         "provenance": dict(provenance) if provenance is not None else None,
         "cross_validation": _json_records(cv_metrics),
+        "corpora": _json_records(
+            pd.DataFrame(corpus_rows(test_predictions, labels=spec.labels, seed=seed))
+        ),
     }
+
+
+def _unscored(label: str) -> list[dict[str, Any]]:
+    """The metrics rows of a label no test song has a value of (e.g. dominance where every
+    test song comes from a quadrant corpus): ``n`` 0, no statistics."""
+    intervals = [f"{k}_ci_{end}" for k in METRIC_NAMES for end in ("low", "high")]
+    names = [*METRIC_NAMES, *intervals, *(f"baseline_{k}" for k in METRIC_NAMES)]
+    return [{"label": label, "level": level, "n": 0, **dict.fromkeys(names)} for level in LEVELS]
 
 
 def _json_records(table: pd.DataFrame | None) -> list[dict[str, Any]]:
@@ -785,6 +834,38 @@ def collect_cv_metrics(
     table[numeric] = table[numeric].astype(np.float64)
     table[text] = table[text].fillna("").astype(str)
     return table.sort_values(["label", "feature", "network", "target"], ignore_index=True)
+
+
+def collect_corpus_metrics(
+    model_metrics: pd.DataFrame,
+    metric_files: Mapping[str, Callable[[], Mapping[str, Any]]],
+    *reports: Mapping[str, Any] | None,
+) -> pd.DataFrame:
+    """``corpus_metrics``: the per-corpus test rows (``CORPUS_METRICS_COLUMNS``) of every
+    model in ``model_metrics``, from its latest report (as :func:`collect_cv_metrics`)."""
+    rows = [{**dict(zip(("feature", "network", "target"), model, strict=True)), **row}
+            for model, report in _latest_current(model_metrics, metric_files, reports)
+            for row in report.get("corpora") or []]  # fmt: skip
+    return corpus_table(rows)
+
+
+def _latest_current(
+    model_metrics: pd.DataFrame,
+    metric_files: Mapping[str, Callable[[], Mapping[str, Any]]],
+    reports: Sequence[Mapping[str, Any] | None],
+) -> list[tuple[tuple[str, str, str], Mapping[str, Any]]]:
+    """The latest report of each model in ``model_metrics``: this run's ``reports`` over the
+    files of the metrics folder, sorted by model."""
+    latest: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for _, load in sorted(metric_files.items()):
+        report = load()
+        if isinstance(report, Mapping) and {"feature", "network", "target"} <= set(report):
+            latest[_model_of(report)] = report
+    for report in reports:
+        if isinstance(report, Mapping):
+            latest[_model_of(report)] = report
+    current = set(map(tuple, model_metrics[["feature", "network", "target"]].to_numpy()))
+    return [(model, report) for model, report in sorted(latest.items()) if model in current]
 
 
 def _stopping_loss(history: pd.DataFrame) -> pd.Series:

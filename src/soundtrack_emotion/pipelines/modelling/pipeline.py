@@ -29,6 +29,7 @@ from soundtrack_emotion.core.vocabulary import FRAME_SECONDS, NETWORKS, TARGETS,
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
+    collect_corpus_metrics,
     collect_cv_metrics,
     collect_model_metrics,
     cross_validate_model,
@@ -242,8 +243,15 @@ def create_pipeline(
         outputs="cv_metrics",
         name="collect_cv_metrics",
     )
+    collect_corpora = node(
+        collect_corpus_metrics,
+        inputs=["model_metrics", "model_metric_files", *metrics],
+        outputs="corpus_metrics",
+        name="collect_corpus_metrics",
+    )
     return Pipeline(
-        [*variants, *map(_domain_node, features), collect, collect_cv], tags=["modelling"]
+        [*variants, *map(_domain_node, features), collect, collect_cv, collect_corpora],
+        tags=["modelling"],
     )
 
 

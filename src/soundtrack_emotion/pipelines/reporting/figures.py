@@ -129,8 +129,10 @@ def _prediction_rows(models: pd.DataFrame) -> list[tuple[str, str, dict[str, str
 
 
 def _scatter_panel(ax, frame: pd.DataFrame, label: str) -> None:
-    true = frame["true"].to_numpy(float)
-    predicted = frame["predicted"].to_numpy(float)
+    """The frames with a true value (songs of a quadrant corpus have none)."""
+    valued = np.isfinite(frame["true"].to_numpy(float))
+    true = frame["true"].to_numpy(float)[valued]
+    predicted = frame["predicted"].to_numpy(float)[valued]
     both = np.concatenate([true, predicted])
     low, high = (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
     pad = max(0.02, 0.05 * (high - low))

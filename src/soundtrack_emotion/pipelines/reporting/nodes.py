@@ -387,6 +387,37 @@ def _cv_section(cv_metrics: pd.DataFrame) -> str:
     return "\n".join(parts)
 
 
+def _interval(row: pd.Series, name: str) -> str:
+    if pd.isna(row[name]):
+        return ""
+    low, high = row[f"{name}_ci_low"], row[f"{name}_ci_high"]
+    bounds = "" if pd.isna(low) else f" [{low:.2f}, {high:.2f}]"
+    return f"{row[name]:.3f}{bounds}"
+
+
+def _corpus_section(corpus_metrics: pd.DataFrame) -> str:
+    """One table per emotion: each model's test figures on each labelled corpus."""
+    parts = [
+        "<p>The test songs of each labelled corpus, scored with the labels that corpus has: "
+        "R² and Pearson r where it gives values, ROC AUC of the predicted emotion for the "
+        "sign its Russell quadrants give (valence: Q1 + Q4 against Q2 + Q3; arousal: Q1 + Q2 "
+        "against Q3 + Q4; 0.5 is chance) where it gives quadrants. Brackets: 95 % bootstrap "
+        "intervals over artist groups. The models were chosen on validation before.</p>"
+    ]
+    table = _sorted_by(corpus_metrics.copy(), ["label", "feature", "network", "target", "corpus"])
+    for label, rows in table.groupby("label", sort=False):
+        cells = [
+            [display_name(str(row["network"])), display_name(str(row["feature"])),
+             str(row["corpus"]), str(int(row["n_songs"])), _interval(row, "r2"),
+             _interval(row, "pearson_r"), _interval(row, "auc")]
+            for _, row in rows.iterrows()
+        ]  # fmt: skip
+        parts.append(f"<h4>{html.escape(str(label).capitalize())}</h4>")
+        header = ["Network", "Feature", "Corpus", "Songs", "R²", "Pearson r", "ROC AUC"]
+        parts.append(_html_table(header, cells))
+    return "\n".join(parts)
+
+
 def describe_report(
     model_metrics: pd.DataFrame,
     stale_models: pd.DataFrame,
@@ -466,11 +497,13 @@ def build_html_report(
     title: str,
     context: Mapping[str, Any] | None = None,
     cv_metrics: pd.DataFrame | None = None,
+    corpus_metrics: pd.DataFrame | None = None,
     **figures: Any,
 ) -> str:
     """One self-contained HTML page: the dataset report's counts, the results tables, the
-    grouped cross-validation (``cv_metrics``, when there is any) and every figure embedded as
-    a base64 PNG (no external file, script or stylesheet).
+    grouped cross-validation (``cv_metrics``, when there is any), the test figures per
+    labelled corpus (``corpus_metrics``, when the models learnt from more than one) and
+    every figure embedded as a base64 PNG (no external file, script or stylesheet).
 
     ``figures``: catalog name -> loaded PNG (PIL image) or folder of them (name -> loader)."""
     sections: list[tuple[str, str, str]] = [
@@ -479,6 +512,8 @@ def build_html_report(
         ("results", "Results", _results_section(results_table)),
         *([("cross_validation", "Grouped cross-validation", _cv_section(cv_metrics))]
           if cv_metrics is not None and len(cv_metrics) else []),
+        *([("corpora", "Per corpus", _corpus_section(corpus_metrics))]
+          if corpus_metrics is not None and corpus_metrics["corpus"].nunique() > 1 else []),
     ]
     for name, figure in figures.items():
         heading, caption = FIGURE_SECTIONS.get(name, (name.replace("_", " ").capitalize(), ""))

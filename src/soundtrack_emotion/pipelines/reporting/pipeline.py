@@ -114,6 +114,7 @@ def create_pipeline(*, features: Sequence[str] = FEATURES, **kwargs: Any) -> Pip
                     "title": "params:reporting.title",
                     "context": "report_context",
                     "cv_metrics": "cv_metrics",
+                    "corpus_metrics": "corpus_metrics",
                     **{name: f"{name}@png" for name in FIGURE_SECTIONS},
                 },
                 outputs="report_html",
