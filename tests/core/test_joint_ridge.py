@@ -5,7 +5,12 @@ import pytest
 from scipy.optimize import check_grad
 from sklearn.linear_model import Ridge
 
-from soundtrack_emotion.core.joint_ridge import _joint_loss, _Problem, fit_joint_ridge
+from soundtrack_emotion.core.joint_ridge import (
+    _joint_loss,
+    _Problem,
+    fit_joint_ridge,
+    fit_pseudo_ridge,
+)
 from soundtrack_emotion.exceptions import ParameterError
 
 
@@ -36,15 +41,24 @@ def test_without_signs_it_is_scikit_learns_ridge():
         assert intercept == pytest.approx(expected.intercept_, abs=1e-5)
 
 
-def test_signs_turn_the_direction_towards_what_they_separate():
+def test_pseudo_targets_without_weight_are_scikit_learns_ridge():
     x_values, y, x_signs, signs = _rows()
-    alone, _ = fit_joint_ridge(x_values, y, x_signs, signs, alpha=3.0, sign_weight=0.0)
-    joint, _ = fit_joint_ridge(x_values, y, x_signs, signs, alpha=3.0, sign_weight=1.0)
+    coef, intercept = fit_pseudo_ridge(x_values, y, x_signs, signs, alpha=3.0, sign_weight=0.0)
+    expected = Ridge(alpha=3.0).fit(x_values, y)
+    np.testing.assert_allclose(coef, expected.coef_, atol=1e-8)
+    assert intercept == pytest.approx(expected.intercept_)
+
+
+@pytest.mark.parametrize("fit", [fit_joint_ridge, fit_pseudo_ridge])
+def test_signs_turn_the_direction_towards_what_they_separate(fit):
+    x_values, y, x_signs, signs = _rows()
+    alone, _ = fit(x_values, y, x_signs, signs, alpha=3.0, sign_weight=0.0)
+    joint, _ = fit(x_values, y, x_signs, signs, alpha=3.0, sign_weight=1.0)
 
     def cosine(w):
         return abs(w[0]) / np.linalg.norm(w)
 
-    assert cosine(joint) > 0.95 > cosine(alone)
+    assert cosine(joint) > 0.9 > 0.7 > cosine(alone)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,10 @@ divided by ``2 * n_values``), so ``sign_weight = 0`` gives the ridge. The sign r
 direction ``w`` of the regression; ``a`` and ``c`` map its score onto their log-odds, since a
 corpus's quadrants say where a song lies, not by how much. Solved with L-BFGS (the objective is
 smooth; convex in ``w, b`` for fixed ``a``).
+
+:func:`fit_pseudo_ridge` is the other scheme measured: each sign row stands in the ridge for
+the mean value of its side (of the value rows above, or not above, their mean), the sign
+rows together weighing ``sign_weight`` times the value rows. Closed form.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import numpy as np
 
 from soundtrack_emotion.exceptions import ParameterError
 
+# How sign rows enter the fit: ``logistic`` (fit_joint_ridge) or ``pseudo`` (fit_pseudo_ridge).
+SIGN_LOSSES: tuple[str, ...] = ("logistic", "pseudo")
 MAX_ITERATIONS = 2000
 # Where the sign rows' scale ``a`` starts: one log-odds unit per standard deviation of y.
 INITIAL_SIGN_SCALE = 1.0
@@ -117,3 +123,45 @@ def fit_joint_ridge(
     )  # fmt: skip
     w, b = result.x[:d], result.x[d]
     return w * scale, float(b * scale + mean)
+
+
+def fit_pseudo_ridge(
+    x_values: np.ndarray,
+    y: np.ndarray,
+    x_signs: np.ndarray,
+    signs: np.ndarray,
+    *,
+    alpha: float,
+    sign_weight: float,
+) -> tuple[np.ndarray, float]:
+    """``(coef [d], intercept)`` of a weighted ridge on the value rows and the sign rows, a
+    sign row's target being the mean of the values on its side of their mean; the value rows
+    weigh 1 each, the sign rows ``sign_weight * n_values / n_signs`` each (arguments as
+    :func:`fit_joint_ridge`; ``sign_weight = 0`` gives the ridge).
+
+    >>> x = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0.2, 0.4, 0.6, 0.8])
+    >>> coef, intercept = fit_pseudo_ridge(x, y, x[:0], y[:0], alpha=1e-6, sign_weight=1.0)
+    >>> round(float(coef[0]), 3), round(intercept, 3)
+    (0.2, 0.2)
+    """
+    from sklearn.linear_model import Ridge
+
+    x_values, x_signs = np.asarray(x_values, np.float64), np.asarray(x_signs, np.float64)
+    y, signs = np.asarray(y, np.float64), np.asarray(signs, np.float64)
+    if len(y) < 2 or len(y) != len(x_values) or len(signs) != len(x_signs):
+        raise ParameterError(f"need at least 2 rows with values and one x per label, got "
+                             f"{len(x_values)} x, {len(y)} values, {len(x_signs)} x for "
+                             f"{len(signs)} signs")  # fmt: skip
+    if not np.isin(signs, (0.0, 1.0)).all() or not (alpha > 0 and sign_weight >= 0):
+        raise ParameterError(f"need signs 0 or 1, alpha > 0 and sign_weight >= 0, got "
+                             f"{np.unique(signs)[:5]}, {alpha!r}, {sign_weight!r}")  # fmt: skip
+    above = y > y.mean()
+    side_means = (y[~above].mean(), y[above].mean() if above.any() else y.mean())
+    targets = np.where(signs == 1, side_means[1], side_means[0])
+    weights = np.concatenate(
+        [np.ones(len(y)), np.full(len(signs), sign_weight * len(y) / max(len(signs), 1))]
+    )
+    ridge = Ridge(alpha=alpha).fit(
+        np.concatenate([x_values, x_signs]), np.concatenate([y, targets]), sample_weight=weights
+    )
+    return np.asarray(ridge.coef_, np.float64), float(ridge.intercept_)

@@ -3,6 +3,7 @@
 import json
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
@@ -129,6 +130,7 @@ def test_one_model_namespace_is_self_contained():
         "fit_mean_baseline",
         "train_model",
         "predict_test_split",
+        "cross_validate",
         "record_provenance",
         "evaluate_model",
         "track_model",
@@ -163,15 +165,18 @@ def test_tiny_run_writes_the_contract_outputs(
 ):
     monkeypatch.chdir(tmp_path)  # the catalog's relative paths now land under tmp_path
     for seconds, frame_shape in ((15, (6, 4)), (30, (12, 4))):
-        write_model_inputs(
+        written = write_model_inputs(
             tmp_path / f"data/05_model_input/mfcc_{seconds}s", frame_shape=frame_shape
         )
+    # the corpus of the model inputs' songs (the test predictions carry their groups)
+    songs = np.unique(np.concatenate(list(written.song_id.values())))
+    soundtracks = corpus_table(len(songs)).assign(id=songs)
     catalog = _catalog(project_config[0])
     parameters = {**modelling_parameters, "networks": tiny_networks, "frame_seconds": 30}
     for name, value in _flatten("modelling", parameters):
         catalog[f"params:{name}"] = value
     catalog["params:feature_extraction"] = feature_parameters()
-    catalog.save("soundtracks", corpus_table())
+    catalog.save("soundtracks", soundtracks)
     pipeline = create_pipeline(features=("mfcc",), networks=("cnn",), targets=("valence", "joint"))
     # As kedro-mlflow runs it: one MLflow run per kedro run, a local SQLite store.
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlruns.db'}")
@@ -179,7 +184,7 @@ def test_tiny_run_writes_the_contract_outputs(
     try:
         with mlflow.start_run(experiment_id=experiment) as parent:
             SequentialRunner().run(pipeline, catalog)
-        _check_mlflow_runs(parent.info.run_id, experiment, parameters)
+        _check_mlflow_runs(parent.info.run_id, experiment, parameters, soundtracks)
     finally:
         mlflow.set_tracking_uri(None)
 
@@ -201,7 +206,7 @@ def test_tiny_run_writes_the_contract_outputs(
     assert (tmp_path / "data/07_model_output/tensorboard/mfcc_cnn/joint").is_dir()
 
 
-def _check_mlflow_runs(parent_id, experiment, parameters):
+def _check_mlflow_runs(parent_id, experiment, parameters, soundtracks):
     """Read the runs back through the MLflow client: one nested run per model holding its
     parameters, frame/song metrics with baselines and intervals, history, provenance and
     the registered model."""
@@ -223,7 +228,7 @@ def _check_mlflow_runs(parent_id, experiment, parameters):
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"history.csv", "provenance.json", "metrics.json"} <= artifacts
     provenance = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/provenance.json")
-    assert provenance["corpus"]["fingerprint"] == corpus_fingerprint(corpus_table())
+    assert provenance["corpus"]["fingerprint"] == corpus_fingerprint(soundtracks)
     assert provenance["corpus"]["kind"] == "real"  # no demo ground truth in this project
     assert provenance["packages"]["tensorflow"]
     assert set(provenance["code"]) == {"git_commit", "git_dirty"}

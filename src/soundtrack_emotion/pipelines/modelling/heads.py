@@ -18,7 +18,7 @@ import numpy as np
 from keras import layers
 
 from soundtrack_emotion.core.architectures import pool_frames
-from soundtrack_emotion.core.joint_ridge import fit_joint_ridge
+from soundtrack_emotion.core.joint_ridge import SIGN_LOSSES, fit_joint_ridge, fit_pseudo_ridge
 from soundtrack_emotion.core.vocabulary import SIGN_LABELS
 from soundtrack_emotion.datasets import FrameSplit
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
@@ -27,6 +27,8 @@ from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 VAD_RANGE = (0.0, 1.0)
 # lambda, the weight of the quadrant corpora's sign rows in the ridge's joint objective.
 DEFAULT_SIGN_WEIGHT = 1.0
+# How they enter it (core.joint_ridge.SIGN_LOSSES): the logistic loss of the joint objective.
+DEFAULT_SIGN_LOSS = "logistic"
 
 
 def clip_vad(values: np.ndarray) -> np.ndarray:
@@ -136,6 +138,7 @@ def fit_linear(
     *,
     signs: np.ndarray | None = None,
     sign_weight: float = DEFAULT_SIGN_WEIGHT,
+    sign_loss: str = DEFAULT_SIGN_LOSS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(coef [d, k], intercept [k])`` of a linear map of standardised ``z`` [s, d] to the
     labels ``y`` [s, k], one ``alpha`` per label.
@@ -144,9 +147,12 @@ def fit_linear(
     song has none), this is scikit-learn's closed-form ridge. Otherwise each label is fitted
     on its own: on the songs with its value, by the ridge, or, where songs without its value
     have its sign and ``sign_weight > 0``, by the joint objective of
-    :func:`~soundtrack_emotion.core.joint_ridge.fit_joint_ridge` (MSE on the values, logistic
-    loss on the signs).
+    :func:`~soundtrack_emotion.core.joint_ridge.fit_joint_ridge` (``sign_loss`` logistic: MSE
+    on the values, logistic loss on the signs) or the weighted ridge of
+    :func:`~soundtrack_emotion.core.joint_ridge.fit_pseudo_ridge` (``pseudo``).
     """
+    if sign_loss not in SIGN_LOSSES:
+        raise ParameterError(f"sign_loss must be one of {list(SIGN_LOSSES)}, got {sign_loss!r}")
     from sklearn.linear_model import Ridge
 
     k = y.shape[1]
@@ -164,7 +170,8 @@ def fit_linear(
             )
         signed = ~valued & (np.isfinite(signs[:, j]) if signs is not None else False)
         if has_signs and signed.any():
-            coef[:, j], intercept[j] = fit_joint_ridge(
+            fit = fit_joint_ridge if sign_loss == "logistic" else fit_pseudo_ridge
+            coef[:, j], intercept[j] = fit(
                 z[valued], y[valued, j], z[signed], signs[signed, j],
                 alpha=float(alphas[j]), sign_weight=sign_weight,
             )  # fmt: skip
@@ -241,6 +248,7 @@ def ridge_validation_mse(
     *,
     signs_train: np.ndarray | None = None,
     sign_weight: float = DEFAULT_SIGN_WEIGHT,
+    sign_loss: str = DEFAULT_SIGN_LOSS,
 ) -> np.ndarray:
     """[n_alphas, k]: each label's validation MSE (clipped predictions) of :func:`fit_linear`
     on the standardised training vectors (and their signs) with each alpha, over the
@@ -251,7 +259,7 @@ def ridge_validation_mse(
 
     def validation_mse(alpha: float) -> np.ndarray:
         coef, intercept = fit_linear(z_train, y_train, [alpha] * k, signs=signs_train,
-                                     sign_weight=sign_weight)  # fmt: skip
+                                     sign_weight=sign_weight, sign_loss=sign_loss)  # fmt: skip
         error = (clip_vad(z_val @ coef + intercept) - y_val) ** 2
         return np.array([_finite_mean(error[:, j]) for j in range(k)])
 
@@ -283,6 +291,7 @@ def fit_ridge(
     pooling: str = "statistics",
     batch_size: int = 256,
     sign_weight: float = DEFAULT_SIGN_WEIGHT,
+    sign_loss: str = DEFAULT_SIGN_LOSS,
 ) -> RidgeFit:
     """Ridge regression of the labels on each song's pooled vector (:func:`song_vectors`),
     standardised, with one ``alpha`` per label chosen on the validation songs' MSE of a fit on
@@ -290,8 +299,8 @@ def fit_ridge(
     so that no labelled song goes unused.
 
     Songs with only the sign of a label (a quadrant corpus: the split's ``SIGN_LABELS``
-    columns) join its fit through the joint objective of :func:`fit_linear`, weighted by
-    ``sign_weight``; the alpha is still chosen on the validation songs that have values.
+    columns) join its fit through the joint objective of :func:`fit_linear` (``sign_loss``),
+    weighted by ``sign_weight``; the alpha is still chosen on the validation songs that have values.
     Without such songs, the closed-form ridge.
 
     The models map ``[b, T, F] -> [b, k]`` (feature normaliser, pooling, standardisation and
@@ -313,12 +322,14 @@ def fit_ridge(
         raise DataValidationError(f"no validation song has a value of {unscored}: the ridge's "
                                   "alpha is chosen on them")  # fmt: skip
     val_mse = ridge_validation_mse(x_train, y_train, x_val, y_val, alphas,
-                                   signs_train=s_train, sign_weight=sign_weight)  # fmt: skip
+                                   signs_train=s_train, sign_weight=sign_weight,
+                                   sign_loss=sign_loss)  # fmt: skip
     chosen = [float(alphas[i]) for i in np.argmin(val_mse, axis=0)]
 
     def linear(x: np.ndarray, y: np.ndarray, signs: np.ndarray | None) -> keras.Model:
         pooled = _pooled_input(train.frame_shape, feature_mean, feature_variance, pooling)
-        return _linear_model(pooled, x, y, chosen, signs=signs, sign_weight=sign_weight)
+        return _linear_model(pooled, x, y, chosen, signs=signs,
+                             sign=(sign_weight, sign_loss))  # fmt: skip
 
     selection_model = linear(x_train, y_train, s_train)
     both = None if s_train is None else np.concatenate([s_train, s_val])
@@ -333,13 +344,13 @@ def _linear_model(
     alphas: Sequence[float],
     *,
     signs: np.ndarray | None,
-    sign_weight: float,
+    sign: tuple[float, str],
 ) -> keras.Model:
     """The pooled input, standardised, and :func:`fit_linear` solved on ``(x, y)`` (and the
     songs' ``signs``), as Keras layers."""
     mean, scale = _standardiser(x)
     coef, intercept = fit_linear((x - mean) / scale, y, alphas, signs=signs,
-                                 sign_weight=sign_weight)  # fmt: skip
+                                 sign_weight=sign[0], sign_loss=sign[1])  # fmt: skip
     k = y.shape[1]
     frames, pooled = pooled_input
     standardised = layers.Normalization(

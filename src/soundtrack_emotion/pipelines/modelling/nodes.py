@@ -29,6 +29,7 @@ from soundtrack_emotion.core.architectures import (
     build_model,
 )
 from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.joint_ridge import SIGN_LOSSES
 from soundtrack_emotion.core.metrics import (
     METRIC_NAMES,
     bootstrap_intervals,
@@ -55,6 +56,7 @@ from soundtrack_emotion.pipelines.modelling.corpora import (
     song_corpora,
 )
 from soundtrack_emotion.pipelines.modelling.heads import (
+    DEFAULT_SIGN_LOSS,
     DEFAULT_SIGN_WEIGHT,
     SongValidation,
     check_alphas,
@@ -261,11 +263,14 @@ _OPTIONAL_TRAINING: dict[str, Any] = {"standardise_targets": False}
 
 def _check_training(network: str, training: Mapping[str, Any]) -> None:
     if network in CLOSED_FORM:
-        if not {"alphas"} <= set(training) <= {"alphas", "sign_weight"}:
+        if not {"alphas"} <= set(training) <= {"alphas", "sign_weight", "sign_loss"}:
             raise ParameterError(
                 f"training parameters of {network!r} must be ['alphas'] (optional "
-                f"['sign_weight']), got {sorted(training)}"
+                f"['sign_loss', 'sign_weight']), got {sorted(training)}"
             )
+        if training.get("sign_loss", DEFAULT_SIGN_LOSS) not in SIGN_LOSSES:
+            raise ParameterError(f"sign_loss must be one of {list(SIGN_LOSSES)}, got "
+                                 f"{training['sign_loss']!r}")  # fmt: skip
         check_alphas(training["alphas"])
         weight = training.get("sign_weight", DEFAULT_SIGN_WEIGHT)
         if not (isinstance(weight, int | float) and not isinstance(weight, bool) and weight >= 0):
@@ -559,6 +564,7 @@ def _fit_closed_form(
         alphas=list(training["alphas"]),
         pooling=architecture.get("pooling", "statistics"),
         sign_weight=training.get("sign_weight", DEFAULT_SIGN_WEIGHT),
+        sign_loss=training.get("sign_loss", DEFAULT_SIGN_LOSS),
     )
     model, alphas = fit.model, fit.alphas
     on_train = score_split(fit.selection_model, train, spec.labels)
