@@ -87,7 +87,7 @@ def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
         - {"model_metrics", "stale_models", "cv_metrics"}
     )  # fmt: skip
     assert type(catalog["stale_models"]).__name__ == "CSVDataset"
-    assert type(catalog["cv_metrics"]).__name__ == "ParquetDataset"
+    assert type(catalog["cv_metrics"]).__name__ == "OptionalTableDataset"
     assert {name.split(".")[-1] for name in intermediates} == {
         "model_input",
         "feature_normaliser",
@@ -126,6 +126,7 @@ def test_one_model_namespace_is_self_contained():
         "fit_mean_baseline",
         "train_model",
         "predict_test_split",
+        "cross_validate",
         "record_provenance",
         "evaluate_model",
         "track_model",
