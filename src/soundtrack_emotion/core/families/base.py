@@ -105,8 +105,8 @@ class FeatureFamily(ABC):
         return None
 
     def describe_source(self) -> str:
-        """Where its model comes from, for the log line of the check before a run."""
-        return self.display_name
+        """What the check before a run checks, for its log line ("that VGGish loads from ...")."""
+        return f"that {self.display_name} loads"
 
     @abstractmethod
     def compute(self, waveform: np.ndarray, model: Any) -> FamilyOutput:

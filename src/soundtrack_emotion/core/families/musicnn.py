@@ -136,7 +136,7 @@ class MusicnnFamily(FeatureFamily):
         return load_musicnn(self.checkpoint, self.model, precision)
 
     def describe_source(self) -> str:
-        return "the MusiCNN weights"
+        return "that the MusiCNN weights load"
 
     def compute(self, waveform: np.ndarray, model: Any) -> FamilyOutput:
         """Embeddings [n_patches, 200] (250 for ``dense+taggram``) and the taggram
