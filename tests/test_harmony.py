@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from soundtrack_emotion import harmony
 from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
 from soundtrack_emotion.harmony import (
     HARMONY_FEATURE_NAMES,
@@ -70,6 +71,11 @@ def c_major_features(c_major) -> np.ndarray:
     return harmony_features(c_major)
 
 
+@pytest.fixture(scope="module")
+def a_minor_features(a_minor) -> np.ndarray:
+    return harmony_features(a_minor)
+
+
 def test_shape_dtype_and_one_block_per_whole_block(a_minor):
     features = harmony_features(a_minor[: round(10.5 * SR)])
 
@@ -88,11 +94,17 @@ def test_c_major_progression_is_major_in_c(c_major, c_major_features):
     assert estimate_key(block_chroma(c_major).sum(axis=0))[:2] == ("C", "major")
 
 
-def test_a_minor_progression_is_minor_in_a(a_minor):
-    features = harmony_features(a_minor)
-
-    assert column(features, "mode_strength").mean() < -0.05
+def test_a_minor_progression_is_minor_in_a(a_minor, a_minor_features):
+    assert column(a_minor_features, "mode_strength").mean() < -0.05
     assert estimate_key(block_chroma(a_minor).sum(axis=0))[:2] == ("A", "minor")
+
+
+def test_block_chroma_rows_are_distributions(c_major):
+    chroma = block_chroma(c_major)
+
+    assert chroma.shape == (4, 12)
+    np.testing.assert_allclose(chroma.sum(axis=1), 1.0, rtol=1e-5)
+    assert (chroma >= 0).all()
 
 
 def test_each_chord_block_names_its_chord(c_major):
@@ -151,6 +163,12 @@ def test_louder_is_louder_and_level_leaves_harmony_alone(c_major, c_major_featur
     np.testing.assert_allclose(
         column(loud, "mode_strength"), column(quiet, "mode_strength"), atol=1e-3
     )
+
+
+def test_features_do_not_depend_on_the_chunking(a_minor, a_minor_features, monkeypatch):
+    monkeypatch.setattr(harmony, "HARMONY_CHUNK_FRAMES", 256)
+
+    np.testing.assert_allclose(harmony_features(a_minor), a_minor_features, rtol=1e-4, atol=1e-4)
 
 
 def test_silence_is_finite_zeros():

@@ -33,6 +33,7 @@ dBFS) is all zeros. Pitch is read at A440 (no tuning estimate).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -67,11 +68,19 @@ MAJOR, MINOR = "major", "minor"
 # A frame whose RMS is below this (dBFS) is silent; loudness is counted from the floor up.
 SILENCE_DB = -60.0
 LOUDNESS_FLOOR_DB = -80.0
+# Spectral contrast (Jiang et al., 2002, as librosa.feature.spectral_contrast has it): octave
+# bands from 0-200 Hz up to 6400 Hz-Nyquist, peak and valley = means of the top and bottom 2 %
+# of each band's bins.
 SPECTRAL_CONTRAST_BANDS = 6
+SPECTRAL_CONTRAST_FMIN = 200.0
+SPECTRAL_CONTRAST_QUANTILE = 0.02
+_ONSET_FLOOR_POWER = 10 ** (LOUDNESS_FLOOR_DB / 10)
 
-# Onset envelope: mean positive change of the log-mel spectrum between frames.
+# Onset envelope: mean positive change of the log-mel spectrum between frames, in dB relative
+# to the STFT peak of a full-scale sine, floored as loudness is (librosa floors at 80 dB under
+# the track's peak, which would make the envelope depend on the chunking).
 ONSET_N_MELS = 128
-ONSET_AMIN = 1e-10
+_FULL_SCALE_POWER = (HARMONY_N_FFT / 4) ** 2
 # Tempo: autocorrelation of the onset envelope over a window centred on each block, peaks
 # weighted by a log-normal prior (librosa.feature.tempo's: 120 BPM, one octave wide).
 TEMPO_CONTEXT_SECONDS = 12.0
@@ -156,8 +165,8 @@ def key_correlations(chroma: np.ndarray) -> np.ndarray:
 
 def estimate_key(chroma: np.ndarray) -> Key | None:
     """The best of the 24 major/minor keys for a pitch-class profile ``chroma`` [12] (or
-    [12, n_frames], summed over frames), by correlation with the Krumhansl-Kessler profiles;
-    None when the profile has no contrast (silence, white noise).
+    [12, n_frames], librosa's layout, summed over frames), by correlation with the
+    Krumhansl-Kessler profiles; None when the profile has no contrast (silent or exactly flat).
 
     >>> triad = np.zeros(12)
     >>> triad[[9, 0, 4]] = 1.0  # A, C, E
@@ -226,8 +235,13 @@ def _window(y: np.ndarray, start: int, stop: int) -> np.ndarray:
 
 
 def _chunks(n_frames: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, n_frames, HARMONY_CHUNK_FRAMES):
-        yield start, min(n_frames, start + HARMONY_CHUNK_FRAMES)
+    """Frame ranges [start, stop) of at most HARMONY_CHUNK_FRAMES frames, about equal in
+    length (a short last chunk would give the constant-Q transform too little signal), each
+    starting on a multiple of ROUGHNESS_FRAME_STEP."""
+    n_chunks = -(-n_frames // HARMONY_CHUNK_FRAMES)
+    size = -(-n_frames // (n_chunks * ROUGHNESS_FRAME_STEP)) * ROUGHNESS_FRAME_STEP
+    for start in range(0, n_frames, size):
+        yield start, min(n_frames, start + size)
 
 
 # ------------------------------------------------------------------------ frame features
@@ -287,7 +301,8 @@ def _spectral_frames(y: np.ndarray, *, sr: int, n_frames: int) -> _SpectralFrame
     for start, stop in _chunks(n_frames):
         segment = _window(y, start * hop - n_fft // 2, (stop - 1) * hop + n_fft // 2)
         magnitude = np.abs(librosa.stft(segment, n_fft=n_fft, hop_length=hop, center=False))
-        mel_db = 10 * np.log10(np.maximum(mel_basis @ magnitude**2, ONSET_AMIN))
+        mel_power = np.maximum(mel_basis @ magnitude**2 / _FULL_SCALE_POWER, _ONSET_FLOOR_POWER)
+        mel_db = 10 * np.log10(mel_power)
         if previous_mel is None:
             previous_mel = mel_db[:, :1]
         rises = np.diff(np.concatenate([previous_mel, mel_db], axis=1), axis=1)
@@ -297,12 +312,32 @@ def _spectral_frames(y: np.ndarray, *, sr: int, n_frames: int) -> _SpectralFrame
             librosa.feature.spectral_centroid(S=magnitude, sr=sr, n_fft=n_fft)[0]
         )
         parts["flatness"].append(librosa.feature.spectral_flatness(S=magnitude)[0])
-        contrast = librosa.feature.spectral_contrast(
-            S=magnitude, sr=sr, n_fft=n_fft, n_bands=SPECTRAL_CONTRAST_BANDS
-        )
-        parts["contrast"].append(contrast.T)
+        parts["contrast"].append(spectral_contrast(magnitude, sr=sr, n_fft=n_fft).T)
         parts["roughness"].append(_roughness_frames(y, sr=sr, start=start, stop=stop))
     return _SpectralFrames(**{name: np.concatenate(part) for name, part in parts.items()})
+
+
+def spectral_contrast(magnitude: np.ndarray, *, sr: int, n_fft: int) -> np.ndarray:
+    """Spectral contrast of a magnitude spectrogram [1 + n_fft // 2, T]:
+    [SPECTRAL_CONTRAST_BANDS + 1, T], the peak-to-valley ratio of each octave band.
+
+    The figures of ``librosa.feature.spectral_contrast(S=magnitude)`` (10 log10 of magnitude
+    ratios) without its clipping at 80 dB under the loudest peak of the whole input, which would
+    make a frame's value depend on its neighbours.
+    """
+    edges_hz = SPECTRAL_CONTRAST_FMIN * 2.0 ** np.arange(SPECTRAL_CONTRAST_BANDS)
+    # Each band above the first starts one bin below its edge frequency and, but for the last,
+    # counts (not uses) the bin at its top edge, as librosa's do.
+    edges = [0, *(np.ceil(edges_hz * n_fft / sr).astype(int) - 1), magnitude.shape[0]]
+    rows = []
+    for band_index, (low, high) in enumerate(itertools.pairwise(edges)):
+        band = np.sort(magnitude[low:high], axis=0)
+        counted = len(band) + (band_index < SPECTRAL_CONTRAST_BANDS)
+        n = max(1, round(SPECTRAL_CONTRAST_QUANTILE * counted))
+        peak = np.maximum(band[-n:].mean(axis=0), _TINY)
+        valley = np.maximum(band[:n].mean(axis=0), _TINY)
+        rows.append(10 * np.log10(peak / valley))
+    return np.stack(rows)
 
 
 def _roughness_frames(y: np.ndarray, *, sr: int, start: int, stop: int) -> np.ndarray:
