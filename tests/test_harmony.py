@@ -90,12 +90,12 @@ def test_a_track_shorter_than_a_block_is_one_block(c_major):
 
 
 def test_c_major_progression_is_major_in_c(c_major, c_major_features):
-    assert column(c_major_features, "mode_strength").mean() > 0.05
+    assert (column(c_major_features, "mode_strength") > 0.05).all()
     assert estimate_key(block_chroma(c_major).sum(axis=0))[:2] == ("C", "major")
 
 
 def test_a_minor_progression_is_minor_in_a(a_minor, a_minor_features):
-    assert column(a_minor_features, "mode_strength").mean() < -0.05
+    assert (column(a_minor_features, "mode_strength") < -0.05).all()
     assert estimate_key(block_chroma(a_minor).sum(axis=0))[:2] == ("A", "minor")
 
 

@@ -60,6 +60,9 @@ CHROMA_N_OCTAVES = 7
 CHROMA_MARGIN_SECONDS = 1.0
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
+# Key and mode are read from the chroma of a window centred on each block (clipped at the
+# ends): a 3 s block often holds a single chord, whose mode need not be the key's.
+KEY_CONTEXT_SECONDS = 12.0
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
 MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
 MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
@@ -445,12 +448,29 @@ def _pool(values: np.ndarray, frames: np.ndarray, sounding: np.ndarray) -> np.nd
     return out
 
 
-def _key_columns(chroma: np.ndarray) -> np.ndarray:
-    """[n_blocks, 17 + 6]: key, mode, entropy, rotated chroma and tonnetz of block chroma
-    distributions [n_blocks, 12] (rows summing to 1, or all zero for silence)."""
+def _context_sums(values: np.ndarray, frames: np.ndarray, *, seconds: float, sr: int) -> np.ndarray:
+    """Sums of ``values`` [T, F] over a ``seconds`` window centred on each block (clipped at
+    the ends): [n_blocks, F]."""
+    half = round(seconds * sr / HARMONY_HOP_LENGTH / 2)
+    centres = frames.mean(axis=1).round().astype(int)
+    cumulative = np.concatenate([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0)])
+    low, high = np.clip(centres - half, 0, len(values)), np.clip(centres + half, 0, len(values))
+    return cumulative[high] - cumulative[low]
+
+
+def _distribution(energy: np.ndarray) -> np.ndarray:
+    """Rows of ``energy`` [n, 12] scaled to sum to 1; all-zero rows stay zero."""
+    total = energy.sum(axis=1, keepdims=True)
+    return np.divide(energy, total, out=np.zeros_like(energy), where=total > _TINY)
+
+
+def _key_columns(chroma: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """[n_blocks, 5 + 12 + 6]: key and mode of the ``context`` chroma, then the entropy, the
+    chroma rotated to that key's tonic and the tonnetz of the block's own ``chroma``; both
+    [n_blocks, 12] distributions (rows summing to 1, or zero)."""
     import librosa
 
-    correlations = key_correlations(chroma)
+    correlations = key_correlations(context)
     best_major = correlations[:, :12].max(axis=1)
     best_minor = correlations[:, 12:].max(axis=1)
     ranked = np.sort(correlations, axis=1)
@@ -479,13 +499,7 @@ def block_chroma(
     n_frames = int(frames[-1, 1])
     sounding = _rms_db_frames(y, n_frames=n_frames) > SILENCE_DB
     chroma = _chroma_frames(y, sr=sr, n_frames=n_frames)
-    return _block_distribution(chroma, frames, sounding).astype(np.float32)
-
-
-def _block_distribution(chroma: np.ndarray, frames: np.ndarray, sounding: np.ndarray) -> np.ndarray:
-    energy = _pool(chroma, frames, sounding)
-    total = energy.sum(axis=1, keepdims=True)
-    return np.divide(energy, total, out=np.zeros_like(energy), where=total > _TINY)
+    return _distribution(_pool(chroma, frames, sounding)).astype(np.float32)
 
 
 def harmony_features(
@@ -499,6 +513,11 @@ def harmony_features(
     ``too_short``) or with NaN/infinite samples (``invalid_samples``), and
     :class:`ParameterError` for a waveform that is not 1-D or a bad ``sr``/``block_seconds``.
     See the module docstring for the columns.
+
+    >>> silence = np.zeros(7 * HARMONY_SAMPLE_RATE, dtype=np.float32)
+    >>> features = harmony_features(silence)
+    >>> features.shape, features.dtype, float(np.abs(features).max())
+    ((2, 37), dtype('float32'), 0.0)
     """
     y = _check_waveform(y, sr=sr, block_seconds=block_seconds)
     frames = block_frames(len(y), sr=sr, block_seconds=block_seconds)
@@ -506,9 +525,8 @@ def harmony_features(
     loudness = _rms_db_frames(y, n_frames=n_frames) - LOUDNESS_FLOOR_DB
     sounding = loudness > SILENCE_DB - LOUDNESS_FLOOR_DB
     spectral = _spectral_frames(y, sr=sr, n_frames=n_frames)
-    chroma = _block_distribution(_chroma_frames(y, sr=sr, n_frames=n_frames), frames, sounding)
-    tempi = _block_tempi(spectral.onset, frames, sr=sr)
-    tempi[[not sounding[start:stop].any() for start, stop in frames]] = 0.0
+    chroma = _chroma_frames(y, sr=sr, n_frames=n_frames) * sounding[:, None]
+    context = _context_sums(chroma, frames, seconds=KEY_CONTEXT_SECONDS, sr=sr)
     everywhere = np.ones_like(sounding)
     mean_loudness = _pool(loudness, frames, everywhere)
     loudness_spread = np.sqrt(
@@ -516,8 +534,8 @@ def harmony_features(
     )
     columns = np.column_stack(
         [
-            _key_columns(chroma),
-            tempi,
+            _key_columns(_distribution(_pool(chroma, frames, sounding)), _distribution(context)),
+            _block_tempi(spectral.onset, frames, sr=sr),
             _pool(spectral.centroid, frames, sounding),
             _pool(spectral.flatness, frames, sounding),
             _pool(spectral.contrast, frames, sounding),
@@ -530,4 +548,5 @@ def harmony_features(
             ),
         ]
     )
+    columns[[not sounding[start:stop].any() for start, stop in frames]] = 0.0
     return columns.astype(np.float32)
