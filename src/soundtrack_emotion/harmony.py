@@ -5,13 +5,15 @@ acoustic correlates of valence; deep taggers built for timbre (MusiCNN) carry li
 pitch relations behind the first. :func:`harmony_features` turns a waveform ``y`` [n] at
 ``HARMONY_SAMPLE_RATE`` into ``[n_blocks, len(HARMONY_FEATURE_NAMES)]`` float32 rows:
 
-* key and mode (``major_correlation`` ... ``chroma_entropy``): the block's constant-Q chroma
-  energy, correlated (Pearson) with the Krumhansl-Kessler major and minor key profiles in all
-  12 rotations: the best major and the best minor correlation, their difference (mode strength:
-  positive major, negative minor), key clarity (best minus second-best of the 24 keys) and the
-  entropy of the pitch-class distribution (0: one pitch class, 1: all twelve alike);
-* ``chroma_degree_0`` ... ``_11``: the block's pitch-class distribution rotated to its best
-  key's tonic (degree 0 = tonic), so that it describes the scale, not the key;
+* key and mode (``major_correlation`` ... ``key_clarity``): the constant-Q chroma energy of a
+  ``KEY_CONTEXT_SECONDS`` window centred on the block (clipped at the track's ends), correlated
+  (Pearson) with the Krumhansl-Kessler major and minor key profiles in all 12 rotations: the
+  best major and the best minor correlation, their difference (mode strength: positive major,
+  negative minor) and key clarity (best minus second-best of the 24 keys);
+* ``chroma_entropy``: entropy of the block's own pitch-class distribution (0: one pitch class,
+  1: all twelve alike);
+* ``chroma_degree_0`` ... ``_11``: the block's pitch-class distribution rotated to the tonic
+  of the key above (degree 0 = tonic), so that it describes scale degrees, not the key;
 * ``tonnetz_*``: the tonal centroid (Harte et al., 2006) of the block's chroma, i.e. the
   chroma-energy-weighted mean of the frames' tonnetz coordinates;
 * ``tempo_bpm`` and ``pulse_clarity``: the tempo from the onset envelope's autocorrelation over
@@ -29,6 +31,10 @@ time (bounded memory, whatever the length), then pooled per block. Blocks start 
 ``block_seconds``; the last partial block is dropped, except that a track shorter than one
 block gives one block of what there is. A silent block (every frame under ``SILENCE_DB``
 dBFS) is all zeros. Pitch is read at A440 (no tuning estimate).
+
+Cost: about 90 audio seconds per CPU second on one core (60 s excerpts at 22050 Hz, decoding
+excluded), the constant-Q chroma taking about 60 % of it; a 10 min track needs about 70 MB
+besides its waveform.
 """
 
 from __future__ import annotations
