@@ -256,3 +256,14 @@ def test_missing_weights_say_how_to_get_them(
         vgg_checkpoint(None, model="MTT_vgg")
     with pytest.raises(ParameterError, match="MSD_musicnn"):
         load_vgg(None, "MSD_musicnn")
+
+
+def test_bfloat16_follows_float32_and_returns_float32() -> None:
+    variables = random_variables(build_vgg_network(), seed=2)
+    y = signal(7.0, seed=6)
+    fp32 = vgg_outputs(y, model=vgg_from_variables(variables))
+    bf16 = vgg_outputs(y, model=vgg_from_variables(variables, precision="bfloat16"))
+    for name in ("pool5", "taggram"):
+        assert bf16[name].dtype == np.float32
+        assert np.corrcoef(fp32[name].ravel(), bf16[name].ravel())[0, 1] > 0.99
+        assert not np.array_equal(fp32[name], bf16[name])  # it did compute in bfloat16
