@@ -7,7 +7,7 @@ import pytest
 
 from soundtrack_emotion import harmony
 from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
-from soundtrack_emotion.harmony import (
+from soundtrack_emotion.core.harmony import (
     HARMONY_FEATURE_NAMES,
     HARMONY_SAMPLE_RATE,
     Key,
