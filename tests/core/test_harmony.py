@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soundtrack_emotion import harmony
-from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
+from soundtrack_emotion.core import harmony
 from soundtrack_emotion.core.harmony import (
     HARMONY_FEATURE_NAMES,
     HARMONY_SAMPLE_RATE,
@@ -15,6 +14,7 @@ from soundtrack_emotion.core.harmony import (
     estimate_key,
     harmony_features,
 )
+from soundtrack_emotion.exceptions import AudioDecodeError, ParameterError
 
 SR = HARMONY_SAMPLE_RATE
 C_MAJOR_I_IV_V_I = [(60, 64, 67), (65, 69, 72), (67, 71, 74), (60, 64, 67)]

@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundtrack_emotion.audio import load_audio
-from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
+from soundtrack_emotion.core.audio import load_audio
 from soundtrack_emotion.core.embeddings.musicnn import (
     MSD_TAGS,
     MTT_TAGS,
@@ -40,6 +39,7 @@ from soundtrack_emotion.core.embeddings.musicnn_vgg import (
     vgg_outputs,
 )
 from soundtrack_emotion.core.embeddings.pretrained import VGG_MODELS, vgg_checkpoint
+from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
 
 from .conftest import tone
 

@@ -1,5 +1,6 @@
 """The musicnn package's VGG-style taggers (``MSD_vgg``, ``MTT_vgg``), rebuilt in Keras 3 from
-the musicnn 0.1.0 TF1 checkpoints as :mod:`soundtrack_emotion.musicnn` rebuilds MusiCNN.
+the musicnn 0.1.0 TF1 checkpoints as :mod:`~soundtrack_emotion.core.embeddings.musicnn`
+rebuilds MusiCNN.
 
 The network follows the package's ``musicnn/models.py`` (``vgg`` with 128 filters, 607k
 parameters): small square filters that, unlike MusiCNN's tall timbral ones, keep the relations
@@ -33,7 +34,6 @@ from typing import Any
 
 import numpy as np
 
-from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.core.embeddings.musicnn import (
     MSD_TAGS,
     MTT_TAGS,
@@ -49,6 +49,7 @@ from soundtrack_emotion.core.embeddings.musicnn import (
     read_checkpoint,
 )
 from soundtrack_emotion.core.precision import FLOAT32
+from soundtrack_emotion.exceptions import ParameterError
 
 VGG_TAGS = {"MSD_vgg": MSD_TAGS, "MTT_vgg": MTT_TAGS}
 VGG_FILTERS = 128
@@ -73,7 +74,7 @@ _WHAT = "musicnn VGG"
 def build_vgg_network(n_tags: int = len(MSD_TAGS)) -> Any:
     """The untrained Keras 3 network: patches [b, 187, 96] -> {"taggram" [b, n_tags], "pool5"
     [b, 256]}. Layers are named after the checkpoint's variable scopes, so
-    :func:`~soundtrack_emotion.musicnn.assign_checkpoint` can fill them."""
+    :func:`~soundtrack_emotion.core.embeddings.musicnn.assign_checkpoint` can fill them."""
     import keras
     from keras import layers, ops
 
@@ -134,7 +135,7 @@ def load_vgg(
     """The VGG ``model`` of ``checkpoint`` (a path, or None for the set-up cache) computing in
     ``precision`` (``float32`` or ``bfloat16``), loaded once per process;
     :class:`ModelUnavailableError` says how to provide missing weights."""
-    from soundtrack_emotion.pretrained import vgg_checkpoint
+    from soundtrack_emotion.core.embeddings.pretrained import vgg_checkpoint
 
     prefix = vgg_checkpoint(checkpoint, model=model)
     return vgg_from_checkpoint(prefix, model=model, precision=precision)
