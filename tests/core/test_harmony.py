@@ -99,6 +99,34 @@ def test_a_minor_progression_is_minor_in_a(a_minor, a_minor_features):
     assert estimate_key(block_chroma(a_minor).sum(axis=0))[:2] == ("A", "minor")
 
 
+@pytest.mark.parametrize("profiles", harmony.KEY_PROFILES)
+def test_both_key_profiles_correlate_best_with_the_scale_they_describe(profiles):
+    c_major_scale, a_minor_scale = np.zeros((2, 12))
+    c_major_scale[[0, 2, 4, 5, 7, 9, 11]] = [3, 1, 2, 1, 2, 1, 1]
+    a_minor_scale[[9, 11, 0, 2, 4, 5, 8]] = [3, 1, 2, 1, 2, 1, 1]  # harmonic minor
+    scales = np.stack([c_major_scale, a_minor_scale])
+
+    correlations = harmony.key_correlations(scales, profiles=profiles)
+
+    assert np.argmax(correlations, axis=1).tolist() == [0, 12 + 9]
+
+
+def test_temperley_mode_strength_reads_major_and_minor(c_major_features, a_minor_features):
+    assert (column(c_major_features, "temperley_mode_strength") > 0.05).all()
+    assert (column(a_minor_features, "temperley_mode_strength") < -0.05).all()
+    np.testing.assert_allclose(
+        column(a_minor_features, "temperley_mode_strength"),
+        column(a_minor_features, "temperley_major_correlation")
+        - column(a_minor_features, "temperley_minor_correlation"),
+        atol=1e-6,
+    )
+
+
+def test_unknown_key_profiles_are_named():
+    with pytest.raises(ParameterError, match="profiles must be one of"):
+        harmony.key_correlations(np.ones((1, 12)), profiles="bach")
+
+
 def test_block_chroma_rows_are_distributions(c_major):
     chroma = block_chroma(c_major)
 
