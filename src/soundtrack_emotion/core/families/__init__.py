@@ -20,6 +20,7 @@ from soundtrack_emotion.core.families.base import (
     FamilyOutput,
     FeatureFamily,
     track_features,
+    with_members,
 )
 from soundtrack_emotion.exceptions import ParameterError
 
@@ -70,4 +71,5 @@ __all__ = [
     "display_name",
     "family_class",
     "track_features",
+    "with_members",
 ]

@@ -90,6 +90,9 @@ class HarmonyFamily(FeatureFamily):
             "tempo_context_seconds": TEMPO_CONTEXT_SECONDS,
         }
 
+    def columns(self) -> tuple[str, ...]:
+        return HARMONY_FEATURE_NAMES
+
     def compute(self, waveform: np.ndarray, model: Any = None) -> FamilyOutput:
         """Harmony features [n_blocks, 40] (columns ``HARMONY_FEATURE_NAMES``)."""
         return FamilyOutput(
