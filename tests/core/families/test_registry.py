@@ -13,6 +13,7 @@ import yaml
 
 from soundtrack_emotion.core import families
 from soundtrack_emotion.core.families import (
+    DEFAULT_FEATURES,
     FAMILIES,
     FEATURES,
     OFFLINE_FEATURES,
@@ -34,7 +35,8 @@ def test_every_family_module_is_registered_in_rank_order() -> None:
     modules = {p.stem for p in Path(families.__file__).parent.glob("*.py")}
     assert set(FEATURES) == modules - {"__init__", "base"}
     assert [FAMILIES[f].rank for f in FEATURES] == sorted(FAMILIES[f].rank for f in FEATURES)
-    assert tuple(f for f in FEATURES if not FAMILIES[f].needs_network) == OFFLINE_FEATURES
+    assert tuple(f for f in FEATURES if not FAMILIES[f].opt_in) == DEFAULT_FEATURES
+    assert tuple(f for f in DEFAULT_FEATURES if not FAMILIES[f].needs_network) == OFFLINE_FEATURES
     assert display_name("vggish") == "VGGish" and display_name("musicnn") == "MusiCNN"
     with pytest.raises(ParameterError, match="unknown feature 'chroma'"):
         family_class("chroma")

@@ -59,6 +59,9 @@ class FeatureFamily(ABC):
     version: ClassVar[int]
     # Its model is downloaded at run time: left out of the offline pipelines.
     needs_network: ClassVar[bool] = False
+    # Left out of the default and offline runs until it is shown to help: its own pipelines
+    # (feature_extraction, modelling) still offer it.
+    opt_in: ClassVar[bool] = False
     # How ``core.precision`` converts its network ("keras" or "graph"); None: NumPy, float32.
     precision_engine: ClassVar[str | None] = None
     # Computed in the parent process across tracks (:meth:`batcher`), not in the workers.
