@@ -463,7 +463,7 @@ def test_catalog_and_parameters_resolve_from_conf() -> None:
 
     loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="base")
     # Every family's entries come from the factories: adding a family adds none.
-    mine = ("{family}_features", "existing_{family}_features", "{family}_{seconds}s")
+    mine = ("{family}_features", "existing_{family}_features", "{family}_{seconds:d}s")
     mine += ("feature_extraction_report",)
     catalog = DataCatalog.from_config({k: loader["catalog"][k] for k in mine})
     for family in FEATURES:
