@@ -175,3 +175,41 @@ def test_missing_checkpoint_says_how_to_get_it(
 def test_a_checkpoint_prefix_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "model.ckpt.index").write_bytes(b"")
     assert musicnn_checkpoint(tmp_path / "model.ckpt") == str(tmp_path / "model.ckpt")
+
+
+def test_missing_weights_of_the_default_cache_are_fetched_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheel, digest = fake_wheel(tmp_path / "musicnn.whl")
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_CACHE", str(tmp_path / "cache"))
+    downloads = []
+
+    def download(folder):
+        downloads.append(folder)
+        return shutil.copy(wheel, folder)
+
+    monkeypatch.setattr(pretrained, "download_wheel", download)
+    monkeypatch.setattr(
+        pretrained, "install_from_wheel", functools.partial(install_from_wheel, sha256=digest)
+    )
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_FETCH", "1")
+    prefix = musicnn_checkpoint(None)
+    assert Path(prefix, ".index").read_text() == "MSD_musicnn index"
+    assert vgg_checkpoint(None) and len(downloads) == 1  # one download, then the cache
+    # A local checkpoint setting is never downloaded over.
+    with pytest.raises(ModelUnavailableError, match="checkpoint = "):
+        musicnn_checkpoint(tmp_path / "elsewhere")
+
+
+def test_a_failed_first_use_download_says_why_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_FETCH", "1")
+
+    def offline(folder):
+        raise ModelUnavailableError("pip could not download musicnn==0.1.0 (exit 1): offline")
+
+    monkeypatch.setattr(pretrained, "download_wheel", offline)
+    with pytest.raises(ModelUnavailableError, match="fetching it failed: pip could not download"):
+        musicnn_checkpoint(None)

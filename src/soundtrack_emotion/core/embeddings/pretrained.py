@@ -16,8 +16,10 @@ The cache is ``$SOUNDTRACK_EMOTION_CACHE/musicnn-0.1.0/`` (default
 renamed into place, so an interrupted set-up never leaves a half-filled cache; a second call
 is a no-op. A cache made before the VGG checkpoints were unpacked is completed in place: the
 missing model folders are renamed in, then the manifest is replaced, so its MusiCNN files
-never move. A checkpoint is a TF1 prefix: ``<cache>/MSD_musicnn/`` (files ``.index`` and
-``.data-00000-of-00001`` in that folder).
+never move. When the default cache lacks a checkpoint a run needs, the same download happens
+on first use (``$SOUNDTRACK_EMOTION_FETCH=0`` turns that off), so ``pip install -e .`` and a
+``kedro run`` need no separate set-up step. A checkpoint is a TF1 prefix:
+``<cache>/MSD_musicnn/`` (files ``.index`` and ``.data-00000-of-00001`` in that folder).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -34,6 +37,8 @@ import zipfile
 from pathlib import Path
 
 from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
+
+logger = logging.getLogger(__name__)
 
 MUSICNN_VERSION = "0.1.0"
 WHEEL_NAME = f"musicnn-{MUSICNN_VERSION}-py3-none-any.whl"
@@ -45,6 +50,9 @@ VGG_MODELS = ("MSD_vgg", "MTT_vgg")
 CHECKPOINTS = MODELS + VGG_MODELS
 DEFAULT_MODEL = "MSD_musicnn"
 DEFAULT_VGG_MODEL = "MSD_vgg"
+# "0" turns off the download of missing weights on first use (the test suite sets it: tests
+# never touch the network); anything else, or unset, leaves it on.
+FETCH_ENV = "SOUNDTRACK_EMOTION_FETCH"
 LICENCE_MEMBER = f"musicnn-{MUSICNN_VERSION}.dist-info/LICENSE.md"
 CACHE_ENV = "SOUNDTRACK_EMOTION_CACHE"
 # Written last into a finished cache: the wheel it came from and every file's SHA-256.
@@ -251,12 +259,25 @@ def _checkpoint(
     if model not in models:
         raise ParameterError(f"{setting}.model must be one of {models}, got {model!r}")
     where = Path(path).expanduser() if path is not None else cache_dir()
-    candidates = [where / model, where] if where.is_dir() else [where]
-    for candidate in candidates:
-        if candidate.is_dir() and (candidate / ".index").is_file():
-            return f"{candidate}{os.sep}"
-        if not candidate.is_dir() and Path(f"{candidate}.index").is_file():
-            return str(candidate)
+    found = _find_checkpoint(where, model)
+    if found is None and path is None and fetch_on_first_use():
+        # The default cache: fetched once, as the set-up command does, then looked up again.
+        logger.info(
+            "%s is not in %s yet: downloading the musicnn==%s wheel from PyPI once "
+            "(SHA-256 checked) and unpacking its weights",
+            model,
+            where,
+            MUSICNN_VERSION,
+        )
+        try:
+            fetch_musicnn(where)
+        except ModelUnavailableError as error:
+            raise ModelUnavailableError(
+                f"No {model} checkpoint in the cache {where} and fetching it failed: {error}"
+            ) from None
+        found = _find_checkpoint(where, model)
+    if found is not None:
+        return found
     source = (
         f"{setting}.checkpoint = {path}"
         if path is not None
@@ -268,6 +289,22 @@ def _checkpoint(
         f"or set {setting}.checkpoint to a local copy (a folder holding "
         f"{model}/.index, e.g. in conf/local/parameters_feature_extraction.yml)."
     )
+
+
+def fetch_on_first_use() -> bool:
+    """Whether missing weights of the default cache are downloaded when first needed
+    (``$SOUNDTRACK_EMOTION_FETCH`` unset or anything but ``0``)."""
+    return os.environ.get(FETCH_ENV, "1").strip() != "0"
+
+
+def _find_checkpoint(where: Path, model: str) -> str | None:
+    candidates = [where / model, where] if where.is_dir() else [where]
+    for candidate in candidates:
+        if candidate.is_dir() and (candidate / ".index").is_file():
+            return f"{candidate}{os.sep}"
+        if not candidate.is_dir() and Path(f"{candidate}.index").is_file():
+            return str(candidate)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
