@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,10 @@ from soundtrack_emotion.datasets.raw_layer import RAW_ENTRIES, RawLayer
 from soundtrack_emotion.demo import DemoConfig, DemoTrack, build_demo_corpus
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+
+# Tests never touch the network: missing MusiCNN weights are an error here, not a download
+# (the set-up, `make test`, installs them first; test_pretrained fakes the download).
+os.environ["SOUNDTRACK_EMOTION_FETCH"] = "0"
 
 # A demo corpus small and short enough to build in about a second, bad entries included.
 SMALL_DEMO = DemoConfig(

@@ -189,3 +189,19 @@ def test_a_credentials_file_others_can_read_is_warned_about(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         assert warn_if_readable_by_others(path)
     assert "chmod 600" in caplog.text and "-rw-r--r--" in caplog.text
+
+
+def test_only_credentials_files_holding_secrets_are_checked(tmp_path, caplog):
+    from soundtrack_emotion.secret_masking import mask_project_credentials
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "local").mkdir()
+    template = tmp_path / "base" / "credentials.yml"
+    template.write_text("lastfm: {api_key: '${oc.env:LASTFM_API_KEY,null}'}\n")
+    secrets = tmp_path / "local" / "credentials.yml"
+    secrets.write_text("lastfm: {api_key: k3y-only-for-this-test}\n")
+    for path in (template, secrets):
+        path.chmod(0o644)
+    with caplog.at_level("WARNING"):
+        mask_project_credentials(tmp_path)
+    assert str(secrets) in caplog.text and str(template) not in caplog.text

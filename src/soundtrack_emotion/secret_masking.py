@@ -108,12 +108,26 @@ def mask_project_credentials(conf_source: str | Path = "conf") -> None:
     for path in files:
         if path.suffix not in (".yml", ".yaml", ".json") or not path.is_file():
             continue
-        warn_if_readable_by_others(path)
         try:
-            mask_credentials(yaml.safe_load(path.read_text(encoding="utf-8")))
+            credentials = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
+        mask_credentials(credentials)
+        if _has_literal_value(credentials) and "example" not in path.name:
+            warn_if_readable_by_others(path)
     install()
+
+
+def _has_literal_value(data: Any) -> bool:
+    """Whether ``data`` (a credentials file's content) holds a secret itself, rather than only
+    ``${oc.env:...}`` references to the environment (as conf/base's template does)."""
+    if isinstance(data, Mapping):
+        return any(_has_literal_value(value) for value in data.values())
+    if isinstance(data, list):
+        return any(_has_literal_value(value) for value in data)
+    return isinstance(data, str | int) and not str(data).strip().startswith("${") and bool(
+        str(data).strip()
+    )
 
 
 def warn_if_readable_by_others(path: Path) -> bool:

@@ -22,6 +22,7 @@ from soundtrack_emotion.datasets.model_input_dataset import (
     ModelInputDataset,
     ModelInputs,
 )
+from soundtrack_emotion.datasets.optional_table_dataset import OptionalTableDataset
 from soundtrack_emotion.datasets.raw_layer import RawLayer, RawLayerDataset
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient, SpotifyClientDataset
 from soundtrack_emotion.datasets.track_cache import CachedTrack, TrackCache, TrackCacheDataset
@@ -54,6 +55,7 @@ __all__ = [
     "LastfmClientDataset",
     "ModelInputDataset",
     "ModelInputs",
+    "OptionalTableDataset",
     "RawLayer",
     "RawLayerDataset",
     "SourceStamp",

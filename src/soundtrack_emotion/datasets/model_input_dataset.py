@@ -250,9 +250,9 @@ class ModelInputDataset(AbstractDataset[Mapping[str, Iterable[FrameChunk]], Mode
 
     Example catalog entry::
 
-        "{feature}_{seconds}s":
+        "{family}_{seconds:d}s":
           type: soundtrack_emotion.datasets.ModelInputDataset
-          path: data/05_model_input/{feature}_{seconds}s
+          path: data/05_model_input/{family}_{seconds:d}s
     """
 
     def __init__(

@@ -36,10 +36,10 @@ _BUILDERS = {
 
 
 def batch_pipeline(features: Sequence[str], *, labelled: bool = False) -> Pipeline:
-    """Every batch pipeline built for ``features``, with the default model variants
-    (``modelling.DEFAULT_NETWORKS`` x ``DEFAULT_TARGETS``); ``labelled`` takes
+    """Every batch pipeline built for ``features``, with the configured model variants (each
+    family's networks in ``modelling.variants`` x ``DEFAULT_TARGETS``); ``labelled`` takes
     ``soundtracks`` from the ``labelled_tracks`` table instead of Last.fm tags."""
-    variants = {"networks": modelling.DEFAULT_NETWORKS, "targets": modelling.DEFAULT_TARGETS}
+    variants = {"networks": None, "targets": modelling.DEFAULT_TARGETS}
     start = dataset_creation.create_labelled_pipeline() if labelled else Pipeline([])
     names = LABELLED_BATCH if labelled else BATCH
     return sum(

@@ -27,6 +27,15 @@ _TENSORFLOW = "tensorflow"
 _QUIET_TF_LOG_LEVEL = "3"
 # A record with this attribute true (``extra={FILE_ONLY: True}``) goes to the log file only.
 FILE_ONLY = "file_only"
+# Modules that work for the batch pipelines: their progress lines stay off the console too.
+PIPELINE_SUPPORT = (
+    "runtime.tracking",
+    "runtime.workers",
+    "runtime.preflight",
+    "core.architectures",
+    "core.labelling",
+    "core.vad_plots",
+)
 
 
 def pipeline_of(tags: Any) -> str | None:
@@ -152,6 +161,8 @@ class ConsoleFilter(logging.Filter):
         # The batch pipelines' own progress and summary lines: the progress bars and the
         # closing summary say it on the console (acquisition's stage summaries stay).
         *((f"soundtrack_emotion.pipelines.{name}", "") for name in BATCH_PIPELINES),
+        # The shared code those pipelines run, moved down into the core and the runtime.
+        *((f"soundtrack_emotion.{module}", "") for module in PIPELINE_SUPPORT),
     )
     # Every model traces its own Keras train and predict step (the same code, a new function),
     # which TensorFlow counts as one function retracing once a run has trained five models:

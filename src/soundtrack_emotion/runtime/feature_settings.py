@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from soundtrack_emotion.core.families import (
     Decoding,
     FeatureFamily,
     family_class,
+    with_members,
 )
 from soundtrack_emotion.core.framing import SHORT_TRACK_POLICIES
 from soundtrack_emotion.core.precision import (
@@ -43,6 +44,11 @@ def available_cores() -> int:
 
 def _local_path(path: str) -> str:
     return str(resolve_path(path))
+
+
+def _bound(families: Mapping[str, FeatureFamily]) -> dict[str, FeatureFamily]:
+    """Every family given the others' settings (a composite family keeps its members')."""
+    return {name: family.bind(families) for name, family in families.items()}
 
 
 @dataclass(frozen=True)
@@ -82,10 +88,12 @@ class ExtractionParams:
                     silence_db=float(audio["silence_db"]),
                     min_seconds=float(short["min_seconds"]),
                 ),
-                families={
-                    name: family.from_params(params[name], resolve=_local_path)
-                    for name, family in FAMILIES.items()
-                },
+                families=_bound(
+                    {
+                        name: family.from_params(params[name], resolve=_local_path)
+                        for name, family in FAMILIES.items()
+                    }
+                ),
                 frame_hop=float(framing["hop"]),
                 short_track_policy=str(short["policy"]),
                 time_limit=TimeLimit(
@@ -112,6 +120,10 @@ class ExtractionParams:
         """The settings of the family called ``name``."""
         family_class(name)
         return self.families[name]
+
+    def with_members(self, names: Iterable[str]) -> tuple[str, ...]:
+        """``names`` and their members: every family their features need, members first."""
+        return tuple(f.name for f in with_members(self.family(name) for name in names))
 
     @property
     def resample_quality(self) -> str:
@@ -214,6 +226,12 @@ class ExtractionParams:
             "resample_quality": self.resample_quality,
             "silence_db": self.silence_db,
         }
+        # A composite family's rows change whenever a member's do.
+        if family.members:
+            spec["members"] = {
+                member: self.fingerprint(member, with_precision=with_precision)
+                for member in family.members
+            }
         # Only a non-default precision enters the hash: float32 features stored before the
         # setting existed keep their fingerprint.
         if with_precision and (precision := self.precision_of(name)) != FLOAT32:

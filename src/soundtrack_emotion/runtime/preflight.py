@@ -39,5 +39,5 @@ class ModelPreflightHook:
             return
         params = ExtractionParams.from_dict(catalog.load(PARAMS))
         for name in needed:
-            logger.info("Checking that %s loads", params.family(name).describe_source())
+            logger.info("Checking %s", params.family(name).describe_source())
             params.load_model(name)

@@ -11,6 +11,7 @@ with the current corpus and features.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ import pandas as pd
 
 from soundtrack_emotion.core.families import FEATURES
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
+from soundtrack_emotion.exceptions import ModelUnavailableError
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import project_root
 
@@ -135,7 +137,11 @@ def current_fingerprints(
     """The current corpus fingerprint and every feature family's extraction fingerprint
     (without the networks' precision: a model stays current when only that changes)."""
     params = ExtractionParams.from_dict(feature_extraction)
-    fingerprints = {f: params.fingerprint(f, with_precision=False) for f in FEATURES}
+    fingerprints = {}
+    for family in FEATURES:
+        # A family whose weights this machine lacks (an opt-in one) is not extracted here.
+        with contextlib.suppress(ModelUnavailableError):
+            fingerprints[family] = params.fingerprint(family, with_precision=False)
     return corpus_fingerprint(soundtracks), fingerprints
 
 

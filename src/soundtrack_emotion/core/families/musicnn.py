@@ -13,6 +13,7 @@ from typing import Any, Self
 import numpy as np
 
 from soundtrack_emotion.core.embeddings.musicnn import (
+    MUSICNN_EMBEDDING_SIZE,
     MUSICNN_HOP_LENGTH,
     MUSICNN_LAYERS,
     MUSICNN_LOG_SCALE,
@@ -44,7 +45,7 @@ def top_tags(taggram: np.ndarray, tags: tuple[str, ...], k: int = TOP_TAGS) -> s
     return ", ".join(f"{tags[i]} {mean[i]:.2f}" for i in np.argsort(-mean)[:k])
 
 
-def _one_tensorflow_thread() -> None:
+def one_tensorflow_thread() -> None:
     """In a worker process: one TensorFlow thread, like its one BLAS thread (the processes are
     the parallelism). Only possible before TensorFlow starts; a no-op afterwards."""
     import tensorflow as tf
@@ -130,13 +131,26 @@ class MusicnnFamily(FeatureFamily):
             "patch_frames": MUSICNN_PATCH_FRAMES,
         }
 
+    def columns(self) -> tuple[str, ...]:
+        """``dense:0`` ... (or ``penultimate:0`` ...), then ``tag:<tag>`` for ``dense+taggram``."""
+        layer = self.layer.split("+")[0]
+        embedding = tuple(f"{layer}:{i}" for i in range(MUSICNN_EMBEDDING_SIZE))
+        return embedding + (self._tag_columns() if self.layer.endswith("+taggram") else ())
+
+    def extra_columns(self, extra: str) -> tuple[str, ...] | None:
+        """The taggram's columns: ``tag:<tag>`` for each of the model's 50 tags."""
+        return self._tag_columns() if extra == "taggram" else None
+
+    def _tag_columns(self) -> tuple[str, ...]:
+        return tuple(f"tag:{tag}" for tag in TAGS[self.model])
+
     def load(self, precision: str) -> Any:
         if multiprocessing.parent_process() is not None:
-            _one_tensorflow_thread()
+            one_tensorflow_thread()
         return load_musicnn(self.checkpoint, self.model, precision)
 
     def describe_source(self) -> str:
-        return "the MusiCNN weights"
+        return "that the MusiCNN weights load"
 
     def compute(self, waveform: np.ndarray, model: Any) -> FamilyOutput:
         """Embeddings [n_patches, 200] (250 for ``dense+taggram``) and the taggram

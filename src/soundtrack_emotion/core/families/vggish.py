@@ -72,7 +72,7 @@ class VggishFamily(FeatureFamily):
         return load_vggish(self.handle, precision)
 
     def describe_source(self) -> str:
-        return f"VGGish from {self.handle}"
+        return f"that VGGish loads from {self.handle}"
 
     def compute(self, waveform: np.ndarray, model: Any) -> FamilyOutput:
         """Embeddings [N, 128] of one track, fed in bounded chunks of ``batch_windows``."""

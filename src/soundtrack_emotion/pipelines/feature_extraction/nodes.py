@@ -130,7 +130,9 @@ def _plan(
         fingerprints={f: p.fingerprint(f) for f in stores},
         batched=frozenset(f for f in stores if p.family(f).batched_across_tracks),
     )
-    precisions = tuple((f, p.precision_of(f)) for f in stores if p.family(f).loads_model)
+    precisions = tuple(
+        (f, p.precision_of(f)) for f in p.with_members(stores) if p.family(f).loads_model
+    )
     for track_id, audio_path in zip(soundtracks["id"], soundtracks["audio_path"], strict=True):
         audio_path = resolve_path(audio_path)  # noqa: PLW2901
         stamp = SourceStamp.of(audio_path)

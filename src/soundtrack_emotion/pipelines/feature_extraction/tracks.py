@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from soundtrack_emotion.core.audio import estimate_seconds
-from soundtrack_emotion.core.families import Decoding, FeatureFamily, track_features
+from soundtrack_emotion.core.families import (
+    Decoding,
+    FamilyOutput,
+    FeatureFamily,
+    track_features,
+    with_members,
+)
 from soundtrack_emotion.exceptions import AudioDecodeError
 from soundtrack_emotion.runtime.workers import announce_audio_seconds
 
@@ -79,6 +85,13 @@ def extract_track(task: TrackTask) -> TrackResult:
     result.audio_seconds, result.warnings = audio.seconds, audio.warnings
     result.decode_seconds = time.perf_counter() - start
     precisions = dict(task.precisions)
+    models = {
+        family.name: family.load(precisions[family.name])
+        for family in with_members(task.families)
+        if family.loads_model and not family.batched_across_tracks
+    }
+    # A family that is also a composite family's member is computed once for both.
+    computed: dict[str, FamilyOutput] = {}
     for family in task.families:
         if family.batched_across_tracks:
             result.waveforms[family.name] = audio[family.sample_rate]
@@ -86,9 +99,8 @@ def extract_track(task: TrackTask) -> TrackResult:
         start = time.perf_counter()
         out = FamilyResult()
         try:
-            model = family.load(precisions[family.name]) if family.loads_model else None
-            computed = track_features(family, audio, model)
-            out.rows, out.extras = computed.rows, dict(computed.extras)
+            rows = track_features(family, audio, models, computed=computed)
+            out.rows, out.extras = rows.rows, dict(rows.extras)
         except AudioDecodeError as error:
             out.error = f"{task.path}: {error}"
         out.seconds = time.perf_counter() - start

@@ -154,10 +154,11 @@ class Scorer:
 
 
 def _networks(features: Iterable[str], extraction: ExtractionParams) -> dict[str, Any]:
-    """The networks of the families in ``features`` that have one, loaded in their precision."""
+    """The networks of the families in ``features`` (and of their members) that have one,
+    loaded in their precision."""
     return {
         f: extraction.load_model(f)
-        for f in sorted(set(features))
+        for f in extraction.with_members(features)
         if extraction.family(f).loads_model
     }
 
@@ -191,7 +192,8 @@ def _resolved_precisions(
 ) -> tuple[tuple[str, str], ...]:
     """This process's precisions of the trained models and of the chosen families' networks:
     the fingerprint says what the workers compute, so they compute in these."""
-    networks = sorted({m.feature for m in label_models if extraction.family(m.feature).loads_model})
+    needed = extraction.with_members(m.feature for m in label_models)
+    networks = [f for f in needed if extraction.family(f).loads_model]
     return (("models", model_precision), *((f, extraction.precision_of(f)) for f in networks))
 
 

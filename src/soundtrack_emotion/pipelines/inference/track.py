@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from soundtrack_emotion.core.families import FeatureFamily, track_features
+from soundtrack_emotion.core.families import FamilyOutput, FeatureFamily, track_features
 from soundtrack_emotion.core.framing import frame_features
 from soundtrack_emotion.core.out_of_domain import DomainReference
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
@@ -213,7 +213,10 @@ def infer_track(
     edges = timeline_windows(audio.seconds, hop_seconds=timeline.hop_seconds)
     centres = edges.mean(axis=1)
     networks = networks or {}
-    matrices = {f.name: track_features(f, audio, networks.get(f.name)).rows for f in families}
+    computed: dict[str, FamilyOutput] = {}
+    matrices = {
+        f.name: track_features(f, audio, networks, computed=computed).rows for f in families
+    }
     padded = False
     values: dict[str, np.ndarray] = {}
     for model in models:

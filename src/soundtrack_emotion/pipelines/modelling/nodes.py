@@ -51,6 +51,7 @@ from soundtrack_emotion.exceptions import (
     TrainingDivergedError,
 )
 from soundtrack_emotion.pipelines.modelling.corpora import (
+    UNNAMED_CORPUS,
     corpus_rows,
     corpus_table,
     song_corpora,
@@ -67,7 +68,7 @@ from soundtrack_emotion.pipelines.modelling.heads import (
 from soundtrack_emotion.pipelines.modelling.validation import (
     CV_COLUMNS,
     cross_validate,
-    song_groups,
+    groups_of,
 )
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
@@ -608,8 +609,8 @@ def predict_test_split(
     Returns:
         Long format, one row per frame and label: ``song_id, frame_index, label, true,
         predicted`` (``true`` NaN for a song without the label's value, e.g. of a quadrant
-        corpus), and when ``soundtracks`` is given: ``group`` (:func:`song_groups`),
-        ``corpus`` and ``quadrant`` (:func:`corpora.song_corpora`).
+        corpus), and when ``soundtracks`` is given: ``group`` (``validation.groups_of`` the
+        songs in ``soundtracks``), ``corpus`` and ``quadrant`` (:func:`corpora.song_corpora`).
     """
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ParameterError(f"prediction_batch_size must be an integer >= 1, got {batch_size!r}")
@@ -639,14 +640,12 @@ def predict_test_split(
             )
     predictions = pd.concat(parts, ignore_index=True)
     if soundtracks is not None:
-        groups = song_groups(soundtracks)
-        predictions["group"] = predictions["song_id"].map(groups)
-        unknown = predictions.loc[predictions["group"].isna(), "song_id"].unique()
-        if len(unknown):
-            raise DataValidationError(f"test songs {list(unknown[:5])} are not in soundtracks")
+        predictions["group"] = groups_of(predictions["song_id"].to_numpy(), soundtracks)
         corpora = song_corpora(soundtracks)
-        for column in ("corpus", "quadrant"):
-            predictions[column] = predictions["song_id"].map(corpora[column])
+        predictions["corpus"] = predictions["song_id"].map(corpora["corpus"]).fillna(
+            UNNAMED_CORPUS
+        )
+        predictions["quadrant"] = predictions["song_id"].map(corpora["quadrant"]).fillna("")
     if not np.isfinite(predictions["predicted"]).all():
         raise DataValidationError(f"{spec.variant}.{spec.target} predicted non-finite values")
     return predictions.sort_values(["label", "song_id", "frame_index"], ignore_index=True)

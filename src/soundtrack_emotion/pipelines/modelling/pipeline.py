@@ -18,7 +18,7 @@ are ``modelling.networks.<network>``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial, update_wrapper
 from typing import Any
 
@@ -43,6 +43,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     train_model,
 )
 from soundtrack_emotion.runtime.tracking import track_model
+from soundtrack_emotion.runtime.variants import networks_by_feature
 
 # What `kedro run` trains: the thesis's four variants, one model per label (see README).
 DEFAULT_NETWORKS: tuple[str, ...] = ("cnn", "lstm", "ridge", "mlp")
@@ -201,7 +202,7 @@ def _check(kind: str, requested: Sequence[str], known: Sequence[str]) -> tuple[s
 def create_pipeline(
     *,
     features: Sequence[str] = FEATURES,
-    networks: Sequence[str] = DEFAULT_NETWORKS,
+    networks: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     targets: Sequence[str] = DEFAULT_TARGETS,
     **kwargs: Any,
 ) -> Pipeline:
@@ -209,12 +210,20 @@ def create_pipeline(
     ``model_metrics`` table of every model in ``data/08_reporting/metrics`` (these and any
     trained before, e.g. by ``modelling_all --namespaces=...``). ``features`` limits the feature
     families (the ``offline`` pipeline passes ``("mfcc",)``); VGGish variants are tagged
-    ``vggish``."""
+    ``vggish``. ``networks``: the same for every family, or by family (a family missing from
+    the mapping gets ``DEFAULT_NETWORKS``); None: by family as ``modelling.variants`` says."""
     features = _check("features", features, FEATURES)
-    networks = _check("networks", networks, NETWORKS)
+    if networks is None:
+        networks = networks_by_feature(features, fallback=DEFAULT_NETWORKS)
+    per_feature = networks if isinstance(networks, Mapping) else dict.fromkeys(features, networks)
+    networks_of = {
+        f: _check("networks", per_feature.get(f, DEFAULT_NETWORKS), NETWORKS) for f in features
+    }
     targets = _check("targets", targets, tuple(TARGETS))
     variants = [
-        _variant_pipeline(feature, network, targets) for feature in features for network in networks
+        _variant_pipeline(feature, network, targets)
+        for feature in features
+        for network in networks_of[feature]
     ]
     # Every report in the metrics folder goes into the table; this run's reports are explicit
     # inputs as well so that Kedro runs the collection after the models it trains.
@@ -227,7 +236,7 @@ def create_pipeline(
             *(
                 f"{feature}_{network}.{target}.metrics"
                 for feature in features
-                for network in networks
+                for network in networks_of[feature]
                 for target in targets
             ),
             *(f"{feature}_domain_reference" for feature in features),

@@ -28,7 +28,7 @@ import pandas as pd
 from soundtrack_emotion.core.architectures import CLOSED_FORM
 from soundtrack_emotion.core.metrics import bootstrap_intervals, regression_metrics
 from soundtrack_emotion.datasets import ModelInputs
-from soundtrack_emotion.exceptions import DataValidationError, ParameterError
+from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.modelling.heads import (
     check_alphas,
     clip_vad,
@@ -168,7 +168,7 @@ def cross_validate(
     valued = np.isfinite(y).all(axis=1)
     x, y, song_ids = x[valued], y[valued], song_ids[valued]
     n_songs = len(song_ids)
-    group_of = _groups(song_ids, soundtracks)
+    group_of = groups_of(song_ids, soundtracks)
     n_groups = len(np.unique(group_of))
     if n_groups < MIN_GROUPS:
         note = f"not cross-validated: {n_groups} artist groups (at least {MIN_GROUPS} needed)"
@@ -212,11 +212,16 @@ def song_groups(soundtracks: pd.DataFrame) -> pd.Series:
                      name="group")  # fmt: skip
 
 
-def _groups(song_ids: np.ndarray, soundtracks: pd.DataFrame) -> np.ndarray:
-    groups = pd.Series(song_ids).map(song_groups(soundtracks))
+def groups_of(song_ids: np.ndarray, soundtracks: pd.DataFrame) -> np.ndarray:
+    """The :func:`song_groups` key of each of ``song_ids``; a song missing from
+    ``soundtracks`` is a group of its own (logged)."""
+    ids = pd.Series(np.asarray(song_ids).astype(str))
+    groups = ids.map(song_groups(soundtracks))
     if groups.isna().any():
-        missing = pd.Series(song_ids)[groups.isna()].tolist()[:5]
-        raise DataValidationError(f"songs {missing} of the model inputs are not in soundtracks")
+        missing = ids[groups.isna()].unique()
+        logger.warning("%d songs are not in soundtracks (e.g. %s): each is its own group",
+                       len(missing), list(missing[:3]))  # fmt: skip
+        groups = groups.fillna("track:" + ids)
     return groups.astype(str).to_numpy()
 
 

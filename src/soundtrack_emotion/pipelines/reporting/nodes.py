@@ -513,7 +513,8 @@ def build_html_report(
         *([("cross_validation", "Grouped cross-validation", _cv_section(cv_metrics))]
           if cv_metrics is not None and len(cv_metrics) else []),
         *([("corpora", "Per corpus", _corpus_section(corpus_metrics))]
-          if corpus_metrics is not None and corpus_metrics["corpus"].nunique() > 1 else []),
+          if corpus_metrics is not None and len(corpus_metrics)
+          and corpus_metrics["corpus"].nunique() > 1 else []),
     ]
     for name, figure in figures.items():
         heading, caption = FIGURE_SECTIONS.get(name, (name.replace("_", " ").capitalize(), ""))
