@@ -245,7 +245,7 @@ def create_pipeline(
         name="collect_model_metrics",
     )
     metrics = [f"{feature}_{network}.{target}.metrics" for feature in features
-               for network in networks for target in targets]  # fmt: skip
+               for network in networks_of[feature] for target in targets]  # fmt: skip
     collect_cv = node(
         collect_cv_metrics,
         inputs=["model_metrics", "model_metric_files", *metrics],
