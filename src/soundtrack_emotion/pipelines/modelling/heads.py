@@ -28,7 +28,7 @@ VAD_RANGE = (0.0, 1.0)
 # lambda, the weight of the quadrant corpora's sign rows in the ridge's joint objective.
 DEFAULT_SIGN_WEIGHT = 1.0
 # How they enter it (core.joint_ridge.SIGN_LOSSES): the logistic loss of the joint objective.
-DEFAULT_SIGN_LOSS = "logistic"
+DEFAULT_SIGN_LOSS = "pseudo"
 
 
 def clip_vad(values: np.ndarray) -> np.ndarray:
