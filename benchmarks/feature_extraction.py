@@ -47,7 +47,7 @@ import pandas as pd
 import soundfile as sf
 import yaml
 
-from soundtrack_emotion.runtime.workers import available_cores
+from soundtrack_emotion.runtime.feature_settings import available_cores
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".webm", ".opus", ".aac")

@@ -55,7 +55,7 @@ from feature_extraction import (
     thesis_vggish,
     timed,
 )
-from soundtrack_emotion.runtime.workers import available_cores
+from soundtrack_emotion.runtime.feature_settings import available_cores
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SOUNDTRACK_EMOTION_SHARED") or PROJECT_ROOT.parent / "shared")
