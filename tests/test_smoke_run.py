@@ -19,6 +19,7 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
+from soundtrack_emotion.core.families import OFFLINE_FEATURES
 from soundtrack_emotion.core.vocabulary import SPLITS, VAD_LABELS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -110,8 +111,11 @@ def test_the_console_shows_one_line_per_node_and_a_closing_summary(smoke_run):
     assert "Report: data/08_reporting/report.html" in summary
     assert "Catalogue page: data/08_reporting/inference/catalogue.html" in summary
     assert "demo corpus: synthetic music" in summary
+    assert "chosen on the validation songs" in summary
+    families = "|".join(OFFLINE_FEATURES)
     for label in VAD_LABELS:
-        assert re.search(rf"^  {label}: (mfcc|musicnn)_\w+\.\w+, MSE ", summary, re.M), summary
+        line = rf"^  {label}: ({families})_\w+\.\w+ \(chosen on validation\), test MSE "
+        assert re.search(line, summary, re.M), summary
     assert "dropped by dataset_creation" in summary and "without features" in summary
 
 

@@ -105,7 +105,9 @@ def run_summary(outputs: set[str], load: Any, path_of: Any, *, demo: bool) -> li
         lines.append(f"Catalogue page: {path_of('catalogue_page')}")
     if "model_metrics" in outputs:
         note = " (demo corpus: synthetic music, not real-world accuracy)" if demo else ""
-        lines.append(f"Best model per label on the test songs{note}:")
+        lines.append(
+            f"Model per label, chosen on the validation songs, scored on the test songs{note}:"
+        )
         lines += [f"  {line}" for line in headline_metrics(load("model_metrics"))]
     if "track_vad" in outputs:
         lines += scoring_summary(load("track_vad"))
