@@ -58,7 +58,7 @@ CATALOGUE_COLUMNS = ("movie_id", "title", "position", "path")
 # Bump when the aggregation changes, so every movie is re-aggregated.
 AGGREGATION_VERSION = 1
 PROFILE_STATS = ("mean", "std", "opening", "closing", "trend_per_hour")
-# A track's summary column, when present (issue 11's out-of-domain flag), counted per movie.
+# A track's summary column, when present (the out-of-domain flag), counted per movie.
 OUT_OF_DOMAIN = "out_of_domain"
 # Movies named in the catalogue figure (the others are plotted unnamed).
 MAX_FIGURE_LABELS = 40
