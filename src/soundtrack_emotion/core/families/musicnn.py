@@ -8,7 +8,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -102,13 +102,19 @@ class MusicnnFamily(FeatureFamily):
             raise ParameterError(f"frame seconds must be positive, got {seconds!r}")
         rows = musicnn_patch_rows(seconds, patch_hop=self.patch_hop)
         if rows < 1:
-            raise ParameterError(f"a {seconds!r} s frame holds no whole 2.992 s MusiCNN patch")
+            raise ParameterError(
+                f"a {seconds!r} s frame holds no whole 2.992 s {self.display_name} patch"
+            )
         return rows
+
+    # The checkpoints and embedding layers this network offers (the VGG family's differ).
+    models: ClassVar[tuple[str, ...]] = MODELS
+    layers: ClassVar[tuple[str, ...]] = MUSICNN_LAYERS
 
     def checks(self) -> Iterable[Check]:
         return (
-            (self.model in MODELS, "model", self.model, f"one of {MODELS}"),
-            (self.layer in MUSICNN_LAYERS, "layer", self.layer, f"one of {MUSICNN_LAYERS}"),
+            (self.model in self.models, "model", self.model, f"one of {self.models}"),
+            (self.layer in self.layers, "layer", self.layer, f"one of {self.layers}"),
             (0 < self.patch_hop <= 1, "patch_hop", self.patch_hop, "in (0, 1]"),
             (self.batch_patches >= 1, "batch_patches", self.batch_patches, ">= 1"),
         )
@@ -116,9 +122,7 @@ class MusicnnFamily(FeatureFamily):
     def spec(self) -> dict[str, Any]:
         """The weights' hash, the front end's constants, the embedding layer and the patch hop."""
         return {
-            "checkpoint_sha256": checkpoint_sha256(
-                musicnn_checkpoint(self.checkpoint, model=self.model)
-            ),
+            "checkpoint_sha256": checkpoint_sha256(self.checkpoint_prefix()),
             "model": self.model,
             "layer": self.layer,
             "patch_hop": self.patch_hop,
@@ -131,6 +135,14 @@ class MusicnnFamily(FeatureFamily):
             "patch_frames": MUSICNN_PATCH_FRAMES,
         }
 
+    def checkpoint_prefix(self) -> str:
+        """The TF1 checkpoint of :attr:`model`, from :attr:`checkpoint` or the cache."""
+        return musicnn_checkpoint(self.checkpoint, model=self.model)
+
+    def tags(self) -> tuple[str, ...]:
+        """The 50 tags of :attr:`model`'s taggram."""
+        return TAGS[self.model]
+
     def columns(self) -> tuple[str, ...]:
         """``dense:0`` ... (or ``penultimate:0`` ...), then ``tag:<tag>`` for ``dense+taggram``."""
         layer = self.layer.split("+")[0]
@@ -142,11 +154,15 @@ class MusicnnFamily(FeatureFamily):
         return self._tag_columns() if extra == "taggram" else None
 
     def _tag_columns(self) -> tuple[str, ...]:
-        return tuple(f"tag:{tag}" for tag in TAGS[self.model])
+        return tuple(f"tag:{tag}" for tag in self.tags())
 
     def load(self, precision: str) -> Any:
         if multiprocessing.parent_process() is not None:
             one_tensorflow_thread()
+        return self.load_network(precision)
+
+    def load_network(self, precision: str) -> Any:
+        """The network of :attr:`model`, loaded once per process, computing in ``precision``."""
         return load_musicnn(self.checkpoint, self.model, precision)
 
     def describe_source(self) -> str:
@@ -163,7 +179,7 @@ class MusicnnFamily(FeatureFamily):
         return FamilyOutput(rows=embedding_of(out, self.layer), extras={"taggram": out["taggram"]})
 
     def report_fields(self, extra: Callable[[str], np.ndarray]) -> dict[str, str]:
-        return {"musicnn_top_tags": top_tags(extra("taggram"), TAGS[self.model])}
+        return {f"{self.name}_top_tags": top_tags(extra("taggram"), self.tags())}
 
 
 FAMILY = MusicnnFamily
