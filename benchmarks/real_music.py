@@ -51,10 +51,13 @@ DEFAULT_DEV = PROJECT.parent / "shared" / "real_music_dev"
 DEFAULT_WORKDIR = PROJECT / "data" / "09_benchmarks" / "real_music_dev"
 
 
-def scratch_project(workdir: Path, tables: dict[str, Path]) -> None:
+def scratch_project(
+    workdir: Path, tables: dict[str, Path], *, networks: list[str] | None = None
+) -> None:
     """A Kedro project folder sharing the project's ``conf/base`` and package, with its own
     ``data/`` and a local catalog pointing ``labelled_tracks`` at ``tables`` (corpus name ->
-    labels table; one table is read as before corpora existed)."""
+    labels table; one table is read as before corpora existed). ``networks``: every family
+    is modelled with only these (``modelling.variants`` in the scratch ``conf/local``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT / "pyproject.toml", workdir / "pyproject.toml")
     conf = workdir / "conf"
@@ -71,7 +74,24 @@ def scratch_project(workdir: Path, tables: dict[str, Path]) -> None:
     (conf / "local" / "catalog.yml").write_text(
         "labelled_tracks:\n  type: soundtrack_emotion.datasets.LabelledTableDataset\n" + where
     )
+    if networks:
+        listed = ", ".join(networks)
+        (conf / "local" / "parameters_variants.yml").write_text(
+            "modelling:\n  variants:\n"
+            f"    networks: [{listed}]\n    light_families: []\n    light_networks: [{listed}]\n"
+        )
     (workdir / "src").mkdir(exist_ok=True)  # Kedro's source_dir; the package is installed
+
+
+def share_features(workdir: Path, source: Path) -> None:
+    """``workdir``'s feature store is ``source``'s (same tracks, same settings: the stored
+    features are reused by their fingerprints, not extracted again)."""
+    target = workdir / "data" / "04_feature"
+    stored = source / "data" / "04_feature"
+    if target.exists() or not stored.is_dir():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(stored.resolve(), target_is_directory=True)
 
 
 def test_only_table(labels: Path, target: Path) -> Path:
@@ -206,6 +226,18 @@ def main() -> int:
         "--networks", default=None, help="only these networks (comma-separated), e.g. ridge,mlp"
     )
     parser.add_argument(
+        "--features-from",
+        type=Path,
+        default=None,
+        help="an earlier run's workdir whose feature store to reuse (default with --score-only: "
+        "the run that trained on every corpus)",
+    )
+    parser.add_argument(
+        "--variants",
+        default=None,
+        help="model every family with only these networks (comma-separated), e.g. ridge,mlp",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="print the last run's table, run nothing"
     )
     args = parser.parse_args()
@@ -220,14 +252,18 @@ def main() -> int:
     workdir = args.workdir or (DEFAULT_WORKDIR if len(tables) == 1 else
                                DEFAULT_WORKDIR.with_name("+".join(tables)))  # fmt: skip
     if args.score_only is not None:
+        args.features_from = args.features_from or workdir
         workdir = args.workdir or workdir.with_name(f"{workdir.name}-score-{args.score_only}")
         tables[args.score_only] = test_only_table(
             tables[args.score_only], workdir / "tables" / args.score_only / "labels.csv"
         )
     args.workdir = workdir
+    if args.features_from is not None:
+        share_features(workdir, args.features_from)
     seconds = None
     if not args.report_only:
-        scratch_project(args.workdir, tables)
+        variants = args.variants.split(",") if args.variants else None
+        scratch_project(args.workdir, tables, networks=variants)
         if args.networks:
             seconds = run_networks(args.workdir, args.networks.split(","), args.params)
         else:
