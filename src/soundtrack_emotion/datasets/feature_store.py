@@ -53,6 +53,13 @@ class SourceStamp:
             return None
         return cls(path=str(path), size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
+    def same_file(self, other: SourceStamp) -> bool:
+        """The same size and mtime at the same file, however its path is spelled (``..``,
+        symbolic links)."""
+        return (self.size, self.mtime_ns) == (other.size, other.mtime_ns) and (
+            self.path == other.path or os.path.realpath(self.path) == os.path.realpath(other.path)
+        )
+
 
 @dataclass(frozen=True)
 class FeatureRecord:
@@ -154,7 +161,7 @@ class FeatureStore(Mapping[str, np.ndarray]):
             meta["status"] == "ok"
             and meta["fingerprint"] == fingerprint
             and meta["source"] is not None
-            and SourceStamp(**meta["source"]) == source
+            and SourceStamp(**meta["source"]).same_file(source)
         )
 
     def __getitem__(self, track_id: str) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,22 @@ def test_is_current_needs_same_fingerprint_and_same_audio(tmp_path: Path) -> Non
     audio.write_bytes(b"y" * 11)
     assert not store.is_current("a", fingerprint="fp1", source=SourceStamp.of(audio))
     assert SourceStamp.of(tmp_path / "gone.wav") is None
+
+
+def test_the_same_file_by_another_spelling_of_its_path_is_current(tmp_path: Path) -> None:
+    (tmp_path / "music").mkdir()
+    audio = tmp_path / "music" / "a.wav"
+    audio.write_bytes(b"x" * 10)
+    (tmp_path / "link").symlink_to(tmp_path / "music")
+    dataset = FeatureStoreDataset(path=str(tmp_path / "mfcc"), family="mfcc")
+    dataset.save([record("a", source=SourceStamp.of(audio))])
+    store = dataset.load()
+    for spelling in (tmp_path / "music" / ".." / "music" / "a.wav", tmp_path / "link" / "a.wav"):
+        assert store.is_current("a", fingerprint="fp1", source=SourceStamp.of(spelling))
+    other = tmp_path / "b.wav"
+    other.write_bytes(b"x" * 10)
+    os.utime(other, ns=(audio.stat().st_atime_ns, audio.stat().st_mtime_ns))
+    assert not store.is_current("a", fingerprint="fp1", source=SourceStamp.of(other))
 
 
 def test_a_crash_while_writing_leaves_no_partition(

@@ -116,7 +116,7 @@ def sign_columns(split: FrameSplit, labels: Sequence[str]) -> tuple[str, ...]:
                  if label in SIGN_LABELS and SIGN_LABELS[label] in split.label_names)  # fmt: skip
 
 
-def _label_signs(y_and_signs: np.ndarray, labels: Sequence[str], columns: Sequence[str]) -> (
+def label_signs(y_and_signs: np.ndarray, labels: Sequence[str], columns: Sequence[str]) -> (
         tuple[np.ndarray, np.ndarray | None]):  # fmt: skip
     """Split song labels [s, k + m] (``labels``, then the sign ``columns``) into the values
     [s, k] and the signs [s, k] (NaN for a label without a sign column), or ``None``."""
@@ -266,14 +266,22 @@ def ridge_validation_mse(
     return np.stack([validation_mse(a) for a in alphas])
 
 
-def ridge_predictor(x: np.ndarray, y: np.ndarray, alphas: Sequence[float]) -> Any:
-    """``predict(x_new) -> [n, k]`` of a ridge (one alpha per label) fitted on standardised
-    ``x``, clipped to the labels' range."""
-    from sklearn.linear_model import Ridge
-
+def ridge_predictor(
+    x: np.ndarray,
+    y: np.ndarray,
+    alphas: Sequence[float],
+    *,
+    signs: np.ndarray | None = None,
+    sign_weight: float = DEFAULT_SIGN_WEIGHT,
+    sign_loss: str = DEFAULT_SIGN_LOSS,
+) -> Any:
+    """``predict(x_new) -> [n, k]`` of :func:`fit_linear` (one alpha per label, the songs'
+    ``signs`` [s, k] joining it as in :func:`fit_ridge`) on standardised ``x``, clipped to
+    the labels' range."""
     mean, scale = _standardiser(x)
-    ridge = Ridge(alpha=np.asarray(alphas, dtype=np.float64)).fit((x - mean) / scale, y)
-    return lambda new: clip_vad(ridge.predict((new - mean) / scale).reshape(len(new), -1))
+    coef, intercept = fit_linear((x - mean) / scale, y, alphas, signs=signs,
+                                 sign_weight=sign_weight, sign_loss=sign_loss)  # fmt: skip
+    return lambda new: clip_vad((new - mean) / scale @ coef + intercept)
 
 
 def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,7 +323,7 @@ def fit_ridge(
         raise DataValidationError("the training and validation inputs carry different labels")
     x_train, y_train, _ = song_vectors(train, (*labels, *columns), **stats)
     x_val, y_val, _ = song_vectors(validation, (*labels, *columns), **stats)
-    (y_train, s_train), (y_val, s_val) = (_label_signs(y, labels, columns)
+    (y_train, s_train), (y_val, s_val) = (label_signs(y, labels, columns)
                                           for y in (y_train, y_val))  # fmt: skip
     unscored = [label for j, label in enumerate(labels) if not np.isfinite(y_val[:, j]).any()]
     if unscored:

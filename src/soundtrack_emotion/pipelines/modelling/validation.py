@@ -6,9 +6,10 @@ is on both sides. Inside each outer fold, the head's hyper-parameters are chosen
 grouped K-fold on the outer training songs only; the held-out songs are predicted once per
 repeat. Per label: the R², Pearson r and CCC of the out-of-fold song predictions of each
 repeat (mean and sd over repeats), of all repeats pooled, with a 95 % bootstrap interval that
-resamples groups. The test split is never read. Only songs with values take part: the songs
-of a quadrant corpus (signs only) are left out of the folds, so the figures are those of the
-ridge on continuous labels (the joint objective's sign rows are not cross-validated).
+resamples groups. The test split is never read. Only songs with values are held out
+and scored. The songs of a quadrant corpus (signs only) join every training fold, and the
+inner choice of alpha, as they join the ridge's fit (``sign_weight``, ``sign_loss``): the
+figures are those of the model that is trained, on the continuous corpus's songs.
 
 Cost: the closed-form ridge is solved on cached song vectors (seconds for every fold and
 repeat). Gradient-trained networks take minutes per fit on CPU (5 x 5 folds x 3 labels would be
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,10 +32,14 @@ from soundtrack_emotion.core.metrics import bootstrap_intervals, regression_metr
 from soundtrack_emotion.datasets import ModelInputs
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.modelling.heads import (
+    DEFAULT_SIGN_LOSS,
+    DEFAULT_SIGN_WEIGHT,
     check_alphas,
     clip_vad,
+    label_signs,
     ridge_predictor,
     ridge_validation_mse,
+    sign_columns,
     song_vectors,
 )
 
@@ -97,6 +103,27 @@ def grouped_folds(groups: np.ndarray, *, folds: int, rng: np.random.Generator) -
     return fold_of_group[inverse]
 
 
+@dataclass(frozen=True)
+class SignSongs:
+    """Songs that have only labels' signs (a quadrant corpus): their vectors [m, d], signs
+    [m, k] (NaN where a song has none), and how they join a fit."""
+
+    x: np.ndarray
+    signs: np.ndarray
+    weight: float = DEFAULT_SIGN_WEIGHT
+    loss: str = DEFAULT_SIGN_LOSS
+
+    def joined(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """``(x, y)`` of songs with values followed by these songs (values NaN), and the
+        keyword arguments that give the fit their signs."""
+        if not len(self.x):
+            return x, y, {}
+        x_all = np.concatenate([x, self.x])
+        y_all = np.concatenate([y, np.full((len(self.x), y.shape[1]), np.nan)])
+        signs = np.concatenate([np.full_like(y, np.nan), self.signs])
+        return x_all, y_all, {"signs": signs, "sign_weight": self.weight, "sign_loss": self.loss}
+
+
 def _inner_alphas(
     x: np.ndarray,
     y: np.ndarray,
@@ -105,13 +132,20 @@ def _inner_alphas(
     *,
     inner: int,
     rng: np.random.Generator,
+    sign_songs: SignSongs,
 ) -> list[float]:
-    """Each label's alpha with the lowest MSE over an inner grouped ``inner``-fold."""
+    """Each label's alpha with the lowest MSE over an inner grouped ``inner``-fold (the
+    ``sign_songs`` in every inner training part)."""
     fold = grouped_folds(groups, folds=min(inner, len(np.unique(groups))), rng=rng)
     total = np.zeros((len(alphas), y.shape[1]))
     for f in np.unique(fold):
         held = fold == f
-        total += held.sum() * ridge_validation_mse(x[~held], y[~held], x[held], y[held], alphas)
+        x_fit, y_fit, signed = sign_songs.joined(x[~held], y[~held])
+        total += held.sum() * ridge_validation_mse(
+            x_fit, y_fit, x[held], y[held], alphas,
+            signs_train=signed.get("signs"),
+            sign_weight=sign_songs.weight, sign_loss=sign_songs.loss,
+        )  # fmt: skip
     return [float(alphas[i]) for i in np.argmin(total, axis=0)]
 
 
@@ -161,11 +195,20 @@ def cross_validate(
         "feature_variance": feature_normaliser["variance"],
         "pooling": (network.get("architecture") or {}).get("pooling", "statistics"),
     }
-    parts = [song_vectors(split, labels, **vectors) for split in (train, validation)]
-    x, y = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
+    columns = sign_columns(train, labels)
+    parts = [song_vectors(split, (*labels, *columns), **vectors) for split in (train, validation)]
+    x = np.concatenate([p[0] for p in parts])
+    y, signs = label_signs(np.concatenate([p[1] for p in parts]), labels, columns)
     song_ids = np.concatenate([p[2] for p in parts])
-    # The songs with every label's value: quadrant corpora's songs (signs only) stay out.
+    # Songs with every label's value are folded and scored; songs with signs only train.
     valued = np.isfinite(y).all(axis=1)
+    training = network["training"]
+    sign_songs = SignSongs(
+        x=x[~valued] if signs is not None else x[:0],
+        signs=signs[~valued] if signs is not None else np.empty((0, len(labels))),
+        weight=float(training.get("sign_weight", DEFAULT_SIGN_WEIGHT)),
+        loss=str(training.get("sign_loss", DEFAULT_SIGN_LOSS)),
+    )
     x, y, song_ids = x[valued], y[valued], song_ids[valued]
     n_songs = len(song_ids)
     group_of = groups_of(song_ids, soundtracks)
@@ -183,8 +226,10 @@ def cross_validate(
         for f in range(settings["folds"]):
             held = fold == f
             chosen = _inner_alphas(x[~held], y[~held], group_of[~held], alphas,
-                                   inner=settings["inner_folds"], rng=rng)  # fmt: skip
-            predicted[r, held] = ridge_predictor(x[~held], y[~held], chosen)(x[held])
+                                   inner=settings["inner_folds"], rng=rng,
+                                   sign_songs=sign_songs)  # fmt: skip
+            x_fit, y_fit, signed = sign_songs.joined(x[~held], y[~held])
+            predicted[r, held] = ridge_predictor(x_fit, y_fit, chosen, **signed)(x[held])
             baseline[r, held] = y[~held].mean(axis=0)
     rows = [
         _label_row(y[:, j], predicted[:, :, j], baseline[:, :, j], group_of, seed)
