@@ -12,9 +12,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from soundtrack_emotion.datasets.api_support import redact
+from soundtrack_emotion.runtime.progress import progress
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +41,15 @@ class ItemOutcome:
 
 
 class StageLog:
-    """Collects the outcomes of one stage, shows them on a tqdm bar (counts and ETA) and logs
-    a summary when the stage ends."""
+    """Collects the outcomes of one stage, shows their progress (a bar with counts and ETA on a
+    terminal, a line per tenth when piped) and logs a summary when the stage ends."""
 
     def __init__(self, stage: str, *, total: int | None, show: bool) -> None:
         self.stage = stage
         self.outcomes: list[ItemOutcome] = []
         self._counts: Counter[str] = Counter()
-        # disable=None: shown on a terminal, silent when the output is a file or a pipe.
-        self._bar = tqdm(total=total, desc=stage, unit="item", disable=None if show else True)
+        # A bar on a terminal, a line per tenth when the output is a file or a pipe.
+        self._bar = progress(total=total, desc=stage, unit="item", enabled=show)
 
     def __enter__(self) -> StageLog:
         return self

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from soundtrack_emotion.core.families import FEATURES, Batcher, FeatureFamily
 from soundtrack_emotion.core.framing import count_frames, frame_features, frame_hop
@@ -42,6 +41,7 @@ from soundtrack_emotion.pipelines.feature_extraction.tracks import (
 from soundtrack_emotion.runtime.distributed import ComputeParams, dask_client
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
+from soundtrack_emotion.runtime.progress import progress
 from soundtrack_emotion.runtime.workers import FailureGuard, map_tracks
 
 logger = logging.getLogger(__name__)
@@ -285,7 +285,7 @@ def extract_features(
         yield plan.empty()
         return
     parent = _ParentBatches(plan, p)
-    progress = _Progress(
+    tally = _Progress(
         total=len(plan.tasks),
         guard=FailureGuard(max_share=p.max_same_failure_share, min_tracks=p.failure_min_tracks),
     )
@@ -303,13 +303,13 @@ def extract_features(
     )
     # The cluster closes however the loop ends: done, a bug, or the run stopped.
     with cluster:
-        bar = tqdm(results, total=len(plan.tasks), desc="features", unit="track", disable=None)
+        bar = progress(results, total=len(plan.tasks), desc="features", unit="track")
         for result in bar:
             chunk = _per_track_records(result, plan)
             parent.add(result, chunk)
-            progress.log(result)
+            tally.log(result)
             yield chunk
-            progress.guard.add(result.reason, result.error)  # after the chunk is saved
+            tally.guard.add(result.reason, result.error)  # after the chunk is saved
     if (rest := parent.flush()) is not None:
         yield rest
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import pandas as pd
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from soundtrack_emotion.core.out_of_domain import DomainReference
 from soundtrack_emotion.core.precision import FLOAT32, trained_model_precision
@@ -48,6 +47,7 @@ from soundtrack_emotion.pipelines.inference.track import (
 from soundtrack_emotion.runtime.distributed import ComputeParams, dask_client, dask_map
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
+from soundtrack_emotion.runtime.progress import progress
 from soundtrack_emotion.runtime.workers import (
     FailureGuard,
     TimeLimit,
@@ -283,7 +283,7 @@ def predict_vad_timelines(
         fingerprint=fingerprint,
         time_limit=extraction.time_limit,
     )
-    for key, row in tqdm(todo.items(), total=len(todo), desc="inference", unit="track"):
+    for key, row in progress(todo.items(), total=len(todo), desc="inference", unit="track"):
         record, error = score_track(str(resolve_path(row.path)), key=key, track=row.track,
                                     scorer=scorer)  # fmt: skip
         yield {key: record}
@@ -456,7 +456,7 @@ def _score_on_dask(
     with dask_client(backend) as client:
         results = dask_map(score_on_worker, tasks, client=client, on_crash=crashed,
                            key=lambda t: f"score-{t.key}")  # fmt: skip
-        for _key, _status, reason, error in tqdm(
+        for _key, _status, reason, error in progress(
             results, total=len(tasks), desc="inference (dask)", unit="track"
         ):
             guard.add(reason, error)

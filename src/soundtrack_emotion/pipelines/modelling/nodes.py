@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from keras import layers
-from tqdm.auto import tqdm
 
 from soundtrack_emotion.core.architectures import (
     CLOSED_FORM,
@@ -72,6 +71,7 @@ from soundtrack_emotion.pipelines.modelling.validation import (
 )
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
+from soundtrack_emotion.runtime.progress import progress
 from soundtrack_emotion.runtime.provenance import (
     STALE_COLUMNS,
     corpus_fingerprint,
@@ -308,7 +308,7 @@ class _EpochLog(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         # A bar per model on a terminal (none when the output is not one), gone when it ends.
-        self._bar = tqdm(total=self.epochs, desc=self.name, unit="epoch", leave=False, disable=None)
+        self._bar = progress(total=self.epochs, desc=self.name, unit="epoch", leave=False)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._bar.close()
