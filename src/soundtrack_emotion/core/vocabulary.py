@@ -30,10 +30,20 @@ FRAME_SECONDS: tuple[int, ...] = (15, 30)
 NETWORKS: tuple[str, ...] = (
     "cnn", "lstm", "bilstm", "transformer", "ridge", "mlp", "conv1d",
 )  # fmt: skip
+# How the report, the catalogue page and the run summary write each network (the feature
+# families' names are their ``display_name``, see ``core.families.model_display_name``).
+NETWORK_NAMES: dict[str, str] = {
+    "cnn": "CNN", "lstm": "LSTM", "bilstm": "BiLSTM", "transformer": "Transformer",
+    "ridge": "Ridge", "mlp": "MLP", "conv1d": "Conv1D",
+}  # fmt: skip
+if tuple(NETWORK_NAMES) != NETWORKS:
+    raise ImportError(f"NETWORK_NAMES {tuple(NETWORK_NAMES)} differs from NETWORKS {NETWORKS}")
 TARGETS: dict[str, tuple[str, ...]] = {
     **{label: (label,) for label in VAD_LABELS},
     "joint": VAD_LABELS,
 }
+# How a joint model's target is written.
+JOINT_NAME = "joint (V, A, D)"
 # Where a model is scored: every frame against its song's label, or a song's mean prediction.
 LEVELS: tuple[str, str] = ("frame", "song")
 

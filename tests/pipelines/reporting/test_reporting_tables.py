@@ -5,18 +5,22 @@ from __future__ import annotations
 import base64
 import io
 import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
+from soundtrack_emotion.core.families import model_display_name
+from soundtrack_emotion.core.metrics import selection_rank
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.pipelines.reporting.nodes import (
     RESULT_COLUMNS,
     build_html_report,
     build_results_table,
+    describe_report,
     results_markdown,
 )
 
@@ -140,14 +144,14 @@ def test_html_report_is_self_contained_with_tables_figures_and_counts(model_metr
     assert all(s.startswith(("data:image/png;base64,", "#")) for s in sources)
     assert "<link" not in page and "<script" not in page and "@import" not in page
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page)) == 3
-    # 6 results tables (2 levels x 3 emotions) + the dataset report's 4 (loose values, counts,
-    # dropped tracks, splits).
-    assert page.count("<table>") == 10
+    # the answer's, 6 results tables (2 levels x 3 emotions) + the dataset report's 4 (loose
+    # values, counts, dropped tracks, splits).
+    assert page.count("<table>") == 11
     assert page.count('<tr class="best">') == 6
     assert '<td class="text">kept</td><td class="">97</td>' in page
     assert "<h3>Dropped (2)</h3>" in page and ">no_audio_file</td>" in page
     assert '<td class="text">lexicon</td><td class="text">NRC-VAD</td>' in page
-    assert "Predicted vs true on the test set" in page and "(vggish)" in page
+    assert "Predicted vs true on the test set" in page and "(VGGish)" in page
 
 
 def test_html_report_embeds_the_images_it_is_given(model_metrics):
@@ -205,3 +209,144 @@ def test_html_report_shows_each_corpus_with_the_figures_its_labels_allow(model_m
     assert "0.781 [0.70, 0.85]" in page and "0.210 [0.05, 0.33]" in page
     one_corpus = build_html_report(table, {}, title="t", corpus_metrics=corpora.iloc[:1])
     assert "Per corpus" not in one_corpus
+
+
+class _Sections(HTMLParser):
+    """The page's top-level sections in order: (id, text), and the tags seen before each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[tuple[str, str]] = []
+        self.order: list[str] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "section":
+            self._depth += 1
+            if self._depth == 1:
+                self.sections.append((dict(attrs).get("id") or "", ""))
+        if tag in ("nav", "section") and self._depth <= 1:
+            self.order.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._depth and self.sections:
+            anchor, text = self.sections[-1]
+            self.sections[-1] = (anchor, text + data + " ")
+
+
+def _context(model_metrics, soundtracks, *, demo: bool) -> dict:
+    modelling = {"frame_seconds": 15, "seed": 7,
+                 "networks": {"cnn": {"training": {"epochs": 4, "optimiser": {"lr": 0.001}}}}}
+    stale = pd.DataFrame(columns=["feature", "network", "target", "corpus_kind", "reason"])
+    return describe_report(model_metrics, stale, soundtracks.assign(corpus="lastfm"), demo,
+                           modelling)  # fmt: skip
+
+
+def test_html_report_leads_with_the_model_chosen_per_label_its_interval_and_the_corpus(
+    model_metrics, soundtracks
+):
+    metrics = model_metrics.assign(r2_ci_low=0.02, r2_ci_high=0.3, baseline_r2=-0.01)
+    metrics.loc[metrics["label"] == "valence", ["r2_ci_low", "r2_ci_high"]] = (-0.1, 0.25)
+    table = build_results_table(metrics, levels=["frame", "song"])
+    context = _context(metrics, soundtracks, demo=False)
+
+    page = build_html_report(table, {}, title="t", context=context)
+
+    parser = _Sections()
+    parser.feed(page)
+    assert parser.order[:2] == ["section", "nav"]  # the answer comes before every detail
+    anchor, answer = parser.sections[0]
+    assert anchor == "answer" and "DEMO" not in answer
+    chosen = metrics[(metrics["level"] == "song") & (selection_rank(metrics) == 1)]
+    assert len(chosen) == len(VAD_LABELS)
+    for row in chosen.itertuples():
+        name = model_display_name(row.feature, row.network, row.target)
+        assert re.search(rf"{row.label.capitalize()}\s+{name}\s+0\.10 \[", answer), answer
+    assert "0.10 [-0.10, 0.25]" in answer and "0.10 [0.02, 0.30]" in answer
+    assert "-0.01" in answer  # the baseline
+    assert "lastfm (30 tracks)" in answer and "20 train" in answer
+    assert "Valence: not shown to beat predicting the mean" in answer
+    assert "Arousal and dominance: the chosen model beats predicting the training mean" in answer
+    assert "Configuration" not in answer and "Seed" not in answer
+
+
+def test_html_report_of_demo_models_puts_the_demo_banner_in_the_answer(model_metrics, soundtracks):
+    table = build_results_table(model_metrics, levels=["song"])
+    page = build_html_report(table, {}, title="t",
+                             context=_context(model_metrics, soundtracks, demo=True))  # fmt: skip
+    parser = _Sections()
+    parser.feed(page)
+    answer = parser.sections[0][1]
+    assert answer.index("DEMO: synthetic data") < answer.index("Model to use")
+    assert "mean nothing about how well it rates real music" in answer
+    assert "synthetic demo corpus" in answer
+
+
+def test_html_report_shows_cross_validation_per_corpus_and_coverage_in_the_answer(model_metrics):
+    metrics = model_metrics.assign(interval_coverage=0.9)
+    table = build_results_table(metrics, levels=["song"])
+    chosen = table[table["best"]].iloc[0]
+    key = {k: chosen[k] for k in ("feature", "network", "target")} | {"label": chosen["emotion"]}
+    cv = pd.DataFrame([{**key, "folds": 5, "repeats": 4, "n_songs": 150, "n_groups": 60,
+                        "r2": 0.21, "r2_mean": 0.2, "r2_sd": 0.03, "pearson_r_mean": 0.5,
+                        "ccc_mean": 0.4, "r2_ci_low": 0.1, "r2_ci_high": 0.3,
+                        "baseline_r2": -0.01, "note": ""}])  # fmt: skip
+    nan = float("nan")
+    corpora = pd.DataFrame([
+        {**key, "corpus": "real_music_dev", "n_songs": 40, "r2": 0.2, "r2_ci_low": 0.05,
+         "r2_ci_high": 0.33, "pearson_r": 0.5, "pearson_r_ci_low": 0.3,
+         "pearson_r_ci_high": 0.6, "auc": nan, "auc_ci_low": nan, "auc_ci_high": nan},
+        {**key, "corpus": "real_music_dev_4q", "n_songs": 90, "r2": nan, "r2_ci_low": nan,
+         "r2_ci_high": nan, "pearson_r": nan, "pearson_r_ci_low": nan,
+         "pearson_r_ci_high": nan, "auc": 0.78, "auc_ci_low": 0.7, "auc_ci_high": 0.85},
+    ])  # fmt: skip
+
+    page = build_html_report(table, {}, title="t", cv_metrics=cv, corpus_metrics=corpora)
+
+    parser = _Sections()
+    parser.feed(page)
+    answer = parser.sections[0][1]
+    assert "0.21 [0.10, 0.30] (4 x 5 folds)" in answer and "not cross-validated" in answer
+    assert "real_music_dev: R² 0.20 [0.05, 0.33]; real_music_dev_4q: AUC 0.78 [0.70, 0.85]" in (
+        answer
+    )
+    assert "Interval coverage" in answer and "0.9" in answer
+
+
+def test_html_report_renders_nested_report_records_as_tables_never_as_python_dicts(
+    model_metrics, soundtracks
+):
+    dataset_report = {
+        "counts": {"crawled": 12, "kept": 9},
+        "dropped_by_reason": {"no_audio_file": 3},
+        "tag_filter": {
+            "tag_filter": "affect",
+            "label_weight_removed_share": 0.12,
+            "dropped_weight_share_by_class": {"genre": 0.1, "stop_listed": 0.02},
+            "heaviest_dropped_tags": [
+                {"tag": "rock", "class": "genre", "rule": "genre list", "weight_share": 0.08,
+                 "n_tracks": 5, "in_lexicon": True},
+                {"tag": "{'odd'}", "class": "other", "rule": "", "weight_share": 0.01,
+                 "n_tracks": 1, "in_lexicon": False},
+            ],
+        },
+        "labels": {label: {"mean": 0.5, "std": 0.1, "min": 0.1, "max": 0.9}
+                   for label in VAD_LABELS},
+        "dropped": [{"id": "a", "reason": "no_audio_file", "detail": {"path": "x.mp3"}}],
+    }  # fmt: skip
+    page = build_html_report(
+        build_results_table(model_metrics, levels=["song"]), dataset_report, title="t",
+        context=_context(model_metrics, soundtracks, demo=True),
+    )  # fmt: skip
+
+    assert not re.search(r"\{'|\['|\{\"", page.replace("{&#x27;odd&#x27;}", "")), "raw dict"
+    assert "<h3>Tag filter: heaviest dropped tags (2)</h3>" in page
+    assert "<th class=\"text\">tag</th><th class=\"text\">class</th>" in page
+    assert '<td class="text">rock</td><td class="text">genre</td>' in page
+    assert '<td class="text">valence</td><td class="">0.5</td><td class="">0.1</td>' in page
+    assert "dropped weight share by class: genre" in page and ">path x.mp3<" in page
+    assert "Training CNN" in page and "epochs 4, optimiser lr 0.001" in page

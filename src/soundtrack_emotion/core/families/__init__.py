@@ -22,6 +22,7 @@ from soundtrack_emotion.core.families.base import (
     track_features,
     with_members,
 )
+from soundtrack_emotion.core.vocabulary import JOINT_NAME, NETWORK_NAMES
 from soundtrack_emotion.exceptions import ParameterError
 
 _NOT_FAMILIES = ("base",)
@@ -63,6 +64,22 @@ def display_name(name: str) -> str:
     return family_class(name).display_name
 
 
+def model_display_name(feature: str, network: str, target: str | None = None) -> str:
+    """How the report, the catalogue page and the run summary write a trained model: its
+    family's ``display_name`` and its network's (``vocabulary.NETWORK_NAMES``); a joint
+    model says so. A name that is not registered (a model of a removed family) is shown as
+    it is stored.
+
+    >>> model_display_name("musicnn", "ridge", "valence")
+    'MusiCNN Ridge'
+    >>> model_display_name("mfcc", "cnn", "joint")
+    'MFCC CNN, joint (V, A, D)'
+    """
+    family = FAMILIES[feature].display_name if feature in FAMILIES else feature
+    name = f"{family} {NETWORK_NAMES.get(network, network)}"
+    return f"{name}, {JOINT_NAME}" if target == "joint" else name
+
+
 __all__ = [
     "DEFAULT_FEATURES",
     "FAMILIES",
@@ -75,6 +92,7 @@ __all__ = [
     "FeatureFamily",
     "display_name",
     "family_class",
+    "model_display_name",
     "track_features",
     "with_members",
 ]

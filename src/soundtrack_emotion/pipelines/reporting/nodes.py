@@ -12,22 +12,20 @@ from typing import Any
 
 import pandas as pd
 
-from soundtrack_emotion.core.families import FEATURES
-from soundtrack_emotion.core.metrics import SELECTION_RULE, selection_rank
-from soundtrack_emotion.core.vocabulary import LEVELS, NETWORKS, TARGETS
+from soundtrack_emotion.core.families import FAMILIES, FEATURES, model_display_name
+from soundtrack_emotion.core.metrics import CONFIDENCE_LEVEL, SELECTION_RULE, selection_rank
+from soundtrack_emotion.core.vocabulary import (
+    JOINT_NAME,
+    LEVELS,
+    NETWORK_NAMES,
+    NETWORKS,
+    TARGETS,
+    VAD_LABELS,
+)
 from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.runtime.provenance import DEMO, code_version, corpus_summary
 
 _ORDER = (*FEATURES, *NETWORKS, *TARGETS, *LEVELS)
-_DISPLAY = {
-    "mfcc": "MFCC",
-    "vggish": "VGGish",
-    "cnn": "CNN",
-    "lstm": "LSTM",
-    "bilstm": "BiLSTM",
-    "transformer": "Transformer",
-    "joint": "joint (V, A, D)",
-}
 LEVEL_DESCRIPTIONS = {
     "frame": "one prediction per frame, scored against its song's labels (as in the thesis)",
     "song": "frame predictions averaged per song",
@@ -40,8 +38,11 @@ METRIC_COLUMNS = (
 RESULT_COLUMNS = (
     "level", "emotion", "network", "feature", "target", "frame_seconds", "n",
     "mse", "mae", "r2", "pearson_r", "baseline_mse", "baseline_mae", "mse_to_baseline", "best",
-    "mse_ci_low", "mse_ci_high", "r2_ci_low", "r2_ci_high",
+    "mse_ci_low", "mse_ci_high", "r2_ci_low", "r2_ci_high", "baseline_r2",
 )  # fmt: skip
+# Columns of model_metrics a results table carries on when they are there (the share of test
+# songs inside a model's prediction interval, where the models give intervals).
+COVERAGE_MARK = "coverage"
 # 95 % bootstrap intervals over songs (song level only), shown as "[low, high]".
 _INTERVALS = {"mse_ci": "mse", "r2_ci": "r2"}
 # Shown columns of the Markdown/HTML tables: thesis columns first, then the extensions.
@@ -64,8 +65,14 @@ _FORMATS = {"mse": "{:.5f}", "mae": "{:.5f}", "baseline_mse": "{:.5f}", "baselin
 
 
 def display_name(name: str) -> str:
-    """Human name of a feature, network or target id (``"vggish"`` -> ``"VGGish"``)."""
-    return _DISPLAY.get(name, name)
+    """Human name of a feature, network or target id (``"vggish"`` -> ``"VGGish"``), from the
+    one mapping the whole project writes them with (the families' ``display_name``,
+    ``vocabulary.NETWORK_NAMES``); an unknown id as it is."""
+    if name in FAMILIES:
+        return FAMILIES[name].display_name
+    if name == "joint":
+        return JOINT_NAME
+    return NETWORK_NAMES.get(name, name)
 
 
 def sort_key(name: str) -> tuple[int, str]:
@@ -92,7 +99,7 @@ def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd
         raise DataValidationError(f"unknown metric level(s) {unknown}; known: {list(LEVELS)}")
     table = model_metrics[model_metrics["level"].isin(levels)].rename(columns={"label": "emotion"})
     for column in RESULT_COLUMNS:
-        if column.endswith(("_ci_low", "_ci_high")) and column not in table:
+        if column.endswith(("_ci_low", "_ci_high", "baseline_r2")) and column not in table:
             table = table.assign(**{column: float("nan")})  # tables written before intervals
     chosen = selection_rank(table.rename(columns={"emotion": "label"})) == 1
     table = table.assign(
@@ -100,7 +107,8 @@ def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd
         best=chosen if len(table) else False,
     )
     table = _sorted_by(table, ["level", "emotion", "feature", "network", "target"])
-    return table[list(RESULT_COLUMNS)]
+    coverage = [c for c in table.columns if COVERAGE_MARK in c and c not in RESULT_COLUMNS]
+    return table[[*RESULT_COLUMNS, *coverage]]
 
 
 def _sections(results_table: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
@@ -225,6 +233,11 @@ figcaption { color: #555; font-size: .92rem; margin-top: .3rem; }
 nav a { margin-right: 1rem; }
 .cards { display: flex; flex-wrap: wrap; gap: 0 2.5rem; align-items: flex-start; }
 .note { color: #666; font-style: italic; }
+section.answer { background: #f6f9fc; border: 2px solid #1f77b4; border-radius: 6px;
+                 padding: .2rem 1.2rem .6rem; margin-bottom: 1.5rem; }
+section.answer h2 { margin-top: .6rem; border-bottom: none; }
+section.answer table { font-size: 1rem; }
+ul.conclusions li { margin: .25rem 0; }
 """
 
 
@@ -273,49 +286,111 @@ def _looks_numeric(cell: str) -> bool:
 
 
 def _scalar(value: Any) -> str:
+    """One cell's text. A mapping or a list never reaches a cell as Python's repr: a mapping
+    of scalars reads ``key value, key value``, a list its items joined with commas."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{_words(str(k))} {_scalar(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_scalar(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _flatten(report: Mapping[str, Any], prefix: str = "") -> list[list[str]]:
-    """Key/value rows of a nested mapping of scalars (nested keys joined with ": ")."""
+def _words(key: str) -> str:
+    """A data key as words (``"heaviest_dropped_tags"`` -> ``"heaviest dropped tags"``)."""
+    return key.replace("_", " ")
+
+
+def _title(key: str) -> str:
+    return html.escape(_words(key).capitalize())
+
+
+def _is_records(value: Any) -> bool:
+    """A non-empty list of mappings: one table row each."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def _is_matrix(value: Any) -> bool:
+    """A mapping of mappings of scalars (``{"valence": {"mean": .., "std": ..}}``): one table
+    row per outer key, one column per inner key."""
+    return (
+        isinstance(value, Mapping)
+        and bool(value)
+        and all(isinstance(v, Mapping) and v for v in value.values())
+        and all(not isinstance(x, Mapping | list) for v in value.values() for x in v.values())
+    )
+
+
+def _records_table(records: list[Mapping[str, Any]]) -> str:
+    frame = pd.DataFrame(records)
+    rows = [[_scalar(v) for v in row] for row in frame.itertuples(index=False)]
+    return _html_table([_words(str(c)) for c in frame.columns], rows)
+
+
+def _matrix_table(matrix: Mapping[str, Mapping[str, Any]]) -> str:
+    columns = list(dict.fromkeys(k for inner in matrix.values() for k in inner))
+    rows = [[_words(str(key)), *(_scalar(inner.get(c, "")) for c in columns)]
+            for key, inner in matrix.items()]  # fmt: skip
+    return _html_table(["", *(_words(str(c)) for c in columns)], rows)
+
+
+def _mapping_parts(mapping: Mapping[str, Any], title: str) -> tuple[list[list[str]], list[str]]:
+    """(key/value rows of ``mapping``'s scalars and small mappings, one titled table for each
+    of its lists of records and tables of tables), nested keys joined with ": "."""
     rows: list[list[str]] = []
-    for key, value in report.items():
-        name = f"{prefix}: {key}" if prefix else str(key)
-        if isinstance(value, Mapping):
-            rows += _flatten(value, name)
-        elif isinstance(value, list):
-            rows.append([name, ", ".join(_scalar(v) for v in value)])
+    tables: list[str] = []
+    for key, value in mapping.items():
+        name = _words(str(key))
+        if _is_records(value):
+            tables.append(f"<h3>{html.escape(title)}: {html.escape(name)} ({len(value)})</h3>"
+                          f"{_records_table(value)}")  # fmt: skip
+        elif _is_matrix(value):
+            tables.append(f"<h3>{html.escape(title)}: {html.escape(name)}</h3>"
+                          f"{_matrix_table(value)}")  # fmt: skip
+        elif isinstance(value, Mapping):
+            inner_rows, inner_tables = _mapping_parts(value, f"{title}: {name}")
+            rows += [[f"{name}: {k}", v] for k, v in inner_rows]
+            tables += inner_tables
         else:
             rows.append([name, _scalar(value)])
-    return rows
+    return rows, tables
 
 
 def _frame_table(frame: pd.DataFrame) -> str:
     rows = [[_scalar(v) for v in row] for row in frame.itertuples(index=False)]
-    return _html_table([str(c) for c in frame.columns], rows)
+    return _html_table([_words(str(c)) for c in frame.columns], rows)
 
 
 def _dataset_section(dataset_report: Any) -> str:
-    """The dataset report as tables: a table of counts per group of scalars (``{"counts":
-    {...}}``), and one table per list of records (e.g. the dropped tracks and why)."""
+    """The dataset report as tables, never as a printed dict: a card of counts per group of
+    scalars (``{"counts": {...}}``), a table per list of records (e.g. the dropped tracks and
+    why, the tag filter's heaviest dropped tags) and per table of tables (the label
+    statistics)."""
     if isinstance(dataset_report, pd.DataFrame):
         return _frame_table(dataset_report)
     if not isinstance(dataset_report, Mapping) or not dataset_report:
         return '<p class="note">The dataset report is empty.</p>'
-    cards, records, loose = [], [], {}
+    cards, tables, loose = [], [], {}
     for key, value in dataset_report.items():
-        title = html.escape(str(key).replace("_", " ").capitalize())
-        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-            records.append(f"<h3>{title} ({len(value)})</h3>{_frame_table(pd.DataFrame(value))}")
+        title = _title(str(key))
+        if _is_records(value):
+            tables.append(f"<h3>{title} ({len(value)})</h3>{_records_table(value)}")
+        elif _is_matrix(value):
+            cards.append(f'<div class="card"><h3>{title}</h3>{_matrix_table(value)}</div>')
         elif isinstance(value, Mapping):
-            table = _html_table(["", "Value"], _flatten(value))
-            cards.append(f'<div class="card"><h3>{title}</h3>{table}</div>')
+            rows, inner = _mapping_parts(value, _words(str(key)).capitalize())
+            if rows:
+                table = _html_table(["", "Value"], rows)
+                cards.append(f'<div class="card"><h3>{title}</h3>{table}</div>')
+            tables += inner
         else:
             loose[key] = value
     if loose:
-        table = _html_table(["", "Value"], _flatten(loose))
-        cards.insert(0, f'<div class="card"><h3>Summary</h3>{table}</div>')
-    return f'<div class="cards">{"".join(cards)}</div>\n' + "\n".join(records)
+        rows, _ = _mapping_parts(loose, "Summary")
+        summary = _html_table(["", "Value"], rows)
+        cards.insert(0, f'<div class="card"><h3>Summary</h3>{summary}</div>')
+    return f'<div class="cards">{"".join(cards)}</div>\n' + "\n".join(tables)
 
 
 def _results_section(results_table: pd.DataFrame) -> str:
@@ -426,8 +501,8 @@ def describe_report(
     modelling: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What the report is about: its corpus (demo or real, counts, fingerprint), the date, the
-    code version, the key parameters, which trained models it shows and which it left out as
-    stale (with the reason)."""
+    code version, the key parameters, the labelled corpora it holds (tracks per corpus), which
+    trained models it shows and which it left out as stale (with the reason)."""
     demo_models = sorted(
         set(model_metrics.loc[model_metrics["corpus_kind"] == DEMO, "feature"]
             + "_" + model_metrics.loc[model_metrics["corpus_kind"] == DEMO, "network"])
@@ -444,6 +519,10 @@ def describe_report(
                 for name, section in (modelling.get("networks") or {}).items()
             },
         },
+        "corpora": (
+            {str(k): int(v) for k, v in soundtracks["corpus"].value_counts().sort_index().items()}
+            if "corpus" in soundtracks else {}
+        ),
         "demo_models": demo_models,
         "n_models": int(model_metrics[["feature", "network", "target"]].drop_duplicates().shape[0]),
         "stale_models": stale_models.to_dict("records"),
@@ -466,14 +545,15 @@ def _context_section(context: Mapping[str, Any]) -> str:
         ["Models shown", str(context["n_models"])],
     ]  # fmt: skip
     for name, training in context["parameters"]["networks"].items():
-        rows.append([f"Training {name}", ", ".join(f"{k} {v}" for k, v in training.items())])
+        rows.append([f"Training {display_name(name)}", _scalar(training)])
     parts = [_html_table(["", ""], rows)]
     stale = context["stale_models"]
     if stale:
         parts.append("<h3>Stale models (left out of every table and figure)</h3>")
         parts.append(_html_table(
             ["Model", "Corpus", "Reason"],
-            [[f"{m['feature']}_{m['network']}.{m['target']}", m["corpus_kind"], m["reason"]]
+            [[f"{model_display_name(m['feature'], m['network'], m['target'])} "
+              f"({m['feature']}_{m['network']}.{m['target']})", m["corpus_kind"], m["reason"]]
              for m in stale],
         ))  # fmt: skip
     return "\n".join(parts)
@@ -488,6 +568,199 @@ def _demo_banner(context: Mapping[str, Any] | None) -> str:
         "the plumbing works, not how well the models rate real music; never use a demo model "
         "on real audio.</p>"
     )
+
+
+# ------------------------------------------------------------------------------ the answer
+
+# A chosen model whose song-level test R² interval lies above this beats predicting the mean.
+_NO_SKILL_R2 = 0.0
+
+
+def _is_demo(context: Mapping[str, Any] | None) -> bool:
+    return bool(context) and (context["corpus"]["kind"] == DEMO or bool(context["demo_models"]))
+
+
+def _chosen_rows(results_table: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """The level the answer quotes (song, else frame) and its rows of the chosen models (the
+    ``best`` mark, i.e. ``metrics.selection_rank`` 1), one per label in VAD order."""
+    levels = [lv for lv in ("song", "frame") if (results_table["level"] == lv).any()]
+    if not levels:
+        return "", results_table.iloc[:0]
+    level = levels[0]
+    rows = results_table[(results_table["level"] == level) & results_table["best"].astype(bool)]
+    order = {label: i for i, label in enumerate(VAD_LABELS)}
+    rows = rows.assign(_order=rows["emotion"].map(lambda e: order.get(e, len(order))))
+    return level, rows.sort_values(["_order", "emotion"]).drop(columns="_order")
+
+
+def _figure(value: Any, low: Any, high: Any, *, digits: int = 2) -> str:
+    """``0.31 [0.12, 0.45]``; ``n/a`` without a value; no brackets without an interval."""
+    if pd.isna(value):
+        return "n/a"
+    bounds = "" if pd.isna(low) or pd.isna(high) else f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return f"{value:.{digits}f}{bounds}"
+
+
+def _verdict(row: pd.Series) -> str:
+    """Whether the chosen model beats predicting the mean on the test songs, read from its R²
+    interval (from its R² alone where it has none)."""
+    low, high, r2 = row["r2_ci_low"], row["r2_ci_high"], row["r2"]
+    if pd.isna(r2):
+        return "not measured"
+    if pd.isna(low) or pd.isna(high):
+        return "above the mean (no interval)" if r2 > _NO_SKILL_R2 else "no better than the mean"
+    if low > _NO_SKILL_R2:
+        return "beats the mean"
+    if high < _NO_SKILL_R2:
+        return "worse than the mean"
+    return "not distinguishable from the mean"
+
+
+def _cv_figure(row: pd.Series, cv_metrics: pd.DataFrame | None) -> str:
+    if cv_metrics is None or not len(cv_metrics):
+        return ""
+    key = (row["feature"], row["network"], row["target"], row["emotion"])
+    match = cv_metrics[
+        (cv_metrics["feature"] == key[0]) & (cv_metrics["network"] == key[1])
+        & (cv_metrics["target"] == key[2]) & (cv_metrics["label"] == key[3])
+    ]  # fmt: skip
+    if not len(match):
+        return "not cross-validated"
+    cv = match.iloc[0]
+    if cv.get("note"):
+        return str(cv["note"])
+    folds = f"{int(cv['repeats'])} x {int(cv['folds'])} folds"
+    return f"{_figure(cv['r2'], cv['r2_ci_low'], cv['r2_ci_high'])} ({folds})"
+
+
+def _corpus_figures(row: pd.Series, corpus_metrics: pd.DataFrame | None) -> str:
+    if corpus_metrics is None or not len(corpus_metrics) or corpus_metrics["corpus"].nunique() < 2:
+        return ""
+    match = corpus_metrics[
+        (corpus_metrics["feature"] == row["feature"])
+        & (corpus_metrics["network"] == row["network"])
+        & (corpus_metrics["target"] == row["target"])
+        & (corpus_metrics["label"] == row["emotion"])
+    ]  # fmt: skip
+    parts = []
+    for _, corpus in match.sort_values("corpus").iterrows():
+        if not pd.isna(corpus.get("r2")):
+            figure = f"R² {_figure(corpus['r2'], corpus['r2_ci_low'], corpus['r2_ci_high'])}"
+        elif not pd.isna(corpus.get("auc")):
+            figure = f"AUC {_figure(corpus['auc'], corpus['auc_ci_low'], corpus['auc_ci_high'])}"
+        else:
+            continue
+        parts.append(f"{corpus['corpus']}: {figure}")
+    return "; ".join(parts)
+
+
+def _corpus_line(context: Mapping[str, Any] | None) -> str:
+    if not context:
+        return "not recorded"
+    corpus = context["corpus"]
+    splits = ", ".join(f"{n} {split}" for split, n in corpus["n_per_split"].items())
+    named = context.get("corpora") or {}
+    if corpus["kind"] == DEMO:
+        what = "the synthetic demo corpus (generated audio, invented tags)"
+    elif named:
+        what = " + ".join(f"{name} ({n} tracks)" for name, n in named.items())
+    else:
+        what = "your labelled tracks"
+    return f"{what}: {corpus['n_tracks']} tracks ({splits}), fingerprint {corpus['fingerprint']}"
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _conclusions(rows: pd.DataFrame, level: str, *, demo: bool) -> list[str]:
+    """Two to four plain sentences: what the figures above let a user conclude, and not."""
+    verdicts = {str(r["emotion"]): _verdict(r) for _, r in rows.iterrows()}
+    good = [label for label, v in verdicts.items() if v == "beats the mean"]
+    weak = [label for label, v in verdicts.items() if v != "beats the mean"]
+    sentences = []
+    if demo:
+        sentences.append(
+            "These models learnt synthetic demo music: the figures show that the pipeline runs "
+            "end to end and mean nothing about how well it rates real music; do not use them "
+            "on real audio."
+        )
+    if good:
+        sentences.append(
+            f"{_join(good).capitalize()}: the chosen model beats predicting the training mean "
+            f"on the test songs (its {level}-level R² interval lies above 0)."
+        )
+    if weak:
+        they = "its" if len(weak) == 1 else "their"
+        sentences.append(
+            f"{_join(weak).capitalize()}: not shown to beat predicting the mean ({they} R² "
+            "interval reaches 0 or below); do not read single tracks' values of "
+            f"{'it' if len(weak) == 1 else 'them'} as meaningful."
+        )
+    n = int(rows["n"].max()) if len(rows) and not rows["n"].isna().all() else 0
+    sentences.append(
+        f"Each figure comes from {n} test {level}s{' of this corpus' if not demo else ''}: the "
+        "interval is the honest figure, models whose intervals overlap are not shown to differ, "
+        "and music unlike the training corpus (flagged out of domain when scored) may fare worse."
+    )
+    return sentences
+
+
+def _answer_section(
+    results_table: pd.DataFrame,
+    context: Mapping[str, Any] | None,
+    cv_metrics: pd.DataFrame | None,
+    corpus_metrics: pd.DataFrame | None,
+) -> str:
+    """The first screen: per label the model to use (the one ``inference.model: best`` loads,
+    chosen by ``metrics.SELECTION_RULE``) with its test R², interval and baseline, its
+    cross-validated R² and per-corpus figures where there are any; the corpus; and what to
+    conclude and not. Demo models get the demo banner first."""
+    parts = [_demo_banner(context)] if _is_demo(context) else []
+    level, rows = _chosen_rows(results_table)
+    if not len(rows):
+        parts.append('<p class="note">No trained models yet: run the modelling pipeline first.</p>')
+        return "\n".join(parts)
+    coverage = [c for c in rows.columns if COVERAGE_MARK in c]
+    cv_cells = [_cv_figure(r, cv_metrics) for _, r in rows.iterrows()]
+    corpus_cells = [_corpus_figures(r, corpus_metrics) for _, r in rows.iterrows()]
+    header = ["Label", "Model to use", f"Test R² ({level} level, {CONFIDENCE_LEVEL:.0%} CI)",
+              "Baseline R²", "MSE / baseline", "Verdict"]  # fmt: skip
+    cells = []
+    for (_, row), cv_cell, corpus_cell in zip(rows.iterrows(), cv_cells, corpus_cells, strict=True):
+        line = [
+            str(row["emotion"]).capitalize(),
+            model_display_name(str(row["feature"]), str(row["network"]), str(row["target"])),
+            _figure(row["r2"], row["r2_ci_low"], row["r2_ci_high"]),
+            _figure(row["baseline_r2"], float("nan"), float("nan")),
+            _figure(row["mse_to_baseline"], float("nan"), float("nan")),
+            _verdict(row),
+        ]
+        line += [_scalar(row[c]) if not pd.isna(row[c]) else "n/a" for c in coverage]
+        line += [cv_cell] if any(cv_cells) else []
+        line += [corpus_cell] if any(corpus_cells) else []
+        cells.append(line)
+    header += [_words(c).capitalize() for c in coverage]
+    header += ["Cross-validated R²"] if any(cv_cells) else []
+    header += ["Per corpus (test)"] if any(corpus_cells) else []
+    parts.append(_html_table(header, cells))
+    corpus = html.escape(_corpus_line(context))
+    parts.append(f'<p class="corpus"><strong>Corpus:</strong> {corpus}</p>')
+    sentences = _conclusions(rows, level, demo=_is_demo(context))
+    conclusions = "".join(f"<li>{html.escape(sentence)}</li>" for sentence in sentences)
+    parts.append(f'<ul class="conclusions">{conclusions}</ul>')
+    parts.append(
+        '<p class="note">The model per label is the one <code>inference.model: best</code> '
+        f"scores new audio with: {html.escape(SELECTION_RULE)}. R² is 0 for always predicting "
+        "the training mean (the baseline) and 1 for perfect; MSE / baseline &lt; 1 beats it. "
+        "Details, every model and the figures follow.</p>"
+    )
+    return "\n".join(parts)
+
+
+def _image_caption(image_name: str) -> str:
+    """`` (MFCC)`` for ``mfcc.png`` of a folder of figures; nothing for a single image."""
+    return f" ({html.escape(display_name(image_name.removesuffix('.png')))})" if image_name else ""
 
 
 def build_html_report(
@@ -507,6 +780,8 @@ def build_html_report(
 
     ``figures``: catalog name -> loaded PNG (PIL image) or folder of them (name -> loader)."""
     sections: list[tuple[str, str, str]] = [
+        ("answer", "The answer", _answer_section(results_table, context, cv_metrics,
+                                                  corpus_metrics)),
         *([("provenance", "About this report", _context_section(context))] if context else []),
         ("dataset", "Dataset", _dataset_section(dataset_report)),
         ("results", "Results", _results_section(results_table)),
@@ -525,22 +800,22 @@ def build_html_report(
             body = "\n".join(
                 f'<figure><img alt="{html.escape(heading)} {html.escape(image_name)}" '
                 f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
-                f"{' (' + html.escape(image_name.removesuffix('.png')) + ')' if image_name else ''}"
-                "</figcaption></figure>"
+                f"{_image_caption(image_name)}</figcaption></figure>"
                 for image_name, data in images
             )
         sections.append((name, heading, body))
+    (answer_anchor, answer_heading, answer), details = sections[0], sections[1:]
     nav = " ".join(
-        f'<a href="#{anchor}">{html.escape(heading)}</a>' for anchor, heading, _ in sections
+        f'<a href="#{anchor}">{html.escape(heading)}</a>' for anchor, heading, _ in details
     )
     content = "\n".join(
         f'<section id="{anchor}"><h2>{html.escape(heading)}</h2>\n{body}</section>'
-        for anchor, heading, body in sections
+        for anchor, heading, body in details
     )
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{_CSS}</style></head>\n<body>\n<h1>{html.escape(title)}</h1>\n"
-        f"{_demo_banner(context)}\n"
-        f"<nav>{nav}</nav>\n{content}\n</body></html>\n"
+        f'<section id="{answer_anchor}" class="answer"><h2>{html.escape(answer_heading)}</h2>\n'
+        f"{answer}</section>\n<nav>Details: {nav}</nav>\n{content}\n</body></html>\n"
     )
