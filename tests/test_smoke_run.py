@@ -114,7 +114,7 @@ def test_the_console_shows_one_line_per_node_and_a_closing_summary(smoke_run):
     assert "chosen on the validation songs" in summary
     families = "|".join(OFFLINE_FEATURES)
     for label in VAD_LABELS:
-        line = rf"^  {label}: ({families})_\w+\.\w+ \(chosen on validation\), test MSE "
+        line = rf"^  {label}: .+ \(({families})_\w+\.\w+, chosen on validation\), test MSE "
         assert re.search(line, summary, re.M), summary
     assert "dropped by dataset_creation" in summary and "without features" in summary
 

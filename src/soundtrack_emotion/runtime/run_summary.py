@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
+from soundtrack_emotion.core.families import model_display_name
 from soundtrack_emotion.core.metrics import selection_rank
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 
@@ -44,18 +47,22 @@ def headline_metrics(model_metrics: Any) -> list[str]:
     >>> rows = pd.DataFrame({"feature": "mfcc", "network": ["cnn", "lstm"], "target":
     ...     "valence", "label": "valence", "level": "song", "mse": [0.01, 0.02],
     ...     "baseline_mse": 0.04, "r2": [0.75, 0.5], "best_val_loss": [0.03, 0.02]})
-    >>> print(*headline_metrics(rows))
-    valence: mfcc_lstm.valence (chosen on validation), test MSE 0.0200 (baseline 0.0400), R² 0.500
+    >>> print(*headline_metrics(rows))  # doctest: +NORMALIZE_WHITESPACE
+    valence: MFCC LSTM (mfcc_lstm.valence, chosen on validation), test MSE 0.0200
+    (baseline 0.0400), R² 0.500
     """
     song = model_metrics[model_metrics["level"] == "song"]
     song = song[selection_rank(song) == 1] if len(song) else song
     lines = []
     for label in sorted(set(song["label"]), key=_label_order):
         best = song[song["label"] == label].iloc[0]
+        name = model_display_name(best["feature"], best["network"], best["target"])
+        low, high = best.get("r2_ci_low", float("nan")), best.get("r2_ci_high", float("nan"))
+        interval = "" if pd.isna(low) or pd.isna(high) else f" [{low:.3f}, {high:.3f}]"
         lines.append(
-            f"{label}: {best['feature']}_{best['network']}.{best['target']} (chosen on "
+            f"{label}: {name} ({best['feature']}_{best['network']}.{best['target']}, chosen on "
             f"validation), test MSE {best['mse']:.4f} (baseline {best['baseline_mse']:.4f}), "
-            f"R² {best['r2']:.3f}"
+            f"R² {best['r2']:.3f}{interval}"
         )
     return lines
 

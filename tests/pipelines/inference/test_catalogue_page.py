@@ -115,7 +115,7 @@ def test_demo_models_get_the_banner_and_real_ones_do_not(catalogue_outputs):
     assert 'id="demo-banner"' in demo_page and "DEMO: synthetic data" in demo_page
     assert 'id="demo-banner"' not in real_page
     (movie,) = _records(_embedded(demo_page)["movie_columns"], _embedded(demo_page)["movies"])
-    assert movie["demo"] is True and movie["model_short"] == "mfcc_ridge"
+    assert movie["demo"] is True and movie["model_short"] == "MFCC Ridge"
 
 
 def test_the_table_read_back_from_csv_gives_the_same_page(catalogue_outputs):

@@ -80,6 +80,20 @@ def model_display_name(feature: str, network: str, target: str | None = None) ->
     return f"{name}, {JOINT_NAME}" if target == "joint" else name
 
 
+def variant_display_name(variant: str) -> str:
+    """:func:`model_display_name` of a ``{feature}_{network}`` id, as the tables that name
+    a model by its id write it; an id of no registered family is returned as it is.
+
+    >>> variant_display_name("musicnn_vgg_ridge"), variant_display_name("mfcc_cnn")
+    ('MusiCNN VGG Ridge', 'MFCC CNN')
+    """
+    families = sorted((f for f in FAMILIES if variant.startswith(f"{f}_")), key=len)
+    if not families:
+        return variant
+    feature = families[-1]
+    return model_display_name(feature, variant.removeprefix(f"{feature}_"))
+
+
 __all__ = [
     "DEFAULT_FEATURES",
     "FAMILIES",
@@ -94,5 +108,6 @@ __all__ = [
     "family_class",
     "model_display_name",
     "track_features",
+    "variant_display_name",
     "with_members",
 ]

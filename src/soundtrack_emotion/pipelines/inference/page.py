@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from soundtrack_emotion.core.families import variant_display_name
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import DataValidationError
 from soundtrack_emotion.pipelines.inference.page_assets import PAGE_CSS, PAGE_SCRIPT
@@ -96,11 +97,11 @@ def _interval_stems(table: pd.DataFrame) -> list[str | None]:
 
 
 def _short_model(model: str) -> str:
-    """``valence=mfcc_ridge.valence; arousal=mfcc_ridge.arousal`` -> ``mfcc_ridge``."""
+    """``valence=mfcc_ridge.valence; arousal=mfcc_ridge.arousal`` -> ``MFCC Ridge``."""
     variants = dict.fromkeys(
         part.split("=", 1)[-1].rsplit(".", 1)[0].strip() for part in str(model).split(";")
     )
-    return ", ".join(v for v in variants if v)
+    return ", ".join(variant_display_name(v) for v in variants if v)
 
 
 def _movie_rows(catalogue_table: pd.DataFrame, extras: Sequence[str]) -> dict[str, Any]:
