@@ -99,7 +99,14 @@ def in_project(smoke_run: SmokeRun, monkeypatch: pytest.MonkeyPatch) -> DataCata
 
 
 def test_the_console_shows_one_line_per_node_and_a_closing_summary(smoke_run):
-    lines = smoke_run.output.splitlines()
+    # Piped, long steps print plain progress lines (a tenth each), never a carriage return.
+    progress = re.compile(
+        r"^(features|inference|run): \d+/\d+ (tracks|nodes) \(\d+%\), \d+:\d\d elapsed$"
+    )
+    lines = [line for line in smoke_run.output.splitlines() if not progress.match(line)]
+    assert "\r" not in smoke_run.output
+    assert re.search(r"^features: (\d+)/\1 tracks \(100%\)", smoke_run.output, re.M)
+    assert re.search(r"^run: (\d+)/\1 nodes \(100%\)", smoke_run.output, re.M)
     node_lines = [line for line in lines if "] INFO" in line or " INFO " in line]
     assert len(lines) < 100, smoke_run.output
     for noise in CONSOLE_NOISE:

@@ -81,3 +81,22 @@ def test_piped_transient_or_disabled_progress_prints_nothing():
         bar.update(4)
         bar.close()
     assert out.getvalue() == ""
+
+
+def test_a_piped_run_counts_its_nodes_every_tenth(monkeypatch):
+    from types import SimpleNamespace
+
+    from soundtrack_emotion.runtime.hooks import ConsoleHook
+
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", out)
+    hook = ConsoleHook()
+    node = SimpleNamespace(name="train_model", tags={"modelling"})
+    hook.before_pipeline_run({}, SimpleNamespace(nodes=[node] * 20))
+    for _ in range(20):
+        hook.before_node_run(node)
+        hook.after_node_run(node)
+
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 10
+    assert lines[0].startswith("run: 2/20 nodes (10%)") and lines[-1].startswith("run: 20/20")
