@@ -282,7 +282,7 @@ def test_html_report_of_demo_models_puts_the_demo_banner_in_the_answer(model_met
     parser.feed(page)
     answer = parser.sections[0][1]
     assert answer.index("DEMO: synthetic data") < answer.index("Model to use")
-    assert "mean nothing about how well it rates real music" in answer
+    assert "mean nothing about how well the models rate real music" in answer
     assert "synthetic demo corpus" in answer
 
 

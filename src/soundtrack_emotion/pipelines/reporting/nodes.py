@@ -19,6 +19,7 @@ from soundtrack_emotion.core.vocabulary import (
     LEVELS,
     NETWORK_NAMES,
     NETWORKS,
+    SPLITS,
     TARGETS,
     VAD_LABELS,
 )
@@ -236,7 +237,8 @@ nav a { margin-right: 1rem; }
 section.answer { background: #f6f9fc; border: 2px solid #1f77b4; border-radius: 6px;
                  padding: .2rem 1.2rem .6rem; margin-bottom: 1.5rem; }
 section.answer h2 { margin-top: .6rem; border-bottom: none; }
-section.answer table { font-size: 1rem; }
+section.answer table { font-size: .95rem; }
+section.answer td { white-space: nowrap; }
 ul.conclusions li { margin: .25rem 0; }
 """
 
@@ -658,7 +660,9 @@ def _corpus_line(context: Mapping[str, Any] | None) -> str:
     if not context:
         return "not recorded"
     corpus = context["corpus"]
-    splits = ", ".join(f"{n} {split}" for split, n in corpus["n_per_split"].items())
+    per_split = corpus["n_per_split"]
+    ordered = [*(s for s in SPLITS if s in per_split), *(s for s in per_split if s not in SPLITS)]
+    splits = ", ".join(f"{per_split[split]} {split}" for split in ordered)
     named = context.get("corpora") or {}
     if corpus["kind"] == DEMO:
         what = "the synthetic demo corpus (generated audio, invented tags)"
@@ -681,14 +685,15 @@ def _conclusions(rows: pd.DataFrame, level: str, *, demo: bool) -> list[str]:
     sentences = []
     if demo:
         sentences.append(
-            "These models learnt synthetic demo music: the figures show that the pipeline runs "
-            "end to end and mean nothing about how well it rates real music; do not use them "
-            "on real audio."
+            "Read these figures as a check that training, model choice and scoring work end "
+            "to end: they were measured on synthetic demo music and mean nothing about how well "
+            "the models rate real music."
         )
     if good:
+        its = "its" if len(good) == 1 else "each one's"
         sentences.append(
             f"{_join(good).capitalize()}: the chosen model beats predicting the training mean "
-            f"on the test songs (its {level}-level R² interval lies above 0)."
+            f"on the test songs ({its} {level}-level R² interval lies above 0)."
         )
     if weak:
         they = "its" if len(weak) == 1 else "their"
@@ -751,9 +756,9 @@ def _answer_section(
     parts.append(f'<ul class="conclusions">{conclusions}</ul>')
     parts.append(
         '<p class="note">The model per label is the one <code>inference.model: best</code> '
-        f"scores new audio with: {html.escape(SELECTION_RULE)}. R² is 0 for always predicting "
-        "the training mean (the baseline) and 1 for perfect; MSE / baseline &lt; 1 beats it. "
-        "Details, every model and the figures follow.</p>"
+        "scores new audio with, chosen on the validation songs (see Results). R² is 0 for always "
+        "predicting the training mean (the baseline) and 1 for perfect; MSE / baseline &lt; 1 "
+        "beats it. Details, every model and the figures follow.</p>"
     )
     return "\n".join(parts)
 
