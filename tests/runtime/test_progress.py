@@ -68,10 +68,12 @@ def test_piped_progress_of_unknown_total_counts_and_shows_its_postfix():
     out, clock = io.StringIO(), _Clock()
     bar = LineProgress(desc="lastfm tag.getTopTracks", unit="item", stream=out, clock=clock)
     bar.update(3)
-    bar.set_postfix(val_loss="0.0123")
+    bar.set_postfix({"done": 2}, refresh=False, val_loss="0.0123")
     bar.close()
     bar.close()
-    assert out.getvalue() == "lastfm tag.getTopTracks: 3 items, 0:00 elapsed, val_loss=0.0123\n"
+    assert out.getvalue() == (
+        "lastfm tag.getTopTracks: 3 items, 0:00 elapsed, done=2, val_loss=0.0123\n"
+    )
 
 
 def test_piped_transient_or_disabled_progress_prints_nothing():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any, Self
 
 from tqdm.auto import tqdm
@@ -117,8 +117,11 @@ class LineProgress:
         if step > self._shown_step or now - self._last_line >= LINE_SECONDS:
             self._line(now)
 
-    def set_postfix(self, refresh: bool = True, **values: Any) -> None:
-        """Values shown after the count on the next line (``val_loss=0.0123``)."""
+    def set_postfix(
+        self, ordered_dict: Mapping[str, Any] | None = None, refresh: bool = True, **values: Any
+    ) -> None:
+        """Values shown after the count on the next line (``val_loss=0.0123``), as tqdm's."""
+        values = {**(ordered_dict or {}), **values}
         self._postfix = ", ".join(f"{key}={value}" for key, value in values.items())
 
     def refresh(self) -> None:
