@@ -25,6 +25,7 @@ from soundtrack_emotion.datasets.model_input_dataset import (
 from soundtrack_emotion.datasets.optional_table_dataset import OptionalTableDataset
 from soundtrack_emotion.datasets.raw_layer import RawLayer, RawLayerDataset
 from soundtrack_emotion.datasets.spotify_client import SpotifyClient, SpotifyClientDataset
+from soundtrack_emotion.datasets.streamed_table_dataset import StreamedTableDataset, TableChunk
 from soundtrack_emotion.datasets.track_cache import CachedTrack, TrackCache, TrackCacheDataset
 from soundtrack_emotion.datasets.vad_lexicon_dataset import (
     AFFECT_WORD_FORMATS,
@@ -61,6 +62,8 @@ __all__ = [
     "SourceStamp",
     "SpotifyClient",
     "SpotifyClientDataset",
+    "StreamedTableDataset",
+    "TableChunk",
     "TrackCache",
     "TrackCacheDataset",
     "VadLexiconDataset",

@@ -105,6 +105,25 @@ class FileStore:
                 removed += 1
         return removed
 
+    def open_temp(self, relpath: str) -> tuple[Path, BinaryIO]:
+        """A temporary file beside ``relpath`` (swept by :meth:`remove_leftovers` if it is
+        never published), open for writing: fill it over time, then :meth:`publish` it."""
+        target = self.path(relpath)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(
+            prefix=f"{_TEMP_PREFIX}{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent
+        )
+        return Path(temp_name), os.fdopen(handle, "wb")
+
+    def publish(self, temp: str | os.PathLike[str], relpath: str) -> Path:
+        """Make a closed temporary file of :meth:`open_temp` ``relpath``, atomically (fsync,
+        then ``os.replace``)."""
+        target = self.path(relpath)
+        with open(temp, "rb") as done:
+            os.fsync(done.fileno())
+        os.replace(temp, target)
+        return target
+
     def _write(self, relpath: str, fill: Callable[[BinaryIO], Any]) -> Path:
         target = self.path(relpath)
         target.parent.mkdir(parents=True, exist_ok=True)

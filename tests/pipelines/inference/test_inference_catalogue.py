@@ -95,7 +95,20 @@ def _score(cache_dir, path, value: float, seconds: float, *, error: bool = False
                                         summary=summary, arrays=arrays))  # fmt: skip
 
 
-def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogue(tmp_path):
+def _aggregate(*args, **kwargs) -> tuple[dict, ...]:
+    """Every chunk ``aggregate_movies`` yields, merged as Kedro saves them: the partitions of
+    every chunk, the digests of the last one."""
+    merged: tuple[dict, ...] = ({}, {}, {}, {}, {}, {})
+    for chunk in aggregate_movies(*args, **kwargs):
+        for target, part in zip(merged[:5], chunk[:5], strict=True):
+            assert not set(target) & set(part), "a partition saved twice"
+            target.update(part)
+        merged = (*merged[:5], chunk[5])
+    return merged
+
+
+def _two_movies(tmp_path) -> tuple[pd.DataFrame, dict]:
+    """Movie A (a1: 10 s at 0.2, a2: 30 s at 0.8), movie B (b1: 5 s at 0.5, b2 unreadable)."""
     cache_dir = tmp_path / "cache"
     files = {name: _touch(tmp_path / name) for name in ("a1", "a2", "b1", "b2")}
     _score(cache_dir, files["a1"], 0.2, 10)
@@ -108,27 +121,31 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
          ("B", "Beta", 2, "b2", str(files["b2"]), 2005)],
         columns=["movie_id", "title", "position", "track", "path", "year"],
     )  # fmt: skip
+    return tracks, files
+
+
+def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogue(tmp_path):
+    tracks, files = _two_movies(tmp_path)
+    cache_dir = tmp_path / "cache"
     cache = TrackCache(cache_dir)
-    timelines, track_vad, profiles, arcs, plots, digests = aggregate_movies(
-        tracks, cache, CHOSEN, {}
-    )
+    timelines, track_vad, profiles, arcs, plots, digests = _aggregate(tracks, cache, CHOSEN, {})
     assert set(profiles) == set(track_vad) == set(timelines) == set(arcs) == {"A", "B"}
-    assert sorted(plots) == ["A/profile", "A/timelines/001_a1", "A/timelines/002_a2",
-                             "B/profile", "B/timelines/001_b1"]  # fmt: skip
-    stored_profiles = {k: v() for k, v in profiles.items()}
-    stored_tracks = {k: v() for k, v in track_vad.items()}
+    assert sorted(plots) == ["A/profile", "B/profile"]  # the default: one plot per movie
+    stored_profiles = dict(profiles)
+    stored_tracks = dict(track_vad)
     assert stored_profiles["A"].set_index("label").loc["valence", "mean"] == pytest.approx(
         (0.2 * 10 + 0.8 * 30) / 40
     )
-    assert len(timelines["A"]()) == 40
+    assert len(timelines["A"]) == 40
 
     # Nothing changed: nothing to aggregate. One track of B rescored: only B.
-    again = aggregate_movies(tracks, cache, CHOSEN, digests)
+    again = _aggregate(tracks, cache, CHOSEN, digests)
     assert not any(again[:5])
+    assert again[5] == digests
     _score(cache_dir, files["b2"], 0.9, 5)
-    changed = aggregate_movies(tracks, cache, CHOSEN, digests)
+    changed = _aggregate(tracks, cache, CHOSEN, digests)
     assert set(changed[2]) == {"B"}
-    stored_profiles["B"], stored_tracks["B"] = changed[2]["B"](), changed[1]["B"]()
+    stored_profiles["B"], stored_tracks["B"] = changed[2]["B"], changed[1]["B"]
     table = build_catalogue_table(
         tracks,
         {k: (lambda v=v: v) for k, v in stored_profiles.items()},
@@ -149,6 +166,49 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
     )
     figure = plot_catalogue(table)
     assert figure.axes[0].get_xlabel().startswith("Valence")
+
+
+def test_plots_say_which_figures_are_drawn_and_a_change_redraws_every_movie(tmp_path):
+    tracks, _ = _two_movies(tmp_path)
+    cache = TrackCache(tmp_path / "cache")
+    *_, none, digests = _aggregate(tracks, cache, CHOSEN, {}, "none")
+    assert none == {}
+    *_, per_track, digests = _aggregate(tracks, cache, CHOSEN, digests, "tracks")
+    assert sorted(per_track) == ["A/profile", "A/timelines/001_a1", "A/timelines/002_a2",
+                                 "B/profile", "B/timelines/001_b1"]  # fmt: skip
+    figure = per_track["A/timelines/002_a2"]()
+    top = figure.axes[0]
+    assert top.get_title().startswith("a2: overall valence 0.80")
+    steps = [patch.get_data() for patch in top.patches]
+    assert len(steps) == 3  # valence, arousal, dominance: a2's 30 windows, not a1's
+    assert all(len(s.values) == 30 and set(s.values) == {0.8} for s in steps)
+    with pytest.raises(ParameterError, match="'track' is not one of profile, tracks, none"):
+        _aggregate(tracks, cache, CHOSEN, digests, "track")
+
+
+def test_each_track_record_is_read_once_per_aggregation_in_chunks_of_whole_movies(
+    tmp_path, monkeypatch
+):
+    cache_dir = tmp_path / "cache"
+    rows = []
+    for movie in range(6):
+        for position in range(1, 5):
+            path = _touch(tmp_path / f"m{movie}" / f"t{position}")
+            _score(cache_dir, path, 0.1 * position, 3)
+            rows.append((f"m{movie}", f"Movie {movie}", position, f"t{position}", str(path)))
+    tracks = pd.DataFrame(rows, columns=["movie_id", "title", "position", "track", "path"])
+    reads: list[str] = []
+    real_get = TrackCache.get
+    monkeypatch.setattr(TrackCache, "get", lambda self, key: reads.append(key) or real_get(self, key))
+
+    chunks = list(aggregate_movies(tracks, TrackCache(cache_dir), CHOSEN, {}, "tracks",
+                                   chunk_tracks=8))  # fmt: skip
+    assert [sorted(chunk[1]) for chunk in chunks] == [["m0", "m1"], ["m2", "m3"], ["m4", "m5"]]
+    for chunk in chunks:  # drawing the figures reads no record
+        for draw in chunk[4].values():
+            draw()
+    assert sorted(reads) == sorted(track_cache_key(p) for p in tracks["path"])
+    assert [len(chunk[5]) for chunk in chunks] == [2, 4, 6]  # digests saved chunk by chunk
 
 
 @pytest.mark.parametrize(

@@ -196,8 +196,7 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
     # The folder is a catalogue of one movie, named after it.
     assert track_vad["movie_id"].unique().tolist() == ["album"]
     movie = out / "08_reporting/inference/movies/album"
-    plots = sorted(p.name for p in (movie / "timelines").iterdir())
-    assert plots == ["001_01_Opening.png", "003_03_Finale.png"]
+    assert not (movie / "timelines").exists()  # inference.plots: profile, one plot per movie
     profile = pd.read_csv(movie / "profile.csv")
     assert profile["label"].tolist() == list(VAD_LABELS)
     assert profile["total_s"].tolist() == pytest.approx([11.0] * 3)
@@ -229,13 +228,18 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
 
 @pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")
 def test_a_chosen_variant_is_loaded_from_its_files(offline_project, extraction_params):
-    _run_in(offline_project, extraction_params, model="mfcc_cnn")
+    _run_in(offline_project, extraction_params, model="mfcc_cnn", plots="tracks")
 
     out = offline_project / "data"
     chosen = pd.read_csv(out / "07_model_output/inference/models.csv")
     assert set(chosen["network"]) == {"cnn"}
     track_vad = pd.read_parquet(out / "07_model_output/inference/track_vad.parquet")
     assert track_vad["valence"].iloc[[0, 2]].tolist() == pytest.approx([0.1, 0.1])
+    # inference.plots: tracks adds a timeline plot per readable track
+    movie = out / "08_reporting/inference/movies/album"
+    plots = sorted(p.name for p in (movie / "timelines").iterdir())
+    assert plots == ["001_01_Opening.png", "003_03_Finale.png"]
+    assert (movie / "profile.png").is_file()
 
 
 @pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")

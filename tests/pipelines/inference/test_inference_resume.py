@@ -15,7 +15,12 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
-from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCacheDataset
+from soundtrack_emotion.datasets import (
+    CachedTrack,
+    SourceStamp,
+    StreamedTableDataset,
+    TrackCacheDataset,
+)
 from soundtrack_emotion.pipelines.inference import create_pipeline, scoring
 from soundtrack_emotion.pipelines.inference.nodes import (
     MODEL_COLUMNS,
@@ -30,6 +35,14 @@ CHOSEN = pd.DataFrame(
     [(label, "mfcc", "cnn", label, 0, 0.01) for label in VAD_LABELS], columns=list(MODEL_COLUMNS)
 )
 SECONDS = {"a": 3.0, "b": 3.5, "c": 2.5, "d": 4.0}
+# The tables collect_vad_timelines streams, with their file format.
+TABLES = {
+    "vad_timelines": "parquet",
+    "track_vad": "parquet",
+    "inference_waveforms": "parquet",
+    "vad_timelines_csv": "csv",
+    "track_vad_csv": "csv",
+}
 
 
 @pytest.fixture
@@ -86,10 +99,16 @@ def _kedro_run(cache: Path, tracks, trained_models, extraction_params, **params)
     pipeline = create_pipeline(features=("mfcc",)).only_nodes(
         "predict_vad_timelines", "collect_vad_timelines"
     )
+    tables = cache.parent / f"{cache.name}_tables"
     catalog = DataCatalog(
         {
             "inference_results": TrackCacheDataset(path=str(cache)),
             "existing_inference_results": TrackCacheDataset(path=str(cache)),
+            **{
+                name: StreamedTableDataset(filepath=str(tables / f"{name}.{suffix}"),
+                                           file_format=suffix)  # fmt: skip
+                for name, suffix in TABLES.items()
+            },
         }
     )
     values = {
@@ -106,8 +125,8 @@ def _kedro_run(cache: Path, tracks, trained_models, extraction_params, **params)
     }
     for name in pipeline.inputs() - set(catalog.keys()):
         catalog[name] = MemoryDataset(values[name], copy_mode="assign")
-    outputs = SequentialRunner().run(pipeline, catalog)
-    return tuple(outputs[n].load() for n in ("vad_timelines", "track_vad", "inference_waveforms"))
+    SequentialRunner().run(pipeline, catalog)
+    return tuple(catalog.load(n) for n in ("vad_timelines", "track_vad", "inference_waveforms"))
 
 
 def _cache_files(cache: Path) -> dict[str, int]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,15 @@ logger = logging.getLogger(__name__)
 
 CATALOGUE_COLUMNS = ("movie_id", "title", "position", "path")
 # Bump when the aggregation changes, so every movie is re-aggregated.
-AGGREGATION_VERSION = 1
+# 2: the plots mode is part of the digest
+AGGREGATION_VERSION = 2
+# inference.plots: one profile plot per movie (default), also one timeline plot per track, or
+# none.
+PROFILE_PLOTS, TRACK_PLOTS, NO_PLOTS = "profile", "tracks", "none"
+PLOT_MODES = (PROFILE_PLOTS, TRACK_PLOTS, NO_PLOTS)
+Lazy = Callable[[], Any]
+# Tracks per chunk of aggregate_movies (whole movies: a longer movie is a chunk of its own).
+AGGREGATION_CHUNK_TRACKS = 256
 PROFILE_STATS = ("mean", "std", "opening", "closing", "trend_per_hour")
 # A track's summary column, when present (the out-of-domain flag), counted per movie.
 OUT_OF_DOMAIN = "out_of_domain"
@@ -189,11 +197,27 @@ def _single_movie(
 # -------------------------------------------------------------------------------- aggregation
 
 
+def check_plots(plots: str) -> str:
+    """``plots`` (``inference.plots``) if it is one of ``PLOT_MODES``, else a
+    :class:`ParameterError` naming the allowed values."""
+    if plots not in PLOT_MODES:
+        raise ParameterError(
+            f"inference.plots {plots!r} is not one of {', '.join(PLOT_MODES)} "
+            "(profile: one profile plot per movie; tracks: also one timeline plot per track; "
+            "none: no plot)"
+        )
+    return plots
+
+
 def movie_digest(
-    movie: pd.DataFrame, inference_results: TrackCache, inference_models: pd.DataFrame
+    movie: pd.DataFrame,
+    inference_results: TrackCache,
+    inference_models: pd.DataFrame,
+    plots: str = PROFILE_PLOTS,
 ) -> str:
     """Hash of what a movie's outputs are made of: its rows (title, positions, names, paths,
-    extra columns), each track's cache record (fingerprint, source, status) and the models."""
+    extra columns), each track's cache record (fingerprint, source, status), the models and
+    which plots are drawn (``plots``)."""
     records = []
     for path in movie["path"]:
         meta = inference_results.meta(track_cache_key(path)) or {}
@@ -204,48 +228,61 @@ def movie_digest(
         "columns": list(movie.columns),
         "records": records,
         "models": inference_models.astype(str).to_dict("split")["data"],
+        "plots": plots,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _movie_tables(
-    movie: pd.DataFrame, inference_results: TrackCache, inference_models: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    tracks = movie[["position", "track", "path"]].reset_index(drop=True)
-    return collect_vad_timelines(tracks, inference_results, inference_models, quiet=True)
-
-
-def _profile_and_arc(
-    movie: pd.DataFrame, cache: TrackCache, models: pd.DataFrame, which: int
-) -> pd.DataFrame:
-    return build_movie_profile(_movie_tables(movie, cache, models)[1])[which]
-
-
-def _timelines(
-    movie: pd.DataFrame, cache: TrackCache, models: pd.DataFrame, which: int
-) -> pd.DataFrame:
-    return _movie_tables(movie, cache, models)[which]
-
-
-def _profile_figure(movie: pd.DataFrame, cache: TrackCache, models: pd.DataFrame) -> Figure:
-    profile, arc = build_movie_profile(_movie_tables(movie, cache, models)[1])
-    return plot_movie_profile(arc, profile, audio_path=None, title=str(movie["title"].iloc[0]))
-
-
-def _timeline_figure(
-    movie: pd.DataFrame, cache: TrackCache, models: pd.DataFrame, position: int
+def _track_figure(
+    timeline: pd.DataFrame, waveform: pd.DataFrame, row: Mapping[str, Any]
 ) -> Figure:
-    timelines, track_vad, waveforms = _movie_tables(movie, cache, models)
-    row = track_vad[track_vad["position"] == position].iloc[0]
+    """One track's timeline figure, from that track's own rows."""
     return plot_vad_timeline(
-        timelines[timelines["track"] == row["track"]],
-        waveforms[waveforms["track"] == row["track"]],
+        timeline,
+        waveform,
         title=f"{row['track']}: overall valence {row['valence']:.2f}, arousal "
         f"{row['arousal']:.2f}, dominance {row['dominance']:.2f}",
     )
 
 
-Lazy = Callable[[], Any]
+def _movie_outputs(
+    movie_id: str,
+    movie: pd.DataFrame,
+    inference_results: TrackCache,
+    inference_models: pd.DataFrame,
+    plots: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Lazy]]:
+    """One movie's tables, read from the track cache once, and its figures (lazy: drawn when
+    saved, each from its own rows, so the plotting cost is linear in tracks)."""
+    tracks = movie[["position", "track", "path"]].reset_index(drop=True)
+    timelines, track_vad, waveforms = collect_vad_timelines(
+        tracks, inference_results, inference_models, quiet=True
+    )
+    profile, arc = build_movie_profile(track_vad)
+    figures: dict[str, Lazy] = {}
+    if plots != NO_PLOTS:
+        title = str(movie["title"].iloc[0])
+        figures[f"{movie_id}/profile"] = partial(
+            plot_movie_profile, arc, profile, audio_path=None, title=title
+        )
+    if plots == TRACK_PLOTS:
+        timeline_rows = timelines.groupby("track", sort=False).indices
+        waveform_rows = waveforms.groupby("track", sort=False).indices
+        for row in track_vad[track_vad["status"] != ERROR].to_dict("records"):
+            name = f"{movie_id}/timelines/{int(row['position']):03d}_{file_name(row['track'])}"
+            figures[name] = partial(
+                _track_figure,
+                timelines.iloc[timeline_rows.get(row["track"], [])],
+                waveforms.iloc[waveform_rows.get(row["track"], [])],
+                row,
+            )
+    return timelines, track_vad, profile, arc, figures
+
+
+MovieChunk = tuple[
+    dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, pd.DataFrame],
+    dict[str, pd.DataFrame], dict[str, Lazy], dict[str, str],
+]  # fmt: skip
 
 
 def aggregate_movies(
@@ -253,50 +290,52 @@ def aggregate_movies(
     inference_results: TrackCache,
     inference_models: pd.DataFrame,
     existing_digests: Mapping[str, str],
-) -> tuple[
-    dict[str, Lazy], dict[str, Lazy], dict[str, Lazy], dict[str, Lazy], dict[str, Lazy],
-    dict[str, str],
-]:  # fmt: skip
-    """The per-movie outputs of the movies that changed since the last run, as lazy
-    partitions (each computed from the track cache when it is saved: memory stays flat).
+    plots: str = PROFILE_PLOTS,
+    *,
+    chunk_tracks: int = AGGREGATION_CHUNK_TRACKS,
+) -> Iterator[MovieChunk]:
+    """The per-movie outputs of the movies that changed since the last run, a few movies at
+    a time (about ``chunk_tracks`` tracks: a chunk is saved before the next is read, so memory
+    holds one chunk whatever the catalogue's size). Each movie's records are read from the
+    track cache once.
 
-    Returns ``movie_timelines``, ``movie_track_vad`` (one row per track, ``TRACK_COLUMNS``),
+    Yields ``movie_timelines``, ``movie_track_vad`` (one row per track, ``TRACK_COLUMNS``),
     ``movie_profiles`` (per label, see :func:`build_movie_profile`), ``movie_arcs``,
-    ``movie_plots`` (``<movie>/profile.png`` and ``<movie>/timelines/<pos>_<track>.png``), all
-    keyed by movie partition id, and the updated ``movie_digests`` (saved last: a run that
-    dies before it re-aggregates those movies again).
+    ``movie_plots`` (``plots``, ``inference.plots``: ``profile`` = ``<movie>/profile.png``;
+    ``tracks`` = also ``<movie>/timelines/<pos>_<track>.png``; ``none``), all keyed by movie
+    partition id, and the updated ``movie_digests`` (saved after the chunk's partitions: a
+    run that dies part-way re-aggregates the movies it had not saved). Nothing changed:
+    one chunk of empty partitions and the digests as they were.
     """
+    check_plots(plots)
     digests = dict(existing_digests)
-    outputs: tuple[dict[str, Lazy], ...] = ({}, {}, {}, {}, {})
-    timelines, track_vad, profiles, arcs, plots = outputs
-    n_changed = 0
-    for movie_id, group in inference_tracks.groupby("movie_id", sort=False):
+    chunk: tuple[dict[str, Any], ...] = ({}, {}, {}, {}, {})
+    n_changed = n_in_chunk = 0
+    movies = inference_tracks.groupby("movie_id", sort=False)
+    for movie_id, group in movies:
         movie = group.reset_index(drop=True)
-        digest = movie_digest(movie, inference_results, inference_models)
+        digest = movie_digest(movie, inference_results, inference_models, plots)
         if digests.get(movie_id) == digest:
             continue
         n_changed += 1
+        outputs = _movie_outputs(movie_id, movie, inference_results, inference_models, plots)
+        for target, value in zip(chunk[:4], outputs[:4], strict=True):
+            target[movie_id] = value
+        chunk[4].update(outputs[4])
         digests[movie_id] = digest
-        source = (movie, inference_results, inference_models)
-        timelines[movie_id] = partial(_timelines, *source, 0)
-        track_vad[movie_id] = partial(_timelines, *source, 1)
-        profiles[movie_id] = partial(_profile_and_arc, *source, 0)
-        arcs[movie_id] = partial(_profile_and_arc, *source, 1)
-        plots[f"{movie_id}/profile"] = partial(_profile_figure, *source)
-        for row in movie.itertuples(index=False):
-            meta = inference_results.meta(track_cache_key(row.path)) or {}
-            if meta.get("status", ERROR) == ERROR:
-                continue
-            name = f"{movie_id}/timelines/{int(row.position):03d}_{file_name(row.track)}"
-            plots[name] = partial(_timeline_figure, *source, int(row.position))
-    n_movies = inference_tracks["movie_id"].nunique()
+        n_in_chunk += len(movie)
+        if n_in_chunk >= chunk_tracks:
+            yield (*chunk, dict(digests))  # type: ignore[misc]
+            chunk, n_in_chunk = ({}, {}, {}, {}, {}), 0
+    if n_in_chunk or not n_changed:
+        yield (*chunk, dict(digests))  # type: ignore[misc]
+    n_movies = movies.ngroups
     logger.info(
         "inference: %d of %d movies aggregated, %d unchanged since the last run",
         n_changed,
         n_movies,
         n_movies - n_changed,
     )
-    return timelines, track_vad, profiles, arcs, plots, digests
 
 
 # -------------------------------------------------------------------------- catalogue table

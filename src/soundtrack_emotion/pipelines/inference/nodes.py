@@ -24,7 +24,7 @@ from soundtrack_emotion.pipelines.inference.profile import (
     TRACK_COLUMNS,
     build_movie_profile,
     collect_vad_timelines,
-    export_csv,
+    stream_vad_tables,
 )
 from soundtrack_emotion.pipelines.inference.scoring import predict_vad_timelines, track_cache_key
 from soundtrack_emotion.pipelines.inference.track import DOMAIN_COLUMNS, TIMELINE_COLUMNS
@@ -40,12 +40,12 @@ __all__ = [
     "TRACK_COLUMNS",
     "build_movie_profile",
     "collect_vad_timelines",
-    "export_csv",
     "list_inference_tracks",
     "model_identity",
     "model_key",
     "predict_vad_timelines",
     "select_inference_models",
     "split_model_key",
+    "stream_vad_tables",
     "track_cache_key",
 ]

@@ -12,8 +12,13 @@ among the given feature families' models, and ``predict_vad_timelines`` loads on
 ``offline`` pipeline passes ``features=("mfcc",)``, so it never loads a VGGish model.
 
     existing_inference_results -> predict_vad_timelines -> inference_results (track by track)
-    inference_results -> collect_vad_timelines -> vad_timelines, track_vad, inference_waveforms
+    inference_results -> stream_vad_tables -> vad_timelines, track_vad, inference_waveforms (+ CSVs)
     inference_results -> aggregate_movies -> movie_* partitions -> catalogue_table, catalogue_plot
+
+Both read the track cache a chunk of tracks at a time and save each chunk before reading the
+next (generator nodes), so memory stays flat however large the catalogue; each movie's
+records are read once, and ``inference.plots`` (profile | tracks | none) says which figures
+are drawn.
     catalogue_table, movie_track_vad, movie_arcs -> build_catalogue_page -> catalogue_page (HTML)
 
 ``existing_inference_results`` is the track cache as it is on disk when the run starts (the
@@ -36,10 +41,9 @@ from soundtrack_emotion.pipelines.inference.catalogue import (
     plot_catalogue,
 )
 from soundtrack_emotion.pipelines.inference.nodes import (
-    collect_vad_timelines,
-    export_csv,
     predict_vad_timelines,
     select_inference_models,
+    stream_vad_tables,
 )
 from soundtrack_emotion.pipelines.inference.page import build_catalogue_page
 
@@ -96,7 +100,7 @@ def _scoring_nodes(features: Sequence[str]) -> list[Node]:
             tags=model_tags,
         ),
         Node(
-            collect_vad_timelines,
+            stream_vad_tables,
             inputs=[
                 "inference_tracks",
                 "inference_results",
@@ -104,14 +108,14 @@ def _scoring_nodes(features: Sequence[str]) -> list[Node]:
                 "params:inference.audio_path",
                 "params:inference.catalogue",
             ],
-            outputs=["vad_timelines", "track_vad", "inference_waveforms"],
+            outputs=[
+                "vad_timelines",
+                "track_vad",
+                "inference_waveforms",
+                "vad_timelines_csv",
+                "track_vad_csv",
+            ],
             name="collect_vad_timelines",
-        ),
-        Node(
-            export_csv,
-            inputs=["vad_timelines", "track_vad"],
-            outputs=["vad_timelines_csv", "track_vad_csv"],
-            name="export_inference_csv",
         ),
     ]
 
@@ -126,6 +130,7 @@ def _catalogue_nodes() -> list[Node]:
                 "inference_results",
                 "inference_models",
                 "existing_movie_digests",
+                "params:inference.plots",
             ],
             outputs=[
                 "movie_timelines",

@@ -4,15 +4,15 @@ the model that made it and its out-of-domain flag, and the emotional profile of 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
-from soundtrack_emotion.datasets import TrackCache
+from soundtrack_emotion.datasets import TableChunk, TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
-from soundtrack_emotion.exceptions import DataValidationError
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 from soundtrack_emotion.pipelines.inference.models import OUTPUT_IDENTITY, model_identity
 from soundtrack_emotion.pipelines.inference.scoring import track_cache_key
 from soundtrack_emotion.pipelines.inference.track import (
@@ -92,23 +92,16 @@ def collect_vad_timelines(
     track_vad["n_windows"] = track_vad["n_windows"].astype(np.int64)
     for column in ("duration_s", *VAD_LABELS):
         track_vad[column] = track_vad[column].astype(np.float64)
-    n_failed = int((track_vad["status"] == ERROR).sum())
     identity = model_identity(inference_models)
     if not quiet:
-        logger.info(
-            "inference: %d tracks scored, %d unreadable, %s",
-            len(track_vad) - n_failed,
-            n_failed,
-            describe_out_of_domain(track_vad),
+        n_failed = int((track_vad["status"] == ERROR).sum())
+        _log_summary(
+            n_scored=len(track_vad) - n_failed,
+            n_failed=n_failed,
+            out_of_domain=describe_out_of_domain(track_vad),
+            identity=identity,
+            user_audio=_user_audio(audio_path, catalogue),
         )
-        user_audio = next((str(p) for p in (catalogue, audio_path) if str(p or "").strip()), "")
-        if identity["demo_model"] and user_audio:
-            logger.warning(
-                "inference: %s scored with a model trained on the synthetic DEMO corpus (%s): "
-                "its numbers say nothing about real music. Train on a real corpus first.",
-                user_audio,
-                identity["model"],
-            )
     return (
         with_domain_dtypes(
             _concat(timelines, (*movie_columns, *TIMELINE_COLUMNS, *DOMAIN_COLUMNS))
@@ -121,11 +114,119 @@ def collect_vad_timelines(
 def describe_out_of_domain(track_vad: pd.DataFrame, *, names: int = 5) -> str:
     """``"2 out of domain (a, b)"``, or that no track was checked (no domain reference)."""
     flags = track_vad["out_of_domain"]
-    if flags.isna().all():
-        return "no out-of-domain check"
     flagged = track_vad.loc[flags.fillna(False).astype(bool), "track"].astype(str).tolist()
-    shown = ", ".join(flagged[:names]) + (" ..." if len(flagged) > names else "")
-    return f"{len(flagged)} out of domain" + (f" ({shown})" if flagged else "")
+    return _out_of_domain_text(
+        checked=bool(flags.notna().any()), n_flagged=len(flagged), some=flagged, names=names
+    )
+
+
+def _out_of_domain_text(*, checked: bool, n_flagged: int, some: Sequence[str], names: int) -> str:
+    if not checked:
+        return "no out-of-domain check"
+    shown = ", ".join(some[:names]) + (" ..." if n_flagged > names else "")
+    return f"{n_flagged} out of domain" + (f" ({shown})" if n_flagged else "")
+
+
+def _user_audio(audio_path: str | None, catalogue: str | None) -> str:
+    """The user's audio a run scores (``catalogue`` first), empty for the demo's test songs."""
+    return next((str(p) for p in (catalogue, audio_path) if str(p or "").strip()), "")
+
+
+def _log_summary(
+    *, n_scored: int, n_failed: int, out_of_domain: str, identity: dict, user_audio: str
+) -> None:
+    logger.info("inference: %d tracks scored, %d unreadable, %s", n_scored, n_failed,
+                out_of_domain)  # fmt: skip
+    if identity["demo_model"] and user_audio:
+        logger.warning(
+            "inference: %s scored with a model trained on the synthetic DEMO corpus (%s): "
+            "its numbers say nothing about real music. Train on a real corpus first.",
+            user_audio,
+            identity["model"],
+        )
+
+
+# Tracks per chunk of the catalogue-wide tables: memory holds one chunk's rows at a time.
+TABLE_CHUNK_TRACKS = 256
+
+
+def stream_vad_tables(
+    inference_tracks: pd.DataFrame,
+    inference_results: TrackCache,
+    inference_models: pd.DataFrame | None = None,
+    audio_path: str | None = "",
+    catalogue: str | None = "",
+    *,
+    chunk_tracks: int = TABLE_CHUNK_TRACKS,
+) -> Iterator[tuple[TableChunk, TableChunk, TableChunk, TableChunk, TableChunk]]:
+    """:func:`collect_vad_timelines` over the whole listing, ``chunk_tracks`` tracks at a time,
+    as chunks of ``vad_timelines``, ``track_vad``, ``inference_waveforms``,
+    ``vad_timelines_csv`` and ``track_vad_csv`` (the same rows as the Parquet tables): each
+    chunk is written before the next is read, so memory holds one chunk, whatever the
+    catalogue's size (see :class:`StreamedTableDataset`).
+
+    Every record's metadata is checked first (a track without a result, tracks scored with
+    different models or parameters), so nothing is written for a cache that does not match
+    the listing; ``track_vad``'s columns are fixed then (summary fields of any record).
+    """
+    if chunk_tracks < 1:
+        raise ParameterError(f"chunk_tracks must be at least 1, got {chunk_tracks}")
+    extra_columns = _check_records(inference_tracks, inference_results)
+    identity = model_identity(inference_models)
+    n_rows = len(inference_tracks)
+    starts = range(0, max(n_rows, 1), chunk_tracks)
+    n_failed, checked, n_flagged, flagged = 0, False, 0, []
+    for start in starts:
+        rows = inference_tracks.iloc[start : start + chunk_tracks]
+        timelines, track_vad, waveforms = collect_vad_timelines(
+            rows, inference_results, inference_models, quiet=True
+        )
+        movie_columns = [c for c in MOVIE_COLUMNS if c in inference_tracks.columns]
+        columns = [*movie_columns, *TRACK_COLUMNS, *extra_columns, *identity]
+        track_vad = track_vad.reindex(columns=columns)
+        failed = track_vad["status"] == ERROR
+        n_failed += int(failed.sum())
+        flags = track_vad["out_of_domain"]
+        checked |= bool(flags.notna().any())
+        flagged_here = track_vad.loc[flags.fillna(False).astype(bool), "track"].astype(str)
+        n_flagged += len(flagged_here)
+        flagged += flagged_here.tolist()[: DOMAIN_NAMES_SHOWN + 1 - len(flagged)]
+        first, last = start == 0, start + chunk_tracks >= n_rows
+        chunks = [TableChunk(t, first, last) for t in (timelines, track_vad, waveforms)]
+        yield (*chunks, chunks[0], chunks[1])
+    _log_summary(
+        n_scored=n_rows - n_failed,
+        n_failed=n_failed,
+        out_of_domain=_out_of_domain_text(
+            checked=checked, n_flagged=n_flagged, some=flagged, names=DOMAIN_NAMES_SHOWN
+        ),
+        identity=identity,
+        user_audio=_user_audio(audio_path, catalogue),
+    )
+
+
+# Out-of-domain track names shown in the run's summary line.
+DOMAIN_NAMES_SHOWN = 5
+
+
+def _check_records(inference_tracks: pd.DataFrame, inference_results: TrackCache) -> list[str]:
+    """Each listed track's record metadata: raise when one is missing or when they were
+    scored with different fingerprints; return the summary fields beyond ``TRACK_COLUMNS``."""
+    fingerprints, extra_columns = set(), {}
+    for path in inference_tracks["path"]:
+        meta = inference_results.meta(track_cache_key(path))
+        if meta is None:
+            raise DataValidationError(
+                f"{inference_results} holds no result for {path}: run predict_vad_timelines"
+            )
+        fingerprints.add(meta["fingerprint"])
+        extra_columns |= dict.fromkeys(k for k in meta["summary"] if k not in TRACK_COLUMNS)
+    if len(fingerprints) > 1:
+        raise DataValidationError(
+            f"{inference_results}: the tracks were scored with different models or parameters; "
+            "run predict_vad_timelines"
+        )
+    return list(extra_columns)
 
 
 def with_domain_dtypes(table: pd.DataFrame) -> pd.DataFrame:
@@ -214,9 +315,3 @@ def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     profile["n_out_of_domain"] = profile["n_out_of_domain"].astype("Int64")
     return profile.assign(**identity), arc.assign(**identity)
 
-
-def export_csv(
-    vad_timelines: pd.DataFrame, track_vad: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The timelines and per-track VAD unchanged, to be saved as CSV next to the Parquet."""
-    return vad_timelines, track_vad
