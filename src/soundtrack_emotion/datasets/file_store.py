@@ -89,15 +89,21 @@ class FileStore:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def remove_leftovers(self, folder: str = "") -> int:
-        """Delete temporary files and scratch folders a killed run left in ``folder``."""
+    def remove_leftovers(self, folder: str = "", *, of: str | None = None) -> int:
+        """Delete temporary files and scratch folders a killed run left in ``folder``; with
+        ``of`` (a file name), only the temporary files of that file (other writers may be
+        filling theirs in the same folder)."""
         directory = self._folder(folder)
         if not directory.is_dir():
             return 0
         removed = 0
         for entry in directory.iterdir():
             name = entry.name
-            if name.startswith(f"{_TEMP_PREFIX}scratch-") and entry.is_dir():
+            if of is not None:
+                if name.startswith(f"{_TEMP_PREFIX}{of}.") and name.endswith(_TEMP_SUFFIX):
+                    entry.unlink(missing_ok=True)
+                    removed += 1
+            elif name.startswith(f"{_TEMP_PREFIX}scratch-") and entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
                 removed += 1
             elif name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX):

@@ -95,7 +95,7 @@ class StreamedTableDataset(AbstractDataset[pd.DataFrame | TableChunk, pd.DataFra
         chunk = data if isinstance(data, TableChunk) else TableChunk(data, True, True)
         if chunk.first:
             self._abort()
-            self._store.remove_leftovers()
+            self._store.remove_leftovers(of=self._filepath.name)
             self._pending = _Pending(self._store, self._filepath.name)
         if self._pending is None:
             raise DatasetError(f"{self._filepath}: a chunk came before the table's first chunk")

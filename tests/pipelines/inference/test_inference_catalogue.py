@@ -7,16 +7,21 @@ import pandas as pd
 import pytest
 
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
-from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
+from soundtrack_emotion.datasets import CachedTrack, SourceStamp, StreamedTableDataset, TrackCache
 from soundtrack_emotion.datasets.track_cache import write_record
-from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 from soundtrack_emotion.pipelines.inference.catalogue import (
     aggregate_movies,
     build_catalogue_table,
     list_catalogue_tracks,
     plot_catalogue,
 )
-from soundtrack_emotion.pipelines.inference.nodes import MODEL_COLUMNS, track_cache_key
+from soundtrack_emotion.pipelines.inference.nodes import (
+    MODEL_COLUMNS,
+    collect_vad_timelines,
+    stream_vad_tables,
+    track_cache_key,
+)
 
 NO_SOUNDTRACKS = pd.DataFrame({"id": [], "audio_path": [], "split": []})
 CHOSEN = pd.DataFrame(
@@ -241,3 +246,30 @@ def test_a_long_movie_id_is_cut_with_a_hash_and_stays_distinct(tmp_path):
     ids = list_catalogue_tracks(str(csv), "", NO_SOUNDTRACKS)["movie_id"].unique()
     assert len(ids) == 2
     assert all(len(i.encode()) <= 96 for i in ids)
+
+
+def test_the_catalogue_wide_tables_stream_chunk_by_chunk_and_equal_the_whole(tmp_path):
+    tracks, files = _two_movies(tmp_path)
+    tracks = tracks.iloc[[0, 3, 1, 2]]  # b2 (unreadable) alone in the second chunk
+    cache = TrackCache(tmp_path / "cache")
+    datasets = [StreamedTableDataset(filepath=str(tmp_path / "out" / name), file_format=fmt)
+                for name, fmt in (("t.parquet", "parquet"), ("v.parquet", "parquet"),
+                                  ("w.parquet", "parquet"), ("t.csv", "csv"),
+                                  ("v.csv", "csv"))]  # fmt: skip
+    chunks = list(stream_vad_tables(tracks, cache, CHOSEN, chunk_tracks=1))
+    assert len(chunks) == 4
+    for chunk in chunks:
+        for dataset, part in zip(datasets, chunk, strict=True):
+            dataset.save(part)
+    whole = collect_vad_timelines(tracks, cache, CHOSEN)
+    for dataset, expected in zip(datasets, whole, strict=False):
+        pd.testing.assert_frame_equal(dataset.load(), expected.reset_index(drop=True))
+    assert len(datasets[3].load()) == len(whole[0])
+    assert datasets[4].load()["status"].tolist() == ["ok", "error", "ok", "ok"]
+
+    # A record scored with other models: refused before any chunk is written.
+    _score(tmp_path / "cache", files["a2"], 0.8, 30)
+    record = cache.get(track_cache_key(str(files["a2"])))
+    write_record(tmp_path / "cache", CachedTrack(**{**vars(record), "fingerprint": "other"}))
+    with pytest.raises(DataValidationError, match="different models or parameters"):
+        next(stream_vad_tables(tracks, cache, CHOSEN))
