@@ -133,8 +133,9 @@ def plot_movie_profile(
             mean, std = float(stats.loc[label, "mean"]), float(stats.loc[label, "std"])
             ax.axhline(mean, color="black", ls="--", lw=1, label=f"weighted mean {mean:.2f}")
             ax.axhspan(mean - std, mean + std, color=color, alpha=0.12, label=f"± std {std:.2f}")
-            for edge in edges_min[1:-1]:
-                ax.axvline(edge, color="0.85", lw=0.8, zorder=0)
+            # one collection for all track boundaries: cost linear and small in tracks
+            ax.vlines(edges_min[1:-1], 0, 1, transform=ax.get_xaxis_transform(),
+                      color="0.85", lw=0.8, zorder=0)  # fmt: skip
             flagged = np.flatnonzero(flagged_tracks)
             for n, i in enumerate(flagged):
                 ax.axvspan(edges_min[i], edges_min[i + 1], zorder=0, **OUT_OF_DOMAIN_STYLE,

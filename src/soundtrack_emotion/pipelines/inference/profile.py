@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,8 +54,8 @@ def collect_vad_timelines(
         (``TRACK_COLUMNS``, one row per input track: status ``error`` and the reason for a file
         that cannot be read) and ``inference_waveforms`` (``WAVEFORM_COLUMNS``).
     """
-    timelines, waveforms, rows = [], [], []
-    fingerprints = set()
+    timelines, waveforms = _Columns(), _Columns()
+    rows, fingerprints = [], set()
     movie_columns = [c for c in MOVIE_COLUMNS if c in inference_tracks.columns]
     extra_columns: dict[str, None] = {}
     for row in inference_tracks.itertuples(index=False):
@@ -70,17 +71,16 @@ def collect_vad_timelines(
         extra_columns |= dict.fromkeys(k for k in record.summary if k not in TRACK_COLUMNS)
         if record.status == ERROR:
             continue
-        columns = record.arrays
-        timeline = pd.DataFrame(
-            {"track": row.track, **{c: columns[f"timeline.{c}"] for c in TIMELINE_COLUMNS[1:]}}
-        ).assign(**{c: record.summary.get(c) for c in DOMAIN_COLUMNS})
-        waveform = pd.DataFrame({c: columns[f"waveform.{c}"] for c in WAVEFORM_COLUMNS[1:]})
-        waveform.insert(0, "track", row.track)
-        for position, (name, value) in enumerate(movie.items()):
-            timeline.insert(position, name, value)
-            waveform.insert(position, name, value)
-        timelines.append(timeline)
-        waveforms.append(waveform)
+        arrays = record.arrays
+        timelines.add(
+            {**movie, "track": row.track},
+            {c: arrays[f"timeline.{c}"] for c in TIMELINE_COLUMNS[1:]},
+            {c: record.summary.get(c) for c in DOMAIN_COLUMNS},
+        )
+        waveforms.add(
+            {**movie, "track": row.track},
+            {c: arrays[f"waveform.{c}"] for c in WAVEFORM_COLUMNS[1:]},
+        )
     if len(fingerprints) > 1:
         raise DataValidationError(
             f"{inference_results}: the tracks were scored with different models or parameters; "
@@ -104,11 +104,48 @@ def collect_vad_timelines(
         )
     return (
         with_domain_dtypes(
-            _concat(timelines, (*movie_columns, *TIMELINE_COLUMNS, *DOMAIN_COLUMNS))
+            timelines.frame((*movie_columns, *TIMELINE_COLUMNS, *DOMAIN_COLUMNS))
         ).assign(**identity),
         track_vad.assign(**identity),
-        _concat(waveforms, (*movie_columns, *WAVEFORM_COLUMNS)),
+        waveforms.frame((*movie_columns, *WAVEFORM_COLUMNS)),
     )
+
+
+class _Columns:
+    """A table built track by track as whole columns (one frame at the end, not one per
+    track): per track, values repeated on its rows (``each``, ``repeated``) and its arrays."""
+
+    def __init__(self) -> None:
+        self.scalars: dict[str, list[Any]] = {}
+        self.arrays: dict[str, list[np.ndarray]] = {}
+        self.lengths: list[int] = []
+
+    def add(
+        self,
+        each: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        repeated: dict[str, Any] | None = None,
+    ) -> None:
+        for name, values in arrays.items():
+            self.arrays.setdefault(name, []).append(values)
+        for name, value in {**each, **(repeated or {})}.items():
+            self.scalars.setdefault(name, []).append(value)
+        self.lengths.append(len(next(iter(arrays.values()))))
+
+    def frame(self, columns: Sequence[str]) -> pd.DataFrame:
+        if not self.lengths:
+            return _concat([], columns)
+        data: dict[str, Any] = {}
+        for name in columns:
+            if name in self.arrays:
+                data[name] = np.concatenate(self.arrays[name])
+            else:
+                values = np.empty(len(self.lengths), dtype=object)
+                values[:] = self.scalars[name]
+                data[name] = np.repeat(values, self.lengths)
+        frame = pd.DataFrame(data)
+        text = [c for c in columns if c in ("track", *MOVIE_COLUMNS)]
+        return frame.astype(dict.fromkeys(text, "str")) if text else frame
 
 
 def describe_out_of_domain(track_vad: pd.DataFrame, *, names: int = 5) -> str:
