@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -252,11 +253,16 @@ def run_one(args: argparse.Namespace) -> None:
     track_vad = pd.read_parquet(run_dir / "data/07_model_output/inference/track_vad.parquet")
     scored = track_vad[track_vad["status"] != "error"]
     pngs = sum(1 for _ in (run_dir / "data/08_reporting/inference/movies").rglob("*.png"))
-    print(json.dumps({
-        "tracks": len(track_vad), "failed": int((track_vad["status"] == "error").sum()),
-        "movies": int(track_vad["movie_id"].nunique()), "audio_s": float(scored["duration_s"].sum()),
-        "wall_s": wall, "stages": clock.stages(), "pngs": pngs,
-    }))  # fmt: skip
+    result = {
+        "tracks": len(track_vad),
+        "failed": int((track_vad["status"] == "error").sum()),
+        "movies": int(track_vad["movie_id"].nunique()),
+        "audio_s": float(scored["duration_s"].sum()),
+        "wall_s": wall,
+        "stages": clock.stages(),
+        "pngs": pngs,
+    }
+    print(json.dumps(result))
 
 
 # ------------------------------------------------------------------------------ the driver
@@ -268,10 +274,8 @@ def tree_rss(process) -> int:
 
     total = 0
     for p in [process, *process.children(recursive=True)]:
-        try:
+        with suppress(psutil.Error):
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -287,10 +291,8 @@ def measured(command: list[str], env: dict[str, str]) -> tuple[dict, float]:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            try:
+            with suppress(psutil.Error):
                 peak = max(peak, tree_rss(handle))
-            except psutil.Error:
-                pass
             done.wait(RSS_SAMPLE_S)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -334,8 +336,12 @@ def main() -> None:
     print(f"catalogue at scale {args.scale:g}: {movies} movies x {args.tracks} tracks + one "
           f"movie of {long_tracks} tracks = {len(rows)} tracks of {args.seconds:g} s; "
           f"inference.plots={args.plots}")  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(PROJECT / "src"), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "TQDM_DISABLE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT / "src"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "TQDM_DISABLE": "1",
+    }
     backends = ["processes", *(["dask"] if args.dask else [])]
     header = (f"{'backend':<10}{'share':>6}{'tracks':>8}{'scoring s':>11}{'tables s':>10}"
               f"{'aggr. s':>9}{'plots s':>9}{'wall s':>9}{'audio s/s':>11}{'other/scoring':>15}"

@@ -8,6 +8,7 @@ demo, the table built from the catalogued ``model_metrics`` of the latest run):
     nice python benchmarks/record.py precision --limit 4 --onednn-too  # precision.md
     nice python benchmarks/record.py precision_metrics                 # precision_metrics.md
     python benchmarks/record.py demo_models      # after `make demo`:   demo_models.md
+    nice python benchmarks/record.py catalogue_scale --scale 0.02 --dask  # catalogue.md
 
 Arguments after the benchmark's name are passed on to ``benchmarks/<name>.py``.
 """
@@ -23,7 +24,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "docs" / "benchmarks"
-BENCHMARKS = ("feature_extraction", "modelling", "precision", "precision_metrics")
+BENCHMARKS = (
+    "feature_extraction",
+    "modelling",
+    "precision",
+    "precision_metrics",
+    "catalogue_scale",
+)
+# A benchmark whose page is not named after it.
+PAGE_NAMES = {"catalogue_scale": "catalogue"}
 MODEL_METRICS = ROOT / "data" / "08_reporting" / "model_metrics.parquet"
 LABELS = ("valence", "arousal", "dominance")
 
@@ -127,8 +136,9 @@ def main(argv: list[str]) -> None:
     name, args = argv[0], argv[1:]
     page = record_demo_models() if name == "demo_models" else record_benchmark(name, args)
     PAGES.mkdir(parents=True, exist_ok=True)
-    (PAGES / f"{name}.md").write_text(page)
-    print(f"wrote {(PAGES / f'{name}.md').relative_to(ROOT)}")
+    target = PAGES / f"{PAGE_NAMES.get(name, name)}.md"
+    target.write_text(page)
+    print(f"wrote {target.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,14 +25,12 @@ def _chunks(table: pd.DataFrame, bounds: list[int]) -> list[TableChunk]:
     edges = [0, *bounds, len(table)]
     return [
         TableChunk(table.iloc[a:b], first=i == 0, last=i == len(edges) - 2)
-        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+        for i, (a, b) in enumerate(pairwise(edges))
     ]
 
 
 @pytest.mark.parametrize("file_format", ["parquet", "csv"])
-def test_chunks_make_the_table_saved_whole_and_it_appears_only_when_complete(
-    tmp_path, file_format
-):
+def test_chunks_make_the_table_saved_whole_and_it_appears_only_when_complete(tmp_path, file_format):
     whole = StreamedTableDataset(filepath=str(tmp_path / f"whole.{file_format}"),
                                  file_format=file_format)  # fmt: skip
     whole.save(TABLE)
@@ -71,7 +71,7 @@ def test_a_run_that_dies_mid_table_leaves_the_earlier_table_and_the_next_run_swe
 def test_chunks_that_do_not_fit_the_table_are_refused_naming_the_columns(tmp_path):
     dataset = StreamedTableDataset(filepath=str(tmp_path / "t.parquet"))
     dataset.save(TableChunk(TABLE.iloc[:2], first=True, last=False))
-    with pytest.raises(DatasetError, match="columns .*'extra'"):
+    with pytest.raises(DatasetError, match=r"columns .*'extra'"):
         dataset.save(TableChunk(TABLE.iloc[2:].assign(extra=1), first=False, last=True))
     with pytest.raises(DatasetError, match="before the table's first chunk"):
         dataset.save(TableChunk(TABLE.iloc[2:], first=False, last=True))

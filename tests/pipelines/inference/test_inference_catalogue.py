@@ -204,7 +204,9 @@ def test_each_track_record_is_read_once_per_aggregation_in_chunks_of_whole_movie
     tracks = pd.DataFrame(rows, columns=["movie_id", "title", "position", "track", "path"])
     reads: list[str] = []
     real_get = TrackCache.get
-    monkeypatch.setattr(TrackCache, "get", lambda self, key: reads.append(key) or real_get(self, key))
+    monkeypatch.setattr(
+        TrackCache, "get", lambda self, key: reads.append(key) or real_get(self, key)
+    )
 
     chunks = list(aggregate_movies(tracks, TrackCache(cache_dir), CHOSEN, {}, "tracks",
                                    chunk_tracks=8))  # fmt: skip

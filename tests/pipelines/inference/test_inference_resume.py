@@ -105,8 +105,9 @@ def _kedro_run(cache: Path, tracks, trained_models, extraction_params, **params)
             "inference_results": TrackCacheDataset(path=str(cache)),
             "existing_inference_results": TrackCacheDataset(path=str(cache)),
             **{
-                name: StreamedTableDataset(filepath=str(tables / f"{name}.{suffix}"),
-                                           file_format=suffix)  # fmt: skip
+                name: StreamedTableDataset(
+                    filepath=str(tables / f"{name}.{suffix}"), file_format=suffix
+                )
                 for name, suffix in TABLES.items()
             },
         }

@@ -233,9 +233,7 @@ def movie_digest(
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _track_figure(
-    timeline: pd.DataFrame, waveform: pd.DataFrame, row: Mapping[str, Any]
-) -> Figure:
+def _track_figure(timeline: pd.DataFrame, waveform: pd.DataFrame, row: Mapping[str, Any]) -> Figure:
     """One track's timeline figure, from that track's own rows."""
     return plot_vad_timeline(
         timeline,

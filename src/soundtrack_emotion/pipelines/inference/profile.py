@@ -351,4 +351,3 @@ def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     profile = pd.DataFrame(rows, columns=columns)
     profile["n_out_of_domain"] = profile["n_out_of_domain"].astype("Int64")
     return profile.assign(**identity), arc.assign(**identity)
-
