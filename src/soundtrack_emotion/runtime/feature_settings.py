@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from soundtrack_emotion.core.audio import RESAMPLE_QUALITIES
+from soundtrack_emotion.core.audio import MAX_SECONDS, RESAMPLE_QUALITIES
 from soundtrack_emotion.core.families import (
     FAMILIES,
     PARAMS,
@@ -87,6 +87,7 @@ class ExtractionParams:
                     resample_quality=str(audio["resample_quality"]),
                     silence_db=float(audio["silence_db"]),
                     min_seconds=float(short["min_seconds"]),
+                    max_seconds=float(audio.get("max_seconds", MAX_SECONDS)),
                 ),
                 families=_bound(
                     {
@@ -148,6 +149,7 @@ class ExtractionParams:
                 f"one of {RESAMPLE_QUALITIES}",
             ),
             (d.silence_db < 0, "audio.silence_db", d.silence_db, "negative (dBFS)"),
+            (d.max_seconds > 0, "audio.max_seconds", d.max_seconds, "> 0 (seconds)"),
             (0 < self.frame_hop <= 1, "framing.hop", self.frame_hop, "in (0, 1]"),
             (
                 self.short_track_policy in SHORT_TRACK_POLICIES,

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
-from soundtrack_emotion.core.audio import Audio, decode
+from soundtrack_emotion.core.audio import MAX_SECONDS, Audio, decode
 from soundtrack_emotion.exceptions import ParameterError
 
 PARAMS = "feature_extraction"
@@ -169,6 +169,8 @@ class Decoding:
     resample_quality: str
     silence_db: float
     min_seconds: float
+    # ``audio.max_seconds``: a longer track is refused while it is decoded.
+    max_seconds: float = MAX_SECONDS
 
     def decode(self, path: str, families: Iterable[FeatureFamily]) -> Audio:
         """``path`` decoded once, resampled to every rate ``families`` (and their members)
@@ -180,6 +182,7 @@ class Decoding:
             min_seconds=self.min_seconds,
             silence_db=self.silence_db,
             quality=self.resample_quality,
+            max_seconds=self.max_seconds,
         )
 
 
