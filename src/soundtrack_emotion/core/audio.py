@@ -17,12 +17,13 @@ silent, too short), with a short ``reason`` code, so a pipeline can record it pe
 go on. Any other exception out of :func:`decode` is a bug.
 
 Memory is bounded whatever a file claims: each rate's samples go straight into one buffer
-(sized from the header, grown only as frames arrive, never concatenated), and the block loop
-refuses a track once it decodes more than ``max_seconds`` (reason ``too_long``) or, past
-``ANY_FILE_SECONDS``, more seconds than its size can hold at ``MIN_BYTES_PER_SECOND`` (reason
-``implausible_length``: a decompression bomb, e.g. a tiny FLAC of a constant announcing ten
-hours), before the block
-that crosses the bound is resampled or stored. A lying header therefore allocates nothing.
+(sized from the header, grown only as frames arrive, never concatenated). A track whose header
+announces, or which decodes, more than ``max_seconds`` is refused (reason ``too_long``), and so
+is one that, past ``ANY_FILE_SECONDS``, announces or decodes more seconds than its file's size
+holds at ``MIN_BYTES_PER_SECOND`` (reason ``implausible_length``: a decompression bomb, e.g. a
+tiny FLAC of a constant announcing ten hours). The decoded length is checked in the block loop,
+before the block that crosses a bound is resampled or kept, so a header that lies short or
+announces nothing cannot make decoding allocate past the bounds either.
 """
 
 from __future__ import annotations
@@ -237,6 +238,7 @@ def decode(
     with reader as (native_sr, channels, blocks):
         _check_native_format(path, native_sr, channels)
         bounds = _LengthBounds.of(path, native_sr=native_sr, max_seconds=max_seconds)
+        bounds.check_announced(reader.announced_seconds)
         decoded = _read_resampled(
             blocks,
             native_sr=native_sr,
@@ -319,24 +321,30 @@ class _LengthBounds:
     def max_frames(self) -> int:
         return math.floor(min(self.max_seconds, self.size_seconds) * self.native_sr)
 
+    def check_announced(self, seconds: float | None) -> None:
+        """Raise before decoding when the header announces more than either bound."""
+        if seconds is not None and seconds * self.native_sr > self.max_frames:
+            self._refuse(seconds, "the header announces")
+
     def check(self, n_frames: int) -> None:
         """Raise once ``n_frames`` decoded frames pass either bound."""
-        if n_frames <= self.max_frames:
-            return
-        seconds = n_frames / self.native_sr
-        if seconds > self.max_seconds:
+        if n_frames > self.max_frames:
+            self._refuse(n_frames / self.native_sr, "decoding stopped at")
+
+    def _refuse(self, seconds: float, what: str) -> None:
+        if seconds > self.size_seconds:
             raise AudioDecodeError(
-                f"{self.path}: too long: more than {self.max_seconds:g} s of audio "
-                f"(feature_extraction.audio.max_seconds={self.max_seconds:g}); decoding stopped "
-                f"at {seconds:.0f} s",
-                reason="too_long",
+                f"{self.path}: implausible length: {what} {seconds:.0f} s in a "
+                f"{self.size_bytes}-byte file, more than its size holds at "
+                f"{MIN_BYTES_PER_SECOND} bytes per second and more than {ANY_FILE_SECONDS:g} s: "
+                "a decompression bomb or a damaged file",
+                reason="implausible_length",
             )
         raise AudioDecodeError(
-            f"{self.path}: implausible length: {seconds:.0f} s decoded from a "
-            f"{self.size_bytes}-byte file, more than its size holds at "
-            f"{MIN_BYTES_PER_SECOND} bytes per second and more than {ANY_FILE_SECONDS:g} s: a "
-            "decompression bomb or a damaged file",
-            reason="implausible_length",
+            f"{self.path}: too long: more than {self.max_seconds:g} s of audio "
+            f"(feature_extraction.audio.max_seconds={self.max_seconds:g}); {what} "
+            f"{seconds:.0f} s",
+            reason="too_long",
         )
 
 

@@ -146,14 +146,14 @@ def dask_map(
     key: Callable[[T], str] | None = None,
     time_limit: Any = None,
     on_timeout: Callable[[T, float], R] | None = None,
-    on_done: Callable[[T], None] | None = None,
+    on_done: Callable[[T, bool], None] | None = None,
 ) -> Iterator[R]:
     """``func`` over ``tasks`` as Dask tasks on ``client``'s cluster, yielding results as they
     complete (see the module docstring for the contract). ``key(task)`` names a task in the
     dashboard; names are made unique per call. ``time_limit`` (a ``workers.TimeLimit``): a
     task over it gives ``on_timeout(task, limit_s)`` (without the callback,
-    ``workers.TrackTimeout`` is raised). ``on_done(task)`` is called once the consumer has
-    taken the task's result."""
+    ``workers.TrackTimeout`` is raised). ``on_done(task, lost)`` is called once the consumer
+    has taken the task's result (``lost``: the task killed its workers)."""
     from distributed import as_completed
 
     iterator = iter(tasks)
@@ -194,20 +194,20 @@ def dask_map(
                     raise TrackTimeout(f"{task} overran its {limit_s:.0f} s time limit")
                 logger.warning("a Dask task overran its %.0f s time limit; its worker was "
                                "restarted", limit_s)  # fmt: skip
-                result = on_timeout(task, limit_s)
+                result, lost = on_timeout(task, limit_s), False
             else:
                 future = next(done)
                 if future not in pending:  # cancelled after it overran
                     continue
                 task = pending.pop(future)
                 started.pop(future, None)
-                result = _result(future, task, on_crash)
+                result, lost = _result(future, task, on_crash)
             following = submit()
             if following is not None:
                 done.add(following)
             yield result
             if on_done is not None:
-                on_done(task)
+                on_done(task, lost)
     finally:
         for future in pending:
             future.cancel()
@@ -229,18 +229,21 @@ def _overrun(
     return None
 
 
-def _result(future: Any, task: Any, on_crash: Callable[[Any, BaseException], Any] | None) -> Any:
-    """``future``'s result; a task that killed its workers gives ``on_crash``; a bug raises."""
+def _result(
+    future: Any, task: Any, on_crash: Callable[[Any, BaseException], Any] | None
+) -> tuple[Any, bool]:
+    """(``future``'s result, False); for a task that killed its workers, (its ``on_crash``
+    result, True); a bug raises."""
     from distributed.client import FutureCancelledError
     from distributed.scheduler import KilledWorker
 
     try:
-        return future.result()
+        return future.result(), False
     except (KilledWorker, FutureCancelledError) as error:
         if on_crash is None:
             raise
         logger.warning("a track killed its Dask workers; it is recorded as failed")
-        return on_crash(task, error)
+        return on_crash(task, error), True
     except Exception as error:
         path = getattr(task, "path", None)
         error.add_note(

@@ -11,11 +11,13 @@ problem, not bad files). With a Dask client the same contract runs on a cluster
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import multiprocessing
 import os
 import pickle
+import re
 import signal
 import tempfile
 import threading
@@ -70,6 +72,17 @@ class TimeLimit:
         return max(self.min_seconds, self.seconds_per_audio_second * (audio_seconds or 0.0))
 
 
+MARKER_SUFFIX = ".attempted"
+# Characters of a task's key kept in its marker's name (the rest is a hash of the key).
+MARKER_STEM_CHARS = 48
+
+
+def marker_name(key: str) -> str:
+    """A file-name-safe name for ``key``: its readable part and a hash of the whole."""
+    stem = re.sub(r"[^\w.\-]+", "_", key).strip("._")[:MARKER_STEM_CHARS] or "task"
+    return f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
 class WorkerLost(BrokenProcessPool):
     """A track's worker is gone: it died (``reason`` "crash": a native crash, a signal), was
     killed over its memory limit ("memory"), or the track killed its worker in an earlier run
@@ -99,11 +112,13 @@ def check_memory_limit(memory_limit_mb: float | None) -> float | None:
 @dataclass
 class Attempts:
     """One marker file per track in ``folder`` while the track is worked on: written
-    (atomically) before its work starts, removed once its result, whatever it is, has been
-    handed on. A marker that outlives its run belongs to a track that took the run down (the
-    OOM killer, a crash of the run itself): ``map_tracks`` gives it to ``on_crash`` with a
-    :class:`WorkerLost` of reason "attempted" instead of trying it again, unless ``retry``
-    (or its marker is deleted). ``key(task)`` names a task's marker (a file-name-safe id)."""
+    (atomically) before its work starts, removed once its result has been handed on, except
+    for a track that killed its worker (died, or went over its memory limit). A marker that
+    outlives its run therefore names a track that killed its worker, or that was being worked
+    on when the run itself was killed (the OOM killer, a crash of an inline worker): the next
+    run's ``map_tracks`` gives it to ``on_crash`` with a :class:`WorkerLost` of reason
+    "attempted" instead of trying it again, unless ``retry`` (``feature_extraction.
+    retry_attempted``) or its marker is deleted. ``key(task)`` names a task's marker."""
 
     folder: Path
     key: Callable[[Any], str]
@@ -112,7 +127,7 @@ class Attempts:
     open: set[Path] = field(default_factory=set)
 
     def marker(self, task: Any) -> Path:
-        return Path(self.folder) / f"{self.key(task)}.attempted"
+        return Path(self.folder) / f"{marker_name(str(self.key(task)))}{MARKER_SUFFIX}"
 
     def left_by_earlier_run(self, task: Any) -> Path | None:
         marker = self.marker(task)
@@ -128,9 +143,12 @@ class Attempts:
         os.replace(temp, self.marker(task))
         self.open.add(self.marker(task))
 
-    def end(self, task: Any) -> None:
+    def finish(self, task: Any, lost: bool = False) -> None:
+        """``task``'s result has been handed on: its marker goes, unless ``lost`` (its worker
+        died or went over its memory limit): then it stays, so the next run skips it."""
         marker = self.marker(task)
-        marker.unlink(missing_ok=True)
+        if not lost:
+            marker.unlink(missing_ok=True)
         self.open.discard(marker)
 
     def abandon(self) -> None:
@@ -142,8 +160,9 @@ class Attempts:
 
     def earlier(self, task: Any, marker: Path) -> WorkerLost:
         return WorkerLost(
-            f"it killed its worker in an earlier run (marker {marker}); delete the marker or "
-            f"set {RETRY_SETTING}=true to try it again",
+            f"not tried: it killed its worker in an earlier run (or that run was killed while "
+            f"working on it; marker {marker}); delete the marker or set {RETRY_SETTING}=true "
+            "to try it again",
             reason="attempted",
         )
 
@@ -338,7 +357,7 @@ def _map(
     memory_limit_mb: float | None,
     attempts: Attempts | None,
 ) -> Iterator[R]:
-    done = attempts.end if attempts is not None else None
+    done = attempts.finish if attempts is not None else None
     if dask_client is not None:
         from soundtrack_emotion.runtime.distributed import dask_map
 
@@ -410,7 +429,7 @@ def _map_inline(
     tasks: Iterable[T],
     time_limit: TimeLimit | None,
     on_timeout: Callable[[T, float], R] | None,
-    on_done: Callable[[T], None] | None = None,
+    on_done: Callable[[T, bool], None] | None = None,
 ) -> Iterator[R]:
     for task in tasks:
         if isinstance(task, _Skipped):
@@ -426,11 +445,11 @@ def _map_inline(
         except Exception as error:
             _note_track(error, task)
             if on_done is not None:
-                on_done(task)  # a bug, not a track that kills its worker
+                on_done(task, False)  # a bug, not a track that kills its worker
             raise
         yield result
         if on_done is not None:
-            on_done(task)
+            on_done(task, False)
 
 
 class _RemoteTraceback(Exception):
@@ -530,7 +549,7 @@ class _WorkerPool:
         tasks: Iterator[Any],
         on_crash: Callable[[Any, BaseException], Any] | None,
         on_timeout: Callable[[Any, float], Any] | None,
-        on_done: Callable[[Any], None] | None = None,
+        on_done: Callable[[Any, bool], None] | None = None,
     ) -> Iterator[Any]:
         skipped: list[Any] = []
 
@@ -563,7 +582,7 @@ class _WorkerPool:
                 finished = self._outcome(worker, ready, on_crash, on_timeout)
                 if finished is None:
                     continue
-                slot, result = finished
+                slot, result, lost = finished
                 # The worker (or its replacement) gets its next task before the result is
                 # yielded, so it works while the consumer does.
                 following = next_task()
@@ -571,7 +590,7 @@ class _WorkerPool:
                     self._assign(slot, following)
                 yield result
                 if on_done is not None:
-                    on_done(task)  # once the consumer has taken (saved) the result
+                    on_done(task, lost)  # once the consumer has taken (saved) the result
 
     def _outcome(
         self,
@@ -579,9 +598,10 @@ class _WorkerPool:
         ready: set[Any],
         on_crash: Callable[[Any, BaseException], Any] | None,
         on_timeout: Callable[[Any, float], Any] | None,
-    ) -> tuple[_Worker, Any] | None:
-        """``(the slot's worker, the result)`` once ``worker``'s task has one (its crash or
-        time-out result included; the worker is then replaced), else None."""
+    ) -> tuple[_Worker, Any, bool] | None:
+        """``(the slot's worker, the result, whether the worker was lost)`` once ``worker``'s
+        task has one (its crash, memory or time-out result included; the worker is then
+        replaced), else None."""
         while worker.conn in ready or worker.conn.poll():
             ready.discard(worker.conn)
             try:
@@ -599,7 +619,7 @@ class _WorkerPool:
                 continue
             if message[0] == "done":
                 worker.busy, worker.task = False, None
-                return worker, message[1]
+                return worker, message[1], False
             error = pickle.loads(message[1])
             error.__cause__ = _RemoteTraceback(message[2])
             raise _note_track(error, worker.task)
@@ -610,7 +630,7 @@ class _WorkerPool:
             if on_crash is None:
                 raise error
             logger.warning("a worker process died; its track is recorded as failed")
-            return self._replace(worker), on_crash(task, error)
+            return self._replace(worker), on_crash(task, error), True
         if self.memory_limit_mb is not None:
             resident = resident_mb(worker.process.pid)
             if resident is not None and resident > self.memory_limit_mb:
@@ -624,7 +644,7 @@ class _WorkerPool:
                     raise error
                 logger.warning("a worker went over its memory limit; its track is recorded "
                                "as failed")  # fmt: skip
-                return fresh, on_crash(task, error)
+                return fresh, on_crash(task, error), True
         if time.monotonic() >= worker.deadline:
             limit_s = worker.deadline - worker.started
             fresh = self._replace(worker)
@@ -633,7 +653,7 @@ class _WorkerPool:
             logger.warning(
                 "a track overran its %.0f s time limit; its worker was replaced", limit_s
             )
-            return fresh, on_timeout(task, limit_s)
+            return fresh, on_timeout(task, limit_s), False
         return None
 
     def close(self) -> None:

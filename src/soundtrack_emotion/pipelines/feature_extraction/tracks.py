@@ -109,13 +109,16 @@ def extract_track(task: TrackTask) -> TrackResult:
 
 
 def crashed_track(task: TrackTask, error: BaseException) -> TrackResult:
-    """The result of a track whose decoding killed its worker process (``map_tracks``)."""
+    """The result of a track that killed its worker process, went over its memory limit or
+    killed its worker in an earlier run (``map_tracks``; the reason is the
+    :class:`~soundtrack_emotion.runtime.workers.WorkerLost`'s: crash, memory, attempted)."""
+    reason = getattr(error, "reason", "crash")
+    hint = "; the file is probably damaged" if reason == "crash" else ""
     return TrackResult(
         id=task.id,
         families=task.names,
-        error=f"{task.path}: decoding it crashed the worker process ({error}); "
-        "the file is probably damaged",
-        reason="crash",
+        error=f"{task.path}: {error}{hint}",
+        reason=reason,
     )
 
 
