@@ -129,10 +129,11 @@ def _task_limit(task: Any, time_limit: Any) -> float:
     return time_limit.for_audio(estimate_seconds(resolve_path(path)) if path else None)
 
 
-def _restart_worker_of(client: Any, key: str) -> None:
-    """Restart (through its nanny) the worker that runs task ``key``: the only way to stop a
-    task, which runs in a thread."""
-    running = [w for w, keys in client.processing().items() if key in keys]
+def _stop(client: Any, future: Any) -> None:
+    """Cancel ``future`` (so that it is not run again elsewhere), then restart, through its
+    nanny, the worker running it: the only way to stop a task, which runs in a thread."""
+    running = [w for w, keys in client.processing().items() if future.key in keys]
+    future.cancel()
     if running:
         client.restart_workers(workers=running, raise_for_error=False)
 
@@ -186,8 +187,7 @@ def dask_map(
                 future, limit_s = late
                 task = pending.pop(future)
                 started.pop(future, None)
-                _restart_worker_of(client, future.key)
-                future.cancel()
+                _stop(client, future)
                 if on_timeout is None:
                     from soundtrack_emotion.runtime.workers import TrackTimeout
 

@@ -272,7 +272,7 @@ def predict_vad_timelines(
     )
     backend = ComputeParams.from_dict(compute)
     job = ScoringJob(
-        chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False)),
+        chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False, name=None)),
         loaders=model_loaders(inference_models, trained_models),
         domain_loaders=references,
         feature_extraction=dict(feature_extraction),
