@@ -12,7 +12,8 @@ Prints:
   * ``extract_track`` with every default family (MFCC, MusiCNN + harmony fusion, VGGish's
     waveform) on ``--track`` (default: a real_music_dev file when ../shared holds it, else
     synthetic): the peak resident memory of a worker, to size
-    ``feature_extraction.memory_limit_mb``.
+    ``feature_extraction.memory_limit_mb``, and what one more decode (rate-by-rate decoding
+    does one per extra sample rate) costs against the track's whole work.
 """
 
 from __future__ import annotations
@@ -67,8 +68,16 @@ precisions = tuple((f, p.precision_of(f)) for f in p.with_members(["fusion"])
                    if p.family(f).loads_model)
 task = TrackTask(id="t", path=sys.argv[1], families=families, decoding=p.decoding,
                  precisions=precisions)
+import time
+extract_track(task)  # loads TensorFlow and MusiCNN
+started = time.perf_counter()
 result = extract_track(task)
-print(json.dumps({"peak_mb": peak_mb(), "audio_s": result.audio_seconds, "error": result.error}))
+total_s = time.perf_counter() - started
+started = time.perf_counter()
+p.decoding.decode(sys.argv[1], families[:1])  # one more decode, at one rate
+decode_s = time.perf_counter() - started
+print(json.dumps({"peak_mb": peak_mb(), "audio_s": result.audio_seconds, "error": result.error,
+                  "total_s": total_s, "decode_s": decode_s}))
 """
 )
 
@@ -120,6 +129,10 @@ def main() -> None:
             f"one worker, extract_track(mfcc, vggish, fusion) on {track.name} "
             f"({worker['audio_s']:.0f} s): peak {worker['peak_mb']:.0f} MB"
             + (f" (error: {worker['error']})" if worker["error"] else "")
+        )
+        print(
+            f"the extra decode of rate-by-rate decoding: {worker['decode_s']:.2f} s of the "
+            f"track's {worker['total_s']:.1f} s ({worker['decode_s'] / worker['total_s']:.1%})"
         )
 
 

@@ -12,6 +12,7 @@ import pytest
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.runtime.workers import (
     MARKER_SUFFIX,
+    MAX_KILLED_RUNS,
     Attempts,
     TimeLimit,
     WorkerLost,
@@ -108,6 +109,25 @@ def test_a_worker_that_dies_mid_track_fails_that_track_alone_and_is_remembered(
     retried = _run(module, ["die"], Attempts(folder=tmp_path / "attempted", key=str, retry=True))
     assert retried[0].startswith("LOST die: crash:")
     assert (ran / "die").exists()
+
+
+def test_a_track_in_flight_when_runs_are_killed_is_tried_again_once(worker, tmp_path) -> None:
+    """A run killed from outside (kill -9, the OOM killer taking the run itself) leaves the
+    markers of its tracks in flight: the kill may have had nothing to do with them, so the
+    next run tries them again; after MAX_KILLED_RUNS such runs, they are held back."""
+    module, ran = worker
+    folder = tmp_path / "attempted"
+    Attempts(folder=folder, key=str).begin("a")  # a run killed with "a" in flight
+
+    assert _run(module, ["a"], Attempts(folder=folder, key=str)) == ["A"]
+    assert not list(folder.iterdir())  # done: its marker is gone
+
+    for _ in range(MAX_KILLED_RUNS):
+        Attempts(folder=folder, key=str).begin("b")  # runs killed with "b" in flight
+    (ran / "a").unlink()
+    (held,) = _run(module, ["b"], Attempts(folder=folder, key=str))
+    assert held.startswith(f"LOST b: attempted: not tried: the last {MAX_KILLED_RUNS} runs were")
+    assert not (ran / "b").exists()
 
 
 def test_a_worker_over_its_memory_limit_is_killed_and_its_track_recorded(worker) -> None:

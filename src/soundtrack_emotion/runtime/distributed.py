@@ -152,16 +152,16 @@ def dask_map(
     """``func`` over ``tasks`` as Dask tasks on ``client``'s cluster, yielding results as they
     complete (see the module docstring for the contract). ``key(task)`` names a task in the
     dashboard; names are made unique per call. ``time_limit`` (a ``workers.TimeLimit``): a
-    task over it gives ``on_timeout(task, limit_s)`` (without the callback,
-    ``workers.TrackTimeout`` is raised). ``on_done(task, lost)`` is called once the consumer
+    task over it gives ``on_timeout(task, limit_s)`` (without the callback, ``TimeoutError``
+    is raised). ``on_done(task, lost)`` is called once the consumer
     has taken the task's result (``lost``: the task killed its workers)."""
     from distributed import as_completed
 
     iterator = iter(tasks)
     threads = _threads(client)
     pending: dict[Any, T] = {}
-    # When each task's clock started: once a worker thread is free for it.
-    started: dict[Any, float] = {}
+    # When each task's clock started (once a worker thread is free for it), and its limit.
+    started: dict[Any, tuple[float, float]] = {}
     counter = 0
 
     def submit() -> Any | None:
@@ -189,9 +189,7 @@ def dask_map(
                 started.pop(future, None)
                 _stop(client, future)
                 if on_timeout is None:
-                    from soundtrack_emotion.runtime.workers import TrackTimeout
-
-                    raise TrackTimeout(f"{task} overran its {limit_s:.0f} s time limit")
+                    raise TimeoutError(f"{task} overran its {limit_s:.0f} s time limit")
                 logger.warning("a Dask task overran its %.0f s time limit; its worker was "
                                "restarted", limit_s)  # fmt: skip
                 result, lost = on_timeout(task, limit_s), False
@@ -214,16 +212,18 @@ def dask_map(
 
 
 def _overrun(
-    pending: Mapping[Any, Any], started: dict[Any, float], threads: int, time_limit: Any
+    pending: Mapping[Any, Any],
+    started: dict[Any, tuple[float, float]],
+    threads: int,
+    time_limit: Any,
 ) -> tuple[Any, float] | None:
-    """The first running future past its time limit, with the limit; starts the clocks of the
-    futures a thread is free for (tasks start in the order they were submitted)."""
+    """The first running future past its time limit, with the limit; starts the clocks (and
+    sets the limits) of the futures a thread is free for (tasks start in submission order)."""
     now = time.monotonic()
     waiting = [f for f in pending if f not in started]
     for future in waiting[: max(0, threads - len(started))]:
-        started[future] = now
-    for future, begun in started.items():
-        limit_s = _task_limit(pending[future], time_limit)
+        started[future] = (now, _task_limit(pending[future], time_limit))
+    for future, (begun, limit_s) in started.items():
         if now - begun >= limit_s:
             return future, limit_s
     return None

@@ -55,6 +55,8 @@ MIN_MEMORY_LIMIT_MB = 256
 # Parameter names in messages (the settings live in feature_extraction).
 MEMORY_LIMIT_SETTING = "feature_extraction.memory_limit_mb"
 RETRY_SETTING = "feature_extraction.retry_attempted"
+# Runs killed with a track in flight after which the next runs no longer try it.
+MAX_KILLED_RUNS = 2
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -112,13 +114,19 @@ def check_memory_limit(memory_limit_mb: float | None) -> float | None:
 @dataclass
 class Attempts:
     """One marker file per track in ``folder`` while the track is worked on: written
-    (atomically) before its work starts, removed once its result has been handed on, except
-    for a track that killed its worker (died, or went over its memory limit). A marker that
-    outlives its run therefore names a track that killed its worker, or that was being worked
-    on when the run itself was killed (the OOM killer, a crash of an inline worker): the next
-    run's ``map_tracks`` gives it to ``on_crash`` with a :class:`WorkerLost` of reason
-    "attempted" instead of trying it again, unless ``retry`` (``feature_extraction.
-    retry_attempted``) or its marker is deleted. ``key(task)`` names a task's marker."""
+    (atomically) before its work starts, removed once its result has been handed on. Two
+    kinds outlive their run:
+
+    * a track that killed its worker (it died, or went over its memory limit; the parent saw
+      it and recorded the track) keeps its marker marked ``lost``: the next runs do not try it;
+    * a track being worked on when the run itself was killed (the OOM killer, a crash with
+      ``workers: 1``, a ``kill -9``) keeps a marker counting such runs: as the kill may have
+      had nothing to do with it, the next run tries it once more, and it is not tried again
+      once ``MAX_KILLED_RUNS`` runs died with it in flight.
+
+    ``map_tracks`` gives a track not tried to ``on_crash`` with a :class:`WorkerLost` of
+    reason "attempted"; ``retry`` (``feature_extraction.retry_attempted``), or deleting the
+    marker, tries it again. ``key(task)`` names a task's marker."""
 
     folder: Path
     key: Callable[[Any], str]
@@ -129,25 +137,56 @@ class Attempts:
     def marker(self, task: Any) -> Path:
         return Path(self.folder) / f"{marker_name(str(self.key(task)))}{MARKER_SUFFIX}"
 
-    def left_by_earlier_run(self, task: Any) -> Path | None:
+    def _read(self, marker: Path) -> dict[str, Any]:
+        try:
+            state = json.loads(marker.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {"killed_runs": MAX_KILLED_RUNS}  # unreadable: a marker all the same
+        return state if isinstance(state, dict) else {"killed_runs": MAX_KILLED_RUNS}
+
+    def _write(self, marker: Path, state: dict[str, Any]) -> None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=marker.parent)
+        with os.fdopen(handle, "w") as out:
+            json.dump(state, out)
+        os.replace(temp, marker)
+
+    def held_back(self, task: Any) -> WorkerLost | None:
+        """Why an earlier run's marker keeps ``task`` from being tried, else None."""
         marker = self.marker(task)
-        return marker if marker.is_file() and not self.retry else None
+        state = self._read(marker)
+        if self.retry or not state:
+            return None
+        retry = f"delete the marker or set {RETRY_SETTING}=true to try it again"
+        if state.get("lost"):
+            why = "it killed its worker in an earlier run"
+        elif int(state.get("killed_runs", 0)) >= MAX_KILLED_RUNS:
+            why = f"the last {MAX_KILLED_RUNS} runs were killed while working on it"
+        else:
+            return None
+        return WorkerLost(f"not tried: {why} (marker {marker}); {retry}", reason="attempted")
 
     def begin(self, task: Any) -> None:
-        folder = Path(self.folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
-        with os.fdopen(handle, "w") as out:
-            json.dump({"task": str(getattr(task, "path", task)), "pid": os.getpid(),
-                       "started": time.time()}, out)  # fmt: skip
-        os.replace(temp, self.marker(task))
-        self.open.add(self.marker(task))
+        marker = self.marker(task)
+        earlier = {} if self.retry else self._read(marker)
+        self._write(marker, {
+            "task": str(getattr(task, "path", task)),
+            "pid": os.getpid(),
+            "started": time.time(),
+            # Counted as if this run were killed with the track in flight; removed otherwise.
+            "killed_runs": int(earlier.get("killed_runs", 0)) + 1,
+        })  # fmt: skip
+        self.open.add(marker)
 
     def finish(self, task: Any, lost: bool = False) -> None:
         """``task``'s result has been handed on: its marker goes, unless ``lost`` (its worker
-        died or went over its memory limit): then it stays, so the next run skips it."""
+        died or went over its memory limit): then it stays, so that later runs skip it."""
         marker = self.marker(task)
-        if not lost:
+        if lost:
+            self._write(marker, self._read(marker) | {"lost": True})
+        else:
             marker.unlink(missing_ok=True)
         self.open.discard(marker)
 
@@ -157,14 +196,6 @@ class Attempts:
         for marker in self.open:
             marker.unlink(missing_ok=True)
         self.open.clear()
-
-    def earlier(self, task: Any, marker: Path) -> WorkerLost:
-        return WorkerLost(
-            f"not tried: it killed its worker in an earlier run (or that run was killed while "
-            f"working on it; marker {marker}); delete the marker or set {RETRY_SETTING}=true "
-            "to try it again",
-            reason="attempted",
-        )
 
 
 def _died(exitcode: int | None) -> WorkerLost:
@@ -367,8 +398,8 @@ def _map(
         yield from (task.result for task in ready if isinstance(task, _Skipped))
         to_run = (t for t in ready if not isinstance(t, _Skipped))
         yield from dask_map(func, _begun(to_run, attempts), client=dask_client,
-                            on_crash=on_crash, time_limit=time_limit, on_timeout=on_timeout,
-                            on_done=done)  # fmt: skip
+                            on_crash=on_crash, time_limit=time_limit,
+                            on_timeout=on_timeout or _raise_timeout, on_done=done)  # fmt: skip
         return
     todo = _skip_attempted(iter(tasks), attempts, on_crash)
     if workers == 1:
@@ -381,6 +412,10 @@ def _map(
         yield from pool.run(todo, on_crash, on_timeout, done)
     finally:
         pool.close()
+
+
+def _raise_timeout(task: Any, limit_s: float) -> Any:
+    raise TrackTimeout(f"{task} overran its {limit_s:.0f} s time limit")
 
 
 @dataclass
@@ -411,9 +446,8 @@ def _skip_attempted(
         if attempts is None:
             yield task
             continue
-        marker = attempts.left_by_earlier_run(task)
-        if marker is not None:
-            error = attempts.earlier(task, marker)
+        error = attempts.held_back(task)
+        if error is not None:
             if on_crash is None:
                 raise error
             logger.warning("%s: %s", getattr(task, "path", task), error)
