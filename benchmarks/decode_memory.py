@@ -31,10 +31,13 @@ import soundfile as sf
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_TRACK = PROJECT_ROOT.parent / "shared/real_music_dev/audio/emotify_001.ogg"
 
+# The process's peak resident memory (VmHWM: getrusage's ru_maxrss would count the image of
+# the process that started it, which Linux carries across exec).
 PEAK = """
-import json, resource, sys
+import json, re, sys
 def peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    status = open("/proc/self/status").read()
+    return int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 1024
 """
 
 DECODE = (

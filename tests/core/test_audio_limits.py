@@ -18,8 +18,8 @@ import soundfile as sf
 from soundtrack_emotion.core.audio import (
     ANY_FILE_SECONDS,
     MAX_SECONDS,
-    MIN_BYTES_PER_SECOND,
     MFCC_SAMPLE_RATE,
+    MIN_BYTES_PER_SECOND,
     VGGISH_SAMPLE_RATE,
     decode,
 )
@@ -67,9 +67,10 @@ def _constant_flac(path: Path, *, seconds: int, claim_samples: int | None) -> Pa
 
 def _decode_in_fresh_process(path: Path, **kwargs: float) -> dict:
     """Decode ``path`` at both feature rates in a new interpreter -> its reason (or ok) and
-    peak resident memory in MB."""
-    script = f"""
-import json, resource
+    peak resident memory in MB (its VmHWM: ``getrusage``'s ru_maxrss would count the image of
+    the process that started it, which Linux carries across exec)."""
+    script = rf"""
+import json, re
 from soundtrack_emotion.core.audio import decode
 from soundtrack_emotion.exceptions import AudioDecodeError
 try:
@@ -77,7 +78,8 @@ try:
     outcome = {{"reason": "ok", "message": ""}}
 except AudioDecodeError as error:
     outcome = {{"reason": error.reason, "message": str(error)}}
-outcome["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+status = open("/proc/self/status").read()
+outcome["peak_mb"] = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
 print(json.dumps(outcome))
 """
     done = subprocess.run(

@@ -232,10 +232,15 @@ def predict_vad_timelines(
     (tried again by the next run). ``trained_models``: every trained model's loader by
     partition id (:func:`model_partition`), of which only the chosen ones are loaded;
     ``feature_extraction``: that pipeline's parameters, so features are computed as for
-    training (a family's network is loaded only when a chosen model needs it).
+    training (a family's network is loaded only when a chosen model needs it). Tracks are
+    decoded and scored in the worker pool of ``feature_extraction.workers`` processes
+    (:func:`score_in_pool`; ``workers: 1``: in this process), under its time limit and
+    ``memory_limit_mb``, with an attempt marker per track beside the track cache
+    (``attempted/``): a track whose worker dies gets an error record with the reason, and
+    later runs hold it back (see ``runtime.workers.Attempts``).
     ``compute`` (``params:compute``): with ``backend: dask`` each track is a Dask task that
-    writes its record straight into the track cache (:func:`score_on_worker`); the records
-    equal those of this process's run bit for bit (timings aside).
+    writes its record straight into the track cache (:func:`score_on_worker`). The records
+    are the same bit for bit on every backend (timings aside).
     ``domain_references``: each feature family's out-of-domain reference loader
     (:func:`domain_loaders` picks those of the chosen models' corpus). ``precision``
     (``params:inference.precision``, ``auto`` by default there): what the trained models
@@ -448,7 +453,7 @@ def score_track(
 
 @dataclass(frozen=True)
 class ScoringJob:
-    """What every Dask scoring task shares (small: model loaders, not models): the chosen
+    """What every scoring task (pool or Dask) shares (small: model loaders, not models): the chosen
     model rows (``MODEL_COLUMNS[:5]``), a loader per :func:`model_key` and per out-of-domain
     reference (:func:`domain_loaders`), the parameters, the
     run's :func:`inference_fingerprint` and the track cache folder the workers write to."""
@@ -477,7 +482,8 @@ class ScoringTask:
         return self.track
 
 
-# On a Dask worker: the models of the jobs it ran, by fingerprint, loaded on its first task.
+# On a pool or Dask worker: the models of the jobs it ran, by fingerprint, loaded on its
+# first task.
 _WORKER_MODELS: dict[str, Scorer] = {}
 _WORKER_MODELS_LOCK = threading.Lock()
 _WORKER_MODEL_LOADS: list[str] = []
