@@ -197,7 +197,7 @@ class Decoding:
 class RateByRate:
     """One track held at one sample rate at a time: ``audio[rate]`` is its waveform at
     ``rate``; asking for another rate than the one held drops it, then decodes the file again
-    at the new rate. A long track is so never held at several rates (a decode costs ~1 % of a
+    at the new rate. A long track is so never held at several rates (a decode costs ~1.4 % of a
     track's feature time); :func:`rate_groups` orders the work so that each rate is decoded
     once. Every decode of a file gives the same samples, length and warnings, so ``seconds``,
     ``warnings`` and the other :class:`Audio` fields are the first decode's."""
