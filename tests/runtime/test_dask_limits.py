@@ -23,7 +23,7 @@ RAN = Path({ran!r})
 
 def work(task):
     with (RAN / task).open("a") as out:
-        out.write("ran\n")
+        out.write("ran\\n")
     if task == "hang":
         time.sleep(3600)  # a decoder stuck in C: nothing but the process's end stops it
     return task.upper()
