@@ -15,6 +15,15 @@ file can cause raises :class:`AudioDecodeError` naming the path and the reason (
 corrupt, not audio, ffmpeg needed, implausible sample rate, too many non-finite samples,
 silent, too short), with a short ``reason`` code, so a pipeline can record it per track and
 go on. Any other exception out of :func:`decode` is a bug.
+
+Memory is bounded whatever a file claims: each rate's samples go straight into one buffer
+(sized from the header, grown only as frames arrive, never concatenated). A track whose header
+announces, or which decodes, more than ``max_seconds`` is refused (reason ``too_long``), and so
+is one that, past ``ANY_FILE_SECONDS``, announces or decodes more seconds than its file's size
+holds at ``MIN_BYTES_PER_SECOND`` (reason ``implausible_length``: a decompression bomb, e.g. a
+tiny FLAC of a constant announcing ten hours). The decoded length is checked in the block loop,
+before the block that crosses a bound is resampled or kept, so a header that lies short or
+announces nothing cannot make decoding allocate past the bounds either.
 """
 
 from __future__ import annotations
@@ -57,6 +66,17 @@ MAX_INVALID_SHARE = 0.01
 # Decoded length and header length may differ by encoder padding (MP3/Vorbis: a few ms);
 # a larger difference is reported as a warning with both durations.
 LENGTH_MISMATCH_SECONDS = 0.05
+# Default longest track decoded (3 h: a feature film's whole mix); longer is refused, reason
+# "too_long" (feature_extraction.audio.max_seconds).
+MAX_SECONDS = 10800.0
+# Fewest bytes of file per second of decoded audio: a file decoding to more seconds than its
+# size holds at 2 kbit/s (far below any music codec's rate; 4 kHz 16-bit PCM is 8000 B/s) is a
+# decompression bomb, refused with reason "implausible_length" ...
+MIN_BYTES_PER_SECOND = 250
+# ... once past this many seconds, which any file may decode to whatever its size: digital
+# silence compresses to almost nothing (FLAC: ~20-110 B/s), and a hidden track may follow
+# minutes of it.
+ANY_FILE_SECONDS = 1200.0
 # Compressed audio is rarely below 8 kbit/s or above 128 kbit/s on average; bounds for a
 # duration estimated from a file's size (estimate_seconds).
 LOWEST_BYTES_PER_SECOND = 1000
@@ -194,6 +214,7 @@ def decode(
     silence_db: float = SILENCE_PEAK_DB,
     quality: str = RESAMPLE_QUALITY,
     block_frames: int = DECODE_BLOCK_FRAMES,
+    max_seconds: float = MAX_SECONDS,
 ) -> Audio:
     """Decode ``path`` once into a mono float32 waveform at each of ``sample_rates``.
 
@@ -204,15 +225,28 @@ def decode(
     reason and its ``reason`` code) when the file is missing, empty, corrupt or not audio,
     needs ffmpeg that is not installed, has a native rate outside ``MIN_SAMPLE_RATE`` ..
     ``MAX_SAMPLE_RATE``, holds more invalid samples than that, is shorter than
-    ``min_seconds``, or is silent (peak below ``silence_db`` dBFS).
+    ``min_seconds``, or is silent (peak below ``silence_db`` dBFS). Refuses, while
+    decoding, a track longer than ``max_seconds`` (``too_long``) or longer than its file's
+    size can hold (``implausible_length``, see ``MIN_BYTES_PER_SECOND``).
     """
     rates = tuple(dict.fromkeys(sample_rates))
     _check_decode_arguments(rates, min_seconds, silence_db, block_frames, quality)
+    if not max_seconds > 0:
+        raise ParameterError(f"max_seconds must be > 0, got {max_seconds!r}")
     path = Path(path)
     reader = _BlockReader(path, _container_of(path), block_frames)
     with reader as (native_sr, channels, blocks):
         _check_native_format(path, native_sr, channels)
-        decoded = _read_resampled(blocks, native_sr=native_sr, rates=rates, quality=quality)
+        bounds = _LengthBounds.of(path, native_sr=native_sr, max_seconds=max_seconds)
+        bounds.check_announced(reader.announced_seconds)
+        decoded = _read_resampled(
+            blocks,
+            native_sr=native_sr,
+            rates=rates,
+            quality=quality,
+            bounds=bounds,
+            announced_seconds=reader.announced_seconds,
+        )
     seconds = decoded.n_frames / native_sr
     warnings = _checked_warnings(path, reader, decoded, seconds=seconds, min_seconds=min_seconds)
     peak_db = 20.0 * math.log10(decoded.peak) if decoded.peak > 0 else -math.inf
@@ -224,7 +258,7 @@ def decode(
     waveforms = {}
     for rate in rates:
         n_samples = math.ceil(decoded.n_frames * rate / native_sr)
-        y = _fix_length(np.concatenate(decoded.parts.pop(rate)), n_samples)
+        y = decoded.buffers.pop(rate).take(n_samples)
         waveforms[rate] = np.clip(y, -1.0, 1.0, out=y)
     return Audio(
         path=str(path),
@@ -265,41 +299,145 @@ def _container_of(path: Path) -> str | None:
         return sniff_container(handle.read(16))
 
 
+@dataclass(frozen=True)
+class _LengthBounds:
+    """The most native frames a file may decode to: ``max_seconds``, and what its size holds
+    at ``MIN_BYTES_PER_SECOND``."""
+
+    path: Path
+    native_sr: int
+    max_seconds: float
+    size_bytes: int
+
+    @classmethod
+    def of(cls, path: Path, *, native_sr: int, max_seconds: float) -> _LengthBounds:
+        return cls(path, native_sr, float(max_seconds), path.stat().st_size)
+
+    @property
+    def size_seconds(self) -> float:
+        return max(self.size_bytes / MIN_BYTES_PER_SECOND, ANY_FILE_SECONDS)
+
+    @property
+    def max_frames(self) -> int:
+        return math.floor(min(self.max_seconds, self.size_seconds) * self.native_sr)
+
+    def check_announced(self, seconds: float | None) -> None:
+        """Raise before decoding when the header announces more than either bound."""
+        if seconds is not None and seconds * self.native_sr > self.max_frames:
+            self._refuse(seconds, "the header announces")
+
+    def check(self, n_frames: int) -> None:
+        """Raise once ``n_frames`` decoded frames pass either bound."""
+        if n_frames > self.max_frames:
+            self._refuse(n_frames / self.native_sr, "decoding stopped at")
+
+    def _refuse(self, seconds: float, what: str) -> None:
+        if seconds > self.size_seconds:
+            raise AudioDecodeError(
+                f"{self.path}: implausible length: {what} {seconds:.0f} s in a "
+                f"{self.size_bytes}-byte file, more than its size holds at "
+                f"{MIN_BYTES_PER_SECOND} bytes per second and more than {ANY_FILE_SECONDS:g} s: "
+                "a decompression bomb or a damaged file",
+                reason="implausible_length",
+            )
+        raise AudioDecodeError(
+            f"{self.path}: too long: more than {self.max_seconds:g} s of audio "
+            f"(feature_extraction.audio.max_seconds={self.max_seconds:g}); {what} "
+            f"{seconds:.0f} s",
+            reason="too_long",
+        )
+
+
+class _Samples:
+    """One rate's output samples in one float32 buffer: allocated for the expected length,
+    grown by half when more arrive (never past ``limit``), never concatenated."""
+
+    def __init__(self, expected: int, limit: int) -> None:
+        self.limit = max(int(limit), 1)
+        self.data = np.empty(min(max(int(expected), 1), self.limit), dtype=np.float32)
+        self.size = 0
+
+    def append(self, y: np.ndarray) -> None:
+        end = self.size + len(y)
+        if end > len(self.data):
+            grown = np.empty(min(max(end, len(self.data) * 3 // 2), max(end, self.limit)),
+                             dtype=np.float32)  # fmt: skip
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = y
+        self.size = end
+
+    def take(self, n: int) -> np.ndarray:
+        """The first ``n`` samples (zero-padded past the end), in the buffer when it holds
+        them (the unused tail of the allocation is never touched, so it costs no memory)."""
+        if n <= len(self.data):
+            self.data[self.size : n] = 0.0
+            return self.data[:n]
+        return _fix_length(self.data[: self.size], n)
+
+
 @dataclass
 class _Decoded:
-    """What the blocks of one file gave: each rate's resampled parts, the mono frames read,
+    """What the blocks of one file gave: each rate's resampled samples, the mono frames read,
     how many of them held invalid samples, and the peak."""
 
-    parts: dict[int, list[np.ndarray]]
+    buffers: dict[int, _Samples]
     n_frames: int = 0
     n_invalid: int = 0
     peak: float = 0.0
 
 
+# Frames of headroom over a header's length before a buffer grows (resampler delay, a header
+# a little short).
+_BUFFER_SLACK_SECONDS = 1.0
+# Length a buffer starts at when the header announces none.
+_UNANNOUNCED_SECONDS = 600.0
+
+
 def _read_resampled(
-    blocks: Iterable[np.ndarray], *, native_sr: int, rates: tuple[int, ...], quality: str
+    blocks: Iterable[np.ndarray],
+    *,
+    native_sr: int,
+    rates: tuple[int, ...],
+    quality: str,
+    bounds: _LengthBounds,
+    announced_seconds: float | None,
 ) -> _Decoded:
-    """Every block, invalid samples replaced, to mono, streamed through one resampler per rate."""
+    """Every block, invalid samples replaced, to mono, streamed through one resampler per
+    rate into that rate's buffer; ``bounds`` checked before a block is kept."""
     streams = {
         rate: None
         if rate == native_sr
         else soxr.ResampleStream(native_sr, rate, 1, dtype="float32", quality=quality)
         for rate in rates
     }
-    decoded = _Decoded(parts={rate: [] for rate in rates})
+    expected = (
+        min(announced_seconds or _UNANNOUNCED_SECONDS, bounds.max_frames / native_sr)
+        + _BUFFER_SLACK_SECONDS
+    )
+    decoded = _Decoded(
+        buffers={
+            rate: _Samples(
+                math.ceil(expected * rate),
+                math.ceil((bounds.max_frames / native_sr + _BUFFER_SLACK_SECONDS) * rate),
+            )
+            for rate in rates
+        }
+    )
     for block in blocks:
         if not len(block):
             continue
+        bounds.check(decoded.n_frames + len(block))
         valid, invalid = _replace_invalid(block)
         decoded.n_invalid += invalid
         mono = to_mono(valid)
         decoded.n_frames += len(mono)
         decoded.peak = max(decoded.peak, float(np.max(np.abs(mono))))
         for rate, stream in streams.items():
-            decoded.parts[rate].append(mono if stream is None else stream.resample_chunk(mono))
+            decoded.buffers[rate].append(mono if stream is None else stream.resample_chunk(mono))
     for rate, stream in streams.items():
         if stream is not None:
-            decoded.parts[rate].append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+            decoded.buffers[rate].append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
     return decoded
 
 

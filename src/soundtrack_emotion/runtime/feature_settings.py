@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from soundtrack_emotion.core.audio import RESAMPLE_QUALITIES
+from soundtrack_emotion.core.audio import MAX_SECONDS, RESAMPLE_QUALITIES
 from soundtrack_emotion.core.families import (
     FAMILIES,
     PARAMS,
@@ -34,7 +34,7 @@ from soundtrack_emotion.core.precision import (
 )
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.runtime.paths import resolve_path
-from soundtrack_emotion.runtime.workers import TimeLimit
+from soundtrack_emotion.runtime.workers import TimeLimit, check_memory_limit
 
 
 def available_cores() -> int:
@@ -44,6 +44,12 @@ def available_cores() -> int:
 
 def _local_path(path: str) -> str:
     return str(resolve_path(path))
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ParameterError(f"{PARAMS}.{name} must be true or false, got {value!r}")
+    return value
 
 
 def _bound(families: Mapping[str, FeatureFamily]) -> dict[str, FeatureFamily]:
@@ -64,6 +70,10 @@ class ExtractionParams:
     time_limit: TimeLimit
     max_same_failure_share: float
     failure_min_tracks: int
+    # Resident memory a worker process may use (MB; None: no limit), and whether tracks an
+    # earlier run's attempt markers hold back are tried again.
+    memory_limit_mb: float | None = None
+    retry_attempted: bool = False
     # The ``precision`` setting, resolved per network by precision_of (only once it is
     # used), unless ``pinned`` ((family, precision) pairs) fixes it.
     precision: str = AUTO
@@ -87,6 +97,7 @@ class ExtractionParams:
                     resample_quality=str(audio["resample_quality"]),
                     silence_db=float(audio["silence_db"]),
                     min_seconds=float(short["min_seconds"]),
+                    max_seconds=float(audio.get("max_seconds", MAX_SECONDS)),
                 ),
                 families=_bound(
                     {
@@ -102,6 +113,8 @@ class ExtractionParams:
                 ),
                 max_same_failure_share=float(failures["max_same_reason_share"]),
                 failure_min_tracks=int(failures["min_tracks"]),
+                memory_limit_mb=check_memory_limit(params.get("memory_limit_mb")),
+                retry_attempted=_flag(params.get("retry_attempted", False), "retry_attempted"),
                 precision=setting,
                 pinned=tuple(sorted(dict(pinned or {}).items())),
             )
@@ -148,6 +161,7 @@ class ExtractionParams:
                 f"one of {RESAMPLE_QUALITIES}",
             ),
             (d.silence_db < 0, "audio.silence_db", d.silence_db, "negative (dBFS)"),
+            (d.max_seconds > 0, "audio.max_seconds", d.max_seconds, "> 0 (seconds)"),
             (0 < self.frame_hop <= 1, "framing.hop", self.frame_hop, "in (0, 1]"),
             (
                 self.short_track_policy in SHORT_TRACK_POLICIES,

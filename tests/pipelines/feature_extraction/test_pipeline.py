@@ -515,17 +515,19 @@ def test_a_task_that_kills_its_worker_fails_alone(tmp_path, monkeypatch) -> None
     (tmp_path / "crashy_worker_task.py").write_text(CRASHY_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))  # the forkserver's workers import it from here
     crashy = importlib.import_module("crashy_worker_task")
-    crashes: list[tuple[int, str]] = []
+    crashes: list[tuple[int, bool, str]] = []
 
     def on_crash(task: int, error: BaseException) -> int:
-        crashes.append((task, type(error).__name__))
+        crashes.append((task, isinstance(error, BrokenProcessPool), str(error)))
         return -1
 
     results = list(
         map_tracks(crashy.double_or_die, range(8), workers=2, preload=(), on_crash=on_crash)
     )
 
-    assert crashes == [(3, "BrokenProcessPool")]
+    assert crashes == [
+        (3, True, "the worker process died (exit code 13) while working on this track")
+    ]
     assert sorted(results) == sorted([-1, *(2 * t for t in range(8) if t != 3)])
     with pytest.raises(BrokenProcessPool):
         list(map_tracks(crashy.double_or_die, range(8), workers=2, preload=()))

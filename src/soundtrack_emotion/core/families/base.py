@@ -10,13 +10,13 @@ family goes through these methods, never through a branch on the family's name.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
-from soundtrack_emotion.core.audio import Audio, decode
+from soundtrack_emotion.core.audio import MAX_SECONDS, Audio, decode
 from soundtrack_emotion.exceptions import ParameterError
 
 PARAMS = "feature_extraction"
@@ -169,18 +169,71 @@ class Decoding:
     resample_quality: str
     silence_db: float
     min_seconds: float
+    # ``audio.max_seconds``: a longer track is refused while it is decoded.
+    max_seconds: float = MAX_SECONDS
 
     def decode(self, path: str, families: Iterable[FeatureFamily]) -> Audio:
         """``path`` decoded once, resampled to every rate ``families`` (and their members)
-        take."""
+        take, all held at once (see :meth:`decode_by_rate` for long tracks)."""
         rates = list(dict.fromkeys(family.sample_rate for family in with_members(families)))
+        return self._decode(path, rates)
+
+    def decode_by_rate(self, path: str, first_rate: int) -> RateByRate:
+        """``path`` decoded at ``first_rate`` now (raising what decoding raises), at any other
+        rate when it is asked for: see :class:`RateByRate`."""
+        return RateByRate(self, path, first_rate)
+
+    def _decode(self, path: str, rates: Sequence[int]) -> Audio:
         return decode(
             path,
             sample_rates=rates,
             min_seconds=self.min_seconds,
             silence_db=self.silence_db,
             quality=self.resample_quality,
+            max_seconds=self.max_seconds,
         )
+
+
+class RateByRate:
+    """One track held at one sample rate at a time: ``audio[rate]`` is its waveform at
+    ``rate``; asking for another rate than the one held drops it, then decodes the file again
+    at the new rate. A long track is so never held at several rates (a decode costs ~1.4 % of a
+    track's feature time); :func:`rate_groups` orders the work so that each rate is decoded
+    once. Every decode of a file gives the same samples, length and warnings, so ``seconds``,
+    ``warnings`` and the other :class:`Audio` fields are the first decode's."""
+
+    def __init__(self, decoding: Decoding, path: str, first_rate: int) -> None:
+        self._decoding, self._path = decoding, path
+        self._held: Audio | None = decoding._decode(path, (first_rate,))
+        first = self._held
+        self.path, self.seconds, self.warnings = first.path, first.seconds, first.warnings
+        self.native_sample_rate, self.channels = first.native_sample_rate, first.channels
+        self.decoder, self.header_seconds = first.decoder, first.header_seconds
+        # How many times the file was decoded.
+        self.decodes = 1
+
+    def __getitem__(self, sample_rate: int) -> np.ndarray:
+        if self._held is None or sample_rate not in self._held.waveforms:
+            self._held = None  # dropped before the next rate is decoded
+            self._held = self._decoding._decode(self._path, (sample_rate,))
+            self.decodes += 1
+        return self._held[sample_rate]
+
+
+def rate_groups(
+    families: Iterable[FeatureFamily], *, also: Iterable[int] = ()
+) -> list[tuple[int, tuple[FeatureFamily, ...]]]:
+    """The leaf families (no members) that ``families`` need, grouped by sample rate:
+    ``[(rate, leaves)]``, the rates in order of first need, then the ``also`` rates no leaf
+    needs (with no leaves). Computing the leaves group by group, then the composite families
+    from them, decodes each rate once with :class:`RateByRate`."""
+    groups: dict[int, list[FeatureFamily]] = {}
+    for family in with_members(families):
+        if not family.members:
+            groups.setdefault(family.sample_rate, []).append(family)
+    for rate in also:
+        groups.setdefault(rate, [])
+    return [(rate, tuple(leaves)) for rate, leaves in groups.items()]
 
 
 def with_members(families: Iterable[FeatureFamily]) -> tuple[FeatureFamily, ...]:
@@ -196,7 +249,7 @@ def with_members(families: Iterable[FeatureFamily]) -> tuple[FeatureFamily, ...]
 
 def track_features(
     family: FeatureFamily,
-    audio: Audio,
+    audio: Audio | RateByRate,
     models: Mapping[str, Any],
     *,
     computed: dict[str, FamilyOutput] | None = None,

@@ -42,7 +42,7 @@ from soundtrack_emotion.runtime.distributed import ComputeParams, dask_client
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
 from soundtrack_emotion.runtime.progress import progress
-from soundtrack_emotion.runtime.workers import FailureGuard, map_tracks
+from soundtrack_emotion.runtime.workers import Attempts, FailureGuard, map_tracks
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ PROGRESS_EVERY = 50
 TRAIN_SONG_ORDER_SEED = 0
 # The Kedro input of each family's store as it is on disk: ``existing_<family>``.
 EXISTING = "existing_"
+# Folder beside the feature stores holding the attempt markers of tracks being extracted.
+ATTEMPTS_FOLDER = "attempted"
 
 Chunk = dict[str, dict[str, FeatureRecord]]
 
@@ -253,6 +255,10 @@ class _Progress:
             )
 
 
+def _track_id(task: TrackTask) -> str:
+    return task.id
+
+
 def extract_features(
     soundtracks: pd.DataFrame,
     params: dict[str, Any],
@@ -267,13 +273,16 @@ def extract_features(
     holding the family's rows (MFCC [n_windows, n_mfcc], VGGish [N, 128], MusiCNN
     [n_patches, 200] with its ``taggram`` extra); a bad track gets an error record with the
     reason. Decoding and the families computed per track run on ``workers`` processes (each
-    loads a network once); a family batched across tracks (VGGish) runs here. ``compute``
-    (``params:compute``): with ``backend: dask`` the per-track work runs as tasks on a Dask
-    cluster instead.
+    loads a network once), under the time limit and ``memory_limit_mb``, with an attempt
+    marker per track beside the stores (``attempted/``: a track that killed its worker is
+    recorded and skipped by later runs, see ``runtime.workers.Attempts``); a family batched
+    across tracks (VGGish) runs here. ``compute`` (``params:compute``): with ``backend: dask``
+    the per-track work runs as tasks on a Dask cluster instead.
     """
     _check_soundtracks(soundtracks)
     p = ExtractionParams.from_dict(params)
-    plan = _plan(soundtracks, _given_stores(existing, EXISTING), p)
+    stores = _given_stores(existing, EXISTING)
+    plan = _plan(soundtracks, stores, p)
     logger.info(
         "feature_extraction: %d of %d tracks to extract (%s), %d up to date",
         len(plan.tasks),
@@ -300,6 +309,12 @@ def extract_features(
         on_crash=crashed_track,
         on_timeout=timed_out_track,
         dask_client=client,
+        memory_limit_mb=p.memory_limit_mb,
+        attempts=Attempts(
+            folder=next(iter(stores.values())).path.parent / ATTEMPTS_FOLDER,
+            key=_track_id,
+            retry=p.retry_attempted,
+        ),
     )
     # The cluster closes however the loop ends: done, a bug, or the run stopped.
     with cluster:

@@ -1,7 +1,8 @@
 """The per-track work of feature extraction: :func:`extract_track` is a pure function of one
-:class:`TrackTask`. It decodes the file once to every rate its families take and computes
-each family computed per track (:func:`~soundtrack_emotion.core.families.track_features`,
-the path inference shares; each worker loads a network once), and hands back the waveform of
+:class:`TrackTask`. It decodes the file at each rate its families take, one rate at a time
+(never holding a long track at several rates), and computes each family computed per track
+(:func:`~soundtrack_emotion.core.families.track_features`, the path inference shares; each
+worker loads a network once), and hands back the waveform of
 a family that the parent batches across tracks (VGGish). A failure the file causes
 (:class:`AudioDecodeError`) comes back as the result's ``error`` (or, when only one family
 cannot use the track, that family's ``error``); any other exception (a missing checkpoint
@@ -20,6 +21,7 @@ from soundtrack_emotion.core.families import (
     Decoding,
     FamilyOutput,
     FeatureFamily,
+    rate_groups,
     track_features,
     with_members,
 )
@@ -73,12 +75,15 @@ class TrackResult:
 
 
 def extract_track(task: TrackTask) -> TrackResult:
-    """Decode ``task.path`` once and compute what ``task.families`` need."""
+    """Decode ``task.path`` and compute what ``task.families`` need, one sample rate at a
+    time (:func:`rate_groups`): the track is never held at two rates at once, except the
+    waveform handed back for a family batched across tracks."""
     result = TrackResult(id=task.id, families=task.names)
     start = time.perf_counter()
     announce_audio_seconds(estimate_seconds(task.path))
+    groups = rate_groups(task.families)
     try:
-        audio = task.decoding.decode(task.path, task.families)
+        audio = task.decoding.decode_by_rate(task.path, groups[0][0])
     except AudioDecodeError as error:
         result.error, result.reason = str(error), error.reason
         return result
@@ -90,32 +95,55 @@ def extract_track(task: TrackTask) -> TrackResult:
         for family in with_members(task.families)
         if family.loads_model and not family.batched_across_tracks
     }
-    # A family that is also a composite family's member is computed once for both.
+    # Each leaf family once, rate by rate; a family that is also a composite family's member
+    # is computed once for both.
     computed: dict[str, FamilyOutput] = {}
+    failed: dict[str, str] = {}
+    spent: dict[str, float] = {}
+    for rate, leaves in groups:
+        for leaf in leaves:
+            if leaf.batched_across_tracks:
+                result.waveforms[leaf.name] = audio[rate]
+                continue
+            start = time.perf_counter()
+            try:
+                track_features(leaf, audio, models, computed=computed)
+            except AudioDecodeError as error:
+                failed[leaf.name] = f"{task.path}: {error}"
+            spent[leaf.name] = time.perf_counter() - start
     for family in task.families:
         if family.batched_across_tracks:
-            result.waveforms[family.name] = audio[family.sample_rate]
             continue
         start = time.perf_counter()
         out = FamilyResult()
-        try:
-            rows = track_features(family, audio, models, computed=computed)
-            out.rows, out.extras = rows.rows, dict(rows.extras)
-        except AudioDecodeError as error:
-            out.error = f"{task.path}: {error}"
-        out.seconds = time.perf_counter() - start
+        # A leaf's time is charged to the first family that needs it, as it was computed.
+        leaves_seconds = sum(spent.pop(f.name, 0.0) for f in with_members([family]))
+        member_error = next((failed[f.name] for f in with_members([family]) if f.name in failed),
+                            None)  # fmt: skip
+        if member_error is not None:
+            out.error = member_error
+        else:
+            try:
+                rows = track_features(family, audio, models, computed=computed)
+                out.rows, out.extras = rows.rows, dict(rows.extras)
+            except AudioDecodeError as error:
+                out.error = f"{task.path}: {error}"
+        out.seconds = time.perf_counter() - start + leaves_seconds
         result.outputs[family.name] = out
     return result
 
 
 def crashed_track(task: TrackTask, error: BaseException) -> TrackResult:
-    """The result of a track whose decoding killed its worker process (``map_tracks``)."""
+    """The result of a track that killed its worker process, went over its memory limit or
+    killed its worker in an earlier run (``map_tracks``; the reason is the
+    :class:`~soundtrack_emotion.runtime.workers.WorkerLost`'s: crash, memory, attempted)."""
+    reason = getattr(error, "reason", "crash")
+    hint = "; the file is probably damaged" if reason == "crash" else ""
     return TrackResult(
         id=task.id,
         families=task.names,
-        error=f"{task.path}: decoding it crashed the worker process ({error}); "
-        "the file is probably damaged",
-        reason="crash",
+        error=f"{task.path}: {error}{hint}",
+        reason=reason,
     )
 
 

@@ -1,13 +1,18 @@
-"""Per-track scoring into the resumable track cache, on this process or on Dask.
+"""Per-track scoring into the resumable track cache, in the worker pool or on Dask.
 
 :func:`predict_vad_timelines` yields each track's result to the track cache
 (``inference_results``) as soon as it is done, and skips the tracks the cache already holds a
 current result for (same file size and mtime, same :func:`inference_fingerprint`). The per-track
-work is :func:`~soundtrack_emotion.pipelines.inference.track.infer_track`.
+work is :func:`~soundtrack_emotion.pipelines.inference.track.infer_track`; it runs, as feature
+extraction's does, in the worker pool (``feature_extraction.workers`` processes, each loading
+the models once, under the per-track time limit and ``memory_limit_mb``, with an attempt
+marker per track: a track that kills its worker is recorded with the reason and the run goes
+on), inline with ``workers: 1``, or as Dask tasks (``compute.backend: dask``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -22,6 +27,7 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from soundtrack_emotion.core.audio import estimate_seconds
 from soundtrack_emotion.core.out_of_domain import DomainReference
 from soundtrack_emotion.core.precision import FLOAT32, trained_model_precision
 from soundtrack_emotion.datasets import CachedTrack, SourceStamp, TrackCache
@@ -44,14 +50,17 @@ from soundtrack_emotion.pipelines.inference.track import (
     TrackInference,
     infer_track,
 )
-from soundtrack_emotion.runtime.distributed import ComputeParams, dask_client, dask_map
+from soundtrack_emotion.runtime.distributed import ComputeParams, dask_client
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
 from soundtrack_emotion.runtime.progress import progress
 from soundtrack_emotion.runtime.workers import (
+    Attempts,
     FailureGuard,
     TimeLimit,
     TrackTimeout,
+    announce_audio_seconds,
+    map_tracks,
     time_limited,
 )
 
@@ -63,6 +72,8 @@ logger = logging.getLogger(__name__)
 INFERENCE_VERSION = 4
 # Characters of a file's stem kept in its track cache key (the rest is a hash of its path).
 KEY_STEM_CHARS = 48
+# Folder beside the track cache holding the attempt markers of the tracks being scored.
+ATTEMPTS_FOLDER = "attempted"
 
 
 def inference_fingerprint(
@@ -221,10 +232,15 @@ def predict_vad_timelines(
     (tried again by the next run). ``trained_models``: every trained model's loader by
     partition id (:func:`model_partition`), of which only the chosen ones are loaded;
     ``feature_extraction``: that pipeline's parameters, so features are computed as for
-    training (a family's network is loaded only when a chosen model needs it).
+    training (a family's network is loaded only when a chosen model needs it). Tracks are
+    decoded and scored in the worker pool of ``feature_extraction.workers`` processes
+    (:func:`score_in_pool`; ``workers: 1``: in this process), under its time limit and
+    ``memory_limit_mb``, with an attempt marker per track beside the track cache
+    (``attempted/``): a track whose worker dies gets an error record with the reason, and
+    later runs hold it back (see ``runtime.workers.Attempts``).
     ``compute`` (``params:compute``): with ``backend: dask`` each track is a Dask task that
-    writes its record straight into the track cache (:func:`score_on_worker`); the records
-    equal those of this process's run bit for bit (timings aside).
+    writes its record straight into the track cache (:func:`score_on_worker`). The records
+    are the same bit for bit on every backend (timings aside).
     ``domain_references``: each feature family's out-of-domain reference loader
     (:func:`domain_loaders` picks those of the chosen models' corpus). ``precision``
     (``params:inference.precision``, ``auto`` by default there): what the trained models
@@ -260,34 +276,127 @@ def predict_vad_timelines(
         what="inference",
     )
     backend = ComputeParams.from_dict(compute)
-    if backend.uses_dask:
-        job = ScoringJob(
-            chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False)),
-            loaders=model_loaders(inference_models, trained_models),
-            domain_loaders=references,
-            feature_extraction=dict(feature_extraction),
-            timeline=timeline,
-            fingerprint=fingerprint,
-            precisions=_resolved_precisions(label_models, extraction, model_precision),
-            # Absolute: the workers write there (same path on every machine of a cluster).
-            cache_path=str(Path(existing_results.path).resolve()) if existing_results else "",
-        )
-        yield from _score_on_dask(todo, backend, guard, job)
-        return
-    scorer = Scorer(
-        models=label_models,
-        extraction=extraction,
+    job = ScoringJob(
+        chosen=tuple(inference_models[list(MODEL_COLUMNS[:5])].itertuples(index=False, name=None)),
+        loaders=model_loaders(inference_models, trained_models),
+        domain_loaders=references,
+        feature_extraction=dict(feature_extraction),
         timeline=timeline,
-        networks=_networks((m.feature for m in label_models), extraction),
-        domains=domains,
         fingerprint=fingerprint,
-        time_limit=extraction.time_limit,
+        precisions=_resolved_precisions(label_models, extraction, model_precision),
+        # Absolute: Dask workers write there (same path on every machine of a cluster).
+        cache_path=str(Path(existing_results.path).resolve()) if existing_results else "",
     )
-    for key, row in progress(todo.items(), total=len(todo), desc="inference", unit="track"):
-        record, error = score_track(str(resolve_path(row.path)), key=key, track=row.track,
-                                    scorer=scorer)  # fmt: skip
+    tasks = [
+        ScoringTask(job=job, key=key, track=row.track, path=str(row.path))
+        for key, row in todo.items()
+    ]
+    attempts = (
+        Attempts(
+            folder=Path(existing_results.path).parent / ATTEMPTS_FOLDER,
+            key=_task_key,
+            retry=extraction.retry_attempted,
+        )
+        if existing_results is not None
+        else None
+    )
+    if backend.uses_dask:
+        yield from _score_on_dask(tasks, backend, guard, extraction, attempts)
+        return
+    if extraction.workers > 1:
+        func: Callable[[ScoringTask], ScoredTrack] = score_in_pool
+    else:  # inline: the models loaded here, once
+        scorer = Scorer(
+            models=label_models,
+            extraction=extraction,
+            timeline=timeline,
+            networks=_networks((m.feature for m in label_models), extraction),
+            domains=domains,
+            fingerprint=fingerprint,
+        )
+        func = functools.partial(_score_here, scorer=scorer)
+    results = map_tracks(
+        func,
+        tasks,
+        workers=extraction.workers,
+        time_limit=extraction.time_limit,
+        on_crash=_lost_track,
+        on_timeout=_timed_out_track,
+        memory_limit_mb=extraction.memory_limit_mb,
+        attempts=attempts,
+    )
+    for key, record, reason, error in progress(results, total=len(tasks), desc="inference",
+                                               unit="track"):  # fmt: skip
         yield {key: record}
-        guard.add(error.reason if error else "", None if error is None else str(error))
+        guard.add(reason, error)
+
+
+# A scored track as the pool hands it back: (key, record, reason code, error message).
+ScoredTrack = tuple[str, CachedTrack, str, str | None]
+
+
+def _task_key(task: ScoringTask) -> str:
+    return task.key
+
+
+def _scored(task: ScoringTask, scorer: Scorer) -> ScoredTrack:
+    record, error = score_track(
+        str(resolve_path(task.path)), key=task.key, track=task.track, scorer=scorer
+    )
+    return task.key, record, error.reason if error else "", None if error is None else str(error)
+
+
+def _score_here(task: ScoringTask, *, scorer: Scorer) -> ScoredTrack:
+    """One track scored in this process (``workers: 1``) with the models loaded here."""
+    return _scored(task, scorer)
+
+
+def score_in_pool(task: ScoringTask) -> ScoredTrack:
+    """A worker pool task: one track scored with the job's models, loaded once per worker
+    process; its record goes back to the parent, which saves it."""
+    return _scored(task, _worker_models(task.job))
+
+
+def _error_record(task: ScoringTask, message: str) -> CachedTrack:
+    return CachedTrack(
+        key=task.key,
+        fingerprint=task.job.fingerprint,
+        status=ERROR,
+        source=SourceStamp.of(str(resolve_path(task.path))),
+        summary={"status": ERROR, "error": message, "n_windows": 0},
+    )
+
+
+def _lost_message(task: ScoringTask, error: BaseException) -> tuple[str, str]:
+    """(reason code, message) of a track whose worker was lost: died, over its memory limit,
+    or killed in an earlier run (a ``WorkerLost``), or a track that killed its Dask workers."""
+    reason = getattr(error, "reason", None)
+    if reason is None:
+        return "crash", (
+            f"{task.path}: scoring it killed {_KILLED_WORKERS} Dask workers in a row ({error}); "
+            "the file is probably damaged"
+        )
+    hint = "; the file is probably damaged" if reason == "crash" else ""
+    return reason, f"{task.path}: {error}{hint}"
+
+
+def _lost_track(task: ScoringTask, error: BaseException) -> ScoredTrack:
+    reason, message = _lost_message(task, error)
+    logger.warning("inference cannot score %s: %s", task.path, message)
+    return task.key, _error_record(task, message), reason, message
+
+
+def _timeout_message(task: ScoringTask, limit_s: float) -> str:
+    return (
+        f"{task.path}: timed out after {limit_s:.0f} s (feature_extraction.time_limit: the "
+        "decoder hung or the file is far longer than its header)"
+    )
+
+
+def _timed_out_track(task: ScoringTask, limit_s: float) -> ScoredTrack:
+    message = _timeout_message(task, limit_s)
+    logger.warning("inference cannot score %s: %s", task.path, message)
+    return task.key, _error_record(task, message), "timeout", message
 
 
 def score_track(
@@ -302,6 +411,8 @@ def score_track(
         # One BLAS thread, as feature_extraction computes features (and as a Dask worker
         # runs): the features, hence the scores, are then the same bit for bit everywhere.
         with threadpool_limits(limits=1), time_limited(scorer.time_limit) as clock:
+            # The track's time limit scales with its length (the pool's, or the one above).
+            announce_audio_seconds(estimate_seconds(path))
             result = infer_track(
                 path,
                 track=track,
@@ -342,7 +453,7 @@ def score_track(
 
 @dataclass(frozen=True)
 class ScoringJob:
-    """What every Dask scoring task shares (small: model loaders, not models): the chosen
+    """What every scoring task (pool or Dask) shares (small: model loaders, not models): the chosen
     model rows (``MODEL_COLUMNS[:5]``), a loader per :func:`model_key` and per out-of-domain
     reference (:func:`domain_loaders`), the parameters, the
     run's :func:`inference_fingerprint` and the track cache folder the workers write to."""
@@ -371,7 +482,8 @@ class ScoringTask:
         return self.track
 
 
-# On a Dask worker: the models of the jobs it ran, by fingerprint, loaded on its first task.
+# On a pool or Dask worker: the models of the jobs it ran, by fingerprint, loaded on its
+# first task.
 _WORKER_MODELS: dict[str, Scorer] = {}
 _WORKER_MODELS_LOCK = threading.Lock()
 _WORKER_MODEL_LOADS: list[str] = []
@@ -424,38 +536,40 @@ def score_on_worker(task: ScoringTask) -> tuple[str, str, str, str | None]:
 
 
 def _score_on_dask(
-    todo: Mapping[str, Any], backend: ComputeParams, guard: FailureGuard, job: ScoringJob
+    tasks: Sequence[ScoringTask],
+    backend: ComputeParams,
+    guard: FailureGuard,
+    extraction: ExtractionParams,
+    attempts: Attempts | None,
 ) -> Iterator[dict[str, CachedTrack]]:
-    if not job.cache_path:
+    if not tasks or not tasks[0].job.cache_path:
         raise ParameterError("compute.backend=dask needs the track cache (existing_results)")
-    tasks = [
-        ScoringTask(job=job, key=key, track=row.track, path=str(row.path))
-        for key, row in todo.items()
-    ]
+    cache_path = tasks[0].job.cache_path
 
-    def crashed(task: ScoringTask, error: BaseException) -> tuple[str, str, str, str]:
-        message = (
-            f"{task.path}: scoring it killed {_KILLED_WORKERS} Dask workers in a row ({error}); "
-            "the file is probably damaged"
-        )
-        write_record(
-            job.cache_path,
-            CachedTrack(
-                key=task.key,
-                fingerprint=job.fingerprint,
-                status=ERROR,
-                source=SourceStamp.of(str(resolve_path(task.path))),
-                summary={"status": ERROR, "error": message, "n_windows": 0},
-            ),
-        )
-        return task.key, ERROR, "crash", message
+    def lost(task: ScoringTask, error: BaseException) -> tuple[str, str, str, str]:
+        reason, message = _lost_message(task, error)
+        write_record(cache_path, _error_record(task, message))
+        return task.key, ERROR, reason, message
+
+    def timed_out(task: ScoringTask, limit_s: float) -> tuple[str, str, str, str]:
+        message = _timeout_message(task, limit_s)
+        write_record(cache_path, _error_record(task, message))
+        return task.key, ERROR, "timeout", message
 
     # Saved (and the cache's leftovers swept) before any worker writes into the folder; after
     # it, only the workers write, so nothing more is yielded.
     yield {}
     with dask_client(backend) as client:
-        results = dask_map(score_on_worker, tasks, client=client, on_crash=crashed,
-                           key=lambda t: f"score-{t.key}")  # fmt: skip
+        results = map_tracks(
+            score_on_worker,
+            tasks,
+            workers=1,
+            dask_client=client,
+            on_crash=lost,
+            time_limit=extraction.time_limit,
+            on_timeout=timed_out,
+            attempts=attempts,
+        )
         for _key, _status, reason, error in progress(
             results, total=len(tasks), desc="inference (dask)", unit="track"
         ):

@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from soundtrack_emotion.core.families import FamilyOutput, FeatureFamily, track_features
+from soundtrack_emotion.core.families import (
+    FamilyOutput,
+    FeatureFamily,
+    rate_groups,
+    track_features,
+)
 from soundtrack_emotion.core.framing import frame_features
 from soundtrack_emotion.core.out_of_domain import DomainReference
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
@@ -209,11 +214,21 @@ def infer_track(
     ``out_of_domain`` None, when none has).
     """
     families = [extraction.family(f) for f in sorted({m.feature for m in models})]
-    audio = extraction.decoding.decode(path, families)
-    edges = timeline_windows(audio.seconds, hop_seconds=timeline.hop_seconds)
-    centres = edges.mean(axis=1)
+    # The waveform envelope is drawn from the first family's rate.
+    rate = families[0].sample_rate
+    groups = rate_groups(families, also=(rate,))
+    # One sample rate held at a time: each leaf family computed at its rate, then the
+    # composite ones from them.
+    audio = extraction.decoding.decode_by_rate(path, groups[0][0])
     networks = networks or {}
     computed: dict[str, FamilyOutput] = {}
+    for group_rate, leaves in groups:
+        for leaf in leaves:
+            track_features(leaf, audio, networks, computed=computed)
+        if group_rate == rate:
+            waveform = waveform_envelope(audio[rate], sr=rate, points=timeline.waveform_points)
+    edges = timeline_windows(audio.seconds, hop_seconds=timeline.hop_seconds)
+    centres = edges.mean(axis=1)
     matrices = {
         f.name: track_features(f, audio, networks, computed=computed).rows for f in families
     }
@@ -233,8 +248,6 @@ def infer_track(
     frame = pd.DataFrame({"track": track, "start_s": edges[:, 0], "end_s": edges[:, 1], **values})[
         list(TIMELINE_COLUMNS)
     ]
-    rate = families[0].sample_rate
-    waveform = waveform_envelope(audio[rate], sr=rate, points=timeline.waveform_points)
     waveform.insert(0, "track", track)
     scores = [domains[f].score(matrices[f]) for f in matrices if f in (domains or {})]
     domain_score = max(scores) if scores else math.nan
