@@ -155,13 +155,29 @@ def fit_pseudo_ridge(
     if not np.isin(signs, (0.0, 1.0)).all() or not (alpha > 0 and sign_weight >= 0):
         raise ParameterError(f"need signs 0 or 1, alpha > 0 and sign_weight >= 0, got "
                              f"{np.unique(signs)[:5]}, {alpha!r}, {sign_weight!r}")  # fmt: skip
+    targets, weights = pseudo_targets(y, signs, sign_weight=sign_weight)
+    ridge = Ridge(alpha=alpha).fit(
+        np.concatenate([x_values, x_signs]), np.concatenate([y, targets]), sample_weight=weights
+    )
+    return np.asarray(ridge.coef_, np.float64), float(ridge.intercept_)
+
+
+def pseudo_targets(
+    y: np.ndarray, signs: np.ndarray, *, sign_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sign rows' targets [m] (the mean of the values ``y`` [n] on their side of the
+    values' mean) and every row's weight [n + m] (values 1, signs ``sign_weight * n / m``),
+    as :func:`fit_pseudo_ridge` fits them.
+
+    >>> targets, weights = pseudo_targets(np.array([0.2, 0.4, 0.6, 0.8]), np.array([1.0, 0.0]),
+    ...                                   sign_weight=1.0)
+    >>> targets.round(2).tolist(), weights.tolist()
+    ([0.7, 0.3], [1.0, 1.0, 1.0, 1.0, 2.0, 2.0])
+    """
     above = y > y.mean()
     side_means = (y[~above].mean(), y[above].mean() if above.any() else y.mean())
     targets = np.where(signs == 1, side_means[1], side_means[0])
     weights = np.concatenate(
         [np.ones(len(y)), np.full(len(signs), sign_weight * len(y) / max(len(signs), 1))]
     )
-    ridge = Ridge(alpha=alpha).fit(
-        np.concatenate([x_values, x_signs]), np.concatenate([y, targets]), sample_weight=weights
-    )
-    return np.asarray(ridge.coef_, np.float64), float(ridge.intercept_)
+    return targets, weights

@@ -299,3 +299,24 @@ def test_cross_validation_trains_with_the_sign_songs_and_scores_the_valued_ones(
     assert with_signs["n_songs"] == without["n_songs"] == valued
     # The quadrant songs show the valence direction the few noisy values hide.
     assert with_signs["pearson_r"] > without["pearson_r"] + 0.1
+
+
+def test_the_pseudo_ridge_validation_mse_of_every_alpha_equals_one_fit_per_alpha():
+    from soundtrack_emotion.pipelines.modelling.heads import clip_vad, ridge_validation_mse
+
+    rng = np.random.default_rng(3)
+    x_train, x_val = rng.normal(size=(40, 6)), rng.normal(size=(12, 6))
+    y_train = np.clip(0.5 + 0.1 * x_train[:, :2] + rng.normal(scale=0.05, size=(40, 2)), 0, 1)
+    y_val = np.clip(0.5 + 0.1 * x_val[:, :2], 0, 1)
+    y_train[25:] = np.nan  # the last 15 songs have only signs
+    signs = np.full_like(y_train, np.nan)
+    signs[25:] = (x_train[25:, :2] > 0).astype(np.float64)
+    alphas = [0.1, 1.0, 10.0]
+    got = ridge_validation_mse(x_train, y_train, x_val, y_val, alphas, signs_train=signs,
+                               sign_weight=1.0, sign_loss="pseudo")  # fmt: skip
+    mean, scale = x_train.mean(axis=0), x_train.std(axis=0)
+    for a, alpha in enumerate(alphas):
+        coef, intercept = fit_linear((x_train - mean) / scale, y_train, [alpha, alpha],
+                                     signs=signs, sign_weight=1.0, sign_loss="pseudo")  # fmt: skip
+        predicted = clip_vad((x_val - mean) / scale @ coef + intercept)
+        np.testing.assert_allclose(got[a], ((predicted - y_val) ** 2).mean(axis=0), rtol=1e-6)

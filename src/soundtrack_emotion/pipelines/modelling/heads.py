@@ -18,7 +18,12 @@ import numpy as np
 from keras import layers
 
 from soundtrack_emotion.core.architectures import pool_frames
-from soundtrack_emotion.core.joint_ridge import SIGN_LOSSES, fit_joint_ridge, fit_pseudo_ridge
+from soundtrack_emotion.core.joint_ridge import (
+    SIGN_LOSSES,
+    fit_joint_ridge,
+    fit_pseudo_ridge,
+    pseudo_targets,
+)
 from soundtrack_emotion.core.vocabulary import SIGN_LABELS
 from soundtrack_emotion.datasets import FrameSplit
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
@@ -256,6 +261,9 @@ def ridge_validation_mse(
     mean, scale = _standardiser(x_train)
     z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
     k = y_val.shape[1]
+    if signs_train is not None and sign_loss == "pseudo" and sign_weight > 0:
+        return _pseudo_validation_mse(z_train, y_train, z_val, y_val, alphas, signs=signs_train,
+                                      sign_weight=sign_weight)  # fmt: skip
 
     def validation_mse(alpha: float) -> np.ndarray:
         coef, intercept = fit_linear(z_train, y_train, [alpha] * k, signs=signs_train,
@@ -264,6 +272,39 @@ def ridge_validation_mse(
         return np.array([_finite_mean(error[:, j]) for j in range(k)])
 
     return np.stack([validation_mse(a) for a in alphas])
+
+
+def _pseudo_validation_mse(
+    z_train: np.ndarray,
+    y_train: np.ndarray,
+    z_val: np.ndarray,
+    y_val: np.ndarray,
+    alphas: Sequence[float],
+    *,
+    signs: np.ndarray,
+    sign_weight: float,
+) -> np.ndarray:
+    """:func:`ridge_validation_mse` of the pseudo-target ridge, every alpha of a label in one
+    solve (its rows and weights do not depend on alpha)."""
+    from sklearn.linear_model import Ridge
+
+    mse = np.empty((len(alphas), y_val.shape[1]))
+    for j in range(y_val.shape[1]):
+        valued = np.isfinite(y_train[:, j])
+        signed = ~valued & np.isfinite(signs[:, j])
+        if signed.any():
+            targets, weights = pseudo_targets(y_train[valued, j], signs[signed, j],
+                                              sign_weight=sign_weight)  # fmt: skip
+            x = np.concatenate([z_train[valued], z_train[signed]])
+            y = np.concatenate([y_train[valued, j], targets])
+        else:
+            x, y, weights = z_train[valued], y_train[valued, j], np.ones(int(valued.sum()))
+        ridge = Ridge(alpha=np.asarray(alphas, np.float64)).fit(
+            x, np.tile(y[:, None], (1, len(alphas))), sample_weight=weights
+        )
+        error = (clip_vad(ridge.predict(z_val).reshape(len(z_val), -1)) - y_val[:, [j]]) ** 2
+        mse[:, j] = [_finite_mean(error[:, a]) for a in range(len(alphas))]
+    return mse
 
 
 def ridge_predictor(
