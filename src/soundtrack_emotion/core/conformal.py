@@ -25,6 +25,9 @@ DEFAULT_LEVELS: tuple[float, ...] = (0.8, 0.9)
 DEFAULT_LEVEL = 0.9
 # The labels' range: an interval is cut to it.
 LABEL_RANGE = (0.0, 1.0)
+# An error this close to the half-width counts as inside (0.8 - 0.7 is 0.1 + 1e-16 in floats;
+# the half-width is itself one of the calibration errors, which it covers).
+TIE_TOLERANCE = 1e-12
 
 
 def check_level(level: float) -> float:
@@ -102,8 +105,8 @@ def coverage(
     half_width: float,
 ) -> float:
     """The share of the pairs with a finite ``true`` whose value lies in ``predicted ±
-    half_width`` (the measured coverage of the interval); NaN without such pairs or without a
-    half-width."""
+    half_width`` (the measured coverage of the interval; an error equal to the half-width, up
+    to ``TIE_TOLERANCE``, is inside); NaN without such pairs or without a half-width."""
     true_values = np.asarray(true, dtype=np.float64)
     predicted_values = np.asarray(predicted, dtype=np.float64)
     if true_values.shape != predicted_values.shape:
@@ -114,4 +117,4 @@ def coverage(
     if not finite.any() or math.isnan(half_width):
         return math.nan
     errors = np.abs(true_values[finite] - predicted_values[finite])
-    return float(np.mean(errors <= half_width))
+    return float(np.mean(errors <= half_width + TIE_TOLERANCE))
