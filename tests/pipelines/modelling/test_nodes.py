@@ -13,6 +13,7 @@ from soundtrack_emotion.exceptions import (
     ParameterError,
     TrainingDivergedError,
 )
+from soundtrack_emotion.pipelines.modelling.heads import split_residuals
 from soundtrack_emotion.pipelines.modelling.nodes import (
     HISTORY_COLUMNS,
     MODEL_METRICS_COLUMNS,
@@ -26,7 +27,6 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     select_frame_length,
     train_model,
 )
-from soundtrack_emotion.pipelines.modelling.heads import split_residuals
 from soundtrack_emotion.runtime.provenance import current_model_metrics
 
 from .conftest import (

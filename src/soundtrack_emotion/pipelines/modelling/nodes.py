@@ -885,9 +885,15 @@ def evaluate_model(
         "corpora": _json_records(
             pd.DataFrame(corpus_rows(test_predictions, labels=spec.labels, seed=seed))
         ),
-        **({"intervals": {k: v for k, v in calibration.items() if k != "rows"}}
-           if calibration else {}),  # fmt: skip
+        **_interval_summary(calibration),
     }
+
+
+def _interval_summary(calibration: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The report's ``intervals``: how they were calibrated (not the rows: in ``metrics``)."""
+    if not calibration:
+        return {}
+    return {"intervals": {k: v for k, v in calibration.items() if k != "rows"}}
 
 
 def _calibration_rows(
