@@ -235,7 +235,7 @@ def coverage_table(metrics: pd.DataFrame, *, chosen_only: bool = True) -> pd.Dat
     table = pd.DataFrame({
         "label": song["label"],
         "variant": song["feature"] + "_" + song["network"] + "." + song["target"],
-        "val songs": song["calibration_n"],
+        "val songs": song["calibration_n"].astype("Int64"),
         "test songs": song["n"],
     })  # fmt: skip
     for level in levels:

@@ -138,8 +138,9 @@ def _catalogue_outputs(movies: list[dict], *, intervals: bool = False, demo: boo
     ``{"movie_id", "title", "year", "tracks": [(track, duration_s, v, a, d, status,
     out_of_domain), ...]}`` (status ``error``: unreadable, VAD ignored). ``intervals`` adds
     ``{label}_low/_high`` to the tracks (value ± 0.1, ``interval_level`` 0.9) and
-    ``{label}_mean_low/_high`` to the catalogue table (mean ± 0.05). Returns ``(catalogue_table, movie_track_vad, movie_arcs)``, the
-    partitioned ones as ``{movie_id: loader}``."""
+    ``{label}_mean_low/_high`` to the catalogue table (mean ± 0.05). Returns
+    ``(catalogue_table, movie_track_vad, movie_arcs)``, the partitioned ones as
+    ``{movie_id: loader}``."""
     import pandas as pd
 
     from soundtrack_emotion.core.vocabulary import VAD_LABELS
