@@ -97,6 +97,7 @@ def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
         "provenance",
         "evaluation",
         "cv_metrics",
+        "calibration",  # the split-conformal half-widths, into the metrics report
     }
     assert not [name for name in intermediates if name in catalog]
 
@@ -129,6 +130,7 @@ def test_one_model_namespace_is_self_contained():
         "train_model",
         "predict_test_split",
         "cross_validate",
+        "calibrate_intervals",
         "record_provenance",
         "evaluate_model",
         "track_model",
