@@ -29,6 +29,12 @@ others, scored on it (cross-corpus).
     nice python benchmarks/real_music.py --dev ../shared/real_music_dev \
         --dev ../shared/real_music_dev_4q --score-only real_music_dev_4q
 
+It also prints the prediction intervals of the chosen model per label (``--coverage``: of
+every model): nominal 80 % and 90 % (``modelling.intervals.levels``) -> the measured coverage
+of the test songs, and the interval's width.
+
+    nice python benchmarks/real_music.py --report-only --coverage   # the last run's figures
+
 It exits 0 with a note when a dev set is absent (a fresh clone has no ``../shared``).
 """
 
@@ -213,6 +219,31 @@ def song_table(metrics: pd.DataFrame) -> pd.DataFrame:
     return song[list(columns)].rename(columns=columns).round(4)
 
 
+def coverage_table(metrics: pd.DataFrame, *, chosen_only: bool = True) -> pd.DataFrame:
+    """One row per (label, variant), the chosen model only (rank 1) by default: the
+    split-conformal prediction intervals at song level, calibrated on the validation songs
+    (``val songs``), and per nominal level the measured coverage on the test songs (the share
+    whose value lies in the interval) and the interval's width (2 x the half-width, before the
+    cut to [0, 1]; inf: too few validation songs for the level). Empty without intervals."""
+    from soundtrack_emotion.pipelines.modelling.nodes import interval_columns
+
+    levels = [c.removeprefix("halfwidth_") for c in interval_columns(metrics.columns)
+              if c.startswith("halfwidth_")]  # fmt: skip
+    song = metrics[(metrics["level"] == "song") & ((metrics["rank"] == 1) | (not chosen_only))]
+    if not levels or song.empty:
+        return pd.DataFrame()
+    table = pd.DataFrame({
+        "label": song["label"],
+        "variant": song["feature"] + "_" + song["network"] + "." + song["target"],
+        "val songs": song["calibration_n"].astype("Int64"),
+        "test songs": song["n"],
+    })  # fmt: skip
+    for level in levels:
+        table[f"{level}%: covered"] = song[f"coverage_{level}"].round(3)
+        table[f"{level}%: width"] = (2 * song[f"halfwidth_{level}"]).round(3)
+    return table.reset_index(drop=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev", type=Path, action="append", default=None,
@@ -240,6 +271,10 @@ def main() -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="print the last run's table, run nothing"
     )
+    parser.add_argument(
+        "--coverage", action="store_true",
+        help="the prediction intervals' test coverage of every model, not only the chosen ones",
+    )  # fmt: skip
     args = parser.parse_args()
     devs = args.dev or [DEFAULT_DEV]
     tables = {dev.resolve().name: dev / "labels.csv" for dev in devs}
@@ -288,6 +323,12 @@ def main() -> int:
             for label, rows in corpus_figures(corpus_metrics).groupby("label", sort=False):
                 print(f"\n{label}")
                 print(rows.drop(columns="label").to_string(index=False))
+        coverage = coverage_table(metrics, chosen_only=not args.coverage)
+        if len(coverage):
+            which = "every model" if args.coverage else "the chosen model per label"
+            print(f"\nprediction intervals (split conformal on the validation songs), {which}: "
+                  "nominal level -> measured coverage of the test songs, interval width")
+            print(coverage.to_string(index=False))
         if len(cv_metrics):
             print("\ngrouped cross-validation over the training and validation songs (cv_metrics)")
             for label, rows in cv_table(cv_metrics).groupby("label", sort=False):

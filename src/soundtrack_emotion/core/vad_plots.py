@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from soundtrack_emotion.core.vocabulary import VAD_COLORS, VAD_LABELS, WAVEFORM_COLOR
@@ -28,6 +29,23 @@ def _out_of_domain(table: pd.DataFrame) -> np.ndarray:
     return table["out_of_domain"].astype("boolean").fillna(False).to_numpy(bool)
 
 
+def _interval_band(
+    ax: Axes, table: pd.DataFrame, label: str, edges: np.ndarray, *, color: str
+) -> None:
+    """Shade each row's prediction interval (``{label}_low`` / ``{label}_high``, nominal
+    level ``interval_level``) as a step band over ``edges`` [n + 1]; nothing without them."""
+    low_column, high_column = f"{label}_low", f"{label}_high"
+    if low_column not in table or high_column not in table:
+        return
+    low, high = table[low_column].to_numpy(float), table[high_column].to_numpy(float)
+    if not np.isfinite(low).any():
+        return
+    level = table["interval_level"].iloc[0] if "interval_level" in table else math.nan
+    name = f"{level:.0%} interval" if np.isfinite(level) else "interval"
+    ax.fill_between(edges, np.append(low, low[-1]), np.append(high, high[-1]), step="post",
+                    color=color, alpha=0.18, lw=0, label=name)  # fmt: skip
+
+
 def _edges(timeline: pd.DataFrame) -> np.ndarray:
     """Window edges [n + 1] in seconds of a contiguous timeline [n rows]."""
     return np.append(timeline["start_s"].to_numpy(float), timeline["end_s"].to_numpy(float)[-1:])
@@ -43,7 +61,8 @@ def plot_vad_timeline(
     """VAD over time (top, one step line per dimension, one step per window) above the
     waveform envelope (bottom), sharing the time axis (thesis Figs. 5.8-5.10).
 
-    ``timeline``: one track's windows (``start_s``, ``end_s``, valence, arousal, dominance);
+    ``timeline``: one track's windows (``start_s``, ``end_s``, valence, arousal, dominance;
+    optional ``{label}_low`` / ``{label}_high``: each window's prediction interval, shaded);
     ``waveform``: its envelope (``time_s``, ``low``, ``high``); ``true_vad``: labels drawn as
     dashed lines when the track is labelled.
     """
@@ -62,6 +81,7 @@ def plot_vad_timeline(
                 lw=2,
                 label=label,
             )
+            _interval_band(top, timeline, label, edges, color=color)
         if true_vad is not None and label in true_vad:
             top.axhline(
                 true_vad[label],
@@ -109,7 +129,8 @@ def plot_movie_profile(
 
     ``arc``: one row per readable track in album order (``position``, ``album_start_s``,
     ``album_end_s``, valence, arousal, dominance, optional ``out_of_domain``: such tracks
-    are hatched, their numbers marked ``!``); ``profile``: one row per label (``label``,
+    are hatched, their numbers marked ``!``; optional ``{label}_low`` / ``{label}_high``: each
+    track's prediction interval, shaded); ``profile``: one row per label (``label``,
     ``mean``, ``std``); the title is ``title``, else named after ``audio_path``.
     """
     fig = Figure(figsize=(11, 7), layout="constrained")
@@ -133,6 +154,7 @@ def plot_movie_profile(
             mean, std = float(stats.loc[label, "mean"]), float(stats.loc[label, "std"])
             ax.axhline(mean, color="black", ls="--", lw=1, label=f"weighted mean {mean:.2f}")
             ax.axhspan(mean - std, mean + std, color=color, alpha=0.12, label=f"± std {std:.2f}")
+            _interval_band(ax, arc, label, edges_min, color=color)
             # one collection for all track boundaries: cost linear and small in tracks
             ax.vlines(edges_min[1:-1], 0, 1, transform=ax.get_xaxis_transform(),
                       color="0.85", lw=0.8, zorder=0)  # fmt: skip

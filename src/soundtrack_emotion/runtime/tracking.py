@@ -16,6 +16,7 @@ import contextlib
 import functools
 import io
 import logging
+import math
 import tempfile
 import time
 import warnings
@@ -117,6 +118,11 @@ def _metric_values(evaluation: Mapping[str, Any]) -> dict[str, float]:
             for key in (name, f"baseline_{name}", f"{name}_ci_low", f"{name}_ci_high"):
                 if row.get(key) is not None:
                     values[f"{stem}_{key}"] = float(row[key])
+        # Prediction intervals: half-width and measured test coverage per level (finite only).
+        for key, value in row.items():
+            if key.startswith(("halfwidth_", "coverage_")) and value is not None and (
+                    math.isfinite(value)):  # fmt: skip
+                values[f"{stem}_{key}"] = float(value)
     for row in evaluation.get("cross_validation") or []:
         for key in ("r2", "r2_mean", "r2_sd", "pearson_r_mean", "ccc_mean", "r2_ci_low",
                     "r2_ci_high"):  # fmt: skip

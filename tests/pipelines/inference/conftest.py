@@ -137,9 +137,10 @@ def _catalogue_outputs(movies: list[dict], *, intervals: bool = False, demo: boo
     """A catalogue run's outputs as the page node gets them, from ``movies``: each
     ``{"movie_id", "title", "year", "tracks": [(track, duration_s, v, a, d, status,
     out_of_domain), ...]}`` (status ``error``: unreadable, VAD ignored). ``intervals`` adds
-    ``{label}_low/_high`` to the tracks (value ± 0.1) and ``{label}_mean_low/_high`` to the
-    catalogue table. Returns ``(catalogue_table, movie_track_vad, movie_arcs)``, the
-    partitioned ones as ``{movie_id: loader}``."""
+    ``{label}_low/_high`` to the tracks (value ± 0.1, ``interval_level`` 0.9) and
+    ``{label}_mean_low/_high`` to the catalogue table (mean ± 0.05). Returns
+    ``(catalogue_table, movie_track_vad, movie_arcs)``, the partitioned ones as
+    ``{movie_id: loader}``."""
     import pandas as pd
 
     from soundtrack_emotion.core.vocabulary import VAD_LABELS
@@ -176,6 +177,7 @@ def _catalogue_outputs(movies: list[dict], *, intervals: bool = False, demo: boo
                 for label in VAD_LABELS:
                     row[f"{label}_low"] = row[label] - 0.1
                     row[f"{label}_high"] = row[label] + 0.1
+                row["interval_level"] = 0.9
             rows.append(row)
             listing.append({"movie_id": movie["movie_id"], "title": movie["title"],
                             "position": position, "track": track, "path": row["path"],

@@ -91,13 +91,14 @@ def test_intervals_are_shown_where_the_tables_carry_them_and_null_elsewhere(cata
                                    _ok("02 b", 30.0, 0.6, 0.5, 0.4, False)])]  # fmt: skip
 
     without = catalogue_page_data(*catalogue_outputs(movies))
-    assert without["intervals"] == {"movie": False, "track": False}
+    assert without["intervals"] == {"movie": False, "track": False, "level": None}
     (track, _) = _records(without["track_columns"], without["tracks"]["m1"])
     assert track["valence_low"] is None and track["out_of_domain"] is True
     assert track["domain_score"] == pytest.approx(1.4)
 
     with_intervals = catalogue_page_data(*catalogue_outputs(movies, intervals=True))
-    assert with_intervals["intervals"] == {"movie": True, "track": True}
+    # the nominal level travels with the intervals (the page says "90% interval")
+    assert with_intervals["intervals"] == {"movie": True, "track": True, "level": 0.9}
     (movie,) = _records(with_intervals["movie_columns"], with_intervals["movies"])
     assert movie["valence_low"] == pytest.approx(movie["valence_mean"] - 0.05)
     arc = _records(with_intervals["arc_columns"], with_intervals["arcs"]["m1"])

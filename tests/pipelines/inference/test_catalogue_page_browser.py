@@ -179,6 +179,11 @@ def test_hovering_a_map_point_shows_the_movie_and_clicking_opens_it(browser, cat
     assert len(marks) == movie.n_out_of_domain
     flagged_rows = browser.find_elements(By.CSS_SELECTOR, "#tracks td.ood")
     assert len(flagged_rows) == movie.n_out_of_domain
+    # an out-of-domain track's intervals say so beside them, one per label
+    flagged_intervals = browser.find_elements(By.CSS_SELECTOR, "#tracks div.ci.ood")
+    assert len(flagged_intervals) == 3 * movie.n_out_of_domain
+    assert all(i.text.endswith("!") for i in flagged_intervals)
+    assert "90% prediction interval" in browser.find_element(By.CSS_SELECTOR, ".legend").text
     browser.find_element(By.ID, "back").click()
     assert browser.find_element(By.ID, "list-view").is_displayed()
     assert _severe(browser) == []

@@ -13,10 +13,12 @@ from soundtrack_emotion.exceptions import (
     ParameterError,
     TrainingDivergedError,
 )
+from soundtrack_emotion.pipelines.modelling.heads import split_residuals
 from soundtrack_emotion.pipelines.modelling.nodes import (
     HISTORY_COLUMNS,
     MODEL_METRICS_COLUMNS,
     ModelSpec,
+    calibrate_intervals,
     collect_model_metrics,
     evaluate_model,
     fit_feature_normaliser,
@@ -322,3 +324,66 @@ def test_models_of_another_corpus_or_other_features_are_stale_never_mixed_in():
     # a report from before provenance was recorded is never taken as current
     table, stale = collect_model_metrics({}, new_corpus, features, report)
     assert table.empty and "no provenance" in stale["reason"].iloc[0]
+
+
+# ------------------------------------------------------------------ prediction intervals
+
+
+def test_ridge_is_calibrated_on_songs_it_was_not_fitted_on(corpus, tiny_networks, tmp_path):
+    """The saved ridge is refitted on the validation songs: its half-widths come from the fit
+    on the training songs alone, whose validation residuals are larger than the refit's."""
+    spec = ModelSpec("mfcc", "ridge", "joint")
+    model, _ = _train(corpus, tiny_networks, spec=spec, tensorboard_dir=tmp_path)
+    normaliser = fit_feature_normaliser(corpus.inputs)
+    calibration = calibrate_intervals(model, corpus.inputs, normaliser, tiny_networks["ridge"],
+                                      {"levels": [0.9, 0.5]}, spec=spec)  # fmt: skip
+    assert calibration["levels"] == [0.5, 0.9]
+    assert calibration["calibrated"] == "the fit on the training songs alone"
+    rows = {(r["label"], r["level"]): r for r in calibration["rows"]}
+    assert set(rows) == {(label, level) for label in VAD_LABELS for level in ("frame", "song")}
+    n_songs = len(np.unique(corpus.song_id["validation"]))
+    for label in VAD_LABELS:
+        song = rows[(label, "song")]
+        assert song["calibration_n"] == n_songs
+        assert rows[(label, "frame")]["calibration_n"] == len(corpus.song_id["validation"])
+        assert 0 <= song["halfwidth_50"] <= song["halfwidth_90"]
+    # the refit's in-sample residuals: a smaller median than the held-out fit's
+    in_sample = split_residuals(model, corpus.inputs.validation, spec.labels).song
+    held_out = [rows[(label, "song")]["halfwidth_50"] for label in VAD_LABELS]
+    assert np.median(in_sample, axis=0).sum() < sum(held_out)
+
+
+def test_evaluate_measures_the_coverage_of_the_calibrated_half_widths():
+    predictions = pd.DataFrame(
+        {
+            "song_id": ["a", "a", "b", "b", "c", "c"],
+            "frame_index": [0, 1] * 3,
+            "label": "valence",
+            "true": [0.2, 0.2, 0.8, 0.8, 0.5, 0.5],
+            "predicted": [0.1, 0.5, 0.7, 0.7, 0.1, 0.1],  # song errors 0.1, 0.1, 0.4
+        }
+    )
+    calibration = {
+        "method": "split conformal",
+        "levels": [0.8, 0.9],
+        "rows": [
+            {"label": "valence", "level": "song", "calibration_n": 19,
+             "halfwidth_80": 0.15, "halfwidth_90": math.inf},
+            {"label": "valence", "level": "frame", "calibration_n": 38,
+             "halfwidth_80": 0.1, "halfwidth_90": 0.35},
+        ],
+    }  # fmt: skip
+    report = evaluate_model(predictions, {"valence": 0.4}, _history([0.1]), 15,
+                            calibration=calibration, spec=CNN_VALENCE)  # fmt: skip
+    frame, song = report["metrics"]
+    assert song["coverage_80"] == pytest.approx(2 / 3)
+    assert song["coverage_90"] == 1.0  # an infinite half-width covers every song
+    # frame errors 0.1, 0.3, 0.1, 0.1, 0.4, 0.4
+    assert frame["coverage_80"] == pytest.approx(3 / 6)
+    assert frame["coverage_90"] == pytest.approx(4 / 6)
+    assert (song["calibration_n"], frame["halfwidth_90"]) == (19, 0.35)
+    assert report["intervals"] == {"method": "split conformal", "levels": [0.8, 0.9]}
+    table = collect_current({}, report)
+    assert list(table.columns[-5:]) == ["calibration_n", "halfwidth_80", "halfwidth_90",
+                                        "coverage_80", "coverage_90"]  # fmt: skip
+    assert table.loc[table["level"] == "song", "halfwidth_90"].item() == math.inf

@@ -97,6 +97,7 @@ def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
         "provenance",
         "evaluation",
         "cv_metrics",
+        "calibration",  # the split-conformal half-widths, into the metrics report
     }
     assert not [name for name in intermediates if name in catalog]
 
@@ -129,6 +130,7 @@ def test_one_model_namespace_is_self_contained():
         "train_model",
         "predict_test_split",
         "cross_validate",
+        "calibrate_intervals",
         "record_provenance",
         "evaluate_model",
         "track_model",
@@ -187,7 +189,12 @@ def test_tiny_run_writes_the_contract_outputs(
         mlflow.set_tracking_uri(None)
 
     table = pd.read_parquet("data/08_reporting/model_metrics.parquet")
-    assert tuple(table.columns) == MODEL_METRICS_COLUMNS
+    # the split-conformal intervals of modelling.intervals.levels follow the fixed columns
+    intervals = ("calibration_n", "halfwidth_80", "halfwidth_90", "coverage_80", "coverage_90")
+    assert tuple(table.columns) == (*MODEL_METRICS_COLUMNS, *intervals)
+    assert (table["calibration_n"] > 0).all()
+    assert (table["halfwidth_80"] <= table["halfwidth_90"]).all()
+    assert table[["coverage_80", "coverage_90"]].stack().between(0, 1).all()
     assert len(table) == (1 + 3) * 2  # valence + joint's three labels, at two levels
     assert set(table["frame_seconds"]) == {30}
     assert set(zip(table["target"], table["label"], strict=True)) == {
@@ -198,6 +205,7 @@ def test_tiny_run_writes_the_contract_outputs(
     }
     report = json.loads((tmp_path / "data/08_reporting/metrics/mfcc_cnn/joint.json").read_text())
     assert report["labels"] == ["valence", "arousal", "dominance"]
+    assert report["intervals"]["levels"] == [0.8, 0.9]
     predictions = pd.read_parquet("data/07_model_output/mfcc_cnn/joint_test_predictions.parquet")
     assert len(predictions) == 3 * 8 * 3  # labels x test songs x frames per song
     assert (tmp_path / "data/06_models/mfcc_cnn/valence.keras").is_file()

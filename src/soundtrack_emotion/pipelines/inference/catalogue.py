@@ -46,6 +46,9 @@ from soundtrack_emotion.pipelines.inference.listing import (
 )
 from soundtrack_emotion.pipelines.inference.models import model_identity
 from soundtrack_emotion.pipelines.inference.profile import (
+    HIGH,
+    INTERVAL_LEVEL,
+    LOW,
     build_movie_profile,
     collect_vad_timelines,
 )
@@ -66,6 +69,8 @@ Lazy = Callable[[], Any]
 # Tracks per chunk of aggregate_movies (whole movies: a longer movie is a chunk of its own).
 AGGREGATION_CHUNK_TRACKS = 256
 PROFILE_STATS = ("mean", "std", "opening", "closing", "trend_per_hour")
+# The prediction interval of a movie's mean, where the models carry one (with interval_level).
+INTERVAL_STATS = (f"mean_{LOW}", f"mean_{HIGH}")
 # A track's summary column, when present (the out-of-domain flag), counted per movie.
 OUT_OF_DOMAIN = "out_of_domain"
 # Movies named in the catalogue figure (the others are plotted unnamed).
@@ -357,9 +362,10 @@ def build_catalogue_table(
     ``title``, the catalogue's extra columns (first row of the movie), coverage
     (``n_tracks``, ``n_scored``, ``n_failed``, ``n_out_of_domain``: NA when the tracks carry
     no such flag, ``scored_s``), ``models``, and per label ``{label}_{mean,std,opening,
-    closing,trend_per_hour}`` (duration-weighted, see :func:`build_movie_profile`); the
-    model used, as on every output (``OUTPUT_IDENTITY``, see :func:`model_identity`), before
-    the label columns.
+    closing,trend_per_hour}`` (duration-weighted, see :func:`build_movie_profile`) and,
+    where the models carry prediction intervals, ``{label}_mean_low`` / ``_mean_high`` and
+    ``interval_level``; the model used, as on every output (``OUTPUT_IDENTITY``, see
+    :func:`model_identity`), before the label columns.
     ``movie_digests`` orders the node after :func:`aggregate_movies` (partitions saved)."""
     extras = [c for c in inference_tracks.columns if c not in (*CATALOGUE_COLUMNS, "track")]
     identity = model_identity(inference_models)
@@ -385,6 +391,12 @@ def build_catalogue_table(
             for stat in PROFILE_STATS:
                 value = profile.loc[label, stat] if stat in profile.columns else np.nan
                 row[f"{label}_{stat}"] = float(value) if pd.notna(value) else np.nan
+            # The interval of the mean, where the profile has one (see build_movie_profile).
+            for stat in (s for s in INTERVAL_STATS if s in profile.columns):
+                value = profile.loc[label, stat]
+                row[f"{label}_{stat}"] = float(value) if pd.notna(value) else np.nan
+        if INTERVAL_LEVEL in profile.columns:
+            row[INTERVAL_LEVEL] = float(profile[INTERVAL_LEVEL].iloc[0])
         rows.append(row)
     table = pd.DataFrame(rows)
     table["n_out_of_domain"] = table["n_out_of_domain"].astype("Int64")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from soundtrack_emotion.core.architectures import NETWORKS
+from soundtrack_emotion.core.conformal import check_level, level_name
 from soundtrack_emotion.core.families import FEATURES
 from soundtrack_emotion.core.metrics import selection_rank
 from soundtrack_emotion.core.out_of_domain import DomainReference
@@ -38,6 +39,9 @@ MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_
 # Which model made a result and what it was trained on; written into every inference output.
 IDENTITY_COLUMNS = ("model", "model_version", "corpus_kind", "corpus_fingerprint", "source")
 OUTPUT_IDENTITY = ("model", "model_version", "trained_on", "demo_model")
+# The chosen model's split-conformal half-widths (select_inference_models, interval_level).
+SONG_HALFWIDTH, FRAME_HALFWIDTH = "song_halfwidth", "frame_halfwidth"
+INTERVAL_COLUMNS = ("interval_level", SONG_HALFWIDTH, FRAME_HALFWIDTH)
 
 
 def model_key(feature: str, network: str, target: str) -> str:
@@ -82,6 +86,7 @@ def select_inference_models(
     soundtracks: pd.DataFrame | None = None,
     feature_extraction: Mapping[str, Any] | None = None,
     *,
+    interval_level: float | None = None,
     features: Sequence[str] = FEATURES,
 ) -> pd.DataFrame:
     """Which trained model predicts each label: one row per label (``MODEL_COLUMNS`` and
@@ -104,9 +109,13 @@ def select_inference_models(
     ``features``: the feature families whose models may be chosen (the pipeline's).
     ``trained_models`` (the lazy partitions, nothing loaded): when given, a chosen model
     without a file is refused here, before anything is written.
+    ``interval_level`` (``inference.interval_level``): with it, the rows carry
+    ``INTERVAL_COLUMNS``, the chosen model's split-conformal half-widths at that nominal level
+    from ``model_metrics`` (song and frame level, see :func:`with_half_widths`).
     """
     if choice.startswith(MODELS_URI):
-        return _registered_choice(choice, features, soundtracks)
+        chosen = _registered_choice(choice, features, soundtracks)
+        return with_half_widths(chosen, model_metrics, interval_level)
     stale = pd.DataFrame(columns=["feature", "network", "target", "reason"])
     if soundtracks is not None and feature_extraction is not None:
         model_metrics, stale = current_model_metrics(model_metrics, soundtracks,
@@ -167,7 +176,40 @@ def select_inference_models(
     chosen = pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *IDENTITY_COLUMNS])
     if trained_models is not None:
         _require_model_files(chosen, trained_models)
+    chosen = with_half_widths(chosen, model_metrics, interval_level)
     logger.info("inference models: %s", chosen.to_dict("records"))
+    return chosen
+
+
+def with_half_widths(
+    chosen: pd.DataFrame, model_metrics: pd.DataFrame, level: float | None
+) -> pd.DataFrame:
+    """``chosen`` with ``INTERVAL_COLUMNS``: ``interval_level`` and each row's model's
+    ``halfwidth_{pct}`` at song level (``song_halfwidth``, for a track's overall score) and
+    frame level (``frame_halfwidth``, for a timeline row, scored on one frame) from
+    ``model_metrics`` (modelling's ``calibrate_intervals``). NaN where the table has none at
+    that level (a model trained before intervals, another ``modelling.intervals.levels``,
+    a registered model): those labels get no interval. ``level`` None: ``chosen`` as it is."""
+    if level is None:
+        return chosen
+    level = check_level(level)
+    column = f"halfwidth_{level_name(level)}"
+    widths: dict[tuple[str, ...], float] = {}
+    if column in model_metrics:
+        keys = model_metrics[["feature", "network", "target", "label", "level"]].astype(str)
+        values = model_metrics[column].astype(np.float64)
+        widths = dict(zip(map(tuple, keys.to_numpy()), values, strict=True))
+    chosen = chosen.assign(interval_level=level)
+    for level_name_, target in (("song", SONG_HALFWIDTH), ("frame", FRAME_HALFWIDTH)):
+        chosen[target] = [
+            widths.get((r.feature, r.network, r.target, r.label, level_name_), np.nan)
+            for r in chosen.itertuples(index=False)
+        ]
+    missing = chosen.loc[chosen[SONG_HALFWIDTH].isna(), "label"].tolist()
+    if missing:
+        logger.info("inference: no %s interval for %s (model_metrics has no %s of the chosen "
+                    "model: retrain it, or set modelling.intervals.levels)",
+                    f"{level:g}", missing, column)  # fmt: skip
     return chosen
 
 

@@ -8,7 +8,9 @@ a ``<script type="application/json">`` element, and the script builds the DOM fr
 
 Prediction intervals are shown where the tables carry them: ``{label}_low`` / ``{label}_high``
 on tracks and arcs, ``{label}_mean_low`` / ``{label}_mean_high`` (or ``{label}_low`` /
-``{label}_high``) on the catalogue table; without them the page shows the spread only.
+``{label}_high``) on the catalogue table, with their nominal level (``interval_level``); a
+track flagged out of domain has its interval marked ``!`` (its coverage assumes music like
+the training corpus); without them the page shows the spread only.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ LOW, HIGH = "low", "high"
 # The catalogue table's own columns; any other non-label column is a catalogue extra (year...).
 _CATALOGUE_COLUMNS = (
     "movie_id", "title", "n_tracks", "n_scored", "n_failed", "n_out_of_domain", "scored_s",
-    "model", "model_version", "trained_on", "demo_model",
+    "model", "model_version", "trained_on", "demo_model", "interval_level",
 )  # fmt: skip
 _TRACK_COLUMNS = ("position", "track", "duration_s", "status", "error", *VAD_LABELS)
 _ARC_COLUMNS = ("position", "album_start_s", "album_end_s", *VAD_LABELS)
@@ -206,8 +208,19 @@ def catalogue_page_data(
         "intervals": {
             "movie": any(_movie_interval(list(catalogue_table.columns), lb) for lb in VAD_LABELS),
             "track": has_track_intervals,
+            # The nominal level (e.g. 0.9) where the table says it (null otherwise).
+            "level": _interval_level(catalogue_table),
         },
     }
+
+
+def _interval_level(catalogue_table: pd.DataFrame) -> float | None:
+    """The intervals' nominal level: the table's ``interval_level`` when every movie has the
+    same one (None otherwise, or without the column)."""
+    if "interval_level" not in catalogue_table:
+        return None
+    levels = set(catalogue_table["interval_level"].dropna().astype(float))
+    return _clean(levels.pop()) if len(levels) == 1 else None
 
 
 def script_json(data: Any) -> str:

@@ -409,6 +409,12 @@ PAGE_SCRIPT = r"""
   // ------------------------------------------------------------------------- movie page
   function openMovie(id) { location.hash = "movie=" + encodeURIComponent(id); }
 
+  // "90% " for the intervals' nominal level, "" where the data does not say it.
+  function levelText() {
+    var level = data.intervals.level;
+    return missing(level) ? "" : Math.round(level * 1000) / 10 + "% ";
+  }
+
   function intervalText(low, high) {
     return missing(low) || missing(high) ? "" : " [" + fmt(low) + ", " + fmt(high) + "]";
   }
@@ -431,7 +437,8 @@ PAGE_SCRIPT = r"""
       el("thead", {}, el("tr", {}, el("th", {className: "text nosort", text: "label"}),
         el("th", {className: "nosort", text: "mean"}),
         el("th", {className: "nosort", text: "spread (std)"}),
-        el("th", {className: "nosort", text: data.intervals.movie ? "interval" : ""}))));
+        el("th", {className: "nosort",
+                  text: data.intervals.movie ? levelText() + "interval" : ""}))));
     var summaryBody = el("tbody");
     LABELS.forEach(function (label) {
       summaryBody.appendChild(el("tr", {}, el("td", {className: "text", text: label}),
@@ -445,7 +452,8 @@ PAGE_SCRIPT = r"""
       legend.appendChild(el("span", {}, el("i", {style: "background:" + COLOURS[label]}), label));
     });
     legend.appendChild(el("span", {className: "muted",
-      text: (data.intervals.track ? "shaded: each track's prediction interval; "
+      text: (data.intervals.track ? "shaded: each track's " + levelText() +
+                                    "prediction interval (split conformal); "
                                   : "one step per track, album time \u2192; ") +
             "! red: out of domain"}));
     movieView.appendChild(legend);
@@ -476,7 +484,11 @@ PAGE_SCRIPT = r"""
       LABELS.forEach(function (label) {
         var td = el("td", {text: fmt(row[label])});
         var band = intervalText(row[label + "_low"], row[label + "_high"]);
-        if (band) { td.appendChild(el("div", {className: "ci", text: band})); }
+        if (band && row.out_of_domain === true) {
+          // Calibrated on music like the training corpus: no coverage promised here.
+          td.appendChild(el("div", {className: "ci ood", text: band + " !",
+            title: "out of domain: its coverage holds for music like the training corpus"}));
+        } else if (band) { td.appendChild(el("div", {className: "ci", text: band})); }
         tr.appendChild(td);
       });
       tr.appendChild(el("td", {className: "text" + (row.status === "error" ? " error" : ""),

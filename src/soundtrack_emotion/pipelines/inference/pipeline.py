@@ -70,13 +70,14 @@ def _scoring_nodes(features: Sequence[str]) -> list[Node]:
         ),
         Node(
             select,
-            inputs=[
-                "model_metrics",
-                "params:inference.model",
-                "trained_models",
-                "soundtracks",
-                "params:feature_extraction",
-            ],
+            inputs={
+                "model_metrics": "model_metrics",
+                "choice": "params:inference.model",
+                "trained_models": "trained_models",
+                "soundtracks": "soundtracks",
+                "feature_extraction": "params:feature_extraction",
+                "interval_level": "params:inference.interval_level",
+            },
             outputs="inference_models",
             name="select_inference_models",
         ),

@@ -10,11 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from soundtrack_emotion.core.conformal import interval_bounds
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import TableChunk, TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
 from soundtrack_emotion.exceptions import DataValidationError, ParameterError
-from soundtrack_emotion.pipelines.inference.models import OUTPUT_IDENTITY, model_identity
+from soundtrack_emotion.pipelines.inference.models import (
+    FRAME_HALFWIDTH,
+    OUTPUT_IDENTITY,
+    SONG_HALFWIDTH,
+    model_identity,
+)
 from soundtrack_emotion.pipelines.inference.scoring import track_cache_key
 from soundtrack_emotion.pipelines.inference.track import (
     DOMAIN_COLUMNS,
@@ -24,6 +30,10 @@ from soundtrack_emotion.pipelines.inference.track import (
 
 logger = logging.getLogger(__name__)
 
+# A prediction interval's bounds ({label}_low, {label}_high; {label}_mean_low on a profile)
+# and its nominal level, where the chosen models carry split-conformal half-widths.
+LOW, HIGH = "low", "high"
+INTERVAL_LEVEL = "interval_level"
 TRACK_COLUMNS = (
     "position", "track", "path", "status", "error", "duration_s", "n_windows", *VAD_LABELS,
     *DOMAIN_COLUMNS,
@@ -102,11 +112,14 @@ def collect_vad_timelines(
             identity=identity,
             user_audio=_user_audio(audio_path, catalogue),
         )
+    timeline_table = with_domain_dtypes(
+        timelines.frame((*movie_columns, *TIMELINE_COLUMNS, *DOMAIN_COLUMNS))
+    )
     return (
-        with_domain_dtypes(
-            timelines.frame((*movie_columns, *TIMELINE_COLUMNS, *DOMAIN_COLUMNS))
-        ).assign(**identity),
-        track_vad.assign(**identity),
+        with_intervals(timeline_table, inference_models, half_width=FRAME_HALFWIDTH).assign(
+            **identity
+        ),
+        with_intervals(track_vad, inference_models, half_width=SONG_HALFWIDTH).assign(**identity),
         waveforms.frame((*movie_columns, *WAVEFORM_COLUMNS)),
     )
 
@@ -146,6 +159,25 @@ class _Columns:
         frame = pd.DataFrame(data)
         text = [c for c in columns if c in ("track", *MOVIE_COLUMNS)]
         return frame.astype(dict.fromkeys(text, "str")) if text else frame
+
+
+def with_intervals(
+    table: pd.DataFrame, inference_models: pd.DataFrame | None, *, half_width: str
+) -> pd.DataFrame:
+    """``table`` with each label's prediction interval ``{label}_low`` / ``{label}_high``
+    (its value ± the chosen model's split-conformal ``half_width`` column of
+    ``inference_models``, cut to [0, 1]) and ``interval_level``, the nominal level. A label
+    without a half-width gets NaN bounds; ``table`` as it is when the models carry none."""
+    if inference_models is None or half_width not in inference_models:
+        return table
+    widths = dict(zip(inference_models["label"], inference_models[half_width], strict=True))
+    bounds = {}
+    for label in VAD_LABELS:
+        width = float(widths.get(label, np.nan))
+        low, high = interval_bounds(table[label].to_numpy(np.float64), width)
+        bounds |= {f"{label}_{LOW}": low, f"{label}_{HIGH}": high}
+    level = float(inference_models[INTERVAL_LEVEL].iloc[0]) if len(inference_models) else np.nan
+    return table.assign(**bounds, **{INTERVAL_LEVEL: level})
 
 
 def describe_out_of_domain(track_vad: pd.DataFrame, *, names: int = 5) -> str:
@@ -299,8 +331,14 @@ def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
         ``total_s``.
         ``movie_arc``: the readable tracks in album order with ``album_start_s`` /
         ``album_end_s`` (their place on the album's clock), their VAD and domain columns.
+        Where ``track_vad`` carries prediction intervals (:func:`with_intervals`), the arc
+        keeps them and the profile adds ``mean_low`` / ``mean_high`` (the duration-weighted
+        mean of the tracks' bounds, :func:`_mean_interval`: conservative) and
+        ``interval_level``.
     """
     readable = track_vad[track_vad["status"] != "error"].sort_values("position")
+    bounds = [f"{label}_{end}" for label in VAD_LABELS for end in (LOW, HIGH)]
+    intervals = [*bounds, INTERVAL_LEVEL] if set(bounds) <= set(track_vad.columns) else []
     durations = readable["duration_s"].to_numpy(float)
     ends = np.cumsum(durations)
     arc = pd.DataFrame(
@@ -312,6 +350,7 @@ def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
             "album_end_s": ends,
             **{label: readable[label].to_numpy(float) for label in VAD_LABELS},
             **{c: readable[c].to_numpy() if c in readable else pd.NA for c in DOMAIN_COLUMNS},
+            **{c: readable[c].to_numpy(float) for c in intervals},
         }
     )
     arc = with_domain_dtypes(arc)
@@ -342,12 +381,45 @@ def build_movie_profile(track_vad: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
                 "n_tracks": len(values),
                 "n_out_of_domain": n_out_of_domain,
                 "total_s": float(durations.sum()),
+                **_mean_interval(arc, label, durations, intervals),
             }
         )
     columns = ["label", "mean", "std", "min", "max", "opening", "closing", "trend_per_hour",
                "n_tracks", "n_out_of_domain", "total_s"]  # fmt: skip
+    if intervals:
+        columns += [f"mean_{LOW}", f"mean_{HIGH}", INTERVAL_LEVEL]
     identity = {c: track_vad[c].iloc[0] for c in OUTPUT_IDENTITY
                 if c in track_vad and len(track_vad)}  # fmt: skip
     profile = pd.DataFrame(rows, columns=columns)
     profile["n_out_of_domain"] = profile["n_out_of_domain"].astype("Int64")
     return profile.assign(**identity), arc.assign(**identity)
+
+
+def _mean_interval(
+    arc: pd.DataFrame, label: str, durations: np.ndarray, intervals: Sequence[str]
+) -> dict[str, float]:
+    """The interval of a movie's duration-weighted mean: the same weighted mean of its tracks'
+    bounds. Conservative: the error of a mean is at most the mean of the errors, so it
+    holds whenever every track's interval does (and averaging shrinks errors that are not
+    all alike); it has no guarantee of its own when the tracks share one bias (music unlike
+    the corpus)."""
+    if not intervals:
+        return {}
+    low = arc[f"{label}_{LOW}"].to_numpy(float)
+    high = arc[f"{label}_{HIGH}"].to_numpy(float)
+    known = np.isfinite(low) & np.isfinite(high)
+    if not known.all():  # no half-width for this label's model
+        return {f"mean_{LOW}": np.nan, f"mean_{HIGH}": np.nan,
+                INTERVAL_LEVEL: float(arc[INTERVAL_LEVEL].iloc[0])}  # fmt: skip
+    return {
+        f"mean_{LOW}": float(np.average(low, weights=durations)),
+        f"mean_{HIGH}": float(np.average(high, weights=durations)),
+        INTERVAL_LEVEL: float(arc[INTERVAL_LEVEL].iloc[0]),
+    }
+
+
+def export_csv(
+    vad_timelines: pd.DataFrame, track_vad: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The timelines and per-track VAD unchanged, to be saved as CSV next to the Parquet."""
+    return vad_timelines, track_vad

@@ -89,6 +89,29 @@ def score_split(
     )
 
 
+@dataclass(frozen=True)
+class SplitResiduals:
+    """Absolute errors of a model's clipped predictions on one split: ``frame`` [n, k] (each
+    frame against its song's label) and ``song`` [s, k] (a song's mean prediction against its
+    label); NaN where the song has no value of the label."""
+
+    frame: np.ndarray
+    song: np.ndarray
+
+
+def split_residuals(
+    model: keras.Model, split: FrameSplit, labels: Sequence[str], *, batch_size: int = 256
+) -> SplitResiduals:
+    """:class:`SplitResiduals` of ``model`` on ``split`` for ``labels`` (the conformity scores
+    of a split-conformal interval when ``split`` was not fitted on)."""
+    predicted, true, song_predicted, song_true = _songs(
+        model.predict_on_batch, split, split.label_index(labels), batch_size
+    )
+    return SplitResiduals(
+        frame=np.abs(clip_vad(predicted) - true), song=np.abs(clip_vad(song_predicted) - song_true)
+    )
+
+
 def _finite_mean(values: np.ndarray) -> float:
     """The mean over the finite entries (a song without a label's value has a NaN error);
     NaN when there are none."""

@@ -12,7 +12,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,12 @@ from soundtrack_emotion.core.architectures import (
     CLOSED_FORM,
     NETWORKS,
     build_model,
+)
+from soundtrack_emotion.core.conformal import (
+    check_levels,
+    conformal_quantile,
+    coverage,
+    level_name,
 )
 from soundtrack_emotion.core.families import FEATURES
 from soundtrack_emotion.core.joint_ridge import SIGN_LOSSES
@@ -58,11 +64,13 @@ from soundtrack_emotion.pipelines.modelling.corpora import (
 from soundtrack_emotion.pipelines.modelling.heads import (
     DEFAULT_SIGN_LOSS,
     DEFAULT_SIGN_WEIGHT,
+    RidgeFit,
     SongValidation,
     check_alphas,
     clip_vad,
     fit_ridge,
     score_split,
+    split_residuals,
 )
 from soundtrack_emotion.pipelines.modelling.validation import (
     CV_COLUMNS,
@@ -116,6 +124,12 @@ MODEL_METRICS_COLUMNS: tuple[str, ...] = (
     "registered_model",
     "model_version",
 )
+# Per nominal level (``core.conformal.level_name``: 0.9 -> 90), after MODEL_METRICS_COLUMNS
+# when the reports carry them (calibrate_intervals): the split-conformal half-width from the
+# validation songs, and the measured coverage of the test songs (frames on frame rows).
+HALFWIDTH_PREFIX = "halfwidth_"
+COVERAGE_PREFIX = "coverage_"
+CALIBRATION_N = "calibration_n"
 
 
 
@@ -553,20 +567,7 @@ def _fit_closed_form(
     the losses of the fit on the training songs, whose validation loss made the choice."""
     tic = time.perf_counter()
     train, validation = model_input.train, model_input.validation
-    unknown = set(architecture) - {"pooling"}
-    if unknown:
-        raise ParameterError(f"architecture of {spec.network!r}: unknown {sorted(unknown)}")
-    fit = fit_ridge(
-        train,
-        validation,
-        spec.labels,
-        feature_mean=feature_normaliser["mean"],
-        feature_variance=feature_normaliser["variance"],
-        alphas=list(training["alphas"]),
-        pooling=architecture.get("pooling", "statistics"),
-        sign_weight=training.get("sign_weight", DEFAULT_SIGN_WEIGHT),
-        sign_loss=training.get("sign_loss", DEFAULT_SIGN_LOSS),
-    )
+    fit = _ridge_fit(model_input, feature_normaliser, training, architecture, spec=spec)
     model, alphas = fit.model, fit.alphas
     on_train = score_split(fit.selection_model, train, spec.labels)
     on_validation = score_split(fit.selection_model, validation, spec.labels)
@@ -592,6 +593,87 @@ def _fit_closed_form(
         on_validation.song_mse,
     )
     return model, history
+
+
+def _ridge_fit(
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    training: Mapping[str, Any],
+    architecture: Mapping[str, Any],
+    *,
+    spec: ModelSpec,
+) -> RidgeFit:
+    """``heads.fit_ridge`` with ``spec``'s network parameters (deterministic: a second call
+    gives the same models)."""
+    unknown = set(architecture) - {"pooling"}
+    if unknown:
+        raise ParameterError(f"architecture of {spec.network!r}: unknown {sorted(unknown)}")
+    return fit_ridge(
+        model_input.train,
+        model_input.validation,
+        spec.labels,
+        feature_mean=feature_normaliser["mean"],
+        feature_variance=feature_normaliser["variance"],
+        alphas=list(training["alphas"]),
+        pooling=architecture.get("pooling", "statistics"),
+        sign_weight=training.get("sign_weight", DEFAULT_SIGN_WEIGHT),
+        sign_loss=training.get("sign_loss", DEFAULT_SIGN_LOSS),
+    )
+
+
+def calibrate_intervals(
+    model: keras.Model,
+    model_input: ModelInputs,
+    feature_normaliser: Mapping[str, list[float]],
+    network: Mapping[str, Any],
+    intervals: Mapping[str, Any],
+    *,
+    spec: ModelSpec,
+) -> dict[str, Any]:
+    """Split-conformal half-widths of ``spec``'s model per label, level (``song``: a song's
+    mean prediction; ``frame``: one frame's) and nominal level (``intervals.levels``,
+    ``modelling.intervals``), from the absolute residuals of the validation songs
+    (``core.conformal.conformal_quantile``): ``predicted ± half-width`` covers an unseen,
+    exchangeable song's value with probability >= the level, marginally.
+
+    The validation songs must not have been fitted on: a gradient-trained network is
+    calibrated as saved (they only chose its epoch); the ridge is saved refitted on the
+    training and validation songs, so its fit on the training songs alone (the one whose
+    validation loss chose its alphas) is calibrated instead, and its half-widths are
+    conservative for the refit. Frames of one song are not exchangeable, so the frame level's
+    guarantee is approximate (each song counts by its number of frames).
+
+    Returns:
+        ``{"method", "levels", "calibrated", "rows"}``, one row per (label, level):
+        ``calibration_n`` (validation songs or frames with the label's value) and
+        ``halfwidth_{pct}`` per level (``inf``: too few songs for the level; ``None``: none
+        has the label's value).
+    """
+    levels = check_levels(intervals["levels"])
+    if spec.network in CLOSED_FORM:
+        fit = _ridge_fit(model_input, feature_normaliser, network["training"],
+                         network.get("architecture") or {}, spec=spec)  # fmt: skip
+        calibrated, how = fit.selection_model, "the fit on the training songs alone"
+    else:
+        calibrated, how = model, "the saved model"
+    residuals = split_residuals(calibrated, model_input.validation, spec.labels)
+    rows = []
+    for j, label in enumerate(spec.labels):
+        for level, scores in (("frame", residuals.frame[:, j]), ("song", residuals.song[:, j])):
+            finite = scores[np.isfinite(scores)]
+            rows.append({
+                "label": label,
+                "level": level,
+                CALIBRATION_N: len(finite),
+                **{f"halfwidth_{level_name(p)}": conformal_quantile(finite, p) if len(finite)
+                   else None for p in levels},
+            })  # fmt: skip
+    return {
+        "method": "split conformal on the validation songs' absolute residuals",
+        "levels": list(levels),
+        "calibrated": how,
+        "rows": rows,
+    }
 
 
 def predict_test_split(
@@ -701,6 +783,7 @@ def evaluate_model(
     seed: int = 0,
     provenance: Mapping[str, Any] | None = None,
     cv_metrics: pd.DataFrame | None = None,
+    calibration: Mapping[str, Any] | None = None,
     # Last: Kedro's typed-parameter check pairs node inputs with the arguments in order.
     spec: ModelSpec,
 ) -> dict[str, Any]:
@@ -718,8 +801,13 @@ def evaluate_model(
         ``provenance`` (:func:`record_provenance`) and ``cross_validation``, the rows of
         ``cv_metrics`` (:func:`cross_validate_model`; empty in holdout mode), and
         ``corpora``, its test metrics per corpus (:func:`corpora.corpus_rows`: R² and r on
-        values, ROC AUC on quadrant signs).
+        values, ROC AUC on quadrant signs). With ``calibration``
+        (:func:`calibrate_intervals`), each metrics row also carries its validation
+        ``calibration_n``, ``halfwidth_{pct}`` and ``coverage_{pct}``: the share of the test
+        songs (frames) whose value lies in the prediction ± the half-width, the measured
+        coverage of the nominal level; and the report its ``intervals`` (method, levels).
     """
+    widths = _calibration_rows(calibration)
     rows = []
     for label in spec.labels:
         frames = test_predictions[test_predictions["label"] == label]
@@ -754,6 +842,7 @@ def evaluate_model(
                         for end, bound in zip(("low", "high"), pair, strict=True)
                     },
                     **{f"baseline_{k}": _json_number(v) for k, v in baseline_scores.items()},
+                    **_interval_fields(widths.get((label, level)), true, predicted),
                 }
             )
     best = int(_stopping_loss(history).idxmin())
@@ -796,7 +885,38 @@ def evaluate_model(
         "corpora": _json_records(
             pd.DataFrame(corpus_rows(test_predictions, labels=spec.labels, seed=seed))
         ),
+        **_interval_summary(calibration),
     }
+
+
+def _interval_summary(calibration: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The report's ``intervals``: how they were calibrated (not the rows: in ``metrics``)."""
+    if not calibration:
+        return {}
+    return {"intervals": {k: v for k, v in calibration.items() if k != "rows"}}
+
+
+def _calibration_rows(
+    calibration: Mapping[str, Any] | None,
+) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """:func:`calibrate_intervals`' rows by (label, level); empty without calibration."""
+    return {(row["label"], row["level"]): row for row in (calibration or {}).get("rows", [])}
+
+
+def _interval_fields(
+    calibration: Mapping[str, Any] | None, true: np.ndarray, predicted: np.ndarray
+) -> dict[str, Any]:
+    """A metrics row's ``calibration_n``, ``halfwidth_{pct}`` and ``coverage_{pct}`` (the
+    share of ``true`` within ``predicted`` ± the half-width) from its calibration row."""
+    if calibration is None:
+        return {}
+    fields: dict[str, Any] = {CALIBRATION_N: calibration[CALIBRATION_N]}
+    for key, width in calibration.items():
+        if key.startswith(HALFWIDTH_PREFIX):
+            fields[key] = width
+            measured = coverage(true, predicted, math.nan if width is None else float(width))
+            fields[COVERAGE_PREFIX + key.removeprefix(HALFWIDTH_PREFIX)] = _json_number(measured)
+    return fields
 
 
 def _unscored(label: str) -> list[dict[str, Any]]:
@@ -936,13 +1056,15 @@ def collect_model_metrics(
         for report in current
         for row in report["metrics"]
     ]
-    table = pd.DataFrame(rows, columns=list(MODEL_METRICS_COLUMNS))
+    intervals = interval_columns(key for row in rows for key in row)
+    table = pd.DataFrame(rows, columns=[*MODEL_METRICS_COLUMNS, *intervals])
     numeric = [
         *METRIC_NAMES,
         *(f"{name}_ci_{end}" for name in METRIC_NAMES for end in ("low", "high")),
         *(f"baseline_{name}" for name in METRIC_NAMES),
         "train_song_loss",
         "val_song_loss",
+        *intervals,
     ]
     table[numeric] = table[numeric].astype(np.float64)
     table = _rank_by_selection(table)
@@ -975,7 +1097,23 @@ def _rank_by_selection(table: pd.DataFrame) -> pd.DataFrame:
     table = table.assign(rank=selection_rank(table) if len(table) else 0)
     table["_level"] = table["level"].map({"song": 0, "frame": 1})
     table = table.sort_values(["label", "rank", "_level"], ignore_index=True)
-    return table.drop(columns="_level")[list(MODEL_METRICS_COLUMNS)]
+    return table.drop(columns="_level")
+
+
+def interval_columns(columns: Iterable[str]) -> list[str]:
+    """The prediction-interval columns among ``columns`` in table order: ``calibration_n``,
+    the ``halfwidth_{pct}`` by increasing level, then the ``coverage_{pct}``.
+
+    >>> interval_columns(["mse", "coverage_90", "halfwidth_90", "halfwidth_80", "coverage_80",
+    ...                   "calibration_n"])
+    ['calibration_n', 'halfwidth_80', 'halfwidth_90', 'coverage_80', 'coverage_90']
+    """
+    names = set(columns)
+    levels = sorted({c.removeprefix(HALFWIDTH_PREFIX) for c in names
+                     if c.startswith(HALFWIDTH_PREFIX)}, key=float)  # fmt: skip
+    found = [CALIBRATION_N] if CALIBRATION_N in names else []
+    found += [f"{HALFWIDTH_PREFIX}{p}" for p in levels]
+    return found + [f"{COVERAGE_PREFIX}{p}" for p in levels if f"{COVERAGE_PREFIX}{p}" in names]
 
 
 def _nan_if_none(value: float | None) -> float:

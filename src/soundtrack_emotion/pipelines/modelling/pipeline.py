@@ -29,6 +29,7 @@ from soundtrack_emotion.core.vocabulary import FRAME_SECONDS, NETWORKS, TARGETS,
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
+    calibrate_intervals,
     collect_corpus_metrics,
     collect_cv_metrics,
     collect_model_metrics,
@@ -62,6 +63,7 @@ _PARAMETERS = {
     "params:feature_extraction": "params:feature_extraction",
     "params:evaluation": "params:modelling.evaluation",
     "params:cross_validation": "params:modelling.cross_validation",
+    "params:intervals": "params:modelling.intervals",
 }
 # Shared, non-namespaced inputs of every model: the labelled corpus (for its provenance) and
 # whether it is the demo.
@@ -137,6 +139,18 @@ def _model_template(spec: ModelSpec) -> Pipeline:
                 name="cross_validate",
             ),
             node(
+                _bind(calibrate_intervals, spec),
+                inputs={
+                    "model": "model",
+                    "model_input": "model_input",
+                    "feature_normaliser": "feature_normaliser",
+                    "network": "params:network",
+                    "intervals": "params:intervals",
+                },
+                outputs="calibration",
+                name="calibrate_intervals",
+            ),
+            node(
                 _bind(record_provenance, spec),
                 inputs=["soundtracks", "params:feature_extraction", "corpus_is_demo"],
                 outputs="provenance",
@@ -154,6 +168,7 @@ def _model_template(spec: ModelSpec) -> Pipeline:
                     "seed": "params:seed",
                     "provenance": "provenance",
                     "cv_metrics": "cv_metrics",
+                    "calibration": "calibration",
                 },
                 outputs="evaluation",
                 name="evaluate_model",
