@@ -17,8 +17,8 @@ from soundtrack_emotion.exceptions import ModelUnavailableError
 def _model(value: float) -> keras.Model:
     inputs = keras.Input(shape=(4, 3))
     pooled = keras.layers.GlobalAveragePooling1D()(inputs)
-    out = keras.layers.Dense(1, kernel_initializer="zeros",
-                             bias_initializer=keras.initializers.Constant(value))(pooled)  # fmt: skip
+    constant = keras.initializers.Constant(value)
+    out = keras.layers.Dense(1, kernel_initializer="zeros", bias_initializer=constant)(pooled)
     return keras.Model(inputs, out)
 
 

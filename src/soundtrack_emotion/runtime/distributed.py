@@ -28,6 +28,7 @@ the worker running it restarted and is given to ``on_timeout``, without being re
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -42,7 +43,7 @@ from soundtrack_emotion.runtime.paths import resolve_path
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("processes", "dask")
-# Tasks kept in flight per worker thread: enough to hide the scheduler's round trip.
+# Dask tasks kept in flight per worker thread: enough to hide the scheduler's round trip.
 IN_FLIGHT_PER_THREAD = 2
 # Seconds between two looks at the running tasks' time limits.
 TIME_LIMIT_POLL_SECONDS = 0.2
@@ -90,12 +91,44 @@ class ComputeParams:
         return self.backend == "dask"
 
 
+# A LocalCluster's scheduler and workers listen on this machine's loopback only.
+LOCAL_HOST = "127.0.0.1"
+
+
+def local_cluster(params: ComputeParams) -> Any:
+    """A ``LocalCluster`` of ``params.n_workers`` worker processes (``threads_per_worker``
+    threads each) whose scheduler and workers listen on :data:`LOCAL_HOST` only, talking TLS
+    with temporary credentials made for this cluster (``security=True``), so neither another
+    machine nor another local user without its key can connect. Without the ``cryptography``
+    package (which Dask needs for those credentials) it runs without TLS, still on loopback
+    only, and says so in the log."""
+    from distributed import LocalCluster
+
+    try:
+        import cryptography  # noqa: F401 - what Security.temporary() needs
+    except ImportError:
+        security: bool = False
+        logger.warning("dask: the 'cryptography' package is missing, so the LocalCluster runs "
+                       "without TLS (loopback only): pip install cryptography")  # fmt: skip
+    else:
+        security = True
+    return LocalCluster(
+        n_workers=params.n_workers,
+        threads_per_worker=params.threads_per_worker,
+        processes=True,
+        memory_limit=params.memory_limit,
+        host=LOCAL_HOST,
+        security=security,
+        dashboard_address=None,
+    )
+
+
 @contextmanager
 def dask_client(params: ComputeParams) -> Iterator[Any]:
     """A ``distributed.Client``: to the scheduler at ``params.address``, or to a
-    ``LocalCluster`` of worker processes started (and closed) here."""
+    :func:`local_cluster` of worker processes started (and closed) here."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as error:  # pragma: no cover - a dependency of the project
         raise ParameterError(
             "compute.backend=dask needs dask[distributed]: pip install 'dask[distributed]'"
@@ -105,17 +138,9 @@ def dask_client(params: ComputeParams) -> Iterator[Any]:
             logger.info("dask: connected to %s (%s)", params.address, client.dashboard_link)
             yield client
         return
-    with (
-        LocalCluster(
-            n_workers=params.n_workers,
-            threads_per_worker=params.threads_per_worker,
-            processes=True,
-            memory_limit=params.memory_limit,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        logger.info("dask: LocalCluster of %d workers", len(cluster.workers))
+    with local_cluster(params) as cluster, Client(cluster) as client:
+        logger.info("dask: LocalCluster of %d workers at %s", len(cluster.workers),
+                    cluster.scheduler_address)  # fmt: skip
         yield client
 
 
@@ -157,6 +182,8 @@ def dask_map(
     has taken the task's result (``lost``: the task killed its workers)."""
     from distributed import as_completed
 
+    if tracks_per_task < 1:
+        raise ParameterError(f"tracks_per_task must be >= 1, got {tracks_per_task!r}")
     iterator = iter(tasks)
     threads = _threads(client)
     pending: dict[Any, T] = {}
@@ -166,13 +193,14 @@ def dask_map(
 
     def submit() -> Any | None:
         nonlocal counter
-        task = next(iterator, None)
-        if task is None:
+        batch = [retry.pop(0)] if retry else list(itertools.islice(iterator, tracks_per_task))
+        if not batch:
             return None
         counter += 1
-        name = f"{key(task) if key else func.__name__}-{counter}"
-        future = client.submit(func, task, key=f"{name}-{id(pending):x}", pure=False)
-        pending[future] = task
+        name = f"{key(batch[0]) if key else func.__name__}-{counter}"
+        future = client.submit(_run_batch, func, batch, key=f"{name}-{id(pending):x}",
+                               pure=False)  # fmt: skip
+        pending[future] = batch
         return future
 
     futures = [f for f in (submit() for _ in range(IN_FLIGHT_PER_THREAD * threads)) if f]

@@ -4,9 +4,9 @@ models of another corpus or other features are never mixed in or chosen.
 A model's provenance (:func:`training_provenance`) holds a fingerprint of the labelled corpus
 (track ids, VAD labels and splits of ``soundtracks``), whether that corpus is the synthetic
 demo, the fingerprint of its feature family's extraction parameters
-(``ExtractionParams.fingerprint``), the code version (git commit and dirty flag) and the
-versions of the packages that shape results, and the SHA-256 of the model file. :func:`stale_reason` compares a model's record
-with the current corpus and features.
+(``ExtractionParams.fingerprint``), the code version (git commit and dirty flag), the
+versions of the packages that shape results and the SHA-256 of the model file.
+:func:`stale_reason` compares a model's record with the current corpus and features.
 """
 
 from __future__ import annotations

@@ -194,6 +194,7 @@ def fake_hub(vggish_standin: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]
     import tensorflow_hub as hub
 
     used = []
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_FETCH", "1")  # downloads allowed: this one is fake
 
     def resolve(handle: str) -> str:
         root = Path(os.environ["TFHUB_CACHE_DIR"])
@@ -282,6 +283,7 @@ def test_unreachable_hub_is_a_model_unavailable_error(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("SOUNDTRACK_EMOTION_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_FETCH", "1")  # a download from a loopback port
     handle = f"http://127.0.0.1:{port}/google/vggish/1"
     with pytest.raises(ModelUnavailableError, match="pre-filled cache"):
         load_vggish(handle)
@@ -315,6 +317,7 @@ def test_a_hub_serving_garbage_is_a_model_unavailable_error(
     server = http.server.HTTPServer(("127.0.0.1", 0), Garbage)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("SOUNDTRACK_EMOTION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_FETCH", "1")  # from the loopback server
     try:
         with pytest.raises(ModelUnavailableError, match="VGGish cannot be loaded"):
             load_vggish(f"http://127.0.0.1:{server.server_port}/vggish/1")

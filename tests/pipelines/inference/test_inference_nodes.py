@@ -203,14 +203,27 @@ def test_best_never_picks_a_model_of_another_corpus_and_outputs_name_the_model()
     old_fp, new_fp = corpus_fingerprint(old), corpus_fingerprint(new)
     mfcc_fp = ExtractionParams.from_dict(features).fingerprint("mfcc")
     rows = []
-    for network, corpus_fp, kind, loss in (("cnn", old_fp, "demo", 0.001),
-                                           ("ridge", new_fp, "real", 0.01)):
+    for network, corpus_fp, kind, loss in (
+        ("cnn", old_fp, "demo", 0.001),
+        ("ridge", new_fp, "real", 0.01),
+    ):
         for label in VAD_LABELS:
-            rows.append({"feature": "mfcc", "network": network, "target": label, "label": label,
-                         "level": "song", "best_val_loss": loss, "corpus_kind": kind,
-                         "corpus_fingerprint": corpus_fp, "features_fingerprint": mfcc_fp,
-                         "mlflow_run_id": f"run-{network}", "registered_model":
-                         f"soundtrack_emotion.mfcc_{network}.{label}", "model_version": "2"})
+            rows.append(
+                {
+                    "feature": "mfcc",
+                    "network": network,
+                    "target": label,
+                    "label": label,
+                    "level": "song",
+                    "best_val_loss": loss,
+                    "corpus_kind": kind,
+                    "corpus_fingerprint": corpus_fp,
+                    "features_fingerprint": mfcc_fp,
+                    "mlflow_run_id": f"run-{network}",
+                    "registered_model": f"soundtrack_emotion.mfcc_{network}.{label}",
+                    "model_version": "2",
+                }
+            )
     metrics = pd.DataFrame(rows)  # fmt: skip
     on_old = select_inference_models(metrics, "best", soundtracks=old, feature_extraction=features)
     assert set(on_old["network"]) == {"cnn"}  # the old corpus's own models, lower loss

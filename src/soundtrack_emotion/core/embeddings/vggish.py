@@ -29,7 +29,13 @@ from typing import Any
 import numpy as np
 
 from soundtrack_emotion.core.audio import VGGISH_SAMPLE_RATE
-from soundtrack_emotion.core.embeddings.pretrained import CACHE_ENV, cache_root, sha256_file
+from soundtrack_emotion.core.embeddings.pretrained import (
+    CACHE_ENV,
+    FETCH_ENV,
+    cache_root,
+    fetch_on_first_use,
+    sha256_file,
+)
 from soundtrack_emotion.core.precision import BFLOAT16, FLOAT32, onednn_bfloat16_rewrite
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
 
@@ -191,9 +197,10 @@ def resolve_vggish(handle: str = VGGISH_HANDLE, sha256: str | None = None) -> tu
     """``(local SavedModel folder, its module_sha256)`` of ``handle``, checked.
 
     A URL is downloaded into :func:`vggish_cache_dir` when that folder holds no module (its
-    hash then recorded beside it); the folder must be the user's own and not writable by all,
-    and its content must have the pinned SHA-256 (``sha256``, else
-    :data:`KNOWN_MODULE_SHA256`) or, where none is pinned, the one recorded at download. A
+    hash then recorded beside it; not with ``$SOUNDTRACK_EMOTION_FETCH=0``, as for MusiCNN);
+    the folder must be the user's own and not writable by all, and its content must have the
+    pinned SHA-256 (``sha256``, else :data:`KNOWN_MODULE_SHA256`) or, where none is pinned,
+    the one recorded at download. A
     local folder ``handle`` is the user's choice: only a pinned ``sha256`` is checked.
     Anything else raises :class:`ModelUnavailableError` saying what to do."""
     if not isinstance(handle, str) or not handle.strip():
@@ -213,6 +220,9 @@ def resolve_vggish(handle: str = VGGISH_HANDLE, sha256: str | None = None) -> tu
         return str(directory), digest
     directory = vggish_cache_dir(handle)
     if not any((directory / name).is_file() for name in SAVED_MODEL_FILES):
+        if not fetch_on_first_use():
+            missing = FileNotFoundError(f"not in the cache, and ${FETCH_ENV}=0 forbids a download")
+            raise ModelUnavailableError(_unavailable_message(handle, missing))
         _download(handle, directory)
     _check_owned(directory.parent, directory)
     digest = module_sha256(directory)

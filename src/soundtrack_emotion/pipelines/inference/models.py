@@ -216,7 +216,7 @@ def _registered_choice(
 
 def _require_model_files(chosen: pd.DataFrame, trained_models: Mapping[str, Any]) -> None:
     if "source" in chosen:
-        chosen = chosen[chosen["source"].fillna("") == ""]
+        chosen = chosen[chosen["source"].astype(object).fillna("") == ""]
     names = chosen[["feature", "network", "target"]].drop_duplicates()
     for feature, network, target in names.itertuples(index=False):
         partition = model_partition(feature, network, target)
@@ -245,9 +245,9 @@ def model_loaders(
     loading the model only when its file's SHA-256 is the recorded ``model_sha256`` (a
     mismatch or no record raises :class:`ModelUnavailableError` naming the file and hashes)."""
     _require_model_files(chosen, trained_models)
-    chosen = chosen.assign(**{c: chosen[c] if c in chosen else "" for c in ("source",
-                                                                              "model_sha256")})
-    names = chosen[["feature", "network", "target", "source", "model_sha256"]].fillna("")
+    chosen = chosen.assign(**{c: chosen.get(c, "") for c in ("source", "model_sha256")})
+    names = chosen[["feature", "network", "target", "source", "model_sha256"]]
+    names = names.astype(object).fillna("")
     loaders: dict[str, Callable[[], Any]] = {}
     for feature, network, target, source, sha256 in names.drop_duplicates().itertuples(
         index=False

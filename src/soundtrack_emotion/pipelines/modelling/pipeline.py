@@ -145,8 +145,12 @@ def _model_template(spec: ModelSpec) -> Pipeline:
             ),
             node(
                 _bind(record_provenance, spec),
-                inputs=["soundtracks", "params:feature_extraction", "corpus_is_demo",
-                        "model_sha256"],  # fmt: skip
+                inputs=[
+                    "soundtracks",
+                    "params:feature_extraction",
+                    "corpus_is_demo",
+                    "model_sha256",
+                ],
                 outputs="provenance",
                 name="record_provenance",
             ),
