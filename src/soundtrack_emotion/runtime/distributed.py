@@ -101,7 +101,9 @@ def local_cluster(params: ComputeParams) -> Any:
     with temporary credentials made for this cluster (``security=True``), so neither another
     machine nor another local user without its key can connect. Without the ``cryptography``
     package (which Dask needs for those credentials) it runs without TLS, still on loopback
-    only, and says so in the log."""
+    only, and says so in the log. The workers' statistical profiler (a stack sample every
+    10 ms, for the dashboard, which a LocalCluster here does not serve) is off."""
+    import dask
     from distributed import LocalCluster
 
     try:
@@ -112,15 +114,18 @@ def local_cluster(params: ComputeParams) -> Any:
                        "without TLS (loopback only): pip install cryptography")  # fmt: skip
     else:
         security = True
-    return LocalCluster(
-        n_workers=params.n_workers,
-        threads_per_worker=params.threads_per_worker,
-        processes=True,
-        memory_limit=params.memory_limit,
-        host=LOCAL_HOST,
-        security=security,
-        dashboard_address=None,
-    )
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return LocalCluster(
+            n_workers=params.n_workers,
+            threads_per_worker=params.threads_per_worker,
+            processes=True,
+            memory_limit=params.memory_limit,
+            host=LOCAL_HOST,
+            security=security,
+            # No dashboard; the scheduler's HTTP server (health checks) on loopback too.
+            dashboard_address=f"{LOCAL_HOST}:0",
+            scheduler_kwargs={"dashboard": False},
+        )
 
 
 @contextmanager
@@ -182,6 +187,8 @@ def dask_map(
     has taken the task's result (``lost``: the task killed its workers)."""
     from distributed import as_completed
 
+    if tracks_per_task is None:
+        tracks_per_task = TRACKS_PER_TASK
     if tracks_per_task < 1:
         raise ParameterError(f"tracks_per_task must be >= 1, got {tracks_per_task!r}")
     iterator = iter(tasks)
