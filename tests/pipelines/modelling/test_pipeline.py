@@ -98,8 +98,13 @@ def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
         "provenance",
         "evaluation",
         "cv_metrics",
+        "model",
+        "model_sha256",
     }
-    assert not [name for name in intermediates if name in catalog]
+    # the trained model stays in memory as it is (declared only to skip Kedro's deep copy)
+    models = {name for name in intermediates if name.endswith(".model")}
+    assert {type(catalog[name]).__name__ for name in models} == {"MemoryDataset"}
+    assert not [name for name in intermediates - models if name in catalog]
 
 
 def test_parameters_resolve_against_conf_base(project_config):
