@@ -151,7 +151,7 @@ def _epoch_metrics(history: pd.DataFrame) -> list[Any]:
 
 def track_model(
     evaluation: Mapping[str, Any],
-    model_file: bytes,
+    model_file: bytes | ModelFile,
     history: pd.DataFrame,
     network: Mapping[str, Any],
     seed: int,
@@ -205,7 +205,8 @@ def track_model(
         mlflow.log_dict(dict(evaluation), "metrics.json")
         with tempfile.TemporaryDirectory() as scratch, _quiet_mlflow() as printed:
             path = Path(scratch) / f"{target}.keras"
-            path.write_bytes(model_file)
+            content = model_file.content if isinstance(model_file, ModelFile) else model_file
+            path.write_bytes(content)
             info = mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT,
                 python_model=_pyfunc_class()(),
