@@ -37,11 +37,11 @@ from soundtrack_emotion.pipelines.feature_extraction.tracks import (
     extract_track,
 )
 from soundtrack_emotion.runtime import distributed
-from soundtrack_emotion.runtime.distributed import TRACKS_PER_TASK
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.workers import map_tracks
 
 PROJECT = Path(__file__).resolve().parents[1]
+TRACKS_PER_TASK = 1  # one track per Dask task (dask_map)
 SAMPLE_RATE = 44100
 N_NOOP_TASKS = 300
 
@@ -79,15 +79,10 @@ def run(
     """(audio seconds, wall seconds) of every task through map_tracks."""
     started = time.perf_counter()
     audio = 0.0
-    previous = distributed.TRACKS_PER_TASK
-    distributed.TRACKS_PER_TASK = per_task  # dask_map's default, read at each call
-    try:
-        for result in map_tracks(
-            extract_track, tasks, workers=workers, on_crash=crashed_track, dask_client=client
-        ):
-            audio += 0.0 if result.error else result.audio_seconds
-    finally:
-        distributed.TRACKS_PER_TASK = previous
+    for result in map_tracks(
+        extract_track, tasks, workers=workers, on_crash=crashed_track, dask_client=client
+    ):
+        audio += 0.0 if result.error else result.audio_seconds
     return audio, time.perf_counter() - started
 
 

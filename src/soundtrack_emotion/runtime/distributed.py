@@ -28,7 +28,6 @@ the worker running it restarted and is given to ``on_timeout``, without being re
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -43,7 +42,7 @@ from soundtrack_emotion.runtime.paths import resolve_path
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("processes", "dask")
-# Dask tasks kept in flight per worker thread: enough to hide the scheduler's round trip.
+# Tasks kept in flight per worker thread: enough to hide the scheduler's round trip.
 IN_FLIGHT_PER_THREAD = 2
 # Seconds between two looks at the running tasks' time limits.
 TIME_LIMIT_POLL_SECONDS = 0.2
@@ -187,10 +186,6 @@ def dask_map(
     has taken the task's result (``lost``: the task killed its workers)."""
     from distributed import as_completed
 
-    if tracks_per_task is None:
-        tracks_per_task = TRACKS_PER_TASK
-    if tracks_per_task < 1:
-        raise ParameterError(f"tracks_per_task must be >= 1, got {tracks_per_task!r}")
     iterator = iter(tasks)
     threads = _threads(client)
     pending: dict[Any, T] = {}
@@ -200,14 +195,13 @@ def dask_map(
 
     def submit() -> Any | None:
         nonlocal counter
-        batch = [retry.pop(0)] if retry else list(itertools.islice(iterator, tracks_per_task))
-        if not batch:
+        task = next(iterator, None)
+        if task is None:
             return None
         counter += 1
-        name = f"{key(batch[0]) if key else func.__name__}-{counter}"
-        future = client.submit(_run_batch, func, batch, key=f"{name}-{id(pending):x}",
-                               pure=False)  # fmt: skip
-        pending[future] = batch
+        name = f"{key(task) if key else func.__name__}-{counter}"
+        future = client.submit(func, task, key=f"{name}-{id(pending):x}", pure=False)
+        pending[future] = task
         return future
 
     futures = [f for f in (submit() for _ in range(IN_FLIGHT_PER_THREAD * threads)) if f]
