@@ -1,13 +1,19 @@
 """Per-track work on the process pool vs Dask distributed, on the same files in one run.
 
-    PYTHONPATH=src python benchmarks/dask_backend.py [--tracks 12] [--seconds 20]
+    PYTHONPATH=src python benchmarks/dask_backend.py [--tracks 12] [--seconds 20] [--rounds 3]
+        [--family mfcc|musicnn] [--memory]
 
-Prints, for decode + MFCC (``extract_track``, feature_extraction's per-track work):
-  * audio seconds per wall second: process pool (feature_extraction.workers) vs Dask with 1
-    and 2 worker processes (LocalCluster, 1 thread each), and the ratio to the pool;
+Prints, for decode + the family's features (``extract_track``, feature_extraction's per-track
+work; MusiCNN needs its weights in the project's cache):
+  * audio seconds per wall second of the process pool (feature_extraction.workers) and of
+    Dask with 1 and 2 worker processes (``runtime.distributed.local_cluster``: loopback, TLS,
+    1 thread each), each Dask run right after a pool run, ``--rounds`` times, alternating (the
+    machine is shared: only ratios measured side by side mean anything), as medians: Dask as
+    it runs now (``TRACKS_PER_TASK`` tracks per task, no worker profiler) and as it ran
+    before (1 track per task, profiler on); the ratio to the pool and from 1 to 2 workers;
   * the Dask overhead per task (a no-op task, round trip through the scheduler);
-  * peak resident memory per Dask worker as the catalogue grows 1x -> 4x (must stay flat:
-    one track in memory per worker thread, results streamed back as they complete).
+  * ``--memory``: peak resident memory per Dask worker as the catalogue grows 1x -> 4x (must
+    stay flat: a few tracks in memory per worker thread, results streamed back).
 Cluster start-up is timed apart (it is paid once per run). Synthetic audio: plumbing figures
 for comparing backends, not a claim about real music.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -29,10 +36,12 @@ from soundtrack_emotion.pipelines.feature_extraction.tracks import (
     crashed_track,
     extract_track,
 )
+from soundtrack_emotion.runtime import distributed
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.workers import map_tracks
 
 PROJECT = Path(__file__).resolve().parents[1]
+TRACKS_PER_TASK = 1  # one track per Dask task (dask_map)
 SAMPLE_RATE = 44100
 N_NOOP_TASKS = 300
 
@@ -49,19 +58,24 @@ def write_tracks(folder: Path, n: int, seconds: float) -> list[Path]:
     return paths
 
 
-def tasks_for(paths: list[Path], p: ExtractionParams) -> list[TrackTask]:
+def tasks_for(paths: list[Path], p: ExtractionParams, family: str) -> list[TrackTask]:
+    chosen = p.family(family)
+    precisions = ((family, p.precision_of(family)),) if chosen.loads_model else ()
     return [
         TrackTask(
             id=path.stem,
             path=str(path),
-            families=(p.mfcc,),
+            families=(chosen,),
             decoding=p.decoding,
+            precisions=precisions,
         )
         for path in paths
     ]
 
 
-def run(tasks: list[TrackTask], *, workers: int, client=None) -> tuple[float, float]:
+def run(
+    tasks: list[TrackTask], *, workers: int, client=None, per_task: int = TRACKS_PER_TASK
+) -> tuple[float, float]:
     """(audio seconds, wall seconds) of every task through map_tracks."""
     started = time.perf_counter()
     audio = 0.0
@@ -81,65 +95,100 @@ def noop(x: int) -> int:
     return x
 
 
-def cluster(n_workers: int):
+def cluster(n_workers: int, *, before: bool = False):
+    """The project's LocalCluster of ``n_workers`` (``before``: as it was made before, plain
+    TCP with the worker profiler on)."""
     from distributed import Client, LocalCluster
 
     started = time.perf_counter()
-    local = LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    if before:
+        local = LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    else:
+        local = distributed.local_cluster(distributed.ComputeParams(n_workers=n_workers))
     client = Client(local)
     return local, client, time.perf_counter() - started
+
+
+def dask_rate(tasks: list[TrackTask], n: int, *, before: bool) -> tuple[float, float]:
+    """(audio s / wall s, start-up s) of Dask with ``n`` workers."""
+    local, client, start_s = cluster(n, before=before)
+    per_task = 1 if before else TRACKS_PER_TASK
+    try:
+        # Every worker's imports, JIT compilation and models before the clock starts.
+        run(tasks[: 2 * n], workers=n, client=client, per_task=1)
+        audio, wall = run(tasks, workers=n, client=client, per_task=per_task)
+    finally:
+        client.close()
+        local.close()
+    return audio / wall, start_s
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=12, help="tracks at 1x")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds per track")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating pool/Dask rounds")
+    parser.add_argument("--family", default="mfcc", choices=("mfcc", "musicnn"))
+    parser.add_argument("--memory", action="store_true", help="peak memory 1x -> 4x")
     args = parser.parse_args()
     params = yaml.safe_load((PROJECT / "conf/base/parameters_feature_extraction.yml").read_text())
     p = ExtractionParams.from_dict(params["feature_extraction"])
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_tracks(Path(tmp), 4 * args.tracks, args.seconds)
-        base = tasks_for(paths[: args.tracks], p)
-        print(f"{len(base)} tracks x {args.seconds:.0f} s (44.1 kHz stereo FLAC), decode + MFCC")
-        print(f"{'backend':<28}{'audio s / wall s':>18}{'vs pool':>10}{'start s':>10}")
+        base = tasks_for(paths[: args.tracks], p, args.family)
+        print(f"{len(base)} tracks x {args.seconds:.0f} s (44.1 kHz stereo FLAC), decode + "
+              f"{args.family}; medians of {args.rounds} alternating rounds")  # fmt: skip
         run(base[:2], workers=p.workers)  # warm the file cache and the fork server
-        audio, wall = run(base, workers=p.workers)
-        pool = audio / wall
-        print(f"{f'process pool ({p.workers} workers)':<28}{pool:>18.1f}{1.0:>10.2f}{'-':>10}")
-        per_worker = {}
-        for n in (1, 2):
-            local, client, start_s = cluster(n)
-            run(base[:n], workers=n, client=client)  # imports on every worker
-            audio, wall = run(base, workers=n, client=client)
-            per_worker[n] = audio / wall / n
-            name = f"dask ({n} worker{'s' if n > 1 else ''})"
-            print(f"{name:<28}{audio / wall:>18.1f}"
-                  f"{audio / wall / pool:>10.2f}{start_s:>10.1f}")  # fmt: skip
-            if n == 1:
-                client.gather(client.map(noop, range(20), pure=False))
-                started = time.perf_counter()
-                for future in client.map(noop, range(N_NOOP_TASKS), pure=False):
-                    future.result()
-                overhead = (time.perf_counter() - started) / N_NOOP_TASKS
-                print(f"dask overhead per task: {overhead * 1e3:.2f} ms "
-                      f"({N_NOOP_TASKS} no-op tasks, 1 worker)")  # fmt: skip
-            client.close()
-            local.close()
+        pools: list[float] = []
+        rates: dict[tuple[str, int], list[float]] = {}
+        starts: dict[tuple[str, int], list[float]] = {}
+        for _ in range(args.rounds):
+            for setup in ("now", "before"):
+                for n in (1, 2):
+                    audio, wall = run(base, workers=p.workers)
+                    pools.append(audio / wall)
+                    rate, start_s = dask_rate(base, n, before=setup == "before")
+                    rates.setdefault((setup, n), []).append(rate / pools[-1])
+                    starts.setdefault((setup, n), []).append(start_s)
+        pool = statistics.median(pools)
+        print(f"{'backend':<40}{'vs pool':>10}{'start s':>10}")
+        print(f"{f'process pool ({p.workers} workers), {pool:.1f} audio s/s':<40}"
+              f"{1.0:>10.2f}{'-':>10}")  # fmt: skip
+        for setup, label in (("before", "1 track/task, profiler"),
+                             ("now", f"{TRACKS_PER_TASK} tracks/task, TLS")):  # fmt: skip
+            for n in (1, 2):
+                ratio = statistics.median(rates[(setup, n)])
+                name = f"dask {n} worker{'s' if n > 1 else ''} ({label})"
+                print(f"{name:<40}{ratio:>10.2f}{statistics.median(starts[(setup, n)]):>10.1f}")
+            scaling = statistics.median(
+                two / one for one, two in zip(rates[(setup, 1)], rates[(setup, 2)], strict=True)
+            )
+            print(f"{f'  scaling 1 -> 2 workers ({setup})':<40}{scaling:>10.2f}")
+        local, client, _ = cluster(1)
+        client.gather(client.map(noop, range(20), pure=False))
+        started = time.perf_counter()
+        for future in client.map(noop, range(N_NOOP_TASKS), pure=False):
+            future.result()
+        overhead = (time.perf_counter() - started) / N_NOOP_TASKS
+        print(f"dask overhead per task: {overhead * 1e3:.2f} ms "
+              f"({N_NOOP_TASKS} no-op tasks, 1 worker)")  # fmt: skip
+        client.close()
+        local.close()
+        if not args.memory:
+            return
         print("peak memory per dask worker (2 workers) as the catalogue grows:")
         print(f"{'scale':<8}{'tracks':>8}{'audio h':>10}{'worker peak MiB':>20}")
         for scale in (1, 2, 4):
             local, client, _ = cluster(2)
-            tasks = tasks_for(paths[: scale * args.tracks], p)
+            tasks = tasks_for(paths[: scale * args.tracks], p, args.family)
             audio, _ = run(tasks, workers=2, client=client)
             peaks = client.run(peak_rss_mib).values()
             print(f"{f'{scale}x':<8}{len(tasks):>8}{audio / 3600:>10.2f}"
                   f"{' / '.join(f'{m:.0f}' for m in peaks):>20}")  # fmt: skip
             client.close()
             local.close()
-        print(f"per-worker throughput on Dask: {per_worker[1]:.1f} (1 worker), "
-              f"{per_worker[2]:.1f} (2 workers) audio s / wall s")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from soundtrack_emotion.datasets.file_exists_dataset import FileExistsDataset
 from soundtrack_emotion.datasets.file_store import FileStore
 from soundtrack_emotion.datasets.folder_index_dataset import FolderIndexDataset
 from soundtrack_emotion.datasets.json_index_dataset import JSONIndexDataset
+from soundtrack_emotion.datasets.keras_model_dataset import KerasModelDataset, TrainedModelsDataset
 from soundtrack_emotion.datasets.labelled_table_dataset import LabelledTableDataset
 from soundtrack_emotion.datasets.lastfm_client import LastfmClient, LastfmClientDataset
 from soundtrack_emotion.datasets.model_input_dataset import (
@@ -51,6 +52,7 @@ __all__ = [
     "FrameChunk",
     "FrameSplit",
     "JSONIndexDataset",
+    "KerasModelDataset",
     "LabelledTableDataset",
     "LastfmClient",
     "LastfmClientDataset",
@@ -66,6 +68,7 @@ __all__ = [
     "TableChunk",
     "TrackCache",
     "TrackCacheDataset",
+    "TrainedModelsDataset",
     "VadLexiconDataset",
     "parse_vad_lexicon",
 ]

@@ -90,12 +90,49 @@ class ComputeParams:
         return self.backend == "dask"
 
 
+# A LocalCluster's scheduler and workers listen on this machine's loopback only.
+LOCAL_HOST = "127.0.0.1"
+
+
+def local_cluster(params: ComputeParams) -> Any:
+    """A ``LocalCluster`` of ``params.n_workers`` worker processes (``threads_per_worker``
+    threads each) whose scheduler and workers listen on :data:`LOCAL_HOST` only, talking TLS
+    with temporary credentials made for this cluster (``security=True``), so neither another
+    machine nor another local user without its key can connect. Without the ``cryptography``
+    package (which Dask needs for those credentials) it runs without TLS, still on loopback
+    only, and says so in the log. The workers' statistical profiler (a stack sample every
+    10 ms, for the dashboard, which a LocalCluster here does not serve) is off."""
+    import dask
+    from distributed import LocalCluster
+
+    try:
+        import cryptography  # noqa: F401 - what Security.temporary() needs
+    except ImportError:
+        security: bool = False
+        logger.warning("dask: the 'cryptography' package is missing, so the LocalCluster runs "
+                       "without TLS (loopback only): pip install cryptography")  # fmt: skip
+    else:
+        security = True
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return LocalCluster(
+            n_workers=params.n_workers,
+            threads_per_worker=params.threads_per_worker,
+            processes=True,
+            memory_limit=params.memory_limit,
+            host=LOCAL_HOST,
+            security=security,
+            # No dashboard; the scheduler's HTTP server (health checks) on loopback too.
+            dashboard_address=f"{LOCAL_HOST}:0",
+            scheduler_kwargs={"dashboard": False},
+        )
+
+
 @contextmanager
 def dask_client(params: ComputeParams) -> Iterator[Any]:
     """A ``distributed.Client``: to the scheduler at ``params.address``, or to a
-    ``LocalCluster`` of worker processes started (and closed) here."""
+    :func:`local_cluster` of worker processes started (and closed) here."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as error:  # pragma: no cover - a dependency of the project
         raise ParameterError(
             "compute.backend=dask needs dask[distributed]: pip install 'dask[distributed]'"
@@ -105,17 +142,9 @@ def dask_client(params: ComputeParams) -> Iterator[Any]:
             logger.info("dask: connected to %s (%s)", params.address, client.dashboard_link)
             yield client
         return
-    with (
-        LocalCluster(
-            n_workers=params.n_workers,
-            threads_per_worker=params.threads_per_worker,
-            processes=True,
-            memory_limit=params.memory_limit,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        logger.info("dask: LocalCluster of %d workers", len(cluster.workers))
+    with local_cluster(params) as cluster, Client(cluster) as client:
+        logger.info("dask: LocalCluster of %d workers at %s", len(cluster.workers),
+                    cluster.scheduler_address)  # fmt: skip
         yield client
 
 

@@ -4,9 +4,9 @@ models of another corpus or other features are never mixed in or chosen.
 A model's provenance (:func:`training_provenance`) holds a fingerprint of the labelled corpus
 (track ids, VAD labels and splits of ``soundtracks``), whether that corpus is the synthetic
 demo, the fingerprint of its feature family's extraction parameters
-(``ExtractionParams.fingerprint``), the code version (git commit and dirty flag) and the
-versions of the packages that shape results. :func:`stale_reason` compares a model's record
-with the current corpus and features.
+(``ExtractionParams.fingerprint``), the code version (git commit and dirty flag), the
+versions of the packages that shape results and the SHA-256 of the model file.
+:func:`stale_reason` compares a model's record with the current corpus and features.
 """
 
 from __future__ import annotations
@@ -93,13 +93,20 @@ def package_versions() -> dict[str, str | None]:
 
 
 def training_provenance(
-    soundtracks: pd.DataFrame, feature_fingerprint: str, *, feature: str, is_demo: bool
+    soundtracks: pd.DataFrame,
+    feature_fingerprint: str,
+    *,
+    feature: str,
+    is_demo: bool,
+    model_sha256: str | None = None,
 ) -> dict[str, Any]:
     """The full provenance record of a model trained now on ``soundtracks`` with ``feature``
-    features extracted as ``feature_fingerprint`` says."""
+    features extracted as ``feature_fingerprint`` says; ``model_sha256``: the SHA-256 of its
+    model file (checked before the file is used)."""
     return {
         "corpus": corpus_summary(soundtracks, is_demo=is_demo),
         "features": {"family": feature, "fingerprint": feature_fingerprint},
+        "model": {"sha256": model_sha256},
         "code": code_version(),
         "packages": package_versions(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -28,6 +28,7 @@ import keras
 import pandas as pd
 
 from soundtrack_emotion.core.metrics import METRIC_NAMES
+from soundtrack_emotion.core.model_files import ModelFile
 from soundtrack_emotion.exceptions import ParameterError
 
 logger = logging.getLogger(__name__)
@@ -156,12 +157,14 @@ def _epoch_metrics(history: pd.DataFrame) -> list[Any]:
 
 def track_model(
     evaluation: Mapping[str, Any],
-    model: keras.Model,
+    model_file: bytes | ModelFile,
     history: pd.DataFrame,
     network: Mapping[str, Any],
     seed: int,
 ) -> dict[str, Any]:
     """Log one trained model to a nested MLflow run and register it (see the module).
+    ``model_file``: the bytes of its ``.keras`` file, logged as they are, so the registered
+    artefact has the SHA-256 its provenance records (tagged ``model.sha256`` on the version).
 
     Returns:
         ``evaluation`` with ``mlflow``: ``{"run_id", "registered_model", "version"}`` (or
@@ -184,6 +187,7 @@ def track_model(
         "features.fingerprint": str(provenance.get("features", {}).get("fingerprint")),
         "git_commit": str(provenance.get("code", {}).get("git_commit")),
         "git_dirty": str(provenance.get("code", {}).get("git_dirty")),
+        "model.sha256": str((provenance.get("model") or {}).get("sha256") or ""),
     }
     params = {
         "feature": feature,
@@ -207,7 +211,8 @@ def track_model(
         mlflow.log_dict(dict(evaluation), "metrics.json")
         with tempfile.TemporaryDirectory() as scratch, _quiet_mlflow() as printed:
             path = Path(scratch) / f"{target}.keras"
-            model.save(path)
+            content = model_file.content if isinstance(model_file, ModelFile) else model_file
+            path.write_bytes(content)
             info = mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT,
                 python_model=_pyfunc_class()(),
@@ -222,7 +227,7 @@ def track_model(
         logger.debug("MLflow: %s", printed.getvalue().strip())
         version = str(info.registered_model_version)
         client = mlflow.MlflowClient()
-        for key in ("corpus.kind", "corpus.fingerprint", "features.fingerprint"):
+        for key in ("corpus.kind", "corpus.fingerprint", "features.fingerprint", "model.sha256"):
             client.set_model_version_tag(name, version, key, tags[key])
         run_id = run.info.run_id
     logger.info("MLflow: %s logged in run %s, registered as %s version %s",
@@ -262,15 +267,20 @@ def resolve_registered_model(uri: str) -> dict[str, Any]:
         "uri": f"{MODELS_URI}{name}/{version.version}",
         "corpus_kind": version.tags.get("corpus.kind", ""),
         "corpus_fingerprint": version.tags.get("corpus.fingerprint", ""),
+        "model_sha256": version.tags.get("model.sha256", ""),
     }
 
 
-def load_registered_keras(uri: str) -> keras.Model:
-    """The Keras model of a registered version (``models:/name/version``)."""
+def load_registered_keras(uri: str, expected_sha256: str | None = None) -> keras.Model:
+    """The Keras model of a registered version (``models:/name/version``), checked against
+    ``expected_sha256`` (its version's ``model.sha256`` tag, :func:`resolve_registered_model`)
+    as a trained model's file is (:class:`ModelFile`)."""
     import mlflow
 
     folder = Path(mlflow.artifacts.download_artifacts(uri))
     files = sorted((folder / "artifacts").glob("*.keras"))
     if not files:
         raise ParameterError(f"{uri}: the registered model holds no .keras file")
-    return keras.saving.load_model(files[0])
+    stored = ModelFile(path=str(files[0]), content=files[0].read_bytes())
+    return stored.load(expected_sha256=expected_sha256, name=uri,
+                       retrain="or register a retrained version")  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
 import shutil
 import socket
 import threading
@@ -18,6 +19,9 @@ from soundtrack_emotion.core.embeddings.vggish import (
     VGGISH_HANDLE,
     VggishBatcher,
     load_vggish,
+    module_sha256,
+    resolve_vggish,
+    vggish_cache_dir,
     vggish_embeddings,
     vggish_windows,
 )
@@ -169,19 +173,99 @@ def test_vggish_rejects_a_track_under_one_window(vggish_standin: Path) -> None:
         vggish_embeddings(signal(0.5, sr=16000), model=model)
 
 
-def test_prefilled_tfhub_cache_serves_the_default_handle_offline(
-    vggish_standin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def project_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """An empty project cache ($SOUNDTRACK_EMOTION_CACHE), nothing resolved or loaded yet."""
+    cache = tmp_path / "project-cache"
+    cache.mkdir(mode=0o700)
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_CACHE", str(cache))
+    monkeypatch.delenv("TFHUB_CACHE_DIR", raising=False)
+    for cached in (load_vggish, resolve_vggish):
+        cached.cache_clear()
+    yield cache
+    for cached in (load_vggish, resolve_vggish):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def fake_hub(vggish_standin: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """TF Hub's download, faked (tests never touch the network): it puts the stand-in where
+    TF Hub would, under $TFHUB_CACHE_DIR/<sha1(url)>; returns the cache folders it used."""
+    import tensorflow_hub as hub
+
+    used = []
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_FETCH", "1")  # downloads allowed: this one is fake
+
+    def resolve(handle: str) -> str:
+        root = Path(os.environ["TFHUB_CACHE_DIR"])
+        used.append(str(root))
+        target = root / hashlib.sha1(handle.encode()).hexdigest()
+        shutil.copytree(vggish_standin, target)
+        return str(target)
+
+    monkeypatch.setattr(hub, "resolve", resolve)
+    return used
+
+
+def test_the_default_handle_is_cached_in_the_project_cache_and_checked(
+    project_cache: Path, fake_hub: list[str]
 ) -> None:
-    cache = tmp_path / "tfhub"
-    shutil.copytree(vggish_standin, cache / hashlib.sha1(VGGISH_HANDLE.encode()).hexdigest())
-    monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
-    load_vggish.cache_clear()
-    try:
-        model = load_vggish()
-        assert model.handle == VGGISH_HANDLE
-        assert model(signal(2.0, sr=16000)).shape == (2, 128)
-    finally:
-        load_vggish.cache_clear()
+    model = load_vggish()
+    directory = vggish_cache_dir()
+    assert fake_hub == [str(project_cache / "tfhub")]  # never /tmp/tfhub_modules
+    assert directory.parent == project_cache / "tfhub"
+    assert model.handle == VGGISH_HANDLE and model.sha256 == module_sha256(directory)
+    assert model(signal(2.0, sr=16000)).shape == (2, 128)
+    assert os.environ.get("TFHUB_CACHE_DIR") is None  # only while downloading
+    load_vggish.cache_clear(), resolve_vggish.cache_clear()
+    assert load_vggish().sha256 == model.sha256 and len(fake_hub) == 1  # offline from now on
+
+
+def test_a_modified_cache_is_refused(project_cache: Path, fake_hub: list[str]) -> None:
+    recorded = load_vggish().sha256
+    variables = next((vggish_cache_dir() / "variables").glob("*.data-*"))
+    variables.write_bytes(variables.read_bytes()[:-4] + b"evil")
+    load_vggish.cache_clear(), resolve_vggish.cache_clear()
+    with pytest.raises(ModelUnavailableError) as error:
+        load_vggish()
+    message = str(error.value)
+    assert f"{vggish_cache_dir()} has been modified" in message and recorded in message
+    assert module_sha256(vggish_cache_dir()) in message and "delete" in message
+
+
+def test_a_planted_cache_is_refused_unless_its_hash_is_pinned(
+    project_cache: Path, vggish_standin: Path
+) -> None:
+    shutil.copytree(vggish_standin, vggish_cache_dir())  # not downloaded: no record beside it
+    digest = module_sha256(vggish_cache_dir())
+    with pytest.raises(ModelUnavailableError, match="was not downloaded by this project") as error:
+        load_vggish()
+    assert f"feature_extraction.vggish.sha256: {digest}" in str(error.value)
+    family = VggishFamily(handle=VGGISH_HANDLE, batch_windows=256, sha256=digest)
+    assert family.load("float32").sha256 == digest  # pinned by the user: used
+    with pytest.raises(ModelUnavailableError, match=f"{'0' * 64} is pinned"):
+        load_vggish(VGGISH_HANDLE, "float32", "0" * 64)
+
+
+def test_a_cache_every_user_may_write_is_refused(project_cache: Path, fake_hub: list[str]) -> None:
+    load_vggish()
+    load_vggish.cache_clear(), resolve_vggish.cache_clear()
+    vggish_cache_dir().chmod(0o777)
+    with pytest.raises(ModelUnavailableError, match="may be written by every user"):
+        load_vggish()
+
+
+def test_the_model_content_is_in_the_vggish_fingerprint(
+    vggish_standin: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(vggish_standin, other)
+    (other / "variables" / "variables.index").write_bytes(b"\0" * 16)
+    first, second = (
+        VggishFamily(handle=str(d), batch_windows=256) for d in (vggish_standin, other)
+    )
+    assert first.spec()["module_sha256"] == module_sha256(vggish_standin)
+    assert first.spec()["module_sha256"] != second.spec()["module_sha256"]
 
 
 def test_missing_local_model_says_how_to_provide_it(tmp_path: Path) -> None:
@@ -189,7 +273,7 @@ def test_missing_local_model_says_how_to_provide_it(tmp_path: Path) -> None:
         load_vggish(str(tmp_path / "no-model-here"))
     message = str(error.value)
     assert "no-model-here" in message and "No other model is substituted" in message
-    assert "TFHUB_CACHE_DIR" in message and "kedro run --pipelines=offline" in message
+    assert "SOUNDTRACK_EMOTION_CACHE" in message and "kedro run --pipelines=offline" in message
 
 
 def test_unreachable_hub_is_a_model_unavailable_error(
@@ -198,9 +282,10 @@ def test_unreachable_hub_is_a_model_unavailable_error(
     with socket.socket() as probe:  # a local port nobody listens on: "offline"
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_FETCH", "1")  # a download from a loopback port
     handle = f"http://127.0.0.1:{port}/google/vggish/1"
-    with pytest.raises(ModelUnavailableError, match="pre-filled TF Hub cache"):
+    with pytest.raises(ModelUnavailableError, match="pre-filled cache"):
         load_vggish(handle)
 
 
@@ -231,7 +316,8 @@ def test_a_hub_serving_garbage_is_a_model_unavailable_error(
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Garbage)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SOUNDTRACK_EMOTION_FETCH", "1")  # from the loopback server
     try:
         with pytest.raises(ModelUnavailableError, match="VGGish cannot be loaded"):
             load_vggish(f"http://127.0.0.1:{server.server_port}/vggish/1")

@@ -95,29 +95,59 @@ def vggish_standin():
 def _run_inference(tracks, chosen, cache_dir: Path, **kwargs):
     """Both inference nodes as Kedro runs them: every chunk ``predict_vad_timelines`` yields
     is saved to a track cache in ``cache_dir`` before the next one is computed, then
-    ``collect_vad_timelines`` assembles the tables from it."""
+    ``collect_vad_timelines`` assembles the tables from it. ``chosen`` without
+    ``model_sha256`` gets the hashes of ``trained_models``' files, as ``model_metrics`` records
+    them for the models it lists."""
     from soundtrack_emotion.datasets import TrackCacheDataset
     from soundtrack_emotion.pipelines.inference.nodes import (
         collect_vad_timelines,
         predict_vad_timelines,
     )
 
+    if "model_sha256" not in chosen and "trained_models" in kwargs:
+        chosen = _with_model_hashes(chosen, kwargs["trained_models"])
     cache = TrackCacheDataset(path=str(cache_dir))
     for chunk in predict_vad_timelines(tracks, chosen, existing_results=cache.load(), **kwargs):
         cache.save(chunk)
     return collect_vad_timelines(tracks, cache.load())
 
 
+def _with_model_hashes(chosen, trained_models: dict):
+    """``chosen`` with each model's ``model_sha256``: the hash of its file in
+    ``trained_models`` (as ``model_metrics`` records it when the model is trained)."""
+    from soundtrack_emotion.core.vocabulary import model_partition
+
+    hashes = {}
+    for row in chosen.itertuples(index=False):
+        partition = model_partition(row.feature, row.network, row.target)
+        if partition in trained_models and partition not in hashes:
+            hashes[partition] = trained_models[partition]().sha256
+    return chosen.assign(model_sha256=[
+        hashes.get(model_partition(r.feature, r.network, r.target), "")
+        for r in chosen.itertuples(index=False)
+    ])  # fmt: skip
+
+
 def _as_trained_models(models: dict) -> dict:
-    """``trained_models`` as its PartitionedDataset loads it: partition id -> loader, from
-    ``{model_key: model}``; each loader returns the same model object."""
+    """``trained_models`` as its dataset loads it: partition id -> loader of the model's file
+    (a ``ModelFile``), from ``{model_key: model}``."""
+    from soundtrack_emotion.core.model_files import ModelFile, serialise_model
     from soundtrack_emotion.core.vocabulary import model_partition
     from soundtrack_emotion.pipelines.inference.nodes import split_model_key
 
-    return {
-        model_partition(*split_model_key(key)): (lambda model=model: model)
+    files = {
+        model_partition(*split_model_key(key)): ModelFile(
+            path=f"{model_partition(*split_model_key(key))}.keras", content=serialise_model(model)
+        )
         for key, model in models.items()
     }
+    return {partition: (lambda stored=stored: stored) for partition, stored in files.items()}
+
+
+@pytest.fixture
+def with_model_hashes():
+    """``with_model_hashes(chosen, trained_models)``: the chosen models' recorded hashes."""
+    return _with_model_hashes
 
 
 @pytest.fixture

@@ -16,10 +16,13 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from kedro_datasets.tensorflow import TensorFlowModelDataset  # noqa: E402
-
+from soundtrack_emotion.core.model_files import serialise_model  # noqa: E402
 from soundtrack_emotion.core.vocabulary import VAD_LABELS  # noqa: E402
-from soundtrack_emotion.datasets import TrackCache, TrackCacheDataset  # noqa: E402
+from soundtrack_emotion.datasets import (  # noqa: E402
+    KerasModelDataset,
+    TrackCache,
+    TrackCacheDataset,
+)
 from soundtrack_emotion.datasets.feature_store import SUFFIX  # noqa: E402
 from soundtrack_emotion.pipelines.inference import nodes, scoring  # noqa: E402
 
@@ -70,12 +73,13 @@ def demo_set(tmp_path_factory):
     for seed, label in enumerate(VAD_LABELS):
         file = root / f"models/mfcc_cnn/{label}.keras"
         file.parent.mkdir(parents=True, exist_ok=True)
-        _random_model((43, 13), seed).save(file)
-        trained[f"mfcc_cnn/{label}"] = TensorFlowModelDataset(filepath=str(file)).load
+        dataset = KerasModelDataset(filepath=str(file))
+        dataset.save(serialise_model(_random_model((43, 13), seed)))
+        trained[f"mfcc_cnn/{label}"] = dataset.load
     chosen = pd.DataFrame(
         [(label, "mfcc", "cnn", label, 0, 0.1) for label in VAD_LABELS],
         columns=list(nodes.MODEL_COLUMNS),
-    )
+    ).assign(model_sha256=[trained[f"mfcc_cnn/{label}"]().sha256 for label in VAD_LABELS])
     return root, tracks, chosen, trained
 
 

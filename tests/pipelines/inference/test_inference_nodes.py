@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from matplotlib.patches import StepPatch
 
+from soundtrack_emotion.core.model_files import ModelFile, serialise_model
 from soundtrack_emotion.core.vad_plots import plot_movie_profile
 from soundtrack_emotion.core.vocabulary import VAD_LABELS, model_partition
-from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
 from soundtrack_emotion.pipelines.inference.nodes import (
     DOMAIN_COLUMNS,
     IDENTITY_COLUMNS,
@@ -202,14 +203,27 @@ def test_best_never_picks_a_model_of_another_corpus_and_outputs_name_the_model()
     old_fp, new_fp = corpus_fingerprint(old), corpus_fingerprint(new)
     mfcc_fp = ExtractionParams.from_dict(features).fingerprint("mfcc")
     rows = []
-    for network, corpus_fp, kind, loss in (("cnn", old_fp, "demo", 0.001),
-                                           ("ridge", new_fp, "real", 0.01)):
+    for network, corpus_fp, kind, loss in (
+        ("cnn", old_fp, "demo", 0.001),
+        ("ridge", new_fp, "real", 0.01),
+    ):
         for label in VAD_LABELS:
-            rows.append({"feature": "mfcc", "network": network, "target": label, "label": label,
-                         "level": "song", "best_val_loss": loss, "corpus_kind": kind,
-                         "corpus_fingerprint": corpus_fp, "features_fingerprint": mfcc_fp,
-                         "mlflow_run_id": f"run-{network}", "registered_model":
-                         f"soundtrack_emotion.mfcc_{network}.{label}", "model_version": "2"})
+            rows.append(
+                {
+                    "feature": "mfcc",
+                    "network": network,
+                    "target": label,
+                    "label": label,
+                    "level": "song",
+                    "best_val_loss": loss,
+                    "corpus_kind": kind,
+                    "corpus_fingerprint": corpus_fp,
+                    "features_fingerprint": mfcc_fp,
+                    "mlflow_run_id": f"run-{network}",
+                    "registered_model": f"soundtrack_emotion.mfcc_{network}.{label}",
+                    "model_version": "2",
+                }
+            )
     metrics = pd.DataFrame(rows)  # fmt: skip
     on_old = select_inference_models(metrics, "best", soundtracks=old, feature_extraction=features)
     assert set(on_old["network"]) == {"cnn"}  # the old corpus's own models, lower loss
@@ -375,11 +389,12 @@ def test_only_the_chosen_models_are_loaded_and_a_missing_one_says_how_to_train_i
 ):
     tracks = pd.DataFrame({"position": [1], "track": ["x"], "path": [str(tmp_path / "x.wav")]})
     loads = []
+    stored = ModelFile(path="model.keras", content=serialise_model(tiny_model(FRAME)))
 
     def loader(key):
         def load():
             loads.append(key)
-            return tiny_model(FRAME)
+            return stored
 
         return load
 
@@ -391,10 +406,9 @@ def test_only_the_chosen_models_are_loaded_and_a_missing_one_says_how_to_train_i
     node_kwargs = dict(
         hop_seconds=2.0, batch_size=4, waveform_points=100, feature_extraction=extraction_params
     )
+    chosen = _chosen(network="lstm").assign(model_sha256=stored.sha256)
 
-    run_inference(
-        tracks, _chosen(network="lstm"), tmp_path / "cache", trained_models=trained, **node_kwargs
-    )
+    run_inference(tracks, chosen, tmp_path / "cache", trained_models=trained, **node_kwargs)
 
     assert sorted(loads) == [f"lstm/{label}" for label in sorted(VAD_LABELS)]
     del trained[model_partition("mfcc", "lstm", "arousal")]
@@ -405,7 +419,7 @@ def test_only_the_chosen_models_are_loaded_and_a_missing_one_says_how_to_train_i
     ):
         run_inference(
             tracks,
-            _chosen(network="lstm"),
+            chosen,
             tmp_path / "cache2",
             trained_models=trained,
             **node_kwargs,
@@ -483,3 +497,28 @@ def test_movie_profile_plot_has_a_panel_per_label_on_the_album_clock(album):
     assert (
         "Memento" in plot_movie_profile(arc, profile, audio_path="", title="Memento").get_suptitle()
     )
+
+
+def test_a_tampered_model_file_is_refused_naming_the_file_and_both_hashes(
+    tmp_path, write_tone, tiny_model, extraction_params, run_inference
+):
+    """The file of a chosen model is not the one model_metrics scored: inference stops before
+    scoring anything, instead of choosing a model by another model's scores."""
+    tracks = pd.DataFrame({"position": [1], "track": ["a"],
+                           "path": [str(write_tone(tmp_path / "a.wav", 4.0))]})  # fmt: skip
+    scored = ModelFile(path="scored.keras", content=serialise_model(tiny_model(FRAME)))
+    tampered = ModelFile(path=str(tmp_path / "data/06_models/mfcc_cnn/valence.keras"),
+                         content=serialise_model(tiny_model(FRAME, value=0.9)))  # fmt: skip
+    trained = {model_partition("mfcc", "cnn", label): (lambda: scored) for label in VAD_LABELS}
+    trained[model_partition("mfcc", "cnn", "valence")] = lambda: tampered
+    chosen = _chosen().assign(model_sha256=scored.sha256)
+
+    with pytest.raises(ModelUnavailableError) as error:
+        run_inference(tracks, chosen, tmp_path / "cache", trained_models=trained,
+                      hop_seconds=2.0, batch_size=4, waveform_points=100,
+                      feature_extraction=extraction_params)  # fmt: skip
+    message = str(error.value)
+    assert "model mfcc_cnn.valence" in message and tampered.path in message
+    assert tampered.sha256 in message and scored.sha256 in message
+    assert "--namespaces=mfcc_cnn.valence" in message and "restore" in message
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())

@@ -13,7 +13,9 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.core.families import vggish as vggish_family
+from soundtrack_emotion.core.model_files import serialise_model, sha256_hex
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
+from soundtrack_emotion.datasets import KerasModelDataset
 from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.inference import create_pipeline
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
@@ -77,10 +79,10 @@ def test_every_inference_output_is_catalogued_with_its_layer():
     assert existing["metadata"]["kedro-viz"]["layer"] == "model_output"
     # Every model file the modelling pipelines write, as one lazily loaded partitioned input.
     models = catalog["trained_models"]
-    assert models["type"] == "partitions.PartitionedDataset"
+    assert models["type"] == "soundtrack_emotion.datasets.TrainedModelsDataset"
     assert (
-        models["path"] + "/{feature}_{network}/{target}" + models["filename_suffix"]
-        == (catalog["{feature}_{network}.{target}.model"]["dataset"]["filepath"])
+        models["path"] + "/{feature}_{network}/{target}.keras"
+        == (catalog["{feature}_{network}.{target}.model_file"]["filepath"])
     )
     assert models["metadata"]["kedro-viz"]["layer"] == "models"
 
@@ -111,14 +113,15 @@ def offline_project(tmp_path, monkeypatch, tiny_model, write_tone):
     for network, value in (("cnn", 0.1), ("lstm", 0.7)):
         for label in VAD_LABELS:
             path = tmp_path / f"data/06_models/mfcc_{network}/{label}.keras"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tiny_model((43, 13), value=value).save(path)
+            KerasModelDataset(filepath=str(path)).save(
+                serialise_model(tiny_model((43, 13), value=value))
+            )
     album = tmp_path / "album"
     write_tone(album / "01 Opening.wav", 7.0)
     (album / "02 Broken.wav").write_bytes(b"RIFF" + bytes(100))
     write_tone(album / "03 Finale.flac", 4.0, sr=16000)
 
-    def no_vggish(handle, precision):
+    def no_vggish(handle, precision, sha256=None):
         raise AssertionError(f"VGGish was loaded ({handle})")
 
     monkeypatch.setattr(vggish_family, "load_vggish", no_vggish)
@@ -149,6 +152,12 @@ def _run_in(project: Path, extraction_params: dict, **inference) -> None:
             # trained on this project's corpus, with these features
             params = ExtractionParams.from_dict(extraction_params)
             catalog[name] = MFCC_ONLY_METRICS.assign(
+                model_sha256=[
+                    sha256_hex(
+                        (project / f"data/06_models/mfcc_{r.network}/{r.target}.keras").read_bytes()
+                    )
+                    for r in MFCC_ONLY_METRICS.itertuples()
+                ],  # as the modelling pipeline records them
                 corpus_kind="real",
                 corpus_fingerprint=corpus_fingerprint(CORPUS),
                 features_fingerprint=params.fingerprint("mfcc"),

@@ -146,7 +146,7 @@ def with_provenance(report: dict, soundtracks=None, *, is_demo: bool = True) -> 
     spec = ModelSpec(report["feature"], report["network"], report["target"])
     table = corpus_table() if soundtracks is None else soundtracks
     return {**report, "provenance": record_provenance(table, feature_parameters(), is_demo,
-                                                      spec=spec)}  # fmt: skip
+                                                      "0" * 64, spec=spec)}  # fmt: skip
 
 
 def collect_current(metric_files, *reports):

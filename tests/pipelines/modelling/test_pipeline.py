@@ -11,8 +11,9 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.model_files import sha256_hex
 from soundtrack_emotion.core.vocabulary import NETWORKS, TARGETS, VAD_LABELS
-from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
 from soundtrack_emotion.pipelines.modelling import create_pipeline
 from soundtrack_emotion.pipelines.modelling.nodes import (
     MODEL_METRICS_COLUMNS,
@@ -33,8 +34,8 @@ from .conftest import (
 
 EVERYTHING = create_pipeline(features=FEATURES, networks=NETWORKS, targets=tuple(TARGETS))
 OUTPUT_KINDS = {
-    # in a memory cache: the nodes after training reuse the model instead of reloading it
-    "model": ("CachedDataset", "data/06_models/{variant}/{target}.keras"),
+    # written from the bytes whose SHA-256 the metrics record (the model itself stays in memory)
+    "model_file": ("KerasModelDataset", "data/06_models/{variant}/{target}.keras"),
     "history": ("CSVDataset", "data/07_model_output/{variant}/{target}_history.csv"),
     "test_predictions": (
         "ParquetDataset",
@@ -98,8 +99,13 @@ def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
         "evaluation",
         "cv_metrics",
         "calibration",  # the split-conformal half-widths, into the metrics report
+        "model",
+        "model_sha256",
     }
-    assert not [name for name in intermediates if name in catalog]
+    # the trained model stays in memory as it is (declared only to skip Kedro's deep copy)
+    models = {name for name in intermediates if name.endswith(".model")}
+    assert {type(catalog[name]).__name__ for name in models} == {"MemoryDataset"}
+    assert not [name for name in intermediates - models if name in catalog]
 
 
 def test_parameters_resolve_against_conf_base(project_config):
@@ -128,6 +134,7 @@ def test_one_model_namespace_is_self_contained():
         "fit_feature_normaliser",
         "fit_mean_baseline",
         "train_model",
+        "serialise_model",
         "predict_test_split",
         "cross_validate",
         "calibrate_intervals",
@@ -210,6 +217,13 @@ def test_tiny_run_writes_the_contract_outputs(
     assert len(predictions) == 3 * 8 * 3  # labels x test songs x frames per song
     assert (tmp_path / "data/06_models/mfcc_cnn/valence.keras").is_file()
     assert (tmp_path / "data/07_model_output/tensorboard/mfcc_cnn/joint").is_dir()
+    # the metrics and provenance carry the hash of exactly the file that was written
+    for target in ("valence", "joint"):
+        written = sha256_hex((tmp_path / f"data/06_models/mfcc_cnn/{target}.keras").read_bytes())
+        assert set(table.loc[table["target"] == target, "model_sha256"]) == {written}
+        report = json.loads((tmp_path / f"data/08_reporting/metrics/mfcc_cnn/{target}.json")
+                            .read_text())  # fmt: skip
+        assert report["provenance"]["model"]["sha256"] == written
 
 
 def _check_mlflow_runs(parent_id, experiment, parameters, soundtracks):
@@ -244,9 +258,14 @@ def _check_mlflow_runs(parent_id, experiment, parameters, soundtracks):
     table = pd.read_parquet("data/08_reporting/model_metrics.parquet")
     assert set(table["mlflow_run_id"]) == {r.info.run_id for r in runs}
     assert set(table["model_version"]) == {"1"}
-    # the registered model loads back as inference loads it, and predicts
-    model = load_registered_keras("models:/soundtrack_emotion.mfcc_cnn.valence/1")
+    # the registered artefact is the model file's bytes, tagged with their hash
+    assert version.tags["model.sha256"] == provenance["model"]["sha256"]
+    # the registered model loads back as inference loads it (checked), and predicts
+    uri = "models:/soundtrack_emotion.mfcc_cnn.valence/1"
+    model = load_registered_keras(uri, version.tags["model.sha256"])
     assert model.input_shape[1:] == (12, 4)
+    with pytest.raises(ModelUnavailableError, match="is not the file its metrics were recorded"):
+        load_registered_keras(uri, "0" * 64)
 
 
 def _flatten(prefix, value):

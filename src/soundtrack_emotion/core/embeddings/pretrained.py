@@ -60,10 +60,16 @@ MANIFEST = "MANIFEST.json"
 SETUP_COMMAND = "python -m soundtrack_emotion.core.embeddings.pretrained"
 
 
+def cache_root() -> Path:
+    """The project's cache of pretrained models: ``$SOUNDTRACK_EMOTION_CACHE`` or
+    ``~/.cache/soundtrack_emotion`` (the MusiCNN weights, VGGish's TF Hub module)."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "soundtrack_emotion"
+    return Path(root).expanduser()
+
+
 def cache_dir() -> Path:
     """``$SOUNDTRACK_EMOTION_CACHE/musicnn-0.1.0`` or ``~/.cache/soundtrack_emotion/...``."""
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "soundtrack_emotion"
-    return Path(root).expanduser() / f"musicnn-{MUSICNN_VERSION}"
+    return cache_root() / f"musicnn-{MUSICNN_VERSION}"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

@@ -2,16 +2,26 @@
 ``[N, 128]`` out, one row per 0.96 s. Long tracks and many tracks are packed into bounded
 batches (:class:`VggishBatcher`), so memory does not grow with track length. It computes in
 float32 or bfloat16 (:mod:`soundtrack_emotion.core.precision`); the embeddings are float32.
+
+A TF Hub URL is downloaded once into the project's cache (:func:`vggish_cache_dir`, beside the
+MusiCNN weights: ``$SOUNDTRACK_EMOTION_CACHE/tfhub/<sha1(url)>``, never a shared temporary
+folder), and the SHA-256 of its content (:func:`module_sha256`: ``saved_model.pb`` and the
+variables) is recorded next to it. Every load checks that hash, against the one pinned for the
+handle where one is known (:data:`KNOWN_MODULE_SHA256`, or ``feature_extraction.vggish.sha256``)
+or else the one recorded at download: a folder changed since, or put there by something else,
+is refused. The hash is part of the VGGish features' fingerprint.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
-import tempfile
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +29,13 @@ from typing import Any
 import numpy as np
 
 from soundtrack_emotion.core.audio import VGGISH_SAMPLE_RATE
+from soundtrack_emotion.core.embeddings.pretrained import (
+    CACHE_ENV,
+    FETCH_ENV,
+    cache_root,
+    fetch_on_first_use,
+    sha256_file,
+)
 from soundtrack_emotion.core.precision import BFLOAT16, FLOAT32, onednn_bfloat16_rewrite
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
 
@@ -32,6 +49,15 @@ VGGISH_CONTEXT_SAMPLES = 240
 VGGISH_MIN_SECONDS = (VGGISH_WINDOW_SAMPLES + VGGISH_CONTEXT_SAMPLES) / VGGISH_SAMPLE_RATE
 # Windows per VGGish call (~4 min of audio, a few hundred MB of activations).
 VGGISH_BATCH_WINDOWS = 256
+# The SHA-256 of a TF Hub module's content (module_sha256) by handle, where one is known:
+# checked instead of the hash recorded at download. None is pinned yet for VGGISH_HANDLE (it
+# was never downloaded where this was written); `python -m
+# soundtrack_emotion.core.embeddings.vggish` prints it, feature_extraction.vggish.sha256 pins it.
+KNOWN_MODULE_SHA256: dict[str, str] = {}
+# The cache's subfolder for TF Hub modules, and the file recording a module's hash at download.
+TFHUB_FOLDER = "tfhub"
+RECORD_SUFFIX = ".sha256.json"
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
 # ---------------------------------------------------------------------------------- VGGish
@@ -51,6 +77,7 @@ class VggishModel:
     handle: str
     module: Any = field(repr=False)
     precision: str = FLOAT32
+    sha256: str = ""  # module_sha256 of the folder it was loaded from
 
     def __call__(self, waveform: np.ndarray) -> np.ndarray:
         with onednn_bfloat16_rewrite(self.precision):
@@ -65,55 +92,201 @@ class VggishModel:
 
 
 def vggish_cache_dir(handle: str = VGGISH_HANDLE) -> Path:
-    """Where ``tensorflow_hub`` caches (and looks for) the model of a URL ``handle``."""
-    root = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "tfhub_modules")
-    return Path(root) / hashlib.sha1(handle.encode("utf8")).hexdigest()
+    """Where the module of a URL ``handle`` is cached: ``<project cache>/tfhub/<sha1(url)>``
+    (TF Hub's own layout, inside the project's cache, see ``pretrained.cache_root``)."""
+    return cache_root() / TFHUB_FOLDER / hashlib.sha1(handle.encode("utf8")).hexdigest()
+
+
+def _record_path(directory: Path) -> Path:
+    return directory.parent / f"{directory.name}{RECORD_SUFFIX}"
+
+
+def _module_files(directory: Path) -> list[Path]:
+    graph = [directory / name for name in SAVED_MODEL_FILES if (directory / name).is_file()]
+    if not graph:
+        raise ModelUnavailableError(f"{directory} holds no SavedModel (no saved_model.pb)")
+    variables = directory / "variables"
+    return graph + sorted(p for p in variables.rglob("*") if p.is_file())
+
+
+def module_sha256(directory: str | os.PathLike[str]) -> str:
+    """SHA-256 of a SavedModel folder's content: its graph (``saved_model.pb``) and every file
+    under ``variables/``, each with its path relative to the folder. Computed once per process
+    while the files' sizes and times are unchanged."""
+    directory = Path(directory)
+    files = _module_files(directory)
+    stamp = tuple((str(p.relative_to(directory)), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in files)  # fmt: skip
+    return _module_sha256(str(directory), stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _module_sha256(directory: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for relative, _, _ in stamp:
+        digest.update(f"{relative}\0{sha256_file(Path(directory) / relative)}\n".encode())
+    return digest.hexdigest()
+
+
+def _check_owned(*paths: Path) -> None:
+    """Refuse a cache that another user owns or that everyone may write to."""
+    for path in paths:
+        info = path.stat()
+        if hasattr(os, "getuid") and info.st_uid != os.getuid():
+            raise ModelUnavailableError(
+                f"the VGGish cache {path} belongs to another user (uid {info.st_uid}): anyone "
+                "who can write there chooses the model. It is not used; point "
+                f"${CACHE_ENV} at a folder of your own"
+            )
+        if info.st_mode & 0o002:
+            raise ModelUnavailableError(
+                f"the VGGish cache {path} may be written by every user (mode "
+                f"{info.st_mode & 0o777:o}): anyone could plant a model there. It is not used; "
+                f"chmod o-w {path}, or point ${CACHE_ENV} at a private folder"
+            )
+
+
+@contextmanager
+def _tfhub_cache(root: Path) -> Iterator[None]:
+    """TF Hub's cache set to ``root`` while a module is downloaded."""
+    previous = os.environ.get("TFHUB_CACHE_DIR")
+    os.environ["TFHUB_CACHE_DIR"] = str(root)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("TFHUB_CACHE_DIR", None)
+        else:
+            os.environ["TFHUB_CACHE_DIR"] = previous
+
+
+def _download(handle: str, directory: Path) -> None:
+    """Download ``handle`` into ``directory`` with TF Hub and record its content's hash."""
+    import tensorflow_hub as hub
+
+    directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        with _tfhub_cache(directory.parent):
+            fetched = Path(hub.resolve(handle))
+    except Exception as error:
+        raise ModelUnavailableError(_unavailable_message(handle, error)) from error
+    if fetched.resolve() != directory.resolve():
+        shutil.move(str(fetched), directory)
+    record = {"handle": handle, "sha256": module_sha256(directory)}
+    scratch = _record_path(directory).with_suffix(".tmp")
+    scratch.write_text(json.dumps(record, indent=2))
+    os.replace(scratch, _record_path(directory))
+
+
+def _recorded_sha256(directory: Path) -> str | None:
+    record = _record_path(directory)
+    if not record.is_file():
+        return None
+    _check_owned(record)
+    try:
+        return str(json.loads(record.read_text())["sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelUnavailableError(
+            f"the VGGish cache's record {record} cannot be read ({error}): delete "
+            f"{directory} and {record} and run again to download it anew"
+        ) from error
+
+
+@functools.lru_cache(maxsize=8)
+def resolve_vggish(handle: str = VGGISH_HANDLE, sha256: str | None = None) -> tuple[str, str]:
+    """``(local SavedModel folder, its module_sha256)`` of ``handle``, checked.
+
+    A URL is downloaded into :func:`vggish_cache_dir` when that folder holds no module (its
+    hash then recorded beside it; not with ``$SOUNDTRACK_EMOTION_FETCH=0``, as for MusiCNN);
+    the folder must be the user's own and not writable by all, and its content must have the
+    pinned SHA-256 (``sha256``, else :data:`KNOWN_MODULE_SHA256`) or, where none is pinned,
+    the one recorded at download. A
+    local folder ``handle`` is the user's choice: only a pinned ``sha256`` is checked.
+    Anything else raises :class:`ModelUnavailableError` saying what to do."""
+    if not isinstance(handle, str) or not handle.strip():
+        raise ParameterError(f"VGGish handle must be a URL or a directory, got {handle!r}")
+    if "://" not in handle:
+        directory = Path(handle)
+        if not directory.is_dir():
+            raise ModelUnavailableError(
+                _unavailable_message(handle, FileNotFoundError("no such directory"))
+            )
+        digest = module_sha256(directory)
+        if sha256 and digest != sha256:
+            raise ModelUnavailableError(
+                f"the VGGish model {directory} is not the pinned one: its content SHA-256 is "
+                f"{digest}, feature_extraction.vggish.sha256 pins {sha256}. It is not used"
+            )
+        return str(directory), digest
+    directory = vggish_cache_dir(handle)
+    if not any((directory / name).is_file() for name in SAVED_MODEL_FILES):
+        if not fetch_on_first_use():
+            missing = FileNotFoundError(f"not in the cache, and ${FETCH_ENV}=0 forbids a download")
+            raise ModelUnavailableError(_unavailable_message(handle, missing))
+        _download(handle, directory)
+    _check_owned(directory.parent, directory)
+    digest = module_sha256(directory)
+    pinned = sha256 or KNOWN_MODULE_SHA256.get(handle)
+    expected = pinned or _recorded_sha256(directory)
+    if expected is None:
+        raise ModelUnavailableError(
+            f"the VGGish cache {directory} was not downloaded by this project (no "
+            f"{_record_path(directory).name} beside it) and no SHA-256 is pinned for {handle}, "
+            f"so nothing says it is VGGish: it is not used. Its content SHA-256 is {digest}. "
+            "If you copied it there from a trusted source, pin that hash "
+            f"(feature_extraction.vggish.sha256: {digest}); otherwise delete {directory} and "
+            "run again to download it"
+        )
+    if digest != expected:
+        said = "is pinned" if pinned else f"was recorded at download ({_record_path(directory)})"
+        raise ModelUnavailableError(
+            f"the VGGish cache {directory} has been modified: its content SHA-256 is {digest}, "
+            f"{expected} {said}. It is not used: delete {directory} and run again to "
+            "download it anew"
+        )
+    return str(directory), digest
 
 
 def _unavailable_message(handle: str, error: BaseException) -> str:
     where = (
         f"the local directory {handle}"
         if "://" not in handle
-        else f"{handle} (TF Hub cache: {vggish_cache_dir(handle)})"
+        else f"{handle} (cache: {vggish_cache_dir(handle)})"
     )
     return (
         f"VGGish cannot be loaded from {where}: {type(error).__name__}: {error}\n"
         "No other model is substituted. Provide it in one of these ways:\n"
         "  1. a local SavedModel directory: set feature_extraction.vggish.handle to its path "
         "(e.g. in conf/local/parameters_feature_extraction.yml);\n"
-        "  2. a pre-filled TF Hub cache: on a machine with internet run\n"
-        f'     TFHUB_CACHE_DIR=/some/dir python -c "import tensorflow_hub as hub; '
-        f"hub.load('{VGGISH_HANDLE}')\"\n"
-        "     copy /some/dir to this machine and export TFHUB_CACHE_DIR=<that copy>;\n"
+        "  2. a pre-filled cache: on a machine with internet run\n"
+        f"     {CACHE_ENV}=/some/dir python -m soundtrack_emotion.core.embeddings.vggish\n"
+        f"     copy /some/dir/{TFHUB_FOLDER} into this machine's cache ({cache_root()}, "
+        f"${CACHE_ENV}); it prints the SHA-256 to pin as feature_extraction.vggish.sha256;\n"
         "  3. or run without VGGish: kedro run --pipelines=offline"
     )
 
 
 @functools.lru_cache(maxsize=4)
-def load_vggish(handle: str = VGGISH_HANDLE, precision: str = FLOAT32) -> VggishModel:
-    """Load VGGish with ``tensorflow_hub.load(handle)``, once per process and handle (both
-    precisions share the loaded module).
+def load_vggish(
+    handle: str = VGGISH_HANDLE, precision: str = FLOAT32, sha256: str | None = None
+) -> VggishModel:
+    """Load VGGish, once per process and handle (both precisions share the loaded module).
 
-    ``handle`` is a TF Hub URL (resolved through ``$TFHUB_CACHE_DIR``, so a pre-filled cache
-    works offline) or a local SavedModel directory. The model is checked to map a waveform to
-    [N, 128]; any failure raises :class:`ModelUnavailableError` saying how to provide it.
-    ``precision``: ``float32`` or ``bfloat16``, as resolved by
-    :mod:`soundtrack_emotion.core.precision`.
+    ``handle`` is a TF Hub URL (downloaded into, or found in, the project's cache and checked,
+    see :func:`resolve_vggish`) or a local SavedModel directory; ``sha256`` pins its content's
+    hash. The model is checked to map a waveform to [N, 128]; any failure raises
+    :class:`ModelUnavailableError` saying how to provide it. ``precision``: ``float32`` or
+    ``bfloat16``, as resolved by :mod:`soundtrack_emotion.core.precision`.
     """
     if precision not in (FLOAT32, BFLOAT16):
         raise ParameterError(f"VGGish precision must be {FLOAT32} or {BFLOAT16}, got {precision!r}")
     if precision != FLOAT32:
-        return replace(load_vggish(handle, FLOAT32), precision=precision)
-    if not isinstance(handle, str) or not handle.strip():
-        raise ParameterError(f"VGGish handle must be a URL or a directory, got {handle!r}")
-    if "://" not in handle and not Path(handle).is_dir():
-        raise ModelUnavailableError(
-            _unavailable_message(handle, FileNotFoundError("no such directory"))
-        )
+        return replace(load_vggish(handle, FLOAT32, sha256), precision=precision)
+    directory, digest = resolve_vggish(handle, sha256)
     try:
         import tensorflow_hub as hub
 
-        model = VggishModel(handle=handle, module=hub.load(handle))
+        model = VggishModel(handle=handle, module=hub.load(directory), sha256=digest)
     except Exception as error:
         raise ModelUnavailableError(_unavailable_message(handle, error)) from error
     try:
@@ -246,3 +419,14 @@ def vggish_embeddings(
     batcher = VggishBatcher(model, batch_windows=batch_windows)
     done = batcher.add("track", np.asarray(y, dtype=np.float32)) + batcher.flush()
     return done[0][1]
+
+
+def main() -> int:
+    """Download (or find) VGGish in the project's cache, check it and print its SHA-256."""
+    directory, digest = resolve_vggish(VGGISH_HANDLE)
+    print(f"{VGGISH_HANDLE}\n  cached in {directory}\n  content SHA-256 {digest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

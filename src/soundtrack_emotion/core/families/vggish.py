@@ -16,6 +16,7 @@ from soundtrack_emotion.core.embeddings.vggish import (
     VGGISH_WINDOW_SECONDS,
     VggishBatcher,
     load_vggish,
+    resolve_vggish,
     vggish_embeddings,
 )
 from soundtrack_emotion.core.families.base import Check, FamilyOutput, FeatureFamily
@@ -24,8 +25,9 @@ from soundtrack_emotion.exceptions import ParameterError
 
 @dataclass(frozen=True)
 class VggishFamily(FeatureFamily):
-    """``feature_extraction.vggish``: ``handle`` (a TF Hub URL or a local SavedModel folder)
-    and ``batch_windows`` (0.96 s windows per network call, across tracks)."""
+    """``feature_extraction.vggish``: ``handle`` (a TF Hub URL or a local SavedModel folder),
+    ``batch_windows`` (0.96 s windows per network call, across tracks) and ``sha256`` (the
+    pinned SHA-256 of the model's content, optional: see ``core.embeddings.vggish``)."""
 
     name = "vggish"
     display_name = "VGGish"
@@ -38,6 +40,7 @@ class VggishFamily(FeatureFamily):
 
     handle: str
     batch_windows: int
+    sha256: str | None = None
 
     @classmethod
     def from_params(cls, section: Mapping[str, Any], *, resolve: Callable[[str], str]) -> Self:
@@ -45,6 +48,7 @@ class VggishFamily(FeatureFamily):
         return cls(
             handle=handle if "://" in handle else resolve(handle),
             batch_windows=int(section["batch_windows"]),
+            sha256=str(section["sha256"]) if section.get("sha256") else None,
         )
 
     @property
@@ -66,10 +70,17 @@ class VggishFamily(FeatureFamily):
         return ((self.batch_windows >= 2, "batch_windows", self.batch_windows, ">= 2"),)
 
     def spec(self) -> dict[str, Any]:
-        return {"handle": self.handle, "sample_rate": VGGISH_SAMPLE_RATE}
+        """The handle and the checked SHA-256 of the model's content (the model, not its URL,
+        makes the features)."""
+        _, module_sha256 = resolve_vggish(self.handle, self.sha256)
+        return {
+            "handle": self.handle,
+            "module_sha256": module_sha256,
+            "sample_rate": VGGISH_SAMPLE_RATE,
+        }
 
     def load(self, precision: str) -> Any:
-        return load_vggish(self.handle, precision)
+        return load_vggish(self.handle, precision, self.sha256)
 
     def describe_source(self) -> str:
         return f"that VGGish loads from {self.handle}"

@@ -17,6 +17,7 @@ from soundtrack_emotion.core.architectures import NETWORKS
 from soundtrack_emotion.core.conformal import check_level, level_name
 from soundtrack_emotion.core.families import FEATURES
 from soundtrack_emotion.core.metrics import selection_rank
+from soundtrack_emotion.core.model_files import ModelFile
 from soundtrack_emotion.core.out_of_domain import DomainReference
 from soundtrack_emotion.core.precision import FLOAT32, keras_in_precision
 from soundtrack_emotion.core.vocabulary import TARGETS, VAD_LABELS, model_partition
@@ -37,7 +38,9 @@ KEY_SEPARATOR = "__"
 BEST = "best"
 MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_val_loss")
 # Which model made a result and what it was trained on; written into every inference output.
-IDENTITY_COLUMNS = ("model", "model_version", "corpus_kind", "corpus_fingerprint", "source")
+# model_sha256: its file's hash as its metrics recorded it (the file is loaded only if equal).
+IDENTITY_COLUMNS = ("model", "model_version", "corpus_kind", "corpus_fingerprint", "source",
+                    "model_sha256")  # fmt: skip
 OUTPUT_IDENTITY = ("model", "model_version", "trained_on", "demo_model")
 # The chosen model's split-conformal half-widths (select_inference_models, interval_level).
 SONG_HALFWIDTH, FRAME_HALFWIDTH = "song_halfwidth", "frame_halfwidth"
@@ -157,8 +160,8 @@ def select_inference_models(
         if pool.empty:
             targets = (target,) if target is not None else VAD_LABELS
             pool = pd.DataFrame(
-                [(feature, network, t, np.nan, f"{feature}_{network}.{t}", "", "unknown", "", "")
-                 for t in targets],
+                [(feature, network, t, np.nan, f"{feature}_{network}.{t}", "", "unknown", "", "",
+                  "") for t in targets],
                 columns=models.columns,
             )  # fmt: skip
     rows = []
@@ -217,7 +220,7 @@ def _identity_of(model_metrics: pd.DataFrame) -> pd.DataFrame:
     """``model_metrics`` with ``IDENTITY_COLUMNS`` (empty for tables without provenance)."""
     table = model_metrics.copy()
     for column in ("corpus_kind", "corpus_fingerprint", "mlflow_run_id", "registered_model",
-                   "model_version"):
+                   "model_version", "model_sha256"):
         table[column] = table[column].fillna("").astype(str) if column in table else ""
     table["model"] = table["feature"] + "_" + table["network"] + "." + table["target"]
     registered = table["registered_model"] + "/" + table["model_version"]
@@ -244,7 +247,8 @@ def _registered_choice(
     rows = [
         (label, found["feature"], found["network"], found["target"], labels.index(label),
          np.nan, f"{found['feature']}_{found['network']}.{found['target']}", found["uri"],
-         found["corpus_kind"] or "unknown", found["corpus_fingerprint"], found["uri"])
+         found["corpus_kind"] or "unknown", found["corpus_fingerprint"], found["uri"],
+         found["model_sha256"])
         for label in labels
     ]  # fmt: skip
     chosen = pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *IDENTITY_COLUMNS])
@@ -254,7 +258,7 @@ def _registered_choice(
 
 def _require_model_files(chosen: pd.DataFrame, trained_models: Mapping[str, Any]) -> None:
     if "source" in chosen:
-        chosen = chosen[chosen["source"].fillna("") == ""]
+        chosen = chosen[chosen["source"].astype(object).fillna("") == ""]
     names = chosen[["feature", "network", "target"]].drop_duplicates()
     for feature, network, target in names.itertuples(index=False):
         partition = model_partition(feature, network, target)
@@ -269,38 +273,45 @@ def _require_model_files(chosen: pd.DataFrame, trained_models: Mapping[str, Any]
 def load_chosen_models(
     chosen: pd.DataFrame, trained_models: Mapping[str, Callable[[], Any]]
 ) -> dict[str, Any]:
-    """Load only the models in ``chosen`` from ``trained_models`` (partition id ->
-    loader, see :func:`model_partition`) -> :func:`model_key` -> Keras model."""
-    _require_model_files(chosen, trained_models)
-    if "source" not in chosen:
-        chosen = chosen.assign(source="")
-    names = chosen[["feature", "network", "target", "source"]].drop_duplicates()
-    return {
-        model_key(feature, network, target): (
-            load_registered_keras(source)
-            if source
-            else trained_models[model_partition(feature, network, target)]()
-        )
-        for feature, network, target, source in names.fillna("").itertuples(index=False)
-    }
+    """Load only the models in ``chosen`` from ``trained_models`` (partition id -> loader of
+    a :class:`ModelFile`, see :func:`model_partition`) -> :func:`model_key` -> Keras model;
+    each file is checked against the SHA-256 its metrics recorded (``model_sha256``) first."""
+    return {key: load() for key, load in model_loaders(chosen, trained_models).items()}
 
 
 def model_loaders(
     chosen: pd.DataFrame, trained_models: Mapping[str, Callable[[], Any]]
 ) -> dict[str, Callable[[], Any]]:
     """A picklable loader per :func:`model_key` of ``chosen`` (for Dask workers): the
-    registered model for a ``models:/`` source, else the trained model's partition."""
-    if "source" not in chosen:
-        chosen = chosen.assign(source="")
-    names = chosen[["feature", "network", "target", "source"]].drop_duplicates()
-    return {
-        model_key(feature, network, target): (
-            partial(load_registered_keras, source)
-            if source
-            else trained_models[model_partition(feature, network, target)]
-        )
-        for feature, network, target, source in names.fillna("").itertuples(index=False)
-    }
+    registered model for a ``models:/`` source, else the trained model's partition, each
+    loading the model only when its file's SHA-256 is the recorded ``model_sha256`` (a
+    mismatch or no record raises :class:`ModelUnavailableError` naming the file and hashes)."""
+    _require_model_files(chosen, trained_models)
+    chosen = chosen.assign(**{c: chosen.get(c, "") for c in ("source", "model_sha256")})
+    names = chosen[["feature", "network", "target", "source", "model_sha256"]]
+    names = names.astype(object).fillna("")
+    loaders: dict[str, Callable[[], Any]] = {}
+    for feature, network, target, source, sha256 in names.drop_duplicates().itertuples(
+        index=False
+    ):
+        key = model_key(feature, network, target)
+        if source:
+            loaders[key] = partial(load_registered_keras, source, sha256)
+        else:
+            loaders[key] = partial(
+                _verified_model,
+                trained_models[model_partition(feature, network, target)],
+                expected_sha256=sha256,
+                name=f"{feature}_{network}.{target}",
+            )
+    return loaders
+
+
+def _verified_model(load: Callable[[], ModelFile], *, expected_sha256: str, name: str) -> Any:
+    """The model of the file ``load`` reads, if its SHA-256 is ``expected_sha256``."""
+    feature_network, _, target = name.partition(".")
+    retrain = f"kedro run --pipelines=modelling_all --namespaces={feature_network}.{target}"
+    return load().load(expected_sha256=expected_sha256, name=name, retrain=retrain)
 
 
 def label_models_for(

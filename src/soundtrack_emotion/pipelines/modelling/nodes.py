@@ -41,6 +41,7 @@ from soundtrack_emotion.core.metrics import (
     regression_metrics,
     selection_rank,
 )
+from soundtrack_emotion.core.model_files import serialise_model, sha256_hex
 from soundtrack_emotion.core.out_of_domain import (
     MIN_CALIBRATION_SONGS,
     DomainReference,
@@ -123,6 +124,7 @@ MODEL_METRICS_COLUMNS: tuple[str, ...] = (
     "mlflow_run_id",
     "registered_model",
     "model_version",
+    "model_sha256",
 )
 # Per nominal level (``core.conformal.level_name``: 0.9 -> 90), after MODEL_METRICS_COLUMNS
 # when the reports carry them (calibrate_intervals): the split-conformal half-width from the
@@ -753,19 +755,29 @@ def cross_validate_model(
     )  # fmt: skip
 
 
+def serialise_trained_model(model: keras.Model) -> tuple[bytes, str]:
+    """The trained model's ``.keras`` bytes (what its model file holds, written as they are)
+    and their SHA-256, which goes into its provenance and metrics: inference loads the file
+    only when the two agree (:class:`~soundtrack_emotion.core.model_files.ModelFile`)."""
+    content = serialise_model(model)
+    return content, sha256_hex(content)
+
+
 def record_provenance(
     soundtracks: pd.DataFrame,
     feature_extraction: Mapping[str, Any],
     is_demo: bool,
+    model_sha256: str,
     *,
     spec: ModelSpec,
 ) -> dict[str, Any]:
     """The provenance of the model trained now (``provenance.training_provenance``): the
     corpus in ``soundtracks`` (demo when ``is_demo``), ``spec.feature``'s extraction
-    fingerprint, the code and package versions."""
+    fingerprint, the code and package versions, and the SHA-256 of its model file."""
     params = ExtractionParams.from_dict(feature_extraction)
     fingerprint = params.fingerprint(spec.feature, with_precision=False)
-    return training_provenance(soundtracks, fingerprint, feature=spec.feature, is_demo=is_demo)
+    return training_provenance(soundtracks, fingerprint, feature=spec.feature, is_demo=is_demo,
+                               model_sha256=model_sha256)  # fmt: skip
 
 
 def _json_number(value: float) -> float | None:
@@ -1070,7 +1082,7 @@ def collect_model_metrics(
     table = _rank_by_selection(table)
     table = table.astype({"frame_seconds": np.int64, "n": np.int64, "epochs": np.int64})
     text = ["corpus_kind", "corpus_fingerprint", "features_fingerprint", "git_commit",
-            "mlflow_run_id", "registered_model", "model_version"]  # fmt: skip
+            "mlflow_run_id", "registered_model", "model_version", "model_sha256"]  # fmt: skip
     table[text] = table[text].fillna("").astype(str)
     return table, pd.DataFrame(stale, columns=list(STALE_COLUMNS)).astype(str)
 
@@ -1087,6 +1099,7 @@ def _identity(report: Mapping[str, Any]) -> dict[str, str]:
         "mlflow_run_id": tracked.get("run_id", ""),
         "registered_model": tracked.get("registered_model", ""),
         "model_version": tracked.get("version", ""),
+        "model_sha256": provenance.get("model", {}).get("sha256") or "",
     }
 
 

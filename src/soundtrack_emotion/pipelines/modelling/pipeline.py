@@ -41,6 +41,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     predict_test_split,
     record_provenance,
     select_frame_length,
+    serialise_trained_model,
     train_model,
 )
 from soundtrack_emotion.runtime.tracking import track_model
@@ -119,6 +120,12 @@ def _model_template(spec: ModelSpec) -> Pipeline:
                 name="train_model",
             ),
             node(
+                serialise_trained_model,
+                inputs="model",
+                outputs=["model_file", "model_sha256"],
+                name="serialise_model",
+            ),
+            node(
                 _bind(predict_test_split, spec),
                 inputs=["model", "model_input", "params:prediction_batch_size", "soundtracks"],
                 outputs="test_predictions",
@@ -152,7 +159,12 @@ def _model_template(spec: ModelSpec) -> Pipeline:
             ),
             node(
                 _bind(record_provenance, spec),
-                inputs=["soundtracks", "params:feature_extraction", "corpus_is_demo"],
+                inputs=[
+                    "soundtracks",
+                    "params:feature_extraction",
+                    "corpus_is_demo",
+                    "model_sha256",
+                ],
                 outputs="provenance",
                 name="record_provenance",
             ),
@@ -175,7 +187,7 @@ def _model_template(spec: ModelSpec) -> Pipeline:
             ),
             node(
                 track_model,
-                inputs=["evaluation", "model", "history", "params:network", "params:seed"],
+                inputs=["evaluation", "model_file", "history", "params:network", "params:seed"],
                 outputs="metrics",
                 name="track_model",
             ),
