@@ -29,6 +29,7 @@ from soundtrack_emotion.core.families.mfcc import MfccFamily, mfcc
 from soundtrack_emotion.core.families.vggish import VggishFamily
 from soundtrack_emotion.core.framing import count_frames, frame_features, frame_hop
 from soundtrack_emotion.exceptions import AudioDecodeError, ModelUnavailableError, ParameterError
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 
 from .conftest import WINDOW, standin_embeddings, tone
 
@@ -219,6 +220,17 @@ def test_the_default_handle_is_cached_in_the_project_cache_and_checked(
     assert os.environ.get("TFHUB_CACHE_DIR") is None  # only while downloading
     load_vggish.cache_clear(), resolve_vggish.cache_clear()
     assert load_vggish().sha256 == model.sha256 and len(fake_hub) == 1  # offline from now on
+
+
+def test_a_fingerprint_never_downloads_the_model(
+    project_cache: Path, fake_hub: list[str], params: dict
+) -> None:
+    extraction = ExtractionParams.from_dict(params)
+    with pytest.raises(ModelUnavailableError, match="not in the cache"):
+        extraction.fingerprint("vggish")
+    assert fake_hub == []  # nothing fetched for a model nobody runs
+    load_vggish()  # a run that extracts VGGish fetches it; its fingerprint then has the hash
+    assert extraction.fingerprint("vggish") != ""
 
 
 def test_a_modified_cache_is_refused(project_cache: Path, fake_hub: list[str]) -> None:

@@ -193,7 +193,9 @@ def _recorded_sha256(directory: Path) -> str | None:
 
 
 @functools.lru_cache(maxsize=8)
-def resolve_vggish(handle: str = VGGISH_HANDLE, sha256: str | None = None) -> tuple[str, str]:
+def resolve_vggish(
+    handle: str = VGGISH_HANDLE, sha256: str | None = None, *, download: bool = True
+) -> tuple[str, str]:
     """``(local SavedModel folder, its module_sha256)`` of ``handle``, checked.
 
     A URL is downloaded into :func:`vggish_cache_dir` when that folder holds no module (its
@@ -202,7 +204,9 @@ def resolve_vggish(handle: str = VGGISH_HANDLE, sha256: str | None = None) -> tu
     pinned SHA-256 (``sha256``, else :data:`KNOWN_MODULE_SHA256`) or, where none is pinned,
     the one recorded at download. A
     local folder ``handle`` is the user's choice: only a pinned ``sha256`` is checked.
-    Anything else raises :class:`ModelUnavailableError` saying what to do."""
+    ``download=False`` (a fingerprint: it must not fetch a model nobody runs) treats a module
+    not in the cache as unavailable. Anything else raises :class:`ModelUnavailableError`
+    saying what to do."""
     if not isinstance(handle, str) or not handle.strip():
         raise ParameterError(f"VGGish handle must be a URL or a directory, got {handle!r}")
     if "://" not in handle:
@@ -220,6 +224,10 @@ def resolve_vggish(handle: str = VGGISH_HANDLE, sha256: str | None = None) -> tu
         return str(directory), digest
     directory = vggish_cache_dir(handle)
     if not any((directory / name).is_file() for name in SAVED_MODEL_FILES):
+        if not download:
+            missing = FileNotFoundError("not in the cache (a run that extracts VGGish features "
+                                        "downloads it)")  # fmt: skip
+            raise ModelUnavailableError(_unavailable_message(handle, missing))
         if not fetch_on_first_use():
             missing = FileNotFoundError(f"not in the cache, and ${FETCH_ENV}=0 forbids a download")
             raise ModelUnavailableError(_unavailable_message(handle, missing))

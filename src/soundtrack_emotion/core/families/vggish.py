@@ -72,7 +72,7 @@ class VggishFamily(FeatureFamily):
     def spec(self) -> dict[str, Any]:
         """The handle and the checked SHA-256 of the model's content (the model, not its URL,
         makes the features)."""
-        _, module_sha256 = resolve_vggish(self.handle, self.sha256)
+        _, module_sha256 = resolve_vggish(self.handle, self.sha256, download=False)
         return {
             "handle": self.handle,
             "module_sha256": module_sha256,
