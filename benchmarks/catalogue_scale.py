@@ -194,6 +194,7 @@ def run_one(args: argparse.Namespace) -> None:
     from kedro.io import DataCatalog
     from kedro.runner import SequentialRunner
 
+    from soundtrack_emotion.core.model_files import sha256_hex
     from soundtrack_emotion.pipelines.inference import create_pipeline
     from soundtrack_emotion.runtime.feature_settings import ExtractionParams
     from soundtrack_emotion.runtime.provenance import corpus_fingerprint
@@ -219,9 +220,12 @@ def run_one(args: argparse.Namespace) -> None:
     extraction["framing"]["short_track"] = {"policy": "pad", "min_seconds": 1.0}
     corpus = pd.DataFrame({"id": ["a"], "audio_path": [""], "valence": [0.5], "arousal": [0.5],
                            "dominance": [0.5], "split": ["train"]})  # fmt: skip
+    # inference loads a model file only when its hash is the one its metrics recorded
     metrics = pd.DataFrame(
-        [("mfcc", "cnn", label, label, 0.01) for label in LABELS],
-        columns=["feature", "network", "target", "label", "best_val_loss"],
+        [("mfcc", "cnn", label, label, 0.01,
+          sha256_hex((workdir / "models" / "mfcc_cnn" / f"{label}.keras").read_bytes()))
+         for label in LABELS],
+        columns=["feature", "network", "target", "label", "best_val_loss", "model_sha256"],
     ).assign(
         corpus_kind="real",
         corpus_fingerprint=corpus_fingerprint(corpus),

@@ -29,6 +29,8 @@ from soundtrack_emotion.pipelines.inference.nodes import (
 )
 from soundtrack_emotion.pipelines.inference.track import TimelineSettings
 
+from .conftest import _with_model_hashes as with_model_hashes
+
 FRAME = (43, 13)
 NODE_PARAMS = {"hop_seconds": 1.0, "batch_size": 4, "waveform_points": 50}
 CHOSEN = pd.DataFrame(
@@ -114,7 +116,7 @@ def _kedro_run(cache: Path, tracks, trained_models, extraction_params, **params)
     )
     values = {
         "inference_tracks": tracks,
-        "inference_models": CHOSEN,
+        "inference_models": with_model_hashes(CHOSEN, trained_models),
         "trained_models": trained_models,
         "domain_references": {},
         "params:feature_extraction": extraction_params,
@@ -254,7 +256,7 @@ def test_a_rerun_scores_exactly_the_tracks_its_changes_affect(
         CHOSEN,
         cache,
         feature_extraction=ctx["extraction_params"],
-        trained_models=trained_models,
+        trained_models=as_trained_models(ctx["models"]),  # the files as they are now
         **ctx["params"],
     )
 

@@ -22,7 +22,10 @@ from soundtrack_emotion.pipelines.inference.nodes import (
     build_movie_profile,
     collect_vad_timelines,
     predict_vad_timelines,
+    stream_vad_tables,
 )
+
+from .conftest import _with_model_hashes as with_model_hashes
 
 FRAME = (43, 13)
 
@@ -82,12 +85,12 @@ def test_timelines_and_tracks_carry_bounds_around_their_scores(
         model_key("mfcc", "cnn", label): tiny_model(FRAME, value=v)
         for label, v in zip(VAD_LABELS, (0.05, 0.5, 0.8), strict=True)
     }
-    chosen = _chosen()
+    trained_models = as_trained_models(models)
+    chosen = with_model_hashes(_chosen(), trained_models)
     cache = TrackCacheDataset(path=str(tmp_path / "cache"))
     for chunk in predict_vad_timelines(
         tracks, chosen, existing_results=cache.load(), hop_seconds=2.0, batch_size=4,
-        waveform_points=50, feature_extraction=extraction_params,
-        trained_models=as_trained_models(models),
+        waveform_points=50, feature_extraction=extraction_params, trained_models=trained_models,
     ):  # fmt: skip
         cache.save(chunk)
 
@@ -108,6 +111,11 @@ def test_timelines_and_tracks_carry_bounds_around_their_scores(
     assert (track_vad["dominance_low"] == 0).all() and (track_vad["dominance_high"] == 1).all()
     # timelines: each row is one frame's score, with the frame-level half-width
     np.testing.assert_allclose(timelines["arousal_high"] - timelines["arousal"], 0.3, atol=1e-6)
+    # the catalogue-wide tables, streamed a track at a time, keep them
+    streamed = list(stream_vad_tables(tracks, cache.load(), chosen, chunk_tracks=1))
+    for part, whole in zip(zip(*streamed, strict=True), (timelines, track_vad), strict=False):
+        pd.testing.assert_frame_equal(pd.concat([c.frame for c in part], ignore_index=True),
+                                      whole.reset_index(drop=True))  # fmt: skip
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ from soundtrack_emotion.pipelines.inference.nodes import (
 )
 from soundtrack_emotion.pipelines.inference.track import row_seconds
 
+from .conftest import _with_model_hashes as with_model_hashes
+
 FRAME = (43, 13)
 CORPUS = "corpus-of-tones"
 NODE_PARAMS = {"hop_seconds": 1.0, "batch_size": 4, "waveform_points": 50}
@@ -38,7 +40,8 @@ SHARED = Path(os.environ.get("SOUNDTRACK_EMOTION_SHARED") or ROOT.parent / "shar
 def _chosen(corpus: str, kind: str = "real") -> pd.DataFrame:
     rows = [(label, "mfcc", "ridge", label, 0, 0.01, f"mfcc_ridge.{label}", "", kind, corpus, "")
             for label in VAD_LABELS]  # fmt: skip
-    return pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *IDENTITY_COLUMNS])
+    identity = [c for c in IDENTITY_COLUMNS if c != "model_sha256"]  # added when scored
+    return pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *identity])
 
 
 def _mfcc(path: Path, extraction) -> np.ndarray:
@@ -100,12 +103,13 @@ def _score(album, chosen, references, models, as_trained_models, extraction_para
     from soundtrack_emotion.datasets import TrackCacheDataset
 
     dataset = TrackCacheDataset(path=str(cache))
+    trained_models = as_trained_models(models)
     for chunk in predict_vad_timelines(
         album,
-        chosen,
+        with_model_hashes(chosen, trained_models),
         **NODE_PARAMS,
         feature_extraction=extraction_params,
-        trained_models=as_trained_models(models),
+        trained_models=trained_models,
         existing_results=dataset.load(),
         domain_references=references,
     ):

@@ -233,7 +233,7 @@ def test_collect_model_metrics_schema():
             "predicted": [0.3, 0.5, 0.6],
         }
     )
-    spec = ModelSpec("vggish", "lstm", "valence")
+    spec = ModelSpec("mfcc", "lstm", "valence")
     report = evaluate_model(predictions, {"valence": 0.5}, _history([0.2]), 30, spec=spec)
     worse_on_validation = {**report["training"], "best_val_loss": 0.5}
     table = collect_current({}, {**report, "network": "cnn"},

@@ -118,7 +118,9 @@ def select_inference_models(
     """
     if choice.startswith(MODELS_URI):
         chosen = _registered_choice(choice, features, soundtracks)
-        return with_half_widths(chosen, model_metrics, interval_level)
+        # its half-widths are not in the local model_metrics (another training run may share
+        # its name there): no interval rather than another model's
+        return with_half_widths(chosen, model_metrics.iloc[:0], interval_level)
     stale = pd.DataFrame(columns=["feature", "network", "target", "reason"])
     if soundtracks is not None and feature_extraction is not None:
         model_metrics, stale = current_model_metrics(model_metrics, soundtracks,

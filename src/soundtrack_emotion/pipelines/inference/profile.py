@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 # and its nominal level, where the chosen models carry split-conformal half-widths.
 LOW, HIGH = "low", "high"
 INTERVAL_LEVEL = "interval_level"
+INTERVAL_COLUMNS = (*(f"{label}_{end}" for label in VAD_LABELS for end in (LOW, HIGH)),
+                    INTERVAL_LEVEL)  # fmt: skip
 TRACK_COLUMNS = (
     "position", "track", "path", "status", "error", "duration_s", "n_windows", *VAD_LABELS,
     *DOMAIN_COLUMNS,
@@ -251,7 +253,9 @@ def stream_vad_tables(
             rows, inference_results, inference_models, quiet=True
         )
         movie_columns = [c for c in MOVIE_COLUMNS if c in inference_tracks.columns]
-        columns = [*movie_columns, *TRACK_COLUMNS, *extra_columns, *identity]
+        # the same in every chunk: the intervals come with the models, not with the tracks
+        intervals = [c for c in INTERVAL_COLUMNS if c in track_vad.columns]
+        columns = [*movie_columns, *TRACK_COLUMNS, *extra_columns, *intervals, *identity]
         track_vad = track_vad.reindex(columns=columns)
         failed = track_vad["status"] == ERROR
         n_failed += int(failed.sum())
