@@ -140,7 +140,8 @@ def test_an_environment_and_runtime_params_merge_key_by_key_over_base() -> None:
 
 def test_base_holds_the_thesis_networks_and_the_demo_environment_only_shrinks_them() -> None:
     """`kedro run` trains the thesis's exact CNN and LSTM (section 4.2); `make demo`'s
-    `--env demo` changes only corpus size, widths and training budgets, all declared in base."""
+    `--env demo` changes only corpus size, widths and training budgets (and the intervals'
+    level), all declared in base."""
     from soundtrack_emotion.runtime.parameter_check import unknown_keys
     from soundtrack_emotion.settings import CONFIG_LOADER_ARGS
 
@@ -159,6 +160,8 @@ def test_base_holds_the_thesis_networks_and_the_demo_environment_only_shrinks_th
     assert small["cnn"]["training"]["epochs"] < thesis["cnn"]["training"]["epochs"]
     assert small["ridge"] == thesis["ridge"]  # what the demo does not set stays base's
     assert demo["demo"]["n_tracks"] < base["demo"]["n_tracks"]
+    # and the prediction intervals' level: its 6 validation songs cannot calibrate 90 %
+    assert demo["inference"].pop("interval_level") < base["inference"].pop("interval_level")
     assert {k: v for k, v in demo.items() if k not in ("demo", "modelling")} == {
         k: v for k, v in base.items() if k not in ("demo", "modelling")
     }

@@ -159,7 +159,12 @@ def test_every_listed_model_was_trained_scored_and_saved(in_project):
     assert len(variants) >= 2 and set(metrics["level"]) == {"frame", "song"}
     assert np.isfinite(metrics[["mse", "mae", "baseline_mse"]].to_numpy()).all()
     for row in variants.itertuples(index=False):
-        model = trained[f"{row.feature}_{row.network}/{row.target}"]()
+        mine = (metrics[["feature", "network", "target"]] == tuple(row)).all(axis=1)
+        recorded = metrics.loc[mine, "model_sha256"].iloc[0]
+        # the saved file is the one its metrics were measured on (loading checks the hash)
+        model = trained[f"{row.feature}_{row.network}/{row.target}"]().load(
+            expected_sha256=recorded, name=f"{row.feature}_{row.network}.{row.target}"
+        )
         assert model.output_shape[-1] == (3 if row.target == "joint" else 1)
         history = in_project.load(f"{row.feature}_{row.network}.{row.target}.history")
         assert len(history) == 1  # one epoch, as asked on the command line
