@@ -954,16 +954,7 @@ def collect_cv_metrics(
     """``cv_metrics``: the cross-validation rows (``CV_COLUMNS``) of every model in
     ``model_metrics`` (the current ones), from its latest report: this run's ``reports`` or
     the files of the metrics folder (``metric_files``, as :func:`collect_model_metrics`)."""
-    latest: dict[tuple[str, str, str], Mapping[str, Any]] = {}
-    for _, load in sorted(metric_files.items()):
-        report = load()
-        if isinstance(report, Mapping) and {"feature", "network", "target"} <= set(report):
-            latest[_model_of(report)] = report
-    for report in reports:
-        if isinstance(report, Mapping):
-            latest[_model_of(report)] = report
-    current = set(map(tuple, model_metrics[["feature", "network", "target"]].to_numpy()))
-    rows = [row for model, report in sorted(latest.items()) if model in current
+    rows = [row for _, report in _latest_current(model_metrics, metric_files, reports)
             for row in report.get("cross_validation") or []]  # fmt: skip
     table = pd.DataFrame(rows, columns=list(CV_COLUMNS))
     text = ["feature", "network", "target", "label", "note"]
