@@ -221,10 +221,11 @@ def song_table(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def coverage_table(metrics: pd.DataFrame, *, chosen_only: bool = True) -> pd.DataFrame:
     """One row per (label, variant), the chosen model only (rank 1) by default: the
-    split-conformal prediction intervals at song level, calibrated on the validation songs
-    (``val songs``), and per nominal level the measured coverage on the test songs (the share
+    conformal prediction intervals at song level, calibrated on ``calibration songs`` (the
+    grouped CV's out-of-fold songs for the ridge, the validation songs otherwise), and per
+    nominal level the measured coverage on the test songs (the share
     whose value lies in the interval) and the interval's width (2 x the half-width, before the
-    cut to [0, 1]; inf: too few validation songs for the level). Empty without intervals."""
+    cut to [0, 1]; inf: too few calibration songs for the level). Empty without intervals."""
     from soundtrack_emotion.pipelines.modelling.nodes import interval_columns
 
     levels = [c.removeprefix("halfwidth_") for c in interval_columns(metrics.columns)
@@ -235,7 +236,7 @@ def coverage_table(metrics: pd.DataFrame, *, chosen_only: bool = True) -> pd.Dat
     table = pd.DataFrame({
         "label": song["label"],
         "variant": song["feature"] + "_" + song["network"] + "." + song["target"],
-        "val songs": song["calibration_n"].astype("Int64"),
+        "calibration songs": song["calibration_n"].astype("Int64"),
         "test songs": song["n"],
     })  # fmt: skip
     for level in levels:
@@ -326,8 +327,10 @@ def main() -> int:
         coverage = coverage_table(metrics, chosen_only=not args.coverage)
         if len(coverage):
             which = "every model" if args.coverage else "the chosen model per label"
-            print(f"\nprediction intervals (split conformal on the validation songs), {which}: "
-                  "nominal level -> measured coverage of the test songs, interval width")
+            print(
+                f"\nprediction intervals (conformal; calibration_n songs), {which}: "
+                "nominal level -> measured coverage of the test songs, interval width"
+            )
             print(coverage.to_string(index=False))
         if len(cv_metrics):
             print("\ngrouped cross-validation over the training and validation songs (cv_metrics)")

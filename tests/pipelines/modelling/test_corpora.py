@@ -291,7 +291,7 @@ def test_cross_validation_trains_with_the_sign_songs_and_scores_the_valued_ones(
         table = cross_validate(inputs, normaliser, network, soundtracks, evaluation="grouped_cv",
                                cross_validation=settings, seed=0, feature="mfcc",
                                network_name="ridge", labels=("valence",),
-                               target="valence")  # fmt: skip
+                               target="valence").table  # fmt: skip
         return table.iloc[0]
 
     with_signs, without = cv(1.0), cv(0.0)

@@ -15,6 +15,7 @@ from soundtrack_emotion.exceptions import (
 )
 from soundtrack_emotion.pipelines.modelling.heads import split_residuals
 from soundtrack_emotion.pipelines.modelling.nodes import (
+    CALIBRATION_N,
     HISTORY_COLUMNS,
     MODEL_METRICS_COLUMNS,
     ModelSpec,
@@ -351,6 +352,34 @@ def test_ridge_is_calibrated_on_songs_it_was_not_fitted_on(corpus, tiny_networks
     in_sample = split_residuals(model, corpus.inputs.validation, spec.labels).song
     held_out = [rows[(label, "song")]["halfwidth_50"] for label in VAD_LABELS]
     assert np.median(in_sample, axis=0).sum() < sum(held_out)
+
+
+def test_cross_validated_songs_calibrate_the_song_level(corpus, tiny_networks, tmp_path):
+    """With the grouped CV's out-of-fold residuals, the song level reads them (every song of
+    every repeat), the frame level still the validation frames."""
+    spec = ModelSpec("mfcc", "ridge", "joint")
+    model, _ = _train(corpus, tiny_networks, spec=spec, tensorboard_dir=tmp_path)
+    normaliser = fit_feature_normaliser(corpus.inputs)
+    songs = [f"s{i}" for i in range(40)]
+    errors = np.random.default_rng(0).uniform(0, 0.3, size=(3, 40))
+    residuals = pd.DataFrame({
+        "label": "valence", "repeat": np.repeat(np.arange(3), 40), "song_id": songs * 3,
+        "residual": errors.ravel(),
+    })  # fmt: skip
+    calibration = calibrate_intervals(
+        model, corpus.inputs, normaliser, tiny_networks["ridge"], {"levels": [0.9]},
+        cv_residuals=residuals, spec=spec,
+    )  # fmt: skip
+    rows = {(r["label"], r["level"]): r for r in calibration["rows"]}
+    valence = rows[("valence", "song")]
+    assert valence["calibration"] == "cross-validation" and valence[CALIBRATION_N] == 40
+    assert valence["halfwidth_90"] == pytest.approx(
+        np.quantile(errors, 37 / 40, method="inverted_cdf")
+    )
+    # labels without out-of-fold residuals, and every frame level, use the validation split
+    assert rows[("arousal", "song")]["calibration"] == "validation"
+    assert rows[("valence", "frame")]["calibration"] == "validation"
+    assert rows[("arousal", "song")][CALIBRATION_N] == len(np.unique(corpus.song_id["validation"]))
 
 
 def test_evaluate_measures_the_coverage_of_the_calibrated_half_widths():

@@ -98,7 +98,8 @@ def test_every_variant_output_is_a_distinct_catalog_entry(project_config):
         "provenance",
         "evaluation",
         "cv_metrics",
-        "calibration",  # the split-conformal half-widths, into the metrics report
+        "cv_residuals",  # the CV's out-of-fold residuals, which calibrate the ridge's intervals
+        "calibration",  # the conformal half-widths, into the metrics report
         "model",
         "model_sha256",
     }

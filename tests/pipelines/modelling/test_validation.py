@@ -14,6 +14,7 @@ from soundtrack_emotion.pipelines.modelling.validation import (
     CV_COLUMNS,
     cross_validate,
     grouped_folds,
+    residual_matrix,
     resolve_evaluation,
     song_groups,
 )
@@ -66,7 +67,8 @@ def test_ridge_cross_validation_finds_the_signal_and_never_reads_the_test_split(
     tmp_path, tiny_networks
 ):
     corpus = write_model_inputs(tmp_path / "a", frames_per_song=3)
-    table = _cv(corpus, tiny_networks)
+    result = _cv(corpus, tiny_networks)
+    table = result.table
     assert list(table.columns) == list(CV_COLUMNS)
     assert table["label"].tolist() == ["valence", "arousal"]
     assert (table["r2_mean"] > 0.5).all() and (table["r2_mean"] > table["baseline_r2"]).all()
@@ -74,15 +76,33 @@ def test_ridge_cross_validation_finds_the_signal_and_never_reads_the_test_split(
     assert ((table["r2_ci_low"] <= table["r2"]) & (table["r2"] <= table["r2_ci_high"])).all()
     assert (table["n_songs"] == 32).all() and (table["n_groups"] == 16).all()
     shuffled = write_model_inputs(tmp_path / "b", frames_per_song=3, shuffle_test_labels=True)
-    pd.testing.assert_frame_equal(_cv(shuffled, tiny_networks), table)
+    pd.testing.assert_frame_equal(_cv(shuffled, tiny_networks).table, table)
+
+
+def test_cross_validation_leaves_each_songs_out_of_fold_residual_once_per_repeat(
+    tmp_path, tiny_networks
+):
+    corpus = write_model_inputs(tmp_path / "a", frames_per_song=3)
+    result = _cv(corpus, tiny_networks)
+    songs = np.concatenate([corpus.labels[split][::3] for split in ("train", "validation")])
+    for j, label in enumerate(("valence", "arousal")):
+        residuals = residual_matrix(result.residuals, label)
+        assert residuals.shape == (SETTINGS["repeats"], 32)
+        assert (residuals >= 0).all()
+        # the residuals are those the table's pooled R² was scored on
+        r2 = result.table.set_index("label").loc[label, "r2"]
+        variance = np.var(songs[:, j].astype(np.float64))
+        assert np.mean(residuals**2) == pytest.approx((1 - r2) * variance, rel=1e-4)
+    assert residual_matrix(result.residuals, "dominance").size == 0
+    assert _cv(corpus, tiny_networks, network="mlp").residuals.empty
 
 
 def test_holdout_gives_no_rows_and_networks_say_why_they_are_not_cross_validated(
     tmp_path, tiny_networks
 ):
     corpus = write_model_inputs(tmp_path / "a")
-    assert _cv(corpus, tiny_networks, evaluation="holdout").empty
-    mlp = _cv(corpus, tiny_networks, network="mlp")
+    assert _cv(corpus, tiny_networks, evaluation="holdout").table.empty
+    mlp = _cv(corpus, tiny_networks, network="mlp").table
     assert mlp["r2"].isna().all() and mlp["note"].str.startswith("not cross-validated").all()
 
 

@@ -453,7 +453,7 @@ PAGE_SCRIPT = r"""
     });
     legend.appendChild(el("span", {className: "muted",
       text: (data.intervals.track ? "shaded: each track's " + levelText() +
-                                    "prediction interval (split conformal); "
+                                    "prediction interval (conformal); "
                                   : "one step per track, album time \u2192; ") +
             "! red: out of domain"}));
     movieView.appendChild(legend);

@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import keras
@@ -32,6 +33,7 @@ from soundtrack_emotion.core.conformal import (
     conformal_quantile,
     coverage,
     level_name,
+    repeated_conformal_quantile,
 )
 from soundtrack_emotion.core.families import FEATURES
 from soundtrack_emotion.core.joint_ridge import SIGN_LOSSES
@@ -77,6 +79,7 @@ from soundtrack_emotion.pipelines.modelling.validation import (
     CV_COLUMNS,
     cross_validate,
     groups_of,
+    residual_matrix,
 )
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
@@ -132,7 +135,6 @@ MODEL_METRICS_COLUMNS: tuple[str, ...] = (
 HALFWIDTH_PREFIX = "halfwidth_"
 COVERAGE_PREFIX = "coverage_"
 CALIBRATION_N = "calibration_n"
-
 
 
 @dataclass(frozen=True)
@@ -630,26 +632,30 @@ def calibrate_intervals(
     network: Mapping[str, Any],
     intervals: Mapping[str, Any],
     *,
+    cv_residuals: pd.DataFrame | None = None,
     spec: ModelSpec,
 ) -> dict[str, Any]:
-    """Split-conformal half-widths of ``spec``'s model per label, level (``song``: a song's
+    """Conformal half-widths of ``spec``'s model per label, level (``song``: a song's
     mean prediction; ``frame``: one frame's) and nominal level (``intervals.levels``,
-    ``modelling.intervals``), from the absolute residuals of the validation songs
-    (``core.conformal.conformal_quantile``): ``predicted ± half-width`` covers an unseen,
-    exchangeable song's value with probability >= the level, marginally.
+    ``modelling.intervals``): ``predicted ± half-width`` covers an unseen, exchangeable
+    song's value with probability >= the level, marginally.
 
-    The validation songs must not have been fitted on: a gradient-trained network is
-    calibrated as saved (they only chose its epoch); the ridge is saved refitted on the
-    training and validation songs, so its fit on the training songs alone (the one whose
-    validation loss chose its alphas) is calibrated instead, and its half-widths are
-    conservative for the refit. Frames of one song are not exchangeable, so the frame level's
-    guarantee is approximate (each song counts by its number of frames).
+    Song level, where the grouped cross-validation left out-of-fold residuals
+    (``cv_residuals``, the closed-form ridge): from those of every training and validation
+    song (``core.conformal.repeated_conformal_quantile``, CV+). Otherwise, and at the frame
+    level, split conformal on the validation songs' absolute residuals
+    (``core.conformal.conformal_quantile``), which must not have been fitted on: a
+    gradient-trained network is calibrated as saved (they only chose its epoch); the ridge is
+    saved refitted on the training and validation songs, so its fit on the training songs
+    alone (the one whose validation loss chose its alphas) is calibrated instead, and its
+    half-widths are conservative for the refit. Frames of one song are not exchangeable, so
+    the frame level's guarantee is approximate (each song counts by its number of frames).
 
     Returns:
         ``{"method", "levels", "calibrated", "rows"}``, one row per (label, level):
-        ``calibration_n`` (validation songs or frames with the label's value) and
-        ``halfwidth_{pct}`` per level (``inf``: too few songs for the level; ``None``: none
-        has the label's value).
+        ``calibration_n`` (songs or frames with the label's value), ``calibration``
+        (``cross-validation`` or ``validation``) and ``halfwidth_{pct}`` per level (``inf``:
+        too few songs for the level; ``None``: none has the label's value).
     """
     levels = check_levels(intervals["levels"])
     if spec.network in CLOSED_FORM:
@@ -661,20 +667,40 @@ def calibrate_intervals(
     residuals = split_residuals(calibrated, model_input.validation, spec.labels)
     rows = []
     for j, label in enumerate(spec.labels):
-        for level, scores in (("frame", residuals.frame[:, j]), ("song", residuals.song[:, j])):
-            finite = scores[np.isfinite(scores)]
-            rows.append({
-                "label": label,
-                "level": level,
-                CALIBRATION_N: len(finite),
-                **{f"halfwidth_{level_name(p)}": conformal_quantile(finite, p) if len(finite)
-                   else None for p in levels},
-            })  # fmt: skip
+        out_of_fold = residual_matrix(cv_residuals, label)
+        rows.append(_calibration_row(label, "frame", residuals.frame[:, j], levels))
+        if out_of_fold.size:
+            rows.append(_calibration_row(label, "song", out_of_fold, levels))
+        else:
+            rows.append(_calibration_row(label, "song", residuals.song[:, j], levels))
     return {
-        "method": "split conformal on the validation songs' absolute residuals",
+        "method": "conformal on absolute residuals: song level from the grouped "
+        "cross-validation's out-of-fold songs where it ran (CV+), else split conformal on the "
+        "validation songs",
         "levels": list(levels),
         "calibrated": how,
         "rows": rows,
+    }
+
+
+def _calibration_row(
+    label: str, level: str, scores: np.ndarray, levels: tuple[float, ...]
+) -> dict[str, Any]:
+    """One row of :func:`calibrate_intervals`: ``scores`` [n] (split conformal on the
+    validation songs or frames) or [repeats, n] (out-of-fold residuals of every repeat)."""
+    if scores.ndim == 2:
+        n = int(np.isfinite(scores).all(axis=0).sum())
+        width = partial(repeated_conformal_quantile, scores)
+        source = "cross-validation"
+    else:
+        finite = scores[np.isfinite(scores)]
+        n, width, source = len(finite), partial(conformal_quantile, finite), "validation"
+    return {
+        "label": label,
+        "level": level,
+        CALIBRATION_N: n,
+        "calibration": source,
+        **{f"halfwidth_{level_name(p)}": width(p) if n else None for p in levels},
     }
 
 
@@ -745,14 +771,16 @@ def cross_validate_model(
     evaluation: str,
     cross_validation: Mapping[str, Any],
     spec: ModelSpec,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``validation.cross_validate`` of ``spec``'s model: repeated artist-grouped K-fold over
-    the training and validation songs (``CV_COLUMNS``; empty for ``holdout``)."""
-    return cross_validate(
+    the training and validation songs (``CV_COLUMNS``; empty for ``holdout``) and its
+    out-of-fold residuals (``validation.RESIDUAL_COLUMNS``), which calibrate the intervals."""
+    result = cross_validate(
         model_input, feature_normaliser, network, soundtracks, evaluation=evaluation,
         cross_validation=cross_validation, seed=seed, feature=spec.feature,
         network_name=spec.network, labels=spec.labels, target=spec.target,
     )  # fmt: skip
+    return result.table, result.residuals
 
 
 def serialise_trained_model(model: keras.Model) -> tuple[bytes, str]:

@@ -142,7 +142,7 @@ def _model_template(spec: ModelSpec) -> Pipeline:
                     "evaluation": "params:evaluation",
                     "cross_validation": "params:cross_validation",
                 },
-                outputs="cv_metrics",
+                outputs=["cv_metrics", "cv_residuals"],
                 name="cross_validate",
             ),
             node(
@@ -153,6 +153,7 @@ def _model_template(spec: ModelSpec) -> Pipeline:
                     "feature_normaliser": "feature_normaliser",
                     "network": "params:network",
                     "intervals": "params:intervals",
+                    "cv_residuals": "cv_residuals",
                 },
                 outputs="calibration",
                 name="calibrate_intervals",

@@ -11,6 +11,10 @@ and scored. The songs of a quadrant corpus (signs only) join every training fold
 inner choice of alpha, as they join the ridge's fit (``sign_weight``, ``sign_loss``): the
 figures are those of the model that is trained, on the continuous corpus's songs.
 
+The out-of-fold absolute residuals go with the table (:class:`CrossValidation`): they
+calibrate the ridge's song-level prediction intervals from every labelled song
+(``core.conformal.repeated_conformal_quantile``).
+
 Cost: the closed-form ridge is solved on cached song vectors (seconds for every fold and
 repeat). Gradient-trained networks take minutes per fit on CPU (5 x 5 folds x 3 labels would be
 hours for the thesis's CNN and LSTM), so they are not cross-validated; their rows say so.
@@ -103,6 +107,33 @@ def grouped_folds(groups: np.ndarray, *, folds: int, rng: np.random.Generator) -
     return fold_of_group[inverse]
 
 
+RESIDUAL_COLUMNS: tuple[str, ...] = ("label", "repeat", "song_id", "residual")
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """A model's cross-validation: ``table`` (``CV_COLUMNS``, one row per label) and
+    ``residuals`` (``RESIDUAL_COLUMNS``: each repeat's out-of-fold absolute error of each
+    scored song's clipped prediction, per label; empty where nothing was cross-validated)."""
+
+    table: pd.DataFrame
+    residuals: pd.DataFrame
+
+    @classmethod
+    def without_residuals(cls, table: pd.DataFrame) -> CrossValidation:
+        return cls(table, pd.DataFrame(columns=list(RESIDUAL_COLUMNS)))
+
+
+def residual_matrix(residuals: pd.DataFrame | None, label: str) -> np.ndarray:
+    """``label``'s out-of-fold residuals (``RESIDUAL_COLUMNS`` rows) as [repeats, songs];
+    empty [0, 0] without any."""
+    rows = residuals[residuals["label"] == label] if residuals is not None else None
+    if rows is None or rows.empty:
+        return np.empty((0, 0))
+    table = rows.pivot(index="repeat", columns="song_id", values="residual")
+    return table.to_numpy(dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class SignSongs:
     """Songs that have only labels' signs (a quadrant corpus): their vectors [m, d], signs
@@ -174,20 +205,22 @@ def cross_validate(
     network_name: str,
     labels: tuple[str, ...],
     target: str,
-) -> pd.DataFrame:
+) -> CrossValidation:
     """Repeated grouped K-fold of one model over the training and validation songs (see the
-    module); one row per label (``CV_COLUMNS``), none when the evaluation is ``holdout``."""
+    module): one row per label (``CV_COLUMNS``), none when the evaluation is ``holdout``, and
+    the out-of-fold residuals."""
     settings = _check(cross_validation)
     train, validation = model_input.train, model_input.validation
     n_songs = len(np.unique(train.song_ids())) + len(np.unique(validation.song_ids()))
     if resolve_evaluation(evaluation, settings, n_songs) == "holdout":
-        return pd.DataFrame(columns=list(CV_COLUMNS))
+        return CrossValidation.without_residuals(pd.DataFrame(columns=list(CV_COLUMNS)))
     identity = {"feature": feature, "network": network_name, "target": target,
                 "folds": settings["folds"], "repeats": settings["repeats"]}  # fmt: skip
     if network_name not in CLOSED_FORM:
         logger.info("%s_%s.%s %s", feature, network_name, target, NOT_CROSS_VALIDATED)
-        return _table([{**identity, "label": label, "n_songs": n_songs, "n_groups": 0,
-                        "note": NOT_CROSS_VALIDATED} for label in labels])  # fmt: skip
+        return CrossValidation.without_residuals(_table([
+            {**identity, "label": label, "n_songs": n_songs, "n_groups": 0,
+             "note": NOT_CROSS_VALIDATED} for label in labels]))  # fmt: skip
     alphas = list(network["training"]["alphas"])
     check_alphas(alphas)
     vectors = {
@@ -215,8 +248,9 @@ def cross_validate(
     n_groups = len(np.unique(group_of))
     if n_groups < MIN_GROUPS:
         note = f"not cross-validated: {n_groups} artist groups (at least {MIN_GROUPS} needed)"
-        return _table([{**identity, "label": label, "n_songs": n_songs, "n_groups": n_groups,
-                        "note": note} for label in labels])  # fmt: skip
+        return CrossValidation.without_residuals(_table([
+            {**identity, "label": label, "n_songs": n_songs, "n_groups": n_groups,
+             "note": note} for label in labels]))  # fmt: skip
     settings["folds"] = identity["folds"] = min(settings["folds"], n_groups)
     rng = np.random.default_rng(seed)
     predicted = np.empty((settings["repeats"], *y.shape))
@@ -241,7 +275,21 @@ def cross_validate(
                 target, settings["repeats"], settings["folds"], n_songs,
                 ", ".join(f"{r['label']} R² {r['r2_mean']:.3f} ± {r['r2_sd']:.3f}"
                           for r in rows))  # fmt: skip
-    return _table(rows)
+    return CrossValidation(_table(rows), _residuals(y, predicted, song_ids, labels))
+
+
+def _residuals(
+    true: np.ndarray, predicted: np.ndarray, song_ids: np.ndarray, labels: tuple[str, ...]
+) -> pd.DataFrame:
+    """``true`` [s, k] and ``predicted`` [repeats, s, k] as ``RESIDUAL_COLUMNS`` rows."""
+    repeats, songs, _ = predicted.shape
+    errors = np.abs(clip_vad(predicted) - true[None])
+    return pd.DataFrame({
+        "label": np.repeat(np.asarray(labels), repeats * songs),
+        "repeat": np.tile(np.repeat(np.arange(repeats), songs), len(labels)),
+        "song_id": np.tile(np.asarray(song_ids).astype(str), repeats * len(labels)),
+        "residual": errors.transpose(2, 0, 1).reshape(-1),
+    })  # fmt: skip
 
 
 def song_groups(soundtracks: pd.DataFrame) -> pd.Series:
