@@ -27,7 +27,7 @@ def conf(tmp_path: Path, base: dict, local: dict | None = None) -> Path:
 def test_the_project_models_harmony_and_fusion_with_light_heads_only():
     networks = networks_by_feature(FEATURES, fallback=FALLBACK, conf_source=PROJECT_CONF)
 
-    assert networks["harmony"] == networks["fusion"] == ("ridge", "mlp")
+    assert networks["harmony"] == networks["fusion"] == ("ridge", "kernel", "mlp")
     assert networks["mfcc"] == networks["musicnn"] == ("cnn", "lstm", "ridge", "mlp")
 
 

@@ -141,12 +141,13 @@ BODIES: dict[str, Callable[..., Any]] = {
     "bilstm": _bilstm_body,
     "transformer": _transformer_body,
     "ridge": _ridge_body,
+    "kernel": _ridge_body,
     "mlp": _mlp_body,
     "conv1d": _conv1d_body,
 }
 # Networks whose output layer is solved in closed form rather than trained by gradient descent
 # (built by ``modelling.heads``, not :func:`build_model`).
-CLOSED_FORM: tuple[str, ...] = ("ridge",)
+CLOSED_FORM: tuple[str, ...] = ("ridge", "kernel")
 TRAINED_NETWORKS: tuple[str, ...] = tuple(n for n in BODIES if n not in CLOSED_FORM)
 if tuple(BODIES) != NETWORKS:  # the vocabulary names exactly the networks built here
     raise ImportError(f"vocabulary.NETWORKS {NETWORKS} differs from the bodies {tuple(BODIES)}")

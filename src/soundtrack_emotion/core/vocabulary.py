@@ -28,13 +28,13 @@ FRAME_SECONDS: tuple[int, ...] = (15, 30)
 # Model networks (built by core/architectures.py) and targets: a target is one
 # label, or ``joint``, one model with an output per label.
 NETWORKS: tuple[str, ...] = (
-    "cnn", "lstm", "bilstm", "transformer", "ridge", "mlp", "conv1d",
+    "cnn", "lstm", "bilstm", "transformer", "ridge", "kernel", "mlp", "conv1d",
 )  # fmt: skip
 # How the report, the catalogue page and the run summary write each network (the feature
 # families' names are their ``display_name``, see ``core.families.model_display_name``).
 NETWORK_NAMES: dict[str, str] = {
     "cnn": "CNN", "lstm": "LSTM", "bilstm": "BiLSTM", "transformer": "Transformer",
-    "ridge": "Ridge", "mlp": "MLP", "conv1d": "Conv1D",
+    "ridge": "Ridge", "kernel": "Kernel ridge", "mlp": "MLP", "conv1d": "Conv1D",
 }  # fmt: skip
 if tuple(NETWORK_NAMES) != NETWORKS:
     raise ImportError(f"NETWORK_NAMES {tuple(NETWORK_NAMES)} differs from NETWORKS {NETWORKS}")

@@ -20,7 +20,11 @@ from soundtrack_emotion.pipelines.modelling.corpora import (
     CORPUS_METRICS_COLUMNS,
     corpus_rows,
 )
-from soundtrack_emotion.pipelines.modelling.heads import fit_linear, fit_ridge, song_vectors
+from soundtrack_emotion.pipelines.modelling.heads import (
+    fit_closed_form,
+    fit_linear,
+    song_vectors,
+)
 from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
     collect_corpus_metrics,
@@ -131,9 +135,11 @@ def test_sign_rows_raise_the_quadrant_corpus_auc_over_the_continuous_ridge(two_c
     inputs, _ = two_corpora
     normaliser = fit_feature_normaliser(inputs)
     fits = {
-        weight: fit_ridge(inputs.train, inputs.validation, ("valence",),
-                          feature_mean=normaliser["mean"], feature_variance=normaliser["variance"],
-                          alphas=[1.0, 10.0, 100.0], sign_weight=weight, sign_loss=sign_loss)
+        weight: fit_closed_form(
+            "ridge", inputs.train, inputs.validation, ("valence",),
+            feature_mean=normaliser["mean"], feature_variance=normaliser["variance"],
+            training={"alphas": [1.0, 10.0, 100.0], "sign_weight": weight,
+                      "sign_loss": sign_loss})
         for weight in (0.0, 1.0)
     }  # fmt: skip
     auc = {w: _test_auc(fit.model, inputs, normaliser) for w, fit in fits.items()}
@@ -144,9 +150,9 @@ def test_sign_rows_raise_the_quadrant_corpus_auc_over_the_continuous_ridge(two_c
 def test_without_sign_rows_the_ridge_is_the_closed_form(tmp_path):
     inputs, _ = write_two_corpora(tmp_path / "plain", with_signs=False)
     normaliser = fit_feature_normaliser(inputs)
-    fit = fit_ridge(inputs.train, inputs.validation, ("valence", "arousal"),
-                    feature_mean=normaliser["mean"], feature_variance=normaliser["variance"],
-                    alphas=[1.0, 10.0], sign_weight=1.0)  # fmt: skip
+    fit = fit_closed_form("ridge", inputs.train, inputs.validation, ("valence", "arousal"),
+                          feature_mean=normaliser["mean"], feature_variance=normaliser["variance"],
+                          training={"alphas": [1.0, 10.0], "sign_weight": 1.0})  # fmt: skip
     x = np.concatenate([song_vectors(inputs[s], ("valence", "arousal"),
                                      feature_mean=normaliser["mean"],
                                      feature_variance=normaliser["variance"])[0]
@@ -158,12 +164,12 @@ def test_without_sign_rows_the_ridge_is_the_closed_form(tmp_path):
     from sklearn.linear_model import Ridge
 
     z = (x - x.mean(axis=0)) / x.std(axis=0)
-    expected = Ridge(alpha=np.asarray(fit.alphas)).fit(z, y)
+    expected = Ridge(alpha=np.asarray(fit.chosen)).fit(z, y)
     kernel, bias = fit.model.get_layer("vad").get_weights()
     np.testing.assert_allclose(kernel, expected.coef_.T, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(bias, expected.intercept_, rtol=1e-5)
     # empty sign columns select the very same solver
-    coef, intercept = fit_linear(z, y, fit.alphas, signs=np.full_like(y, np.nan))
+    coef, intercept = fit_linear(z, y, fit.chosen, signs=np.full_like(y, np.nan))
     np.testing.assert_array_equal(coef, np.asarray(expected.coef_).T)
     np.testing.assert_array_equal(intercept, expected.intercept_)
 

@@ -9,7 +9,13 @@ from kedro_datasets.tensorflow import TensorFlowModelDataset
 from soundtrack_emotion.core.metrics import bootstrap_intervals, r2
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.exceptions import ParameterError
-from soundtrack_emotion.pipelines.modelling.heads import clip_vad, score_split
+from soundtrack_emotion.pipelines.modelling.heads import (
+    clip_vad,
+    closed_form_predictor,
+    fit_closed_form,
+    score_split,
+    song_vectors,
+)
 from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
     evaluate_model,
@@ -147,6 +153,54 @@ def test_ridge_rejects_bad_alphas(alphas, tiny_networks, tmp_path):
     tiny_networks["ridge"]["training"]["alphas"] = alphas
     with pytest.raises(ParameterError, match="alphas"):
         _fit(corpus, tiny_networks, ModelSpec("mfcc", "ridge", "valence"), tmp_path)
+
+
+def test_kernel_learns_the_signal_and_is_its_solution_in_built_in_keras_layers(
+    tiny_networks, tmp_path
+):
+    """One frame per song, so a frame's pooled vector is its song's: the saved model's
+    output on each test frame is the kernel ridge solved on the songs' vectors (refitted on
+    the training and validation songs), and the file loads with safe_mode."""
+    corpus = write_model_inputs(tmp_path / "mfcc_15s", frames_per_song=1)
+    spec = ModelSpec("mfcc", "kernel", "joint")
+    model, history = _fit(corpus, tiny_networks, spec, tmp_path)
+    assert list(history["epoch"]) == [1]
+    report = _report(corpus, model, history, spec)
+    assert all(row["r2"] > 0.5 for row in report["metrics"] if row["level"] == "song")
+    normaliser = fit_feature_normaliser(corpus.inputs)
+    vectors = {"feature_mean": normaliser["mean"], "feature_variance": normaliser["variance"]}
+    fit = fit_closed_form("kernel", corpus.inputs.train, corpus.inputs.validation, VAD_LABELS,
+                          training=tiny_networks["kernel"]["training"], **vectors)  # fmt: skip
+    x, y = (np.concatenate(parts) for parts in zip(
+        *(song_vectors(corpus.inputs[s], VAD_LABELS, **vectors)[:2]
+          for s in ("train", "validation")), strict=True))  # fmt: skip
+    x_test = song_vectors(corpus.inputs.test, VAD_LABELS, **vectors)[0]
+    expected = closed_form_predictor("kernel", x, y, fit.chosen)(x_test)
+    frames = corpus.frames["test"]  # songs sorted by id, as the song vectors
+    np.testing.assert_allclose(clip_vad(model.predict_on_batch(frames)), expected, atol=2e-4)
+    dataset = TensorFlowModelDataset(filepath=str(tmp_path / "kernel.keras"))
+    dataset.save(model)
+    np.testing.assert_allclose(
+        dataset.load().predict_on_batch(frames), model.predict_on_batch(frames), rtol=1e-5
+    )
+
+
+def test_kernel_hyper_parameters_are_chosen_on_validation_and_checked(tiny_networks, tmp_path):
+    corpus = write_model_inputs(tmp_path / "mfcc_15s")
+    normaliser = fit_feature_normaliser(corpus.inputs)
+    vectors = {"feature_mean": normaliser["mean"], "feature_variance": normaliser["variance"]}
+    training = {"alphas": [1e-3, 1e4], "gammas": [0.5, 1e3]}
+    fit = fit_closed_form("kernel", corpus.inputs.train, corpus.inputs.validation, ("valence",),
+                          training=training, **vectors)  # fmt: skip
+    # a smooth, learnable signal: the weak penalty and the wide kernel win
+    assert fit.chosen == [(1e-3, 0.5)]
+    for bad, match in (({"alphas": [1.0]}, "gammas"),
+                       ({**training, "gammas": [0.0]}, "gammas"),
+                       ({**training, "sign_loss": "logistic"}, "pseudo"),
+                       ({**training, "width": 1}, "training parameters")):  # fmt: skip
+        with pytest.raises(ParameterError, match=match):
+            fit_closed_form("kernel", corpus.inputs.train, corpus.inputs.validation,
+                            ("valence",), training=bad, **vectors)  # fmt: skip
 
 
 def test_mlp_stops_on_the_song_level_validation_loss(tiny_networks, tmp_path):

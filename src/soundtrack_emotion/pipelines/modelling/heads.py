@@ -1,4 +1,5 @@
-"""Song-level scoring of a model on a split, and the closed-form ridge head.
+"""Song-level scoring of a model on a split, and the closed-form heads (``CLOSED_FORM_HEADS``:
+the linear ridge and the RBF kernel ridge).
 
 Both stream the split shard by shard. A song's prediction is the mean of its frames'
 predictions, as everywhere in the project; predictions are clipped to the labels' range
@@ -9,7 +10,7 @@ quadrant corpus have only its sign).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,12 @@ from soundtrack_emotion.core.joint_ridge import (
     fit_joint_ridge,
     fit_pseudo_ridge,
     pseudo_targets,
+)
+from soundtrack_emotion.core.kernel_ridge import (
+    KernelSolution,
+    check_grid,
+    fit_kernel_ridge,
+    kernel_ridge_path,
 )
 from soundtrack_emotion.core.vocabulary import SIGN_LABELS
 from soundtrack_emotion.datasets import FrameSplit
@@ -210,14 +217,15 @@ def fit_linear(
 
 
 @dataclass(frozen=True)
-class RidgeFit:
-    """The ridge head: ``model`` refitted on the training and validation songs with the
-    chosen ``alphas`` (what is saved), and ``selection_model``, fitted on the training songs
-    alone, whose validation MSE chose them (what the validation loss describes)."""
+class ClosedFormFit:
+    """A closed-form head: ``model`` refitted on the training and validation songs with the
+    hyper-parameters ``chosen`` per label (what is saved), and ``selection_model``, fitted on
+    the training songs alone, whose validation MSE chose them (what the validation loss
+    describes)."""
 
     model: keras.Model
     selection_model: keras.Model
-    alphas: list[float]
+    chosen: list[Any]
 
 
 def song_vectors(
@@ -330,56 +338,261 @@ def _pseudo_validation_mse(
     return mse
 
 
-def ridge_predictor(
-    x: np.ndarray,
-    y: np.ndarray,
-    alphas: Sequence[float],
-    *,
-    signs: np.ndarray | None = None,
-    sign_weight: float = DEFAULT_SIGN_WEIGHT,
-    sign_loss: str = DEFAULT_SIGN_LOSS,
-) -> Any:
-    """``predict(x_new) -> [n, k]`` of :func:`fit_linear` (one alpha per label, the songs'
-    ``signs`` [s, k] joining it as in :func:`fit_ridge`) on standardised ``x``, clipped to
-    the labels' range."""
-    mean, scale = _standardiser(x)
-    coef, intercept = fit_linear((x - mean) / scale, y, alphas, signs=signs,
-                                 sign_weight=sign_weight, sign_loss=sign_loss)  # fmt: skip
-    return lambda new: clip_vad((new - mean) / scale @ coef + intercept)
-
-
 def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(axis=0), np.maximum(x.std(axis=0), keras.config.epsilon())
 
 
-def fit_ridge(
+# ---------------------------------------------------------------- the RBF kernel ridge head
+
+
+def kernel_grid(training: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """The kernel head's candidates ``(alpha, gamma)``, every alpha for each gamma in turn."""
+    alphas = check_grid("alphas", training["alphas"])
+    return [(alpha, gamma) for gamma in check_grid("gammas", training["gammas"])
+            for alpha in alphas]  # fmt: skip
+
+
+def _kernel_rows(
+    z: np.ndarray, y: np.ndarray, j: int, *, signs: np.ndarray | None, sign_weight: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label ``j``'s rows of a kernel fit: the songs with its value, then (where ``signs``
+    give it and ``sign_weight > 0``) the sign songs as pseudo targets
+    (``core.joint_ridge.pseudo_targets``): ``(z rows, targets, weights)``."""
+    valued = np.isfinite(y[:, j])
+    if valued.sum() < 2:
+        raise DataValidationError(
+            f"label {j} has {valued.sum()} songs with a value: at least 2 are needed to fit it"
+        )
+    signed = ~valued & (np.isfinite(signs[:, j]) if signs is not None else False)
+    if not (sign_weight > 0 and np.any(signed)):
+        return z[valued], y[valued, j], np.ones(int(valued.sum()))
+    targets, weights = pseudo_targets(y[valued, j], signs[signed, j], sign_weight=sign_weight)
+    return np.concatenate([z[valued], z[signed]]), np.concatenate([y[valued, j], targets]), weights
+
+
+def _check_kernel_signs(sign_loss: str) -> None:
+    if sign_loss != "pseudo":
+        raise ParameterError(f"the kernel head takes sign songs as pseudo targets only "
+                             f"(sign_loss: pseudo), got sign_loss {sign_loss!r}")  # fmt: skip
+
+
+def kernel_validation_mse(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    grid: Sequence[tuple[float, float]],
+    *,
+    signs_train: np.ndarray | None = None,
+    sign_weight: float = DEFAULT_SIGN_WEIGHT,
+    sign_loss: str = DEFAULT_SIGN_LOSS,
+) -> np.ndarray:
+    """[len(grid), k]: each label's validation MSE (clipped predictions) of the kernel ridge
+    with each ``(alpha, gamma)`` of ``grid``, fitted on the standardised training vectors
+    (and their sign songs), over the validation songs with the label's value."""
+    _check_kernel_signs(sign_loss)
+    mean, scale = _standardiser(x_train)
+    z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
+    mse = np.empty((len(grid), y_val.shape[1]))
+    for j in range(y_val.shape[1]):
+        rows, targets, weights = _kernel_rows(z_train, y_train, j, signs=signs_train,
+                                              sign_weight=sign_weight)  # fmt: skip
+        for gamma in dict.fromkeys(g for _, g in grid):
+            at = [i for i, (_, g) in enumerate(grid) if g == gamma]
+            predicted = kernel_ridge_path(rows, targets, z_val, weights=weights, gamma=gamma,
+                                          alphas=[grid[i][0] for i in at])  # fmt: skip
+            error = (clip_vad(predicted) - y_val[:, [j]]) ** 2
+            mse[at, j] = [_finite_mean(error[:, a]) for a in range(len(at))]
+    return mse
+
+
+def fit_kernel(
+    z: np.ndarray,
+    y: np.ndarray,
+    chosen: Sequence[tuple[float, float]],
+    *,
+    signs: np.ndarray | None = None,
+    sign_weight: float = DEFAULT_SIGN_WEIGHT,
+    sign_loss: str = DEFAULT_SIGN_LOSS,
+) -> list[KernelSolution]:
+    """One :class:`~soundtrack_emotion.core.kernel_ridge.KernelSolution` per label of ``y``
+    [s, k] on standardised ``z`` [s, d], with its chosen ``(alpha, gamma)``."""
+    _check_kernel_signs(sign_loss)
+    solutions = []
+    for j, (alpha, gamma) in enumerate(chosen):
+        rows, targets, weights = _kernel_rows(z, y, j, signs=signs, sign_weight=sign_weight)
+        solutions.append(fit_kernel_ridge(rows, targets, alpha=alpha, gamma=gamma,
+                                          weights=weights))  # fmt: skip
+    return solutions
+
+
+def _kernel_output(standardised: Any, solutions: Sequence[KernelSolution]) -> Any:
+    """The kernel ridge as built-in Keras layers on ``standardised`` [b, d] -> [b, k]:
+    ``exp(-g |x - c|^2) = exp(-g |x|^2 + 2 g x.c - g |c|^2)`` is a Dense layer with the
+    exponential activation on ``[x^2, x]``, one block of centres per label, then a Dense layer
+    with each label's dual weights on its block (so the file loads with ``safe_mode``)."""
+    d = solutions[0].centres.shape[1]
+    kernel_weights, kernel_bias, blocks = [], [], []
+    for solution in solutions:
+        g, centres = solution.gamma, solution.centres
+        kernel_weights.append(np.concatenate([np.full((d, len(centres)), -g), 2 * g * centres.T]))
+        kernel_bias.append(-g * (centres**2).sum(axis=1))
+        blocks.append(len(centres))
+    squares = layers.Multiply(name="squared")([standardised, standardised])
+    both = layers.Concatenate(name="squared_and_linear")([squares, standardised])
+    kernels = layers.Dense(sum(blocks), activation="exponential", name="rbf_kernels")
+    output = layers.Dense(len(solutions), name="vad")
+    result = output(kernels(both))
+    kernels.set_weights([np.concatenate(kernel_weights, axis=1).astype(np.float32),
+                         np.concatenate(kernel_bias).astype(np.float32)])  # fmt: skip
+    dual = np.zeros((sum(blocks), len(solutions)), dtype=np.float32)
+    for j, start in enumerate(np.cumsum([0, *blocks[:-1]])):
+        dual[start : start + blocks[j], j] = solutions[j].dual
+    output.set_weights([dual, np.array([s.intercept for s in solutions], dtype=np.float32)])
+    return result
+
+
+# ------------------------------------------------------------- the closed-form heads, by name
+
+
+@dataclass(frozen=True)
+class ClosedFormHead:
+    """How a closed-form network is fitted: its hyper-parameter candidates from its
+    ``training`` parameters, each candidate's validation MSE per label ([candidates, k]),
+    and a solver whose fit on standardised song vectors predicts (``predict``) and becomes
+    the saved model's last layers (``output``)."""
+
+    grid: Callable[[Mapping[str, Any]], list[Any]]
+    validation_mse: Callable[..., np.ndarray]
+    solve: Callable[..., Any]
+    predict: Callable[[Any, np.ndarray], np.ndarray]
+    output: Callable[[Any, Any], Any]
+    training_keys: frozenset[str]
+
+
+def _linear_output(standardised: Any, solved: tuple[np.ndarray, np.ndarray]) -> Any:
+    coef, intercept = solved
+    output = layers.Dense(coef.shape[1], name="vad")
+    result = output(standardised)
+    output.set_weights([coef.astype(np.float32), intercept.astype(np.float32)])
+    return result
+
+
+_SIGN_KEYS = frozenset({"sign_weight", "sign_loss"})
+CLOSED_FORM_HEADS: dict[str, ClosedFormHead] = {
+    "ridge": ClosedFormHead(
+        grid=lambda training: [float(a) for a in training["alphas"]],
+        validation_mse=ridge_validation_mse,
+        solve=fit_linear,
+        predict=lambda solved, z: z @ solved[0] + solved[1],
+        output=_linear_output,
+        training_keys=frozenset({"alphas"}),
+    ),
+    "kernel": ClosedFormHead(
+        grid=kernel_grid,
+        validation_mse=kernel_validation_mse,
+        solve=fit_kernel,
+        predict=lambda solved, z: np.stack([s.predict(z) for s in solved], axis=1),
+        output=_kernel_output,
+        training_keys=frozenset({"alphas", "gammas"}),
+    ),
+}
+
+
+def closed_form_head(network: str) -> ClosedFormHead:
+    """The closed-form head called ``network``; ``ParameterError`` names the known ones."""
+    try:
+        return CLOSED_FORM_HEADS[network]
+    except KeyError:
+        raise ParameterError(f"{network!r} is not a closed-form head; known: "
+                             f"{list(CLOSED_FORM_HEADS)}") from None  # fmt: skip
+
+
+def check_closed_form_training(network: str, training: Mapping[str, Any]) -> None:
+    """``training`` has the head's keys (optionally the sign songs' ``sign_weight`` and
+    ``sign_loss``) and a valid grid; ``ParameterError`` says what is wrong."""
+    head = closed_form_head(network)
+    if not head.training_keys <= set(training) <= head.training_keys | _SIGN_KEYS:
+        raise ParameterError(
+            f"training parameters of {network!r} must be {sorted(head.training_keys)} "
+            f"(optional {sorted(_SIGN_KEYS)}), got {sorted(training)}"
+        )
+    if training.get("sign_loss", DEFAULT_SIGN_LOSS) not in SIGN_LOSSES:
+        raise ParameterError(f"sign_loss must be one of {list(SIGN_LOSSES)}, got "
+                             f"{training['sign_loss']!r}")  # fmt: skip
+    if network == "kernel":
+        _check_kernel_signs(training.get("sign_loss", DEFAULT_SIGN_LOSS))
+    check_alphas(training["alphas"])
+    head.grid(training)
+    weight = training.get("sign_weight", DEFAULT_SIGN_WEIGHT)
+    if not (isinstance(weight, int | float) and not isinstance(weight, bool) and weight >= 0):
+        raise ParameterError(f"sign_weight must be a number >= 0, got {weight!r}")
+
+
+def closed_form_predictor(
+    network: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    chosen: Sequence[Any],
+    *,
+    signs: np.ndarray | None = None,
+    sign_weight: float = DEFAULT_SIGN_WEIGHT,
+    sign_loss: str = DEFAULT_SIGN_LOSS,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict(x_new) -> [n, k]`` of the head ``network`` solved on standardised ``x`` with
+    each label's ``chosen`` hyper-parameters (the songs' ``signs`` [s, k] joining it as in
+    :func:`fit_closed_form`), clipped to the labels' range."""
+    head = closed_form_head(network)
+    mean, scale = _standardiser(x)
+    solved = head.solve((x - mean) / scale, y, chosen, signs=signs, sign_weight=sign_weight,
+                        sign_loss=sign_loss)  # fmt: skip
+    return lambda new: clip_vad(head.predict(solved, (new - mean) / scale))
+
+
+def ridge_predictor(
+    x: np.ndarray,
+    y: np.ndarray,
+    alphas: Sequence[float],
+    **signed: Any,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """:func:`closed_form_predictor` of the linear ridge (one alpha per label)."""
+    return closed_form_predictor("ridge", x, y, alphas, **signed)
+
+
+def fit_closed_form(
+    network: str,
     train: FrameSplit,
     validation: FrameSplit,
     labels: Sequence[str],
     *,
     feature_mean: Sequence[float],
     feature_variance: Sequence[float],
-    alphas: Sequence[float],
+    training: Mapping[str, Any],
     pooling: str = "statistics",
     batch_size: int = 256,
-    sign_weight: float = DEFAULT_SIGN_WEIGHT,
-    sign_loss: str = DEFAULT_SIGN_LOSS,
-) -> RidgeFit:
-    """Ridge regression of the labels on each song's pooled vector (:func:`song_vectors`),
-    standardised, with one ``alpha`` per label chosen on the validation songs' MSE of a fit on
-    the training songs; then refitted on the training and validation songs with those alphas,
-    so that no labelled song goes unused.
+) -> ClosedFormFit:
+    """The closed-form head ``network`` (the linear ridge, or the RBF kernel ridge) of the
+    labels on each song's pooled vector (:func:`song_vectors`), standardised, with its
+    hyper-parameters per label (``alpha``; the kernel's ``alpha`` and ``gamma``) chosen on
+    the validation songs' MSE of a fit on the training songs; then refitted on the training
+    and validation songs with them, so that no labelled song goes unused.
 
     Songs with only the sign of a label (a quadrant corpus: the split's ``SIGN_LABELS``
-    columns) join its fit through the joint objective of :func:`fit_linear` (``sign_loss``),
-    weighted by ``sign_weight``; the alpha is still chosen on the validation songs that have values.
-    Without such songs, the closed-form ridge.
+    columns) join its fit (``training.sign_loss``: the joint objective of :func:`fit_linear`,
+    or pseudo targets), weighted by ``sign_weight``; the choice is still made on the
+    validation songs that have values.
 
     The models map ``[b, T, F] -> [b, k]`` (feature normaliser, pooling, standardisation and
-    the solved linear layer; being linear, the mean of a song's frame predictions equals the
-    prediction on its mean pooled vector, which is what was fitted).
+    the solved layers). The linear ridge's mean of a song's frame predictions equals the
+    prediction on its mean pooled vector, which is what was fitted; the kernel ridge, fitted
+    on the songs' mean vectors, scores each frame as a song and a song by the mean of its
+    frames, as inference does (on real_music_dev that scored as well as the mean vector).
     """
-    check_alphas(alphas)
+    head = closed_form_head(network)
+    check_closed_form_training(network, training)
+    grid = head.grid(training)
+    sign = {"sign_weight": float(training.get("sign_weight", DEFAULT_SIGN_WEIGHT)),
+            "sign_loss": str(training.get("sign_loss", DEFAULT_SIGN_LOSS))}  # fmt: skip
     stats = {"feature_mean": feature_mean, "feature_variance": feature_variance,
              "pooling": pooling, "batch_size": batch_size}  # fmt: skip
     columns = sign_columns(train, labels)
@@ -391,47 +604,25 @@ def fit_ridge(
                                           for y in (y_train, y_val))  # fmt: skip
     unscored = [label for j, label in enumerate(labels) if not np.isfinite(y_val[:, j]).any()]
     if unscored:
-        raise DataValidationError(f"no validation song has a value of {unscored}: the ridge's "
-                                  "alpha is chosen on them")  # fmt: skip
-    val_mse = ridge_validation_mse(x_train, y_train, x_val, y_val, alphas,
-                                   signs_train=s_train, sign_weight=sign_weight,
-                                   sign_loss=sign_loss)  # fmt: skip
-    chosen = [float(alphas[i]) for i in np.argmin(val_mse, axis=0)]
+        raise DataValidationError(f"no validation song has a value of {unscored}: the "
+                                  f"{network}'s hyper-parameters are chosen on them")  # fmt: skip
+    val_mse = head.validation_mse(x_train, y_train, x_val, y_val, grid, signs_train=s_train,
+                                  **sign)  # fmt: skip
+    chosen = [grid[i] for i in np.argmin(val_mse, axis=0)]
 
-    def linear(x: np.ndarray, y: np.ndarray, signs: np.ndarray | None) -> keras.Model:
-        pooled = _pooled_input(train.frame_shape, feature_mean, feature_variance, pooling)
-        return _linear_model(pooled, x, y, chosen, signs=signs,
-                             sign=(sign_weight, sign_loss))  # fmt: skip
+    def solved_model(x: np.ndarray, y: np.ndarray, signs: np.ndarray | None) -> keras.Model:
+        frames, pooled = _pooled_input(train.frame_shape, feature_mean, feature_variance, pooling)
+        mean, scale = _standardiser(x)
+        standardised = layers.Normalization(
+            axis=-1,
+            mean=mean.astype(np.float32),
+            variance=(scale**2).astype(np.float32),
+            name="pooled_standardiser",
+        )(pooled)
+        solved = head.solve((x - mean) / scale, y, chosen, signs=signs, **sign)
+        return keras.Model(frames, head.output(standardised, solved), name=network)
 
-    selection_model = linear(x_train, y_train, s_train)
+    selection_model = solved_model(x_train, y_train, s_train)
     both = None if s_train is None else np.concatenate([s_train, s_val])
-    refit = linear(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]), both)
-    return RidgeFit(model=refit, selection_model=selection_model, alphas=chosen)
-
-
-def _linear_model(
-    pooled_input: tuple[Any, Any],
-    x: np.ndarray,
-    y: np.ndarray,
-    alphas: Sequence[float],
-    *,
-    signs: np.ndarray | None,
-    sign: tuple[float, str],
-) -> keras.Model:
-    """The pooled input, standardised, and :func:`fit_linear` solved on ``(x, y)`` (and the
-    songs' ``signs``), as Keras layers."""
-    mean, scale = _standardiser(x)
-    coef, intercept = fit_linear((x - mean) / scale, y, alphas, signs=signs,
-                                 sign_weight=sign[0], sign_loss=sign[1])  # fmt: skip
-    k = y.shape[1]
-    frames, pooled = pooled_input
-    standardised = layers.Normalization(
-        axis=-1,
-        mean=mean.astype(np.float32),
-        variance=(scale**2).astype(np.float32),
-        name="pooled_standardiser",
-    )(pooled)
-    output = layers.Dense(k, name="vad")
-    model = keras.Model(frames, output(standardised), name="ridge")
-    output.set_weights([coef.astype(np.float32), intercept.astype(np.float32)])
-    return model
+    refit = solved_model(np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val]), both)
+    return ClosedFormFit(model=refit, selection_model=selection_model, chosen=chosen)

@@ -36,7 +36,6 @@ from soundtrack_emotion.core.conformal import (
     repeated_conformal_quantile,
 )
 from soundtrack_emotion.core.families import FEATURES
-from soundtrack_emotion.core.joint_ridge import SIGN_LOSSES
 from soundtrack_emotion.core.metrics import (
     METRIC_NAMES,
     bootstrap_intervals,
@@ -65,13 +64,11 @@ from soundtrack_emotion.pipelines.modelling.corpora import (
     song_corpora,
 )
 from soundtrack_emotion.pipelines.modelling.heads import (
-    DEFAULT_SIGN_LOSS,
-    DEFAULT_SIGN_WEIGHT,
-    RidgeFit,
+    ClosedFormFit,
     SongValidation,
-    check_alphas,
+    check_closed_form_training,
     clip_vad,
-    fit_ridge,
+    fit_closed_form,
     score_split,
     split_residuals,
 )
@@ -282,18 +279,7 @@ _OPTIONAL_TRAINING: dict[str, Any] = {"standardise_targets": False}
 
 def _check_training(network: str, training: Mapping[str, Any]) -> None:
     if network in CLOSED_FORM:
-        if not {"alphas"} <= set(training) <= {"alphas", "sign_weight", "sign_loss"}:
-            raise ParameterError(
-                f"training parameters of {network!r} must be ['alphas'] (optional "
-                f"['sign_loss', 'sign_weight']), got {sorted(training)}"
-            )
-        if training.get("sign_loss", DEFAULT_SIGN_LOSS) not in SIGN_LOSSES:
-            raise ParameterError(f"sign_loss must be one of {list(SIGN_LOSSES)}, got "
-                                 f"{training['sign_loss']!r}")  # fmt: skip
-        check_alphas(training["alphas"])
-        weight = training.get("sign_weight", DEFAULT_SIGN_WEIGHT)
-        if not (isinstance(weight, int | float) and not isinstance(weight, bool) and weight >= 0):
-            raise ParameterError(f"sign_weight must be a number >= 0, got {weight!r}")
+        check_closed_form_training(network, training)
         return
     expected = {"learning_rate", "batch_size", "epochs", "patience"}
     if not expected <= set(training) <= expected | set(_OPTIONAL_TRAINING):
@@ -566,13 +552,14 @@ def _fit_closed_form(
     *,
     spec: ModelSpec,
 ) -> tuple[keras.Model, pd.DataFrame]:
-    """The ridge head: ``alpha`` per label chosen on the validation songs of a fit on the
-    training songs, then refitted on both (``heads.fit_ridge``). Its one-row history holds
+    """A closed-form head (ridge, kernel): its hyper-parameters per label chosen on the
+    validation songs of a fit on the training songs, then refitted on both
+    (``heads.fit_closed_form``). Its one-row history holds
     the losses of the fit on the training songs, whose validation loss made the choice."""
     tic = time.perf_counter()
     train, validation = model_input.train, model_input.validation
-    fit = _ridge_fit(model_input, feature_normaliser, training, architecture, spec=spec)
-    model, alphas = fit.model, fit.alphas
+    fit = _closed_form_fit(model_input, feature_normaliser, training, architecture, spec=spec)
+    model = fit.model
     on_train = score_split(fit.selection_model, train, spec.labels)
     on_validation = score_split(fit.selection_model, validation, spec.labels)
     history = pd.DataFrame(
@@ -587,41 +574,42 @@ def _fit_closed_form(
         }
     )
     logger.info(
-        "%s.%s: ridge on %d training + %d validation songs, alpha %s chosen on validation "
+        "%s.%s: %s on %d training + %d validation songs, %s %s chosen on validation "
         "(song-level val_loss %.5f before the refit)",
         spec.variant,
         spec.target,
+        spec.network,
         len(np.unique(train.song_ids())),
         len(np.unique(validation.song_ids())),
-        ", ".join(f"{a:g}" for a in alphas),
+        "alpha, gamma" if spec.network == "kernel" else "alpha",
+        ", ".join(map(str, fit.chosen)),
         on_validation.song_mse,
     )
     return model, history
 
 
-def _ridge_fit(
+def _closed_form_fit(
     model_input: ModelInputs,
     feature_normaliser: Mapping[str, list[float]],
     training: Mapping[str, Any],
     architecture: Mapping[str, Any],
     *,
     spec: ModelSpec,
-) -> RidgeFit:
-    """``heads.fit_ridge`` with ``spec``'s network parameters (deterministic: a second call
-    gives the same models)."""
+) -> ClosedFormFit:
+    """``heads.fit_closed_form`` with ``spec``'s network parameters (deterministic: a second
+    call gives the same models)."""
     unknown = set(architecture) - {"pooling"}
     if unknown:
         raise ParameterError(f"architecture of {spec.network!r}: unknown {sorted(unknown)}")
-    return fit_ridge(
+    return fit_closed_form(
+        spec.network,
         model_input.train,
         model_input.validation,
         spec.labels,
         feature_mean=feature_normaliser["mean"],
         feature_variance=feature_normaliser["variance"],
-        alphas=list(training["alphas"]),
+        training=training,
         pooling=architecture.get("pooling", "statistics"),
-        sign_weight=training.get("sign_weight", DEFAULT_SIGN_WEIGHT),
-        sign_loss=training.get("sign_loss", DEFAULT_SIGN_LOSS),
     )
 
 
@@ -659,8 +647,8 @@ def calibrate_intervals(
     """
     levels = check_levels(intervals["levels"])
     if spec.network in CLOSED_FORM:
-        fit = _ridge_fit(model_input, feature_normaliser, network["training"],
-                         network.get("architecture") or {}, spec=spec)  # fmt: skip
+        fit = _closed_form_fit(model_input, feature_normaliser, network["training"],
+                               network.get("architecture") or {}, spec=spec)  # fmt: skip
         calibrated, how = fit.selection_model, "the fit on the training songs alone"
     else:
         calibrated, how = model, "the saved model"

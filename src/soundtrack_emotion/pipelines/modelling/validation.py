@@ -15,9 +15,10 @@ The out-of-fold absolute residuals go with the table (:class:`CrossValidation`):
 calibrate the ridge's song-level prediction intervals from every labelled song
 (``core.conformal.repeated_conformal_quantile``).
 
-Cost: the closed-form ridge is solved on cached song vectors (seconds for every fold and
-repeat). Gradient-trained networks take minutes per fit on CPU (5 x 5 folds x 3 labels would be
-hours for the thesis's CNN and LSTM), so they are not cross-validated; their rows say so.
+Cost: the closed-form heads (the ridge, the kernel ridge) are solved on cached song vectors
+(seconds for every fold and repeat). Gradient-trained networks take minutes per fit on CPU
+(5 x 5 folds x 3 labels would be hours for the thesis's CNN and LSTM), so they are not
+cross-validated; their rows say so.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ from soundtrack_emotion.exceptions import ParameterError
 from soundtrack_emotion.pipelines.modelling.heads import (
     DEFAULT_SIGN_LOSS,
     DEFAULT_SIGN_WEIGHT,
-    check_alphas,
+    check_closed_form_training,
     clip_vad,
+    closed_form_head,
+    closed_form_predictor,
     label_signs,
-    ridge_predictor,
-    ridge_validation_mse,
     sign_columns,
     song_vectors,
 )
@@ -155,29 +156,32 @@ class SignSongs:
         return x_all, y_all, {"signs": signs, "sign_weight": self.weight, "sign_loss": self.loss}
 
 
-def _inner_alphas(
+def _inner_choice(
+    network: str,
     x: np.ndarray,
     y: np.ndarray,
     groups: np.ndarray,
-    alphas: list[float],
+    grid: list[Any],
     *,
     inner: int,
     rng: np.random.Generator,
     sign_songs: SignSongs,
-) -> list[float]:
-    """Each label's alpha with the lowest MSE over an inner grouped ``inner``-fold (the
-    ``sign_songs`` in every inner training part)."""
+) -> list[Any]:
+    """Each label's hyper-parameters among ``grid`` (the head's candidates) with the lowest
+    MSE over an inner grouped ``inner``-fold (the ``sign_songs`` in every inner training
+    part)."""
+    validation_mse = closed_form_head(network).validation_mse
     fold = grouped_folds(groups, folds=min(inner, len(np.unique(groups))), rng=rng)
-    total = np.zeros((len(alphas), y.shape[1]))
+    total = np.zeros((len(grid), y.shape[1]))
     for f in np.unique(fold):
         held = fold == f
         x_fit, y_fit, signed = sign_songs.joined(x[~held], y[~held])
-        total += held.sum() * ridge_validation_mse(
-            x_fit, y_fit, x[held], y[held], alphas,
+        total += held.sum() * validation_mse(
+            x_fit, y_fit, x[held], y[held], grid,
             signs_train=signed.get("signs"),
             sign_weight=sign_songs.weight, sign_loss=sign_songs.loss,
         )  # fmt: skip
-    return [float(alphas[i]) for i in np.argmin(total, axis=0)]
+    return [grid[i] for i in np.argmin(total, axis=0)]
 
 
 def _check(cross_validation: Mapping[str, Any]) -> dict[str, int]:
@@ -221,8 +225,8 @@ def cross_validate(
         return CrossValidation.without_residuals(_table([
             {**identity, "label": label, "n_songs": n_songs, "n_groups": 0,
              "note": NOT_CROSS_VALIDATED} for label in labels]))  # fmt: skip
-    alphas = list(network["training"]["alphas"])
-    check_alphas(alphas)
+    check_closed_form_training(network_name, network["training"])
+    grid = closed_form_head(network_name).grid(network["training"])
     vectors = {
         "feature_mean": feature_normaliser["mean"],
         "feature_variance": feature_normaliser["variance"],
@@ -259,11 +263,12 @@ def cross_validate(
         fold = grouped_folds(group_of, folds=settings["folds"], rng=rng)
         for f in range(settings["folds"]):
             held = fold == f
-            chosen = _inner_alphas(x[~held], y[~held], group_of[~held], alphas,
+            chosen = _inner_choice(network_name, x[~held], y[~held], group_of[~held], grid,
                                    inner=settings["inner_folds"], rng=rng,
                                    sign_songs=sign_songs)  # fmt: skip
             x_fit, y_fit, signed = sign_songs.joined(x[~held], y[~held])
-            predicted[r, held] = ridge_predictor(x_fit, y_fit, chosen, **signed)(x[held])
+            predict = closed_form_predictor(network_name, x_fit, y_fit, chosen, **signed)
+            predicted[r, held] = predict(x[held])
             baseline[r, held] = y[~held].mean(axis=0)
     rows = [
         _label_row(y[:, j], predicted[:, :, j], baseline[:, :, j], group_of, seed)
