@@ -58,10 +58,16 @@ class SplitScores:
 
 
 def _songs(
-    predict: keras.Model, split: FrameSplit, columns: Sequence[int], batch_size: int
+    predict: keras.Model,
+    split: FrameSplit,
+    columns: Sequence[int],
+    batch_size: int,
+    *,
+    clip: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame outputs and per-song means: (frame outputs [n, k], frame targets [n, k],
-    song output means [s, k], song targets [s, k])."""
+    song output means [s, k], song targets [s, k]). ``clip``: the outputs are predictions,
+    clipped to the labels' range frame by frame before a song's mean, as inference does."""
     outputs, targets, songs = [], [], []
     for chunk in split.iter_chunks():
         for start in range(0, len(chunk), batch_size):
@@ -71,6 +77,8 @@ def _songs(
     if not outputs:
         raise DataValidationError(f"{split.path} has no frames to score")
     out = np.concatenate(outputs).astype(np.float64)
+    if clip:
+        out = clip_vad(out)
     true = np.concatenate(targets).astype(np.float64)
     song_ids = np.concatenate(songs)
     _, inverse = np.unique(song_ids, return_inverse=True)
@@ -86,9 +94,8 @@ def score_split(
     """Frame- and song-level MSE (and frame MAE) of ``model`` on ``split`` for ``labels``,
     predictions clipped to [0, 1]."""
     predicted, true, song_predicted, song_true = _songs(
-        model.predict_on_batch, split, split.label_index(labels), batch_size
+        model.predict_on_batch, split, split.label_index(labels), batch_size, clip=True
     )
-    predicted, song_predicted = clip_vad(predicted), clip_vad(song_predicted)
     return SplitScores(
         frame_mse=_finite_mean((predicted - true) ** 2),
         frame_mae=_finite_mean(np.abs(predicted - true)),
@@ -112,11 +119,9 @@ def split_residuals(
     """:class:`SplitResiduals` of ``model`` on ``split`` for ``labels`` (the conformity scores
     of a split-conformal interval when ``split`` was not fitted on)."""
     predicted, true, song_predicted, song_true = _songs(
-        model.predict_on_batch, split, split.label_index(labels), batch_size
+        model.predict_on_batch, split, split.label_index(labels), batch_size, clip=True
     )
-    return SplitResiduals(
-        frame=np.abs(clip_vad(predicted) - true), song=np.abs(clip_vad(song_predicted) - song_true)
-    )
+    return SplitResiduals(frame=np.abs(predicted - true), song=np.abs(song_predicted - song_true))
 
 
 def _finite_mean(values: np.ndarray) -> float:
