@@ -214,15 +214,20 @@ def check_plots(plots: str) -> str:
     return plots
 
 
+def digest_models(inference_models: pd.DataFrame) -> list[list[str]]:
+    """The chosen models as :func:`movie_digest` hashes them (once per run, not per movie)."""
+    return inference_models.astype(str).to_dict("split")["data"]
+
+
 def movie_digest(
     movie: pd.DataFrame,
     inference_results: TrackCache,
-    inference_models: pd.DataFrame,
+    models: list[list[str]],
     plots: str = PROFILE_PLOTS,
 ) -> str:
     """Hash of what a movie's outputs are made of: its rows (title, positions, names, paths,
-    extra columns), each track's cache record (fingerprint, source, status), the models and
-    which plots are drawn (``plots``)."""
+    extra columns), each track's cache record (fingerprint, source, status), the models
+    (:func:`digest_models`) and which plots are drawn (``plots``)."""
     records = []
     for path in movie["path"]:
         meta = inference_results.meta(track_cache_key(path)) or {}
@@ -232,7 +237,7 @@ def movie_digest(
         "rows": movie.astype(str).to_dict("split")["data"],
         "columns": list(movie.columns),
         "records": records,
-        "models": inference_models.astype(str).to_dict("split")["data"],
+        "models": models,
         "plots": plots,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -319,10 +324,11 @@ def aggregate_movies(
     digests = dict(existing_digests)
     chunk: tuple[dict[str, Any], ...] = ({}, {}, {}, {}, {})
     n_changed = n_in_chunk = 0
+    models = digest_models(inference_models)
     movies = inference_tracks.groupby("movie_id", sort=False)
     for movie_id, group in movies:
         movie = group.reset_index(drop=True)
-        digest = movie_digest(movie, inference_results, inference_models, plots)
+        digest = movie_digest(movie, inference_results, models, plots)
         if digests.get(movie_id) == digest:
             continue
         n_changed += 1
