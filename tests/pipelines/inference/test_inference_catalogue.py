@@ -136,6 +136,9 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
     timelines, track_vad, profiles, arcs, plots, digests = _aggregate(tracks, cache, CHOSEN, {})
     assert set(profiles) == set(track_vad) == set(timelines) == set(arcs) == {"A", "B"}
     assert sorted(plots) == ["A/profile", "B/profile"]  # the default: one plot per movie
+    # drawn one after the other on one figure as they are saved, each of its own movie
+    titles = [plots[name]().get_suptitle() for name in sorted(plots)]
+    assert titles == ["Alpha (2 tracks, 0.7 min)", "Beta (1 tracks, 0.1 min)"]
     stored_profiles = dict(profiles)
     stored_tracks = dict(track_vad)
     assert stored_profiles["A"].set_index("label").loc["valence", "mean"] == pytest.approx(

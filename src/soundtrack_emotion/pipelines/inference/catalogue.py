@@ -30,9 +30,9 @@ from matplotlib.figure import Figure
 from soundtrack_emotion.core.audio import AUDIO_EXTENSIONS
 from soundtrack_emotion.core.matching import file_safe_id, file_safe_ids
 from soundtrack_emotion.core.vad_plots import (
+    MovieProfileFigure,
     album_title,
     file_name,
-    plot_movie_profile,
     plot_vad_timeline,
 )
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
@@ -214,15 +214,20 @@ def check_plots(plots: str) -> str:
     return plots
 
 
+def digest_models(inference_models: pd.DataFrame) -> list[list[str]]:
+    """The chosen models as :func:`movie_digest` hashes them (once per run, not per movie)."""
+    return inference_models.astype(str).to_dict("split")["data"]
+
+
 def movie_digest(
     movie: pd.DataFrame,
     inference_results: TrackCache,
-    inference_models: pd.DataFrame,
+    models: list[list[str]],
     plots: str = PROFILE_PLOTS,
 ) -> str:
     """Hash of what a movie's outputs are made of: its rows (title, positions, names, paths,
-    extra columns), each track's cache record (fingerprint, source, status), the models and
-    which plots are drawn (``plots``)."""
+    extra columns), each track's cache record (fingerprint, source, status), the models
+    (:func:`digest_models`) and which plots are drawn (``plots``)."""
     records = []
     for path in movie["path"]:
         meta = inference_results.meta(track_cache_key(path)) or {}
@@ -232,7 +237,7 @@ def movie_digest(
         "rows": movie.astype(str).to_dict("split")["data"],
         "columns": list(movie.columns),
         "records": records,
-        "models": inference_models.astype(str).to_dict("split")["data"],
+        "models": models,
         "plots": plots,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -253,20 +258,23 @@ def _movie_outputs(
     movie: pd.DataFrame,
     inference_results: TrackCache,
     inference_models: pd.DataFrame,
+    *,
     plots: str,
+    profile_figure: MovieProfileFigure | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Lazy]]:
     """One movie's tables, read from the track cache once, and its figures (lazy: drawn when
-    saved, each from its own rows, so the plotting cost is linear in tracks)."""
+    saved, each from its own rows, so the plotting cost is linear in tracks; the profile on
+    ``profile_figure``, shared by the movies, None when ``plots`` is none)."""
     tracks = movie[["position", "track", "path"]].reset_index(drop=True)
     timelines, track_vad, waveforms = collect_vad_timelines(
         tracks, inference_results, inference_models, quiet=True
     )
     profile, arc = build_movie_profile(track_vad)
     figures: dict[str, Lazy] = {}
-    if plots != NO_PLOTS:
+    if profile_figure is not None:
         title = str(movie["title"].iloc[0])
         figures[f"{movie_id}/profile"] = partial(
-            plot_movie_profile, arc, profile, audio_path=None, title=title
+            profile_figure.draw, arc, profile, audio_path=None, title=title
         )
     if plots == TRACK_PLOTS:
         timeline_rows = timelines.groupby("track", sort=False).indices
@@ -308,20 +316,24 @@ def aggregate_movies(
     ``tracks`` = also ``<movie>/timelines/<pos>_<track>.png``; ``none``), all keyed by movie
     partition id, and the updated ``movie_digests`` (saved after the chunk's partitions: a
     run that dies part-way re-aggregates the movies it had not saved). Nothing changed:
-    one chunk of empty partitions and the digests as they were.
+    one chunk of empty partitions and the digests as they were. The profiles are drawn on
+    one :class:`MovieProfileFigure`, each when its partition is saved.
     """
     check_plots(plots)
+    profile_figure = MovieProfileFigure() if plots != NO_PLOTS else None
     digests = dict(existing_digests)
     chunk: tuple[dict[str, Any], ...] = ({}, {}, {}, {}, {})
     n_changed = n_in_chunk = 0
+    models = digest_models(inference_models)
     movies = inference_tracks.groupby("movie_id", sort=False)
     for movie_id, group in movies:
         movie = group.reset_index(drop=True)
-        digest = movie_digest(movie, inference_results, inference_models, plots)
+        digest = movie_digest(movie, inference_results, models, plots)
         if digests.get(movie_id) == digest:
             continue
         n_changed += 1
-        outputs = _movie_outputs(movie_id, movie, inference_results, inference_models, plots)
+        outputs = _movie_outputs(movie_id, movie, inference_results, inference_models,
+                                 plots=plots, profile_figure=profile_figure)  # fmt: skip
         for target, value in zip(chunk[:4], outputs[:4], strict=True):
             target[movie_id] = value
         chunk[4].update(outputs[4])

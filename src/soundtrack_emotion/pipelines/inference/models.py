@@ -383,18 +383,30 @@ def model_identity(inference_models: pd.DataFrame | None) -> dict[str, Any]:
     label's model was trained on the synthetic demo)."""
     if inference_models is None or "label" not in inference_models:
         return {"model": "", "model_version": "", "trained_on": "unknown", "demo_model": False}
-    rows = inference_models
-    if "model" not in rows:  # chosen rows without the registry's identity columns
-        rows = rows.assign(model=[f"{r.feature}_{r.network}.{r.target}"
-                                  for r in rows.itertuples(index=False)])  # fmt: skip
-    rows = rows.assign(**{c: rows.get(c, "") for c in IDENTITY_COLUMNS})
-    rows = rows.astype(object).fillna("")  # text columns read back as all-NaN floats
-    corpora = sorted({f"{r.corpus_kind} {r.corpus_fingerprint}".strip()
-                      for r in rows.itertuples(index=False)})  # fmt: skip
+    # plain lists, not pandas rows: every movie of a catalogue asks (a few rows each time)
+    column = partial(_text_column, inference_models)
+    labels = column("label")
+    if "model" in inference_models:
+        models = column("model")
+    else:  # chosen rows without the registry's identity columns
+        parts = zip(column("feature"), column("network"), column("target"), strict=True)
+        models = [f"{feature}_{network}.{target}" for feature, network, target in parts]
+    kinds = column("corpus_kind")
+    corpora = sorted(
+        {f"{k} {c}".strip() for k, c in zip(kinds, column("corpus_fingerprint"), strict=True)}
+    )
+    versions = zip(labels, column("model_version"), strict=True)
     return {
-        "model": "; ".join(f"{r.label}={r.model}" for r in rows.itertuples(index=False)),
-        "model_version": "; ".join(f"{r.label}={r.model_version or 'untracked'}"
-                                   for r in rows.itertuples(index=False)),
+        "model": "; ".join(f"{label}={m}" for label, m in zip(labels, models, strict=True)),
+        "model_version": "; ".join(f"{label}={v or 'untracked'}" for label, v in versions),
         "trained_on": "; ".join(c for c in corpora if c) or "unknown",
-        "demo_model": bool((rows["corpus_kind"] == DEMO).any()),
+        "demo_model": DEMO in kinds,
     }
+
+
+def _text_column(rows: pd.DataFrame, column: str) -> list[Any]:
+    """``column`` of ``rows`` as Python values, "" where missing (text columns read back as
+    all-NaN floats) and everywhere when there is no such column."""
+    if column not in rows:
+        return [""] * len(rows)
+    return ["" if pd.isna(value) else value for value in rows[column].tolist()]
