@@ -119,6 +119,20 @@ def test_the_command_line_prints_a_table(tmp_path, data, capsys):
     assert "dark_tense_2" in capsys.readouterr().out
 
 
+def test_the_command_line_prints_counts_as_whole_numbers(tmp_path, data, capsys):
+    catalogue = data.catalogue.assign(n_out_of_domain=3)
+    catalogue.loc[catalogue.index[0], "n_out_of_domain"] = None  # reads back as a float column
+    catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
+    assert search.main(["vad", "0.5", "0.5", "--k", "40",
+                        "--catalogue", str(tmp_path / "catalogue.csv")]) == 0  # fmt: skip
+    table = capsys.readouterr().out.splitlines()
+    header = next(line for line in table if "n_out_of_domain" in line)
+    rows = table[table.index(header) + 1 :]
+    counts = [row.split()[-1] for row in rows[: next(i for i, row in enumerate(rows)
+                                                      if row.startswith("scored by"))]]  # fmt: skip
+    assert set(counts) == {"3", "<NA>"}, counts
+
+
 def test_the_command_line_names_a_bad_query_without_a_traceback(tmp_path, data, capsys):
     data.catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
     files = ["--catalogue", str(tmp_path / "catalogue.csv")]

@@ -56,6 +56,8 @@ LEXICON = "vad_lexicon"
 MOVIE_COLUMNS = ("rank", "distance", "movie_id", "title",
                  *(f"{label}_{stat}" for label in VAD_LABELS for stat in ("mean", "std")),
                  "n_out_of_domain")  # fmt: skip
+# Columns of whole numbers among them.
+COUNT_COLUMNS = frozenset({"rank", "position", "n_out_of_domain"})
 TRACK_COLUMNS = ("rank", "distance", "movie_id", "position", "track", *VAD_LABELS,
                  "out_of_domain")  # fmt: skip
 
@@ -254,7 +256,11 @@ def _print_hits(hits: pd.DataFrame, columns: Sequence[str], heading: str) -> Non
         print("(no results)")
         return
     shown = [c for c in columns if c in hits.columns]
-    print(hits[shown].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    table = hits[shown].copy()
+    for column in COUNT_COLUMNS.intersection(shown):
+        # a CSV column with a missing count reads as float: a count prints as one
+        table[column] = pd.to_numeric(table[column], errors="coerce").round().astype("Int64")
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     provenance = [c for c in PROVENANCE_COLUMNS[:3] if c in hits.columns]
     if provenance:
         first = hits.iloc[0]
