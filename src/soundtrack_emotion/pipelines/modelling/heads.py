@@ -554,16 +554,6 @@ def closed_form_predictor(
     return lambda new: clip_vad(head.predict(solved, (new - mean) / scale))
 
 
-def ridge_predictor(
-    x: np.ndarray,
-    y: np.ndarray,
-    alphas: Sequence[float],
-    **signed: Any,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """:func:`closed_form_predictor` of the linear ridge (one alpha per label)."""
-    return closed_form_predictor("ridge", x, y, alphas, **signed)
-
-
 def fit_closed_form(
     network: str,
     train: FrameSplit,
