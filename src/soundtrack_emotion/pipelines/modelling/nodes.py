@@ -370,9 +370,9 @@ def train_model(
     song's prediction is the mean of its frames', as the project scores it), restoring the
     best epoch's weights; they train and stop on the frames of songs with a value of every
     label of the target (songs of a quadrant corpus, with signs only, are masked out of their
-    stream). The ridge head is solved in closed form (``heads.fit_ridge``), its
-    regularisation chosen on the validation songs; songs with only the signs of its label join
-    its fit through a joint objective (``modelling.networks.ridge.training.sign_weight``).
+    stream). The closed-form heads (ridge, kernel ridge) are solved (``heads.fit_closed_form``),
+    their hyper-parameters chosen on the validation songs; songs with only the signs of a
+    label join their fit (``modelling.networks.<head>.training.sign_weight``).
     Seeds and deterministic ops make a rerun on CPU give the same model. TensorBoard logs go
     to ``{tensorboard_dir}/{variant}/{target}`` (replaced on each run).
 
