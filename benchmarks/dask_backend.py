@@ -1,16 +1,18 @@
 """Per-track work on the process pool vs Dask distributed, on the same files in one run.
 
     PYTHONPATH=src python benchmarks/dask_backend.py [--tracks 12] [--seconds 20] [--rounds 3]
-        [--family mfcc|musicnn] [--memory]
+        [--family mfcc|musicnn] [--memory] [--plain]
 
 Prints, for decode + the family's features (``extract_track``, feature_extraction's per-track
 work; MusiCNN needs its weights in the project's cache):
   * audio seconds per wall second of the process pool (feature_extraction.workers) and of
-    Dask with 1 and 2 worker processes (``runtime.distributed.local_cluster``: loopback, TLS,
-    1 thread each), each Dask run right after a pool run, ``--rounds`` times, alternating (the
-    machine is shared: only ratios measured side by side mean anything), as medians: Dask as
-    it runs now (``TRACKS_PER_TASK`` tracks per task, no worker profiler) and as it ran
-    before (1 track per task, profiler on); the ratio to the pool and from 1 to 2 workers;
+    Dask with 1 and 2 worker processes, each Dask run right after a pool run, ``--rounds``
+    times, alternating (the machine is shared: only ratios measured side by side mean
+    anything), as medians: on the project's cluster (``runtime.distributed.local_cluster``:
+    loopback, TLS, no worker profiler) and, with ``--plain``, on a plain LocalCluster (TCP,
+    profiler on), both with ``dask_map``'s batches of tracks; the ratio to the pool and from
+    1 to 2 workers (the warm-up run before each clock loads every worker's imports, JIT
+    compilation and models: a steady-state figure, start-up timed apart);
   * the Dask overhead per task (a no-op task, round trip through the scheduler);
   * ``--memory``: peak resident memory per Dask worker as the catalogue grows 1x -> 4x (must
     stay flat: a few tracks in memory per worker thread, results streamed back).
@@ -41,7 +43,6 @@ from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.workers import map_tracks
 
 PROJECT = Path(__file__).resolve().parents[1]
-TRACKS_PER_TASK = 1  # one track per Dask task (dask_map)
 SAMPLE_RATE = 44100
 N_NOOP_TASKS = 300
 
@@ -73,9 +74,7 @@ def tasks_for(paths: list[Path], p: ExtractionParams, family: str) -> list[Track
     ]
 
 
-def run(
-    tasks: list[TrackTask], *, workers: int, client=None, per_task: int = TRACKS_PER_TASK
-) -> tuple[float, float]:
+def run(tasks: list[TrackTask], *, workers: int, client=None) -> tuple[float, float]:
     """(audio seconds, wall seconds) of every task through map_tracks."""
     started = time.perf_counter()
     audio = 0.0
@@ -114,11 +113,10 @@ def cluster(n_workers: int, *, before: bool = False):
 def dask_rate(tasks: list[TrackTask], n: int, *, before: bool) -> tuple[float, float]:
     """(audio s / wall s, start-up s) of Dask with ``n`` workers."""
     local, client, start_s = cluster(n, before=before)
-    per_task = 1 if before else TRACKS_PER_TASK
     try:
         # Every worker's imports, JIT compilation and models before the clock starts.
-        run(tasks[: 2 * n], workers=n, client=client, per_task=1)
-        audio, wall = run(tasks, workers=n, client=client, per_task=per_task)
+        run(tasks[: 2 * n], workers=n, client=client)
+        audio, wall = run(tasks, workers=n, client=client)
     finally:
         client.close()
         local.close()
@@ -132,7 +130,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating pool/Dask rounds")
     parser.add_argument("--family", default="mfcc", choices=("mfcc", "musicnn"))
     parser.add_argument("--memory", action="store_true", help="peak memory 1x -> 4x")
+    parser.add_argument("--plain", action="store_true", help="also a plain LocalCluster")
     args = parser.parse_args()
+    setups = ("now", "before") if args.plain else ("now",)
     params = yaml.safe_load((PROJECT / "conf/base/parameters_feature_extraction.yml").read_text())
     p = ExtractionParams.from_dict(params["feature_extraction"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +145,7 @@ def main() -> None:
         rates: dict[tuple[str, int], list[float]] = {}
         starts: dict[tuple[str, int], list[float]] = {}
         for _ in range(args.rounds):
-            for setup in ("now", "before"):
+            for setup in setups:
                 for n in (1, 2):
                     audio, wall = run(base, workers=p.workers)
                     pools.append(audio / wall)
@@ -156,8 +156,8 @@ def main() -> None:
         print(f"{'backend':<40}{'vs pool':>10}{'start s':>10}")
         print(f"{f'process pool ({p.workers} workers), {pool:.1f} audio s/s':<40}"
               f"{1.0:>10.2f}{'-':>10}")  # fmt: skip
-        for setup, label in (("before", "1 track/task, profiler"),
-                             ("now", f"{TRACKS_PER_TASK} tracks/task, TLS")):  # fmt: skip
+        labels = {"before": "TCP, profiler", "now": "TLS, no profiler"}
+        for setup, label in ((setup, labels[setup]) for setup in setups):
             for n in (1, 2):
                 ratio = statistics.median(rates[(setup, n)])
                 name = f"dask {n} worker{'s' if n > 1 else ''} ({label})"
