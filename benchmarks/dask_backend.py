@@ -11,8 +11,8 @@ work; MusiCNN needs its weights in the project's cache):
     anything), as medians: on the project's cluster (``runtime.distributed.local_cluster``:
     loopback, TLS, no worker profiler) and, with ``--plain``, on a plain LocalCluster (TCP,
     profiler on), both with ``dask_map``'s batches of tracks; the ratio to the pool and from
-    1 to 2 workers (the warm-up run before each clock loads every worker's imports, JIT
-    compilation and models: a steady-state figure, start-up timed apart);
+    1 to 2 workers, cold (a fresh cluster's first run: each worker's imports, JIT compilation
+    and models, as every pool run pays them) and warm (the same cluster's second run);
   * the Dask overhead per task (a no-op task, round trip through the scheduler);
   * ``--memory``: peak resident memory per Dask worker as the catalogue grows 1x -> 4x (must
     stay flat: a few tracks in memory per worker thread, results streamed back).
@@ -40,7 +40,7 @@ from soundtrack_emotion.pipelines.feature_extraction.tracks import (
 )
 from soundtrack_emotion.runtime import distributed
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
-from soundtrack_emotion.runtime.workers import map_tracks
+from soundtrack_emotion.runtime.workers import WORKER_PRELOAD, map_tracks
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 44100
@@ -105,22 +105,24 @@ def cluster(n_workers: int, *, before: bool = False):
             n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
     else:
-        local = distributed.local_cluster(distributed.ComputeParams(n_workers=n_workers))
+        params = distributed.ComputeParams(n_workers=n_workers)
+        local = distributed.local_cluster(params, (extract_track.__module__, *WORKER_PRELOAD))
     client = Client(local)
     return local, client, time.perf_counter() - started
 
 
-def dask_rate(tasks: list[TrackTask], n: int, *, before: bool) -> tuple[float, float]:
-    """(audio s / wall s, start-up s) of Dask with ``n`` workers."""
+def dask_rate(tasks: list[TrackTask], n: int, *, before: bool) -> tuple[float, float, float]:
+    """Audio s / wall s of Dask with ``n`` workers, cold (a fresh cluster's first run: each
+    worker's imports, JIT compilation and models, as a pool run pays them) and warm (the same
+    cluster's second run), and the cluster's start-up s."""
     local, client, start_s = cluster(n, before=before)
     try:
-        # Every worker's imports, JIT compilation and models before the clock starts.
-        run(tasks[: 2 * n], workers=n, client=client)
-        audio, wall = run(tasks, workers=n, client=client)
+        audio, cold = run(tasks, workers=n, client=client)
+        _, warm = run(tasks, workers=n, client=client)
     finally:
         client.close()
         local.close()
-    return audio / wall, start_s
+    return audio / cold, audio / warm, start_s
 
 
 def main() -> None:
@@ -143,29 +145,34 @@ def main() -> None:
         run(base[:2], workers=p.workers)  # warm the file cache and the fork server
         pools: list[float] = []
         rates: dict[tuple[str, int], list[float]] = {}
+        warm_rates: dict[tuple[str, int], list[float]] = {}
         starts: dict[tuple[str, int], list[float]] = {}
         for _ in range(args.rounds):
             for setup in setups:
                 for n in (1, 2):
                     audio, wall = run(base, workers=p.workers)
                     pools.append(audio / wall)
-                    rate, start_s = dask_rate(base, n, before=setup == "before")
+                    rate, warm, start_s = dask_rate(base, n, before=setup == "before")
                     rates.setdefault((setup, n), []).append(rate / pools[-1])
+                    warm_rates.setdefault((setup, n), []).append(warm / pools[-1])
                     starts.setdefault((setup, n), []).append(start_s)
         pool = statistics.median(pools)
-        print(f"{'backend':<40}{'vs pool':>10}{'start s':>10}")
+        print(f"{'backend':<40}{'vs pool':>10}{'warm':>10}{'start s':>10}")
         print(f"{f'process pool ({p.workers} workers), {pool:.1f} audio s/s':<40}"
-              f"{1.0:>10.2f}{'-':>10}")  # fmt: skip
+              f"{1.0:>10.2f}{'-':>10}{'-':>10}")  # fmt: skip
         labels = {"before": "TCP, profiler", "now": "TLS, no profiler"}
         for setup, label in ((setup, labels[setup]) for setup in setups):
             for n in (1, 2):
                 ratio = statistics.median(rates[(setup, n)])
+                warm = statistics.median(warm_rates[(setup, n)])
                 name = f"dask {n} worker{'s' if n > 1 else ''} ({label})"
-                print(f"{name:<40}{ratio:>10.2f}{statistics.median(starts[(setup, n)]):>10.1f}")
-            scaling = statistics.median(
-                two / one for one, two in zip(rates[(setup, 1)], rates[(setup, 2)], strict=True)
-            )
-            print(f"{f'  scaling 1 -> 2 workers ({setup})':<40}{scaling:>10.2f}")
+                print(f"{name:<40}{ratio:>10.2f}{warm:>10.2f}"
+                      f"{statistics.median(starts[(setup, n)]):>10.1f}")  # fmt: skip
+            scaling = [statistics.median(two / one for one, two in
+                                         zip(table[(setup, 1)], table[(setup, 2)], strict=True))
+                       for table in (rates, warm_rates)]  # fmt: skip
+            print(f"{f'  scaling 1 -> 2 workers ({setup})':<40}{scaling[0]:>10.2f}"
+                  f"{scaling[1]:>10.2f}")  # fmt: skip
         local, client, _ = cluster(1)
         client.gather(client.map(noop, range(20), pure=False))
         started = time.perf_counter()

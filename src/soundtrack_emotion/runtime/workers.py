@@ -354,8 +354,9 @@ def map_tracks(
     ``on_crash`` (reason "attempted").
 
     ``dask_client`` (a ``distributed.Client``): the tasks run on its cluster instead
-    (:func:`soundtrack_emotion.runtime.distributed.dask_map`, same contract; ``workers`` is then the
-    cluster's): ``time_limit`` is enforced there by restarting the worker that overruns it,
+    (:func:`soundtrack_emotion.runtime.distributed.dask_map`, same contract, several tracks per
+    Dask task; ``workers`` is then the cluster's): ``time_limit`` is enforced there, per track,
+    by restarting the worker that overruns it,
     and memory by the cluster's own limit (``compute.dask.memory_limit``; its nanny restarts a
     worker past it, the scheduler gives up on a task that killed several).
 
