@@ -15,9 +15,10 @@ real network's.
 Each of the catalogue's subsets (10 %, 50 % and 100 %: that share of the short movies, and of
 the long movie's tracks) runs in a fresh process and a fresh project folder (nothing cached),
 through Kedro's ``SequentialRunner`` on the project's catalog, with the process pool
-(``compute.backend: processes``) and, with ``--dask``, again on a Dask LocalCluster. Printed
-per run: wall time per stage, each node timed from its start to the next node's start (its
-outputs saved, generator nodes' chunks included):
+(``compute.backend: processes``) and, with ``--dask``, again on a Dask LocalCluster, once per
+worker count of ``--dask-workers`` (``2,1``: 2 workers, then 1; the machine is shared, so
+compare runs of one invocation). Printed per run: wall time per stage, each node timed from its
+start to the next node's start (its outputs saved, generator nodes' chunks included):
 
 * scoring: listing, model choice, ``predict_vad_timelines``;
 * tables: ``collect_vad_timelines`` (the catalogue-wide tables, streamed to their files);
@@ -233,7 +234,7 @@ def run_one(args: argparse.Namespace) -> None:
     )
     compute = dict(config["parameters"]["compute"])
     compute["backend"] = args.backend
-    compute["dask"] = {**compute["dask"], "n_workers": args.dask_workers}
+    compute["dask"] = {**compute["dask"], "n_workers": int(args.dask_workers)}
     inference = {**config["parameters"]["inference"], "catalogue": str(catalogue),
                  "plots": args.plots}  # fmt: skip
     pipeline = create_pipeline(features=("mfcc",))
@@ -318,7 +319,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.5, help="seconds per track")
     parser.add_argument("--plots", default="profile", help="inference.plots")
     parser.add_argument("--dask", action="store_true", help="also run on a Dask LocalCluster")
-    parser.add_argument("--dask-workers", type=int, default=2)
+    parser.add_argument("--dask-workers", default="2",
+                        help="Dask worker counts, one run each, e.g. 2,1")  # fmt: skip
     parser.add_argument("--fractions", default=",".join(f"{f:g}" for f in FRACTIONS))
     parser.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
     # one run, in a child process
@@ -346,23 +348,26 @@ def main() -> None:
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "TQDM_DISABLE": "1",
     }
-    backends = ["processes", *(["dask"] if args.dask else [])]
+    dask_workers = [int(n) for n in str(args.dask_workers).split(",")]
+    backends = [("processes", dask_workers[0]),
+                *((("dask", n) for n in dask_workers) if args.dask else ())]  # fmt: skip
     header = (f"{'backend':<10}{'share':>6}{'tracks':>8}{'scoring s':>11}{'tables s':>10}"
               f"{'aggr. s':>9}{'plots s':>9}{'wall s':>9}{'audio s/s':>11}{'other/scoring':>15}"
               f"{'peak RSS MiB':>14}{'PNGs':>7}")  # fmt: skip
     print(header)
-    for backend in backends:
+    for backend, n_workers in backends:
         for fraction in (float(f) for f in args.fractions.split(",")):
             part = workdir / "runs" / f"rows_{fraction:g}.json"
             part.parent.mkdir(parents=True, exist_ok=True)
             part.write_text(json.dumps(subset(rows, fraction)))
             command = [sys.executable, __file__, "--run-one", "--fraction", f"{fraction:g}",
                        "--backend", backend, "--rows", str(part), "--workdir", str(workdir),
-                       "--plots", args.plots, "--dask-workers", str(args.dask_workers)]  # fmt: skip
+                       "--plots", args.plots, "--dask-workers", str(n_workers)]  # fmt: skip
             result, peak = measured(command, env)
             s = result["stages"]
             other = s["tables"] + s["aggregation"] + s["plots"]
-            print(f"{backend:<10}{fraction:>6.0%}{result['tracks']:>8}{s['scoring']:>11.1f}"
+            name = f"dask x{n_workers}" if backend == "dask" else backend
+            print(f"{name:<10}{fraction:>6.0%}{result['tracks']:>8}{s['scoring']:>11.1f}"
                   f"{s['tables']:>10.1f}{s['aggregation']:>9.1f}{s['plots']:>9.1f}"
                   f"{result['wall_s']:>9.1f}{result['audio_s'] / result['wall_s']:>11.1f}"
                   f"{other / s['scoring']:>15.3f}{peak:>14.0f}{result['pngs']:>7}",

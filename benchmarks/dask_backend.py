@@ -1,16 +1,18 @@
 """Per-track work on the process pool vs Dask distributed, on the same files in one run.
 
     PYTHONPATH=src python benchmarks/dask_backend.py [--tracks 12] [--seconds 20] [--rounds 3]
-        [--family mfcc|musicnn] [--memory]
+        [--family mfcc|musicnn] [--memory] [--plain]
 
 Prints, for decode + the family's features (``extract_track``, feature_extraction's per-track
 work; MusiCNN needs its weights in the project's cache):
   * audio seconds per wall second of the process pool (feature_extraction.workers) and of
-    Dask with 1 and 2 worker processes (``runtime.distributed.local_cluster``: loopback, TLS,
-    1 thread each), each Dask run right after a pool run, ``--rounds`` times, alternating (the
-    machine is shared: only ratios measured side by side mean anything), as medians: Dask as
-    it runs now (``TRACKS_PER_TASK`` tracks per task, no worker profiler) and as it ran
-    before (1 track per task, profiler on); the ratio to the pool and from 1 to 2 workers;
+    Dask with 1 and 2 worker processes, each Dask run right after a pool run, ``--rounds``
+    times, alternating (the machine is shared: only ratios measured side by side mean
+    anything), as medians: on the project's cluster (``runtime.distributed.local_cluster``:
+    loopback, TLS, no worker profiler) and, with ``--plain``, on a plain LocalCluster (TCP,
+    profiler on), both with ``dask_map``'s batches of tracks; the ratio to the pool and from
+    1 to 2 workers, cold (a fresh cluster's first run: each worker's imports, JIT compilation
+    and models, as every pool run pays them) and warm (the same cluster's second run);
   * the Dask overhead per task (a no-op task, round trip through the scheduler);
   * ``--memory``: peak resident memory per Dask worker as the catalogue grows 1x -> 4x (must
     stay flat: a few tracks in memory per worker thread, results streamed back).
@@ -38,10 +40,9 @@ from soundtrack_emotion.pipelines.feature_extraction.tracks import (
 )
 from soundtrack_emotion.runtime import distributed
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
-from soundtrack_emotion.runtime.workers import map_tracks
+from soundtrack_emotion.runtime.workers import WORKER_PRELOAD, map_tracks
 
 PROJECT = Path(__file__).resolve().parents[1]
-TRACKS_PER_TASK = 1  # one track per Dask task (dask_map)
 SAMPLE_RATE = 44100
 N_NOOP_TASKS = 300
 
@@ -73,9 +74,7 @@ def tasks_for(paths: list[Path], p: ExtractionParams, family: str) -> list[Track
     ]
 
 
-def run(
-    tasks: list[TrackTask], *, workers: int, client=None, per_task: int = TRACKS_PER_TASK
-) -> tuple[float, float]:
+def run(tasks: list[TrackTask], *, workers: int, client=None) -> tuple[float, float]:
     """(audio seconds, wall seconds) of every task through map_tracks."""
     started = time.perf_counter()
     audio = 0.0
@@ -106,23 +105,24 @@ def cluster(n_workers: int, *, before: bool = False):
             n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
         )
     else:
-        local = distributed.local_cluster(distributed.ComputeParams(n_workers=n_workers))
+        params = distributed.ComputeParams(n_workers=n_workers)
+        local = distributed.local_cluster(params, (extract_track.__module__, *WORKER_PRELOAD))
     client = Client(local)
     return local, client, time.perf_counter() - started
 
 
-def dask_rate(tasks: list[TrackTask], n: int, *, before: bool) -> tuple[float, float]:
-    """(audio s / wall s, start-up s) of Dask with ``n`` workers."""
+def dask_rate(tasks: list[TrackTask], n: int, *, before: bool) -> tuple[float, float, float]:
+    """Audio s / wall s of Dask with ``n`` workers, cold (a fresh cluster's first run: each
+    worker's imports, JIT compilation and models, as a pool run pays them) and warm (the same
+    cluster's second run), and the cluster's start-up s."""
     local, client, start_s = cluster(n, before=before)
-    per_task = 1 if before else TRACKS_PER_TASK
     try:
-        # Every worker's imports, JIT compilation and models before the clock starts.
-        run(tasks[: 2 * n], workers=n, client=client, per_task=1)
-        audio, wall = run(tasks, workers=n, client=client, per_task=per_task)
+        audio, cold = run(tasks, workers=n, client=client)
+        _, warm = run(tasks, workers=n, client=client)
     finally:
         client.close()
         local.close()
-    return audio / wall, start_s
+    return audio / cold, audio / warm, start_s
 
 
 def main() -> None:
@@ -132,7 +132,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating pool/Dask rounds")
     parser.add_argument("--family", default="mfcc", choices=("mfcc", "musicnn"))
     parser.add_argument("--memory", action="store_true", help="peak memory 1x -> 4x")
+    parser.add_argument("--plain", action="store_true", help="also a plain LocalCluster")
     args = parser.parse_args()
+    setups = ("now", "before") if args.plain else ("now",)
     params = yaml.safe_load((PROJECT / "conf/base/parameters_feature_extraction.yml").read_text())
     p = ExtractionParams.from_dict(params["feature_extraction"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,29 +145,34 @@ def main() -> None:
         run(base[:2], workers=p.workers)  # warm the file cache and the fork server
         pools: list[float] = []
         rates: dict[tuple[str, int], list[float]] = {}
+        warm_rates: dict[tuple[str, int], list[float]] = {}
         starts: dict[tuple[str, int], list[float]] = {}
         for _ in range(args.rounds):
-            for setup in ("now", "before"):
+            for setup in setups:
                 for n in (1, 2):
                     audio, wall = run(base, workers=p.workers)
                     pools.append(audio / wall)
-                    rate, start_s = dask_rate(base, n, before=setup == "before")
+                    rate, warm, start_s = dask_rate(base, n, before=setup == "before")
                     rates.setdefault((setup, n), []).append(rate / pools[-1])
+                    warm_rates.setdefault((setup, n), []).append(warm / pools[-1])
                     starts.setdefault((setup, n), []).append(start_s)
         pool = statistics.median(pools)
-        print(f"{'backend':<40}{'vs pool':>10}{'start s':>10}")
+        print(f"{'backend':<40}{'vs pool':>10}{'warm':>10}{'start s':>10}")
         print(f"{f'process pool ({p.workers} workers), {pool:.1f} audio s/s':<40}"
-              f"{1.0:>10.2f}{'-':>10}")  # fmt: skip
-        for setup, label in (("before", "1 track/task, profiler"),
-                             ("now", f"{TRACKS_PER_TASK} tracks/task, TLS")):  # fmt: skip
+              f"{1.0:>10.2f}{'-':>10}{'-':>10}")  # fmt: skip
+        labels = {"before": "TCP, profiler", "now": "TLS, no profiler"}
+        for setup, label in ((setup, labels[setup]) for setup in setups):
             for n in (1, 2):
                 ratio = statistics.median(rates[(setup, n)])
+                warm = statistics.median(warm_rates[(setup, n)])
                 name = f"dask {n} worker{'s' if n > 1 else ''} ({label})"
-                print(f"{name:<40}{ratio:>10.2f}{statistics.median(starts[(setup, n)]):>10.1f}")
-            scaling = statistics.median(
-                two / one for one, two in zip(rates[(setup, 1)], rates[(setup, 2)], strict=True)
-            )
-            print(f"{f'  scaling 1 -> 2 workers ({setup})':<40}{scaling:>10.2f}")
+                print(f"{name:<40}{ratio:>10.2f}{warm:>10.2f}"
+                      f"{statistics.median(starts[(setup, n)]):>10.1f}")  # fmt: skip
+            scaling = [statistics.median(two / one for one, two in
+                                         zip(table[(setup, 1)], table[(setup, 2)], strict=True))
+                       for table in (rates, warm_rates)]  # fmt: skip
+            print(f"{f'  scaling 1 -> 2 workers ({setup})':<40}{scaling[0]:>10.2f}"
+                  f"{scaling[1]:>10.2f}")  # fmt: skip
         local, client, _ = cluster(1)
         client.gather(client.map(noop, range(20), pure=False))
         started = time.perf_counter()

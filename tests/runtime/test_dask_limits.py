@@ -72,3 +72,34 @@ def test_a_task_over_its_time_limit_is_stopped_and_recorded_once(task_module, tm
     assert pids_after != pids_before  # the worker stuck in the task was restarted
     assert (ran / "hang").read_text() == "ran\n"  # and the task was not run again
     assert not list((tmp_path / "attempted").iterdir())  # a timeout is tried again next run
+
+
+@pytest.mark.slow
+def test_a_track_over_its_limit_in_a_batch_is_the_only_one_timed_out(task_module, monkeypatch):
+    from soundtrack_emotion.runtime import distributed as backend
+
+    module, ran = task_module
+    # 1 s of audio each: the tracks go several per Dask task, "hang" among others.
+    monkeypatch.setattr(backend, "_audio_seconds", lambda task: 1.0)
+    tasks = ["a", "hang", *(f"t{i}" for i in range(10))]
+    timed_out = []
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        assert len(backend._Batcher(tasks, None, 1, None).next().tasks) > 2
+        results = list(
+            map_tracks(
+                module.work,
+                tasks,
+                workers=1,
+                dask_client=client,
+                time_limit=TimeLimit(seconds_per_audio_second=1.0, min_seconds=3.0),
+                on_timeout=lambda task, limit: timed_out.append((task, limit)) or "TIMED OUT",
+            )
+        )
+    assert sorted(results) == sorted([t.upper() for t in tasks if t != "hang"] + ["TIMED OUT"])
+    assert timed_out == [("hang", 3.0)]
+    assert (ran / "hang").read_text() == "ran\n"  # stopped once, not run again

@@ -354,8 +354,9 @@ def map_tracks(
     ``on_crash`` (reason "attempted").
 
     ``dask_client`` (a ``distributed.Client``): the tasks run on its cluster instead
-    (:func:`soundtrack_emotion.runtime.distributed.dask_map`, same contract; ``workers`` is then the
-    cluster's): ``time_limit`` is enforced there by restarting the worker that overruns it,
+    (:func:`soundtrack_emotion.runtime.distributed.dask_map`, same contract, several tracks per
+    Dask task; ``workers`` is then the cluster's): ``time_limit`` is enforced there, per track,
+    by restarting the worker that overruns it,
     and memory by the cluster's own limit (``compute.dask.memory_limit``; its nanny restarts a
     worker past it, the scheduler gives up on a task that killed several).
 
@@ -396,10 +397,11 @@ def _map(
         # (each one's marker written as it is submitted).
         ready = list(_skip_attempted(iter(tasks), attempts, on_crash, begin=False))
         yield from (task.result for task in ready if isinstance(task, _Skipped))
-        to_run = (t for t in ready if not isinstance(t, _Skipped))
+        to_run = [t for t in ready if not isinstance(t, _Skipped)]
         yield from dask_map(func, _begun(to_run, attempts), client=dask_client,
                             on_crash=on_crash, time_limit=time_limit,
-                            on_timeout=on_timeout or _raise_timeout, on_done=done)  # fmt: skip
+                            on_timeout=on_timeout or _raise_timeout, on_done=done,
+                            n_tasks=len(to_run))  # fmt: skip
         return
     todo = _skip_attempted(iter(tasks), attempts, on_crash)
     if workers == 1:
