@@ -40,7 +40,7 @@ from soundtrack_emotion.pipelines.feature_extraction.tracks import (
 )
 from soundtrack_emotion.runtime import distributed
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
-from soundtrack_emotion.runtime.workers import WORKER_PRELOAD, map_tracks
+from soundtrack_emotion.runtime.workers import map_tracks
 
 PROJECT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 44100
@@ -106,7 +106,7 @@ def cluster(n_workers: int, *, before: bool = False):
         )
     else:
         params = distributed.ComputeParams(n_workers=n_workers)
-        local = distributed.local_cluster(params, (extract_track.__module__, *WORKER_PRELOAD))
+        local = distributed.local_cluster(params)
     client = Client(local)
     return local, client, time.perf_counter() - started
 

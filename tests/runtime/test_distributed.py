@@ -5,7 +5,6 @@ seconds and shrinking towards the end, a crash or a bug pinned on its track."""
 from __future__ import annotations
 
 import operator
-import os
 import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -36,16 +35,6 @@ def test_the_local_cluster_listens_on_loopback_with_tls():
         assert workers and all(w.startswith("tls://127.0.0.1:") for w in workers)
         assert client.security.require_encryption
         assert client.submit(operator.add, 2, 3).result() == 5
-
-
-def test_local_workers_are_forked_from_a_fork_server_and_a_restart_is_too():
-    params = ComputeParams.from_dict({"backend": "dask", "dask": {"n_workers": 1}})
-    with dask_client(params, preload=("soundtrack_emotion.core.vocabulary",)) as client:
-        # Spawned, a worker is the child of its nanny, which runs in this process.
-        assert set(client.run(os.getppid).values()) != {os.getpid()}
-        client.restart_workers(workers=list(client.scheduler_info()["workers"]))
-        client.wait_for_workers(1, timeout=60)
-        assert set(client.run(os.getppid).values()) != {os.getpid()}
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -122,16 +122,15 @@ class ComputeParams:
 LOCAL_HOST = "127.0.0.1"
 
 
-def local_cluster(params: ComputeParams, preload: Sequence[str] = ()) -> Any:
+def local_cluster(params: ComputeParams) -> Any:
     """A ``LocalCluster`` of ``params.n_workers`` worker processes (``threads_per_worker``
     threads each) whose scheduler and workers listen on :data:`LOCAL_HOST` only, talking TLS
     with temporary credentials made for this cluster (``security=True``), so neither another
     machine nor another local user without its key can connect. Without the ``cryptography``
     package (which Dask needs for those credentials) it runs without TLS, still on loopback
     only, and says so in the log. The workers' statistical profiler (a stack sample every
-    10 ms, for the dashboard, which a LocalCluster here does not serve) is off. The workers
-    are forked from a fork server that has imported ``preload`` (the task function's module)
-    once, as the process pool's are (see :func:`_fork_server`)."""
+    10 ms, for the dashboard, which a LocalCluster here does not serve) is off."""
+    import dask
     from distributed import LocalCluster
 
     try:
@@ -142,7 +141,7 @@ def local_cluster(params: ComputeParams, preload: Sequence[str] = ()) -> Any:
                        "without TLS (loopback only): pip install cryptography")  # fmt: skip
     else:
         security = True
-    with _local_config(preload):
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
         return LocalCluster(
             n_workers=params.n_workers,
             threads_per_worker=params.threads_per_worker,
@@ -157,31 +156,9 @@ def local_cluster(params: ComputeParams, preload: Sequence[str] = ()) -> Any:
 
 
 @contextmanager
-def _local_config(preload: Sequence[str]) -> Iterator[None]:
-    """Dask's configuration for a :func:`local_cluster` (held while it runs, so that a
-    restarted worker starts the same way): no worker profiler; workers forked from a fork
-    server that has imported ``preload``. A worker spawned afresh imports Python, Dask,
-    TensorFlow and the project before its first task (seconds of CPU per worker, all of them
-    at once on a small machine); forked, it starts with them loaded."""
-    import dask
-    from distributed.utils import get_mp_context
-
-    config = {
-        "distributed.worker.profile.enabled": False,
-        "distributed.worker.multiprocessing-method": "forkserver",
-    }
-    with dask.config.set(config):
-        # Dask sets its own preload on its first call; ours replaces it (Dask's included). A
-        # fork server already started (by the process pool) keeps the modules it imported.
-        get_mp_context().set_forkserver_preload(["distributed", *preload])
-        yield
-
-
-@contextmanager
-def dask_client(params: ComputeParams, preload: Sequence[str] = ()) -> Iterator[Any]:
+def dask_client(params: ComputeParams) -> Iterator[Any]:
     """A ``distributed.Client``: to the scheduler at ``params.address``, or to a
-    :func:`local_cluster` of worker processes started (and closed) here, forked from a fork
-    server that has imported ``preload`` (module names)."""
+    :func:`local_cluster` of worker processes started (and closed) here."""
     try:
         from distributed import Client
     except ImportError as error:  # pragma: no cover - a dependency of the project
@@ -193,11 +170,7 @@ def dask_client(params: ComputeParams, preload: Sequence[str] = ()) -> Iterator[
             logger.info("dask: connected to %s (%s)", params.address, client.dashboard_link)
             yield client
         return
-    with (
-        _local_config(preload),
-        local_cluster(params, preload) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(params) as cluster, Client(cluster) as client:
         logger.info("dask: LocalCluster of %d workers at %s", len(cluster.workers),
                     cluster.scheduler_address)  # fmt: skip
         yield client

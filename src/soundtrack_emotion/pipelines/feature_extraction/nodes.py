@@ -42,12 +42,7 @@ from soundtrack_emotion.runtime.distributed import ComputeParams, dask_client
 from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
 from soundtrack_emotion.runtime.progress import progress
-from soundtrack_emotion.runtime.workers import (
-    WORKER_PRELOAD,
-    Attempts,
-    FailureGuard,
-    map_tracks,
-)
+from soundtrack_emotion.runtime.workers import Attempts, FailureGuard, map_tracks
 
 logger = logging.getLogger(__name__)
 
@@ -305,11 +300,7 @@ def extract_features(
     )
     backend = ComputeParams.from_dict(compute)
     cluster = ExitStack()
-    # Dask workers forked with the task's modules loaded, as the pool's are.
-    preload = (extract_track.__module__, *WORKER_PRELOAD)
-    client = (
-        cluster.enter_context(dask_client(backend, preload=preload)) if backend.uses_dask else None
-    )
+    client = cluster.enter_context(dask_client(backend)) if backend.uses_dask else None
     results = map_tracks(
         extract_track,
         plan.tasks,

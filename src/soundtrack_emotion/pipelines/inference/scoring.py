@@ -55,7 +55,6 @@ from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.paths import resolve_path
 from soundtrack_emotion.runtime.progress import progress
 from soundtrack_emotion.runtime.workers import (
-    WORKER_PRELOAD,
     Attempts,
     FailureGuard,
     TimeLimit,
@@ -560,8 +559,7 @@ def _score_on_dask(
     # Saved (and the cache's leftovers swept) before any worker writes into the folder; after
     # it, only the workers write, so nothing more is yielded.
     yield {}
-    # Dask workers forked with the task's modules loaded, as the pool's are.
-    with dask_client(backend, preload=(__name__, *WORKER_PRELOAD)) as client:
+    with dask_client(backend) as client:
         results = map_tracks(
             score_on_worker,
             tasks,
