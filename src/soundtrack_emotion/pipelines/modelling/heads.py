@@ -473,6 +473,8 @@ class ClosedFormHead:
     predict: Callable[[Any, np.ndarray], np.ndarray]
     output: Callable[[Any, Any], Any]
     training_keys: frozenset[str]
+    # How the log names one label's chosen candidate.
+    chosen_name: str
 
 
 def _linear_output(standardised: Any, solved: tuple[np.ndarray, np.ndarray]) -> Any:
@@ -492,6 +494,7 @@ CLOSED_FORM_HEADS: dict[str, ClosedFormHead] = {
         predict=lambda solved, z: z @ solved[0] + solved[1],
         output=_linear_output,
         training_keys=frozenset({"alphas"}),
+        chosen_name="alpha",
     ),
     "kernel": ClosedFormHead(
         grid=kernel_grid,
@@ -500,6 +503,7 @@ CLOSED_FORM_HEADS: dict[str, ClosedFormHead] = {
         predict=lambda solved, z: np.stack([s.predict(z) for s in solved], axis=1),
         output=_kernel_output,
         training_keys=frozenset({"alphas", "gammas"}),
+        chosen_name="(alpha, gamma)",
     ),
 }
 
@@ -525,8 +529,6 @@ def check_closed_form_training(network: str, training: Mapping[str, Any]) -> Non
     if training.get("sign_loss", DEFAULT_SIGN_LOSS) not in SIGN_LOSSES:
         raise ParameterError(f"sign_loss must be one of {list(SIGN_LOSSES)}, got "
                              f"{training['sign_loss']!r}")  # fmt: skip
-    if network == "kernel":
-        _check_kernel_signs(training.get("sign_loss", DEFAULT_SIGN_LOSS))
     check_alphas(training["alphas"])
     head.grid(training)
     weight = training.get("sign_weight", DEFAULT_SIGN_WEIGHT)

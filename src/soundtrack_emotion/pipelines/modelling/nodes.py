@@ -68,6 +68,7 @@ from soundtrack_emotion.pipelines.modelling.heads import (
     SongValidation,
     check_closed_form_training,
     clip_vad,
+    closed_form_head,
     fit_closed_form,
     score_split,
     split_residuals,
@@ -581,7 +582,7 @@ def _fit_closed_form(
         spec.network,
         len(np.unique(train.song_ids())),
         len(np.unique(validation.song_ids())),
-        "alpha, gamma" if spec.network == "kernel" else "alpha",
+        closed_form_head(spec.network).chosen_name,
         ", ".join(map(str, fit.chosen)),
         on_validation.song_mse,
     )
