@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # Stamp files keyed on pyproject.toml: a changed dependency list installs again, nothing else does.
 KEY := $(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
 INSTALLED := $(VENV)/.installed-$(KEY)
-WEIGHTS := $(VENV)/.weights-$(KEY)
+WEIGHTS := $(VENV)/.weights-$(KEY)-key-cnn
 
 # TensorFlow's start-up noise on CPU machines is silenced by the package itself
 # (soundtrack_emotion.runtime.console, before TensorFlow is imported), for make, kedro and pytest alike.
@@ -41,7 +41,9 @@ weights: $(WEIGHTS)
 
 $(WEIGHTS): $(INSTALLED)
 	@if $(BIN)/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('soundtrack_emotion.core.embeddings.pretrained') is None)"; then \
-		$(BIN)/python -m soundtrack_emotion.core.embeddings.pretrained && rm -f $(VENV)/.weights-* && touch $@; \
+		$(BIN)/python -m soundtrack_emotion.core.embeddings.pretrained \
+		&& $(BIN)/python -m soundtrack_emotion.core.embeddings.pretrained --key-cnn \
+		&& rm -f $(VENV)/.weights-* && touch $@; \
 	else \
 		echo "note: soundtrack_emotion.core.embeddings.pretrained is not in this version: no weights to fetch"; \
 	fi

@@ -8,7 +8,7 @@ from kedro_datasets.tensorflow import TensorFlowModelDataset
 
 from soundtrack_emotion.core.metrics import bootstrap_intervals, r2
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
-from soundtrack_emotion.exceptions import ParameterError
+from soundtrack_emotion.exceptions import DataValidationError, ParameterError
 from soundtrack_emotion.pipelines.modelling.heads import (
     clip_vad,
     closed_form_predictor,
@@ -290,3 +290,36 @@ def test_a_seed_ensemble_is_one_saved_model_averaging_its_members(tiny_networks,
     dataset = TensorFlowModelDataset(filepath=str(tmp_path / "ensemble.keras"))
     dataset.save(ensemble)  # one .keras file, built-in layers: loads with safe_mode=True
     np.testing.assert_allclose(dataset.load().predict_on_batch(frames), expected, rtol=1e-5)
+
+
+def test_column_weights_weigh_the_standardised_columns_in_the_fit_and_the_saved_model(
+    tiny_networks, tmp_path
+):
+    """The ridge with column weights is scikit-learn's ridge on the songs' standardised
+    vectors times the weights (each pooled statistic of a column takes its weight), and the
+    saved model computes it."""
+    from sklearn.linear_model import Ridge
+
+    corpus = write_model_inputs(tmp_path / "fusion_15s", frames_per_song=1)
+    normaliser = fit_feature_normaliser(corpus.inputs)
+    vectors = {"feature_mean": normaliser["mean"], "feature_variance": normaliser["variance"]}
+    weights = np.array([2.0, 1.0, 0.5, 0.25])
+    training = tiny_networks["ridge"]["training"]
+    splits = (corpus.inputs.train, corpus.inputs.validation, VAD_LABELS)
+    fit = fit_closed_form("ridge", *splits, training=training, column_weights=weights, **vectors)
+    plain = fit_closed_form("ridge", *splits, training=training, **vectors)
+    x, y = (np.concatenate(parts) for parts in zip(
+        *(song_vectors(corpus.inputs[s], VAD_LABELS, **vectors)[:2]
+          for s in ("train", "validation")), strict=True))  # fmt: skip
+    x_test = song_vectors(corpus.inputs.test, VAD_LABELS, **vectors)[0]
+    mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-7) / np.tile(weights, 2)
+    expected = np.column_stack([
+        Ridge(alpha=alpha).fit((x - mean) / scale, y[:, j]).predict((x_test - mean) / scale)
+        for j, alpha in enumerate(fit.chosen)
+    ])  # fmt: skip
+    frames = corpus.frames["test"]
+    ours = fit.model.predict_on_batch(frames)
+    np.testing.assert_allclose(clip_vad(ours), clip_vad(expected), atol=2e-4)
+    assert not np.allclose(ours, plain.model.predict_on_batch(frames), atol=1e-3)
+    with pytest.raises(DataValidationError, match="3 column weights for pooled vectors of 8"):
+        fit_closed_form("ridge", *splits, training=training, column_weights=weights[:3], **vectors)

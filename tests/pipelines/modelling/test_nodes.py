@@ -21,6 +21,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     ModelSpec,
     calibrate_intervals,
     collect_model_metrics,
+    column_weights,
     evaluate_model,
     fit_feature_normaliser,
     fit_mean_baseline,
@@ -28,6 +29,7 @@ from soundtrack_emotion.pipelines.modelling.nodes import (
     select_frame_length,
     train_model,
 )
+from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 from soundtrack_emotion.runtime.provenance import current_model_metrics
 
 from .conftest import (
@@ -66,6 +68,26 @@ def test_normaliser_streams_shards_and_matches_whole_array(corpus, monkeypatch):
     flat = frames.reshape(-1, frames.shape[-1]).astype(np.float64)
     np.testing.assert_allclose(stats["mean"], flat.mean(axis=0), rtol=1e-9)
     np.testing.assert_allclose(stats["variance"], flat.var(axis=0), rtol=1e-6)
+
+
+def test_fusion_members_weigh_alike_and_other_families_are_unweighted(corpus):
+    settings = feature_parameters()
+    weights = np.asarray(column_weights("fusion", settings, "family"))
+    groups = ExtractionParams.from_dict(settings).family("fusion").column_groups()
+    assert dict(zip(*np.unique(groups, return_counts=True), strict=True)) == {
+        "musicnn": 250, "harmony": 40, "key_cnn": 3, "interactions": 100}  # fmt: skip
+    totals = {g: float((weights[np.asarray(groups) == g] ** 2).sum()) for g in set(groups)}
+    assert np.allclose(list(totals.values()), len(weights) / 4)
+    assert column_weights("fusion", settings, "column") is None
+    assert column_weights("mfcc", settings, "family") is None
+    with pytest.raises(ParameterError, match=r"modelling\.column_balance must be one of"):
+        column_weights("fusion", settings, "families")
+    # Inputs framed before the family changed: refused, not silently misweighted.
+    with pytest.raises(DataValidationError, match="older than the family's settings"):
+        fit_feature_normaliser(corpus.inputs, settings, "family",
+                               spec=ModelSpec("fusion", "ridge", "valence"))  # fmt: skip
+    plain = fit_feature_normaliser(corpus.inputs, settings, "family", spec=CNN_VALENCE)
+    assert plain["weights"] == [1.0] * len(plain["mean"])
 
 
 def test_mean_baseline_is_training_label_mean(corpus):

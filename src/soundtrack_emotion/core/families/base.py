@@ -124,6 +124,12 @@ class FeatureFamily(ABC):
         """The names of the columns of its extra ``extra``; None where they are unnamed."""
         return None
 
+    def column_groups(self) -> tuple[str, ...] | None:
+        """The evidence each row column belongs to (a composite family's member, or its
+        interactions), for heads that weigh each group alike (:func:`balanced_weights`); None
+        where all columns are one kind of evidence."""
+        return None
+
     @property
     def loads_model(self) -> bool:
         """Whether :meth:`load` loads a network (checked before a run that computes it)."""
@@ -159,6 +165,19 @@ class FeatureFamily(ABC):
                 raise ParameterError(
                     f"{PARAMS}.{self.name}.{name} must be {expected}, got {value!r}"
                 )
+
+
+def balanced_weights(groups: Sequence[str]) -> np.ndarray:
+    """Per-column weights [F] giving each of the ``G`` groups the same total weight:
+    ``sqrt(F / (G x d_g))`` for a column of a group of ``d_g`` columns, so that the squared
+    weights still sum to ``F`` (a 200-column embedding beside a 3-column key estimate no longer
+    drowns it in a distance or a ridge penalty).
+
+    >>> balanced_weights(["a", "a", "a", "b"]).round(3).tolist()
+    [0.816, 0.816, 0.816, 1.414]
+    """
+    names, index, sizes = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    return np.sqrt(len(groups) / (len(names) * sizes[index]))
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,14 @@ class FusionFamily(FeatureFamily):
             columns += [f"{a}*{b}" for a in left for b in right]
         return tuple(columns)
 
+    def column_groups(self) -> tuple[str, ...] | None:
+        """Each column's member name, then ``"interactions"`` for the products; None when a
+        member's columns are unnamed (their number is then unknown before extraction)."""
+        columns = self.columns()
+        if columns is None:
+            return None
+        return tuple("interactions" if "*" in c else c.split("/", 1)[0] for c in columns)
+
     def compute(self, waveform: np.ndarray, model: Any) -> FamilyOutput:
         raise ParameterError(
             "the fusion family is computed from its members' rows: use track_features"

@@ -290,11 +290,12 @@ def ridge_validation_mse(
     signs_train: np.ndarray | None = None,
     sign_weight: float = DEFAULT_SIGN_WEIGHT,
     sign_loss: str = DEFAULT_SIGN_LOSS,
+    column_weights: Sequence[float] | None = None,
 ) -> np.ndarray:
     """[n_alphas, k]: each label's validation MSE (clipped predictions) of :func:`fit_linear`
     on the standardised training vectors (and their signs) with each alpha, over the
     validation songs that have the label's value."""
-    mean, scale = _standardiser(x_train)
+    mean, scale = _standardiser(x_train, column_weights)
     z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
     k = y_val.shape[1]
     if signs_train is not None and sign_loss == "pseudo" and sign_weight > 0:
@@ -343,8 +344,21 @@ def _pseudo_validation_mse(
     return mse
 
 
-def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return x.mean(axis=0), np.maximum(x.std(axis=0), keras.config.epsilon())
+def _standardiser(
+    x: np.ndarray, column_weights: Sequence[float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each pooled column's mean and scale: its standard deviation divided by its column's
+    weight (the feature normaliser's ``weights`` [F], repeated for each pooled statistic of
+    [s, 2F] vectors), so that ``(x - mean) / scale`` is standardised, then weighted."""
+    scale = np.maximum(x.std(axis=0), keras.config.epsilon())
+    if column_weights is not None:
+        weights = np.asarray(column_weights, dtype=np.float64)
+        if x.shape[1] % len(weights):
+            raise DataValidationError(
+                f"{len(weights)} column weights for pooled vectors of {x.shape[1]} columns"
+            )
+        scale = scale / np.tile(weights, x.shape[1] // len(weights))
+    return x.mean(axis=0), scale
 
 
 # ---------------------------------------------------------------- the RBF kernel ridge head
@@ -391,12 +405,13 @@ def kernel_validation_mse(
     signs_train: np.ndarray | None = None,
     sign_weight: float = DEFAULT_SIGN_WEIGHT,
     sign_loss: str = DEFAULT_SIGN_LOSS,
+    column_weights: Sequence[float] | None = None,
 ) -> np.ndarray:
     """[len(grid), k]: each label's validation MSE (clipped predictions) of the kernel ridge
     with each ``(alpha, gamma)`` of ``grid``, fitted on the standardised training vectors
     (and their sign songs), over the validation songs with the label's value."""
     _check_kernel_signs(sign_loss)
-    mean, scale = _standardiser(x_train)
+    mean, scale = _standardiser(x_train, column_weights)
     z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
     mse = np.empty((len(grid), y_val.shape[1]))
     for j in range(y_val.shape[1]):
@@ -545,12 +560,13 @@ def closed_form_predictor(
     signs: np.ndarray | None = None,
     sign_weight: float = DEFAULT_SIGN_WEIGHT,
     sign_loss: str = DEFAULT_SIGN_LOSS,
+    column_weights: Sequence[float] | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``predict(x_new) -> [n, k]`` of the head ``network`` solved on standardised ``x`` with
     each label's ``chosen`` hyper-parameters (the songs' ``signs`` [s, k] joining it as in
     :func:`fit_closed_form`), clipped to the labels' range."""
     head = closed_form_head(network)
-    mean, scale = _standardiser(x)
+    mean, scale = _standardiser(x, column_weights)
     solved = head.solve((x - mean) / scale, y, chosen, signs=signs, sign_weight=sign_weight,
                         sign_loss=sign_loss)  # fmt: skip
     return lambda new: clip_vad(head.predict(solved, (new - mean) / scale))
@@ -567,6 +583,7 @@ def fit_closed_form(
     training: Mapping[str, Any],
     pooling: str = "statistics",
     batch_size: int = 256,
+    column_weights: Sequence[float] | None = None,
 ) -> ClosedFormFit:
     """The closed-form head ``network`` (the linear ridge, or the RBF kernel ridge) of the
     labels on each song's pooled vector (:func:`song_vectors`), standardised, with its
@@ -604,12 +621,12 @@ def fit_closed_form(
         raise DataValidationError(f"no validation song has a value of {unscored}: the "
                                   f"{network}'s hyper-parameters are chosen on them")  # fmt: skip
     val_mse = head.validation_mse(x_train, y_train, x_val, y_val, grid, signs_train=s_train,
-                                  **sign)  # fmt: skip
+                                  column_weights=column_weights, **sign)  # fmt: skip
     chosen = [grid[i] for i in np.argmin(val_mse, axis=0)]
 
     def solved_model(x: np.ndarray, y: np.ndarray, signs: np.ndarray | None) -> keras.Model:
         frames, pooled = _pooled_input(train.frame_shape, feature_mean, feature_variance, pooling)
-        mean, scale = _standardiser(x)
+        mean, scale = _standardiser(x, column_weights)
         standardised = layers.Normalization(
             axis=-1,
             mean=mean.astype(np.float32),

@@ -35,7 +35,7 @@ from soundtrack_emotion.core.conformal import (
     level_name,
     repeated_conformal_quantile,
 )
-from soundtrack_emotion.core.families import FEATURES
+from soundtrack_emotion.core.families import FEATURES, balanced_weights
 from soundtrack_emotion.core.metrics import (
     METRIC_NAMES,
     bootstrap_intervals,
@@ -182,10 +182,18 @@ def select_frame_length(frame_seconds: int, *candidates: ModelInputs) -> ModelIn
     return chosen
 
 
-def fit_feature_normaliser(model_input: ModelInputs) -> dict[str, list[float]]:
+def fit_feature_normaliser(
+    model_input: ModelInputs,
+    feature_extraction: Mapping[str, Any] | None = None,
+    column_balance: str = "column",
+    *,
+    spec: ModelSpec | None = None,
+) -> dict[str, list[float]]:
     """Per-feature ``mean`` and ``variance`` ([F] each) over every time step of every training
     frame, merged shard by shard (Chan et al.'s pairwise update: one pass, bounded memory,
-    no cancellation for features far from zero such as MFCC c0)."""
+    no cancellation for features far from zero such as MFCC c0), and the ``weights`` [F] the
+    closed-form heads give each standardised column (:func:`column_weights`)."""
+    weights = column_weights(spec.feature, feature_extraction, column_balance) if spec else None
     count, mean, sum_sq = 0, 0.0, 0.0
     for chunk in model_input.train.iter_chunks():
         values = chunk.frames.reshape(-1, chunk.frames.shape[-1]).astype(np.float64)
@@ -198,7 +206,36 @@ def fit_feature_normaliser(model_input: ModelInputs) -> dict[str, list[float]]:
         count = total
     if not count:
         raise DataValidationError("cannot fit the feature normaliser: no training frames")
-    return {"mean": np.asarray(mean).tolist(), "variance": (np.asarray(sum_sq) / count).tolist()}
+    width = len(np.atleast_1d(mean))
+    if weights is not None and len(weights) != width:
+        raise DataValidationError(
+            f"the {spec.feature} frames have {width} columns, its family names {len(weights)}: "
+            "the model inputs are older than the family's settings (run feature_extraction)"
+        )
+    return {
+        "mean": np.asarray(mean).tolist(),
+        "variance": (np.asarray(sum_sq) / count).tolist(),
+        "weights": (np.ones(width) if weights is None else weights).tolist(),
+    }
+
+
+# How the closed-form heads weigh a composite family's standardised columns: "family" gives
+# each member (and the interactions) the same total weight, "column" each column.
+COLUMN_BALANCES = ("family", "column")
+
+
+def column_weights(
+    feature: str, feature_extraction: Mapping[str, Any] | None, balance: str
+) -> np.ndarray | None:
+    """Per-column weights of ``feature``'s rows under ``balance`` (None: all ones)."""
+    if balance not in COLUMN_BALANCES:
+        raise ParameterError(
+            f"modelling.column_balance must be one of {list(COLUMN_BALANCES)}, got {balance!r}"
+        )
+    if balance == "column" or feature_extraction is None:
+        return None
+    groups = ExtractionParams.from_dict(feature_extraction).family(feature).column_groups()
+    return None if groups is None else balanced_weights(groups)
 
 
 def fit_mean_baseline(model_input: ModelInputs) -> dict[str, float]:
@@ -611,6 +648,7 @@ def _closed_form_fit(
         feature_variance=feature_normaliser["variance"],
         training=training,
         pooling=architecture.get("pooling", "statistics"),
+        column_weights=feature_normaliser.get("weights"),
     )
 
 

@@ -62,6 +62,7 @@ _PARAMETERS = {
     "params:tensorboard_dir": "params:modelling.tensorboard_dir",
     "params:prediction_batch_size": "params:modelling.prediction_batch_size",
     "params:feature_extraction": "params:feature_extraction",
+    "params:column_balance": "params:modelling.column_balance",
     "params:evaluation": "params:modelling.evaluation",
     "params:cross_validation": "params:modelling.cross_validation",
     "params:intervals": "params:modelling.intervals",
@@ -95,8 +96,8 @@ def _model_template(spec: ModelSpec) -> Pipeline:
                 name="select_frame_length",
             ),
             node(
-                fit_feature_normaliser,
-                inputs="model_input",
+                _bind(fit_feature_normaliser, spec),
+                inputs=["model_input", "params:feature_extraction", "params:column_balance"],
                 outputs="feature_normaliser",
                 name="fit_feature_normaliser",
             ),

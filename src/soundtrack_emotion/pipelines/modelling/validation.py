@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,6 +166,7 @@ def _inner_choice(
     inner: int,
     rng: np.random.Generator,
     sign_songs: SignSongs,
+    column_weights: Sequence[float] | None = None,
 ) -> list[Any]:
     """Each label's hyper-parameters among ``grid`` (the head's candidates) with the lowest
     MSE over an inner grouped ``inner``-fold (the ``sign_songs`` in every inner training
@@ -180,6 +181,7 @@ def _inner_choice(
             x_fit, y_fit, x[held], y[held], grid,
             signs_train=signed.get("signs"),
             sign_weight=sign_songs.weight, sign_loss=sign_songs.loss,
+            column_weights=column_weights,
         )  # fmt: skip
     return [grid[i] for i in np.argmin(total, axis=0)]
 
@@ -232,6 +234,7 @@ def cross_validate(
         "feature_variance": feature_normaliser["variance"],
         "pooling": (network.get("architecture") or {}).get("pooling", "statistics"),
     }
+    weights = feature_normaliser.get("weights")
     columns = sign_columns(train, labels)
     parts = [song_vectors(split, (*labels, *columns), **vectors) for split in (train, validation)]
     x = np.concatenate([p[0] for p in parts])
@@ -265,9 +268,10 @@ def cross_validate(
             held = fold == f
             chosen = _inner_choice(network_name, x[~held], y[~held], group_of[~held], grid,
                                    inner=settings["inner_folds"], rng=rng,
-                                   sign_songs=sign_songs)  # fmt: skip
+                                   sign_songs=sign_songs, column_weights=weights)  # fmt: skip
             x_fit, y_fit, signed = sign_songs.joined(x[~held], y[~held])
-            predict = closed_form_predictor(network_name, x_fit, y_fit, chosen, **signed)
+            predict = closed_form_predictor(network_name, x_fit, y_fit, chosen,
+                                            column_weights=weights, **signed)  # fmt: skip
             predicted[r, held] = predict(x[held])
             baseline[r, held] = y[~held].mean(axis=0)
     rows = [
