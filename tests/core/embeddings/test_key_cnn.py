@@ -159,3 +159,6 @@ def test_a_weights_file_naming_other_code_is_refused(tmp_path):
     path.write_bytes(pickle.dumps({"layers": [_Planted()]}))
     with pytest.raises(ModelUnavailableError, match=r"names posix\.system, not allowed"):
         read_key_cnn_layers(path)
+    path.write_bytes(pickle.dumps({"not": "a network"}))
+    with pytest.raises(ModelUnavailableError, match="cannot read the key CNN file"):
+        read_key_cnn_layers(path)

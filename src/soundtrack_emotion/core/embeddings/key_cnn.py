@@ -186,10 +186,11 @@ def read_key_cnn_layers(path: str | Path) -> list[Any]:
     classes of :data:`_PICKLE_CLASSES` and NumPy arrays may appear."""
     try:
         with open(path, "rb") as handle:
-            network = _NetworkUnpickler(handle, encoding="latin1").load()
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError) as error:
+            return list(_NetworkUnpickler(handle, encoding="latin1").load().layers)
+    except (
+        OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError
+    ) as error:  # fmt: skip
         raise ModelUnavailableError(f"cannot read the key CNN file {path}: {error}") from None
-    return list(network.layers)
 
 
 def build_key_cnn(layers: list[Any]) -> Any:
