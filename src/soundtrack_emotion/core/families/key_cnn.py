@@ -47,7 +47,7 @@ def block_key_logits(
 
     >>> block_key_logits(np.arange(4.0)[:, None], n_blocks=2, block_seconds=3.0,
     ...                  context_seconds=3.0)[:, 0].tolist()
-    [0.5, 2.0]
+    [0.5, 2.5]
     """
     centres = (np.arange(len(logits)) + 0.5) * KEY_CNN_STEP_SECONDS
     blocks = (np.arange(n_blocks) + 0.5) * block_seconds
