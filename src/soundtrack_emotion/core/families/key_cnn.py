@@ -1,10 +1,10 @@
 """Key CNN (:mod:`soundtrack_emotion.core.embeddings.key_cnn`): madmom's key recogniser
 (Korzeniowski & Widmer 2018), rebuilt in Keras 3; 22.05 kHz (harmony's decode) or 44.1 kHz
-mono in, one row per
-``block_seconds`` block (harmony's grid), ``[n_blocks, 3]``: the major-minus-minor
-probability, the most likely key's probability and the entropy over the 24 keys, each from
-the network's logits averaged over ``context_seconds`` around the block; the 24 key
-probabilities are kept as an extra. Its weights are CC BY-NC-SA 4.0 (non-commercial use)."""
+mono in, one row per ``block_seconds`` block (harmony's grid), ``[n_blocks, 3]``: the
+major-minus-minor probability, the most likely key's probability and the entropy over the 24
+keys, each from the network's logits averaged over ``context_seconds`` around the block; the
+24 key probabilities are kept as an extra. Its weights are CC BY-NC-SA 4.0 (non-commercial
+use only)."""
 
 from __future__ import annotations
 
