@@ -167,6 +167,21 @@ class FeatureFamily(ABC):
                 )
 
 
+def whole_blocks(seconds: float, *, block_seconds: float, what: str) -> int:
+    """The whole ``block_seconds`` blocks in a ``seconds``-long frame (a family's
+    ``frame_rows`` on a fixed block grid); ``ParameterError`` names ``what`` block is missing.
+
+    >>> [whole_blocks(s, block_seconds=3.0, what="harmony") for s in (15, 30, 4.5)]
+    [5, 10, 1]
+    """
+    if seconds <= 0:
+        raise ParameterError(f"frame seconds must be positive, got {seconds!r}")
+    rows = int(seconds // block_seconds)
+    if rows < 1:
+        raise ParameterError(f"a {seconds!r} s frame holds no whole {block_seconds} s {what} block")
+    return rows
+
+
 def balanced_weights(groups: Sequence[str]) -> np.ndarray:
     """Per-column weights [F] giving each of the ``G`` groups the same total weight:
     ``sqrt(F / (G x d_g))`` for a column of a group of ``d_g`` columns, so that the squared

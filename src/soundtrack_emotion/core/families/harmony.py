@@ -11,7 +11,12 @@ from typing import Any, Self
 
 import numpy as np
 
-from soundtrack_emotion.core.families.base import Check, FamilyOutput, FeatureFamily
+from soundtrack_emotion.core.families.base import (
+    Check,
+    FamilyOutput,
+    FeatureFamily,
+    whole_blocks,
+)
 from soundtrack_emotion.core.harmony import (
     CHROMA_BINS_PER_OCTAVE,
     CHROMA_N_OCTAVES,
@@ -24,7 +29,6 @@ from soundtrack_emotion.core.harmony import (
     TEMPO_CONTEXT_SECONDS,
     harmony_features,
 )
-from soundtrack_emotion.exceptions import ParameterError
 
 
 @dataclass(frozen=True)
@@ -54,14 +58,7 @@ class HarmonyFamily(FeatureFamily):
 
     def frame_rows(self, seconds: float) -> int:
         """The whole blocks in ``seconds`` of audio (15 s -> 5, 30 s -> 10 at 3 s blocks)."""
-        if seconds <= 0:
-            raise ParameterError(f"frame seconds must be positive, got {seconds!r}")
-        rows = int(seconds // self.block_seconds)
-        if rows < 1:
-            raise ParameterError(
-                f"a {seconds!r} s frame holds no whole {self.block_seconds} s harmony block"
-            )
-        return rows
+        return whole_blocks(seconds, block_seconds=self.block_seconds, what="harmony")
 
     def checks(self) -> Iterable[Check]:
         return (

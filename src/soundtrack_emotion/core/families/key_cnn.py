@@ -30,7 +30,12 @@ from soundtrack_emotion.core.embeddings.key_cnn import (
     key_probabilities,
 )
 from soundtrack_emotion.core.embeddings.pretrained import KEY_CNN_SHA256, key_cnn_file
-from soundtrack_emotion.core.families.base import Check, FamilyOutput, FeatureFamily
+from soundtrack_emotion.core.families.base import (
+    Check,
+    FamilyOutput,
+    FeatureFamily,
+    whole_blocks,
+)
 from soundtrack_emotion.core.families.musicnn import one_tensorflow_thread
 from soundtrack_emotion.exceptions import ParameterError
 
@@ -110,14 +115,7 @@ class KeyCnnFamily(FeatureFamily):
 
     def frame_rows(self, seconds: float) -> int:
         """The whole blocks in ``seconds`` of audio (15 s -> 5, 30 s -> 10 at 3 s blocks)."""
-        if seconds <= 0:
-            raise ParameterError(f"frame seconds must be positive, got {seconds!r}")
-        rows = int(seconds // self.block_seconds)
-        if rows < 1:
-            raise ParameterError(
-                f"a {seconds!r} s frame holds no whole {self.block_seconds} s key CNN block"
-            )
-        return rows
+        return whole_blocks(seconds, block_seconds=self.block_seconds, what="key CNN")
 
     def checks(self) -> Iterable[Check]:
         return (
