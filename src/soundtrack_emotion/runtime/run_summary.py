@@ -39,9 +39,9 @@ def failed_tracks(name: str, data: Any) -> list[tuple[str, str]]:
 
 
 def headline_metrics(model_metrics: Any) -> list[str]:
-    """Per label, the model chosen by ``metrics.SELECTION_RULE`` (song-level validation MSE,
-    the rule of the report and of ``inference.model: best``) with its song-level test MSE
-    against the mean baseline.
+    """Per label, the model chosen by ``metrics.SELECTION_RULE`` (cross-validated R², else
+    song-level validation MSE: the rule of the report and of ``inference.model: best``) with
+    its song-level test MSE against the mean baseline.
 
     >>> import pandas as pd
     >>> rows = pd.DataFrame({"feature": "mfcc", "network": ["cnn", "lstm"], "target":
@@ -50,6 +50,10 @@ def headline_metrics(model_metrics: Any) -> list[str]:
     >>> print(*headline_metrics(rows))  # doctest: +NORMALIZE_WHITESPACE
     valence: MFCC LSTM (mfcc_lstm.valence, chosen on validation), test MSE 0.0200
     (baseline 0.0400), R² 0.500
+    >>> print(*headline_metrics(rows.assign(cv_r2_mean=[0.4, float("nan")])))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    valence: MFCC CNN (mfcc_cnn.valence, chosen by grouped CV: R² 0.400), test MSE 0.0100
+    (baseline 0.0400), R² 0.750
     """
     song = model_metrics[model_metrics["level"] == "song"]
     song = song[selection_rank(song) == 1] if len(song) else song
@@ -59,9 +63,11 @@ def headline_metrics(model_metrics: Any) -> list[str]:
         name = model_display_name(best["feature"], best["network"], best["target"])
         low, high = best.get("r2_ci_low", float("nan")), best.get("r2_ci_high", float("nan"))
         interval = "" if pd.isna(low) or pd.isna(high) else f" [{low:.3f}, {high:.3f}]"
+        cv = best.get("cv_r2_mean", float("nan"))
+        chosen = "on validation" if pd.isna(cv) else f"by grouped CV: R² {cv:.3f}"
         lines.append(
-            f"{label}: {name} ({best['feature']}_{best['network']}.{best['target']}, chosen on "
-            f"validation), test MSE {best['mse']:.4f} (baseline {best['baseline_mse']:.4f}), "
+            f"{label}: {name} ({best['feature']}_{best['network']}.{best['target']}, chosen "
+            f"{chosen}), test MSE {best['mse']:.4f} (baseline {best['baseline_mse']:.4f}), "
             f"R² {best['r2']:.3f}{interval}"
         )
     return lines

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.patches import StepPatch
 
+from soundtrack_emotion.core.metrics import selection_rank
 from soundtrack_emotion.core.model_files import ModelFile, serialise_model
 from soundtrack_emotion.core.vad_plots import plot_movie_profile
 from soundtrack_emotion.core.vocabulary import VAD_LABELS, model_partition
@@ -164,6 +165,40 @@ def test_best_picks_the_lowest_validation_loss_among_models_of_that_label(model_
         "arousal": ("mfcc", "cnn", "arousal", 0),
         "dominance": ("mfcc", "lstm", "dominance", 0),
     }
+
+
+def test_best_prefers_the_cross_validated_r2_where_a_label_has_one(model_metrics):
+    """A cross-validated ridge beats networks of lower validation loss (their figure is the
+    validation MSE their early stopping watched); per label: arousal has no CV figure, so
+    the validation loss still decides there."""
+    ridge = [
+        ("mfcc", "ridge", label, label, level, 0.05, cv)
+        for label, cv in (("valence", 0.10), ("dominance", 0.30))
+        for level in ("frame", "song")
+    ]
+    kernel = [("mfcc", "kernel", "valence", "valence", lv, 0.06, 0.20) for lv in ("frame", "song")]
+    table = pd.concat([
+        model_metrics.assign(cv_r2_mean=np.nan),
+        pd.DataFrame(ridge + kernel, columns=[*model_metrics.columns, "cv_r2_mean"]),
+    ], ignore_index=True)  # fmt: skip
+
+    chosen = select_inference_models(table, "best")
+
+    assert _choice(chosen) == {
+        "valence": ("mfcc", "kernel", "valence", 0),
+        "arousal": ("mfcc", "cnn", "arousal", 0),
+        "dominance": ("mfcc", "ridge", "dominance", 0),
+    }
+    ranked = _ranks_by_model(table)
+    assert ranked[("valence", "mfcc", "kernel")] == 1
+    assert ranked[("valence", "mfcc", "ridge")] == 2
+    assert ranked[("valence", "vggish", "lstm")] == 3  # then by validation loss
+
+
+def _ranks_by_model(table: pd.DataFrame) -> dict[tuple[str, str, str], int]:
+    ranks = selection_rank(table)
+    return {(r.label, r.feature, r.network): rank
+            for r, rank in zip(table.itertuples(), ranks, strict=True)}  # fmt: skip
 
 
 def test_best_among_offline_models_only(model_metrics):

@@ -270,6 +270,13 @@ def test_collect_model_metrics_schema():
     assert math.isnan(table["baseline_pearson_r"].iloc[0])
     assert (table["r2"] > table["baseline_r2"]).all()
 
+    # a cross-validated model outranks a lower validation loss: its CV R² is in the table
+    ridge = {**report, "network": "ridge", "training": worse_on_validation,
+             "cross_validation": [{"label": "valence", "r2_mean": 0.25, "r2": 0.24}]}  # fmt: skip
+    table = collect_current({}, {**report, "network": "cnn"}, ridge)
+    assert table["network"].tolist() == ["ridge", "ridge", "cnn", "cnn"]
+    assert table["cv_r2_mean"].tolist()[::2] == [0.25, pytest.approx(math.nan, nan_ok=True)]
+
 
 def test_collect_model_metrics_includes_every_report_of_the_folder_once():
     predictions = pd.DataFrame(

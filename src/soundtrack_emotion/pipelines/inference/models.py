@@ -16,7 +16,7 @@ import pandas as pd
 from soundtrack_emotion.core.architectures import NETWORKS
 from soundtrack_emotion.core.conformal import check_level, level_name
 from soundtrack_emotion.core.families import FEATURES
-from soundtrack_emotion.core.metrics import selection_rank
+from soundtrack_emotion.core.metrics import SELECTION_CV_COLUMN, selection_rank
 from soundtrack_emotion.core.model_files import ModelFile
 from soundtrack_emotion.core.out_of_domain import DomainReference
 from soundtrack_emotion.core.precision import FLOAT32, keras_in_precision
@@ -102,8 +102,9 @@ def select_inference_models(
     ``models:/{name}/{version}`` or ``models:/{name}@{alias}``, used as registered.
 
     ``choice``: ``"best"`` (per label, the model ``metrics.SELECTION_RULE`` chooses: the
-    model trained on that label with the lowest song-level validation loss, the choice of the
-    report and the run summary as well); a variant ``"{feature}_{network}"`` (its model per
+    model trained on that label with the highest cross-validated R², or, where none was
+    cross-validated, the lowest song-level validation loss; the choice of the report and the
+    run summary as well); a variant ``"{feature}_{network}"`` (its model per
     label); or one model ``"{feature}_{network}.{target}"`` (e.g. ``mfcc_cnn.joint``) for every
     label it predicts. A multi-label model (``joint``) serves a label only when no model was
     trained on that label alone (their validation losses are not comparable). A model named
@@ -173,7 +174,7 @@ def select_inference_models(
         candidates = own if len(own) else pool[predicts]
         if candidates.empty:
             raise ParameterError(f"inference.model={choice!r} has no model that predicts {label}")
-        ranked = candidates.assign(label=label)
+        ranked = with_cv_scores(candidates.assign(label=label), identity)
         best = ranked.iloc[int(np.argmin(selection_rank(ranked).to_numpy()))]
         index = TARGETS[best["target"]].index(label)
         rows.append((label, best["feature"], best["network"], best["target"], index,
@@ -216,6 +217,17 @@ def with_half_widths(
                     "model: retrain it, or set modelling.intervals.levels)",
                     f"{level:g}", missing, column)  # fmt: skip
     return chosen
+
+
+def with_cv_scores(candidates: pd.DataFrame, model_metrics: pd.DataFrame) -> pd.DataFrame:
+    """``candidates`` (one row per model, with ``label``) with ``SELECTION_CV_COLUMN``: each
+    model's cross-validated R² of that label from ``model_metrics`` (NaN where it has none,
+    e.g. a table written before the column), which :func:`selection_rank` chooses by first."""
+    key = ["feature", "network", "target", "label"]
+    if SELECTION_CV_COLUMN not in model_metrics:
+        return candidates.assign(**{SELECTION_CV_COLUMN: np.nan})
+    scores = model_metrics[[*key, SELECTION_CV_COLUMN]].drop_duplicates(key)
+    return candidates.merge(scores, on=key, how="left")
 
 
 def _identity_of(model_metrics: pd.DataFrame) -> pd.DataFrame:

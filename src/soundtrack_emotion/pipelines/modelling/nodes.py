@@ -115,6 +115,7 @@ MODEL_METRICS_COLUMNS: tuple[str, ...] = (
     "train_song_loss",
     "val_song_loss",
     "best_val_loss",
+    "cv_r2_mean",
     "epochs",
     "train_seconds",
     "rank",
@@ -1106,6 +1107,7 @@ def collect_model_metrics(
             "best_val_loss": report["training"]["best_val_loss"],
             "train_song_loss": _nan_if_none(report["training"].get("train_song_loss")),
             "val_song_loss": _nan_if_none(report["training"].get("val_song_loss")),
+            "cv_r2_mean": _cv_r2_mean(report, row["label"]),
             "epochs": report["training"]["epochs"],
             "train_seconds": report["training"]["train_seconds"],
             **_identity(report),
@@ -1122,6 +1124,7 @@ def collect_model_metrics(
         *(f"baseline_{name}" for name in METRIC_NAMES),
         "train_song_loss",
         "val_song_loss",
+        "cv_r2_mean",
         *intervals,
     ]
     table[numeric] = table[numeric].astype(np.float64)
@@ -1131,6 +1134,13 @@ def collect_model_metrics(
             "mlflow_run_id", "registered_model", "model_version", "model_sha256"]  # fmt: skip
     table[text] = table[text].fillna("").astype(str)
     return table, pd.DataFrame(stale, columns=list(STALE_COLUMNS)).astype(str)
+
+
+def _cv_r2_mean(report: Mapping[str, Any], label: str) -> float:
+    """``label``'s mean R² over the repeats of the model's grouped cross-validation (what
+    :func:`metrics.selection_rank` chooses by); NaN where it was not cross-validated."""
+    rows = [row for row in report.get("cross_validation") or [] if row.get("label") == label]
+    return _nan_if_none(rows[0].get("r2_mean")) if rows else math.nan
 
 
 def _identity(report: Mapping[str, Any]) -> dict[str, str]:
@@ -1151,8 +1161,8 @@ def _identity(report: Mapping[str, Any]) -> dict[str, str]:
 
 def _rank_by_selection(table: pd.DataFrame) -> pd.DataFrame:
     """Number the models of each label in ``rank`` by ``metrics.selection_rank`` (1 = the
-    model chosen on validation; frame rows share their model's rank) and sort by label, rank
-    and level (song first)."""
+    model chosen by cross-validation or on validation; frame rows share their model's rank)
+    and sort by label, rank and level (song first)."""
     table = table.assign(rank=selection_rank(table) if len(table) else 0)
     table["_level"] = table["level"].map({"song": 0, "frame": 1})
     table = table.sort_values(["label", "rank", "_level"], ignore_index=True)

@@ -89,7 +89,7 @@ def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd
     """Test-set results in the shape of thesis Tables 5.2-5.4 (network, feature, emotion, MSE,
     MAE), extended with R², Pearson r, the predict-the-training-mean baseline and
     ``mse_to_baseline`` (< 1 beats the baseline). ``best`` marks the model chosen for each
-    emotion by ``metrics.SELECTION_RULE`` (on validation, never on these test figures), at
+    emotion by ``metrics.SELECTION_RULE`` (never on these test figures), at
     every level. One row per (level, emotion, network, feature, target), thesis order.
     """
     missing = [c for c in METRIC_COLUMNS if c not in model_metrics.columns]
@@ -479,7 +479,7 @@ def _corpus_section(corpus_metrics: pd.DataFrame) -> str:
         "R² and Pearson r where it gives values, ROC AUC of the predicted emotion for the "
         "sign its Russell quadrants give (valence: Q1 + Q4 against Q2 + Q3; arousal: Q1 + Q2 "
         "against Q3 + Q4; 0.5 is chance) where it gives quadrants. Brackets: 95 % bootstrap "
-        "intervals over artist groups. The models were chosen on validation before.</p>"
+        "intervals over artist groups. The models were chosen before, never on these songs.</p>"
     ]
     table = _sorted_by(corpus_metrics.copy(), ["label", "feature", "network", "target", "corpus"])
     for label, rows in table.groupby("label", sort=False):
@@ -756,7 +756,8 @@ def _answer_section(
     parts.append(f'<ul class="conclusions">{conclusions}</ul>')
     parts.append(
         '<p class="note">The model per label is the one <code>inference.model: best</code> '
-        "scores new audio with, chosen on the validation songs (see Results). R² is 0 for always "
+        "scores new audio with, chosen by its cross-validated R² where the grouped "
+        "cross-validation ran, else on the validation songs (see Results). R² is 0 for always "
         "predicting the training mean (the baseline) and 1 for perfect; MSE / baseline &lt; 1 "
         "beats it. Details, every model and the figures follow.</p>"
     )
