@@ -119,7 +119,7 @@ def run_summary(outputs: set[str], load: Any, path_of: Any, *, demo: bool) -> li
     if "model_metrics" in outputs:
         note = " (demo corpus: synthetic music, not real-world accuracy)" if demo else ""
         lines.append(
-            f"Model per label, chosen on the validation songs, scored on the test songs{note}:"
+            f"Model per label, chosen before the test songs, scored on them{note}:"
         )
         lines += [f"  {line}" for line in headline_metrics(load("model_metrics"))]
     if "track_vad" in outputs:
