@@ -263,3 +263,16 @@ def test_outputs_say_which_model_and_corpus_made_them(in_project):
     assert row["demo_model"] and row["trained_on"].startswith("demo ")
     # whichever model won the choice (metrics.SELECTION_RULE), of any offline family
     assert "valence=" in row["model"] and "soundtrack_emotion." in row["model_version"]
+
+
+def test_inference_the_report_and_model_metrics_name_the_same_model_per_label(in_project):
+    key = ["feature", "network", "target"]
+    metrics = in_project.load("model_metrics")
+    ranked_first = metrics[(metrics["rank"] == 1) & (metrics["level"] == "song")]
+    expected = {r.label: (r.feature, r.network, r.target) for r in ranked_first.itertuples()}
+    assert ranked_first["cv_r2_mean"].notna().all()  # the demo is cross-validated
+    chosen = in_project.load("inference_models").set_index("label")[key]
+    assert {label: tuple(row) for label, row in chosen.iterrows()} == expected
+    results = in_project.load("results_table")
+    starred = results[results["best"].astype(bool) & (results["level"] == "song")]
+    assert {r.emotion: (r.feature, r.network, r.target) for r in starred.itertuples()} == expected

@@ -179,7 +179,7 @@ def _catalogue_outputs(movies: list[dict], *, intervals: bool = False, demo: boo
     from soundtrack_emotion.pipelines.inference.profile import build_movie_profile
 
     chosen = pd.DataFrame(
-        [(label, "mfcc", "ridge", label, 0, 0.1) for label in VAD_LABELS],
+        [(label, "mfcc", "ridge", label, 0, 0.1, np.nan) for label in VAD_LABELS],
         columns=list(MODEL_COLUMNS),
     ).assign(
         model=[f"mfcc_ridge.{label}" for label in VAD_LABELS],

@@ -25,7 +25,8 @@ from soundtrack_emotion.pipelines.inference.nodes import (
 
 NO_SOUNDTRACKS = pd.DataFrame({"id": [], "audio_path": [], "split": []})
 CHOSEN = pd.DataFrame(
-    [(label, "mfcc", "cnn", label, 0, 0.1) for label in VAD_LABELS], columns=list(MODEL_COLUMNS)
+    [(label, "mfcc", "cnn", label, 0, 0.1, np.nan) for label in VAD_LABELS],
+    columns=list(MODEL_COLUMNS),
 )
 
 

@@ -77,7 +77,7 @@ def demo_set(tmp_path_factory):
         dataset.save(serialise_model(_random_model((43, 13), seed)))
         trained[f"mfcc_cnn/{label}"] = dataset.load
     chosen = pd.DataFrame(
-        [(label, "mfcc", "cnn", label, 0, 0.1) for label in VAD_LABELS],
+        [(label, "mfcc", "cnn", label, 0, 0.1, np.nan) for label in VAD_LABELS],
         columns=list(nodes.MODEL_COLUMNS),
     ).assign(model_sha256=[trained[f"mfcc_cnn/{label}"]().sha256 for label in VAD_LABELS])
     return root, tracks, chosen, trained

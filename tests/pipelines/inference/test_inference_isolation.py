@@ -17,7 +17,8 @@ from soundtrack_emotion.runtime.workers import MARKER_SUFFIX
 
 FRAME = (43, 13)
 CHOSEN = pd.DataFrame(
-    [(label, "mfcc", "cnn", label, 0, 0.01) for label in VAD_LABELS], columns=list(MODEL_COLUMNS)
+    [(label, "mfcc", "cnn", label, 0, 0.01, np.nan) for label in VAD_LABELS],
+    columns=list(MODEL_COLUMNS),
 )
 NODE_PARAMS = {"hop_seconds": 1.0, "batch_size": 4, "waveform_points": 50}
 

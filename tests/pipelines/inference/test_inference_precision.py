@@ -19,7 +19,8 @@ from soundtrack_emotion.runtime.feature_settings import ExtractionParams
 
 FRAME = (43, 13)
 CHOSEN = pd.DataFrame(
-    [(label, "mfcc", "cnn", label, 0, 0.01) for label in VAD_LABELS], columns=list(MODEL_COLUMNS)
+    [(label, "mfcc", "cnn", label, 0, 0.01, np.nan) for label in VAD_LABELS],
+    columns=list(MODEL_COLUMNS),
 )
 
 

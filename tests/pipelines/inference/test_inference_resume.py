@@ -34,7 +34,8 @@ from .conftest import _with_model_hashes as with_model_hashes
 FRAME = (43, 13)
 NODE_PARAMS = {"hop_seconds": 1.0, "batch_size": 4, "waveform_points": 50}
 CHOSEN = pd.DataFrame(
-    [(label, "mfcc", "cnn", label, 0, 0.01) for label in VAD_LABELS], columns=list(MODEL_COLUMNS)
+    [(label, "mfcc", "cnn", label, 0, 0.01, np.nan) for label in VAD_LABELS],
+    columns=list(MODEL_COLUMNS),
 )
 SECONDS = {"a": 3.0, "b": 3.5, "c": 2.5, "d": 4.0}
 # The tables collect_vad_timelines streams, with their file format.

@@ -69,7 +69,7 @@ def test_the_chosen_models_carry_their_half_widths_at_the_level():
 
 
 def _chosen(widths=(0.1, 0.2, math.inf), frame_widths=(0.3, 0.3, 0.3)) -> pd.DataFrame:
-    rows = [(label, "mfcc", "cnn", label, 0, 0.01) for label in VAD_LABELS]
+    rows = [(label, "mfcc", "cnn", label, 0, 0.01, np.nan) for label in VAD_LABELS]
     return pd.DataFrame(rows, columns=list(MODEL_COLUMNS)).assign(
         interval_level=0.9, song_halfwidth=list(widths), frame_halfwidth=list(frame_widths)
     )

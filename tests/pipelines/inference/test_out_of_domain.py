@@ -38,8 +38,8 @@ SHARED = Path(os.environ.get("SOUNDTRACK_EMOTION_SHARED") or ROOT.parent / "shar
 
 
 def _chosen(corpus: str, kind: str = "real") -> pd.DataFrame:
-    rows = [(label, "mfcc", "ridge", label, 0, 0.01, f"mfcc_ridge.{label}", "", kind, corpus, "")
-            for label in VAD_LABELS]  # fmt: skip
+    rows = [(label, "mfcc", "ridge", label, 0, 0.01, np.nan, f"mfcc_ridge.{label}", "", kind,
+             corpus, "") for label in VAD_LABELS]  # fmt: skip
     identity = [c for c in IDENTITY_COLUMNS if c != "model_sha256"]  # added when scored
     return pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *identity])
 

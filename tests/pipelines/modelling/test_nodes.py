@@ -276,6 +276,14 @@ def test_collect_model_metrics_schema():
     table = collect_current({}, {**report, "network": "cnn"}, ridge)
     assert table["network"].tolist() == ["ridge", "ridge", "cnn", "cnn"]
     assert table["cv_r2_mean"].tolist()[::2] == [0.25, pytest.approx(math.nan, nan_ok=True)]
+    # a joint model's figure is its label's; a label it was not cross-validated on has none
+    arousal = [{**row, "label": "arousal"} for row in report["metrics"]]
+    joint = {**report, "network": "ridge", "target": "joint",
+             "metrics": [*report["metrics"], *arousal],
+             "cross_validation": [{"label": "valence", "r2_mean": 0.1},
+                                  {"label": "arousal", "r2_mean": None}]}  # fmt: skip
+    table = collect_current({}, joint).set_index(["label", "level"])["cv_r2_mean"]
+    assert table[("valence", "song")] == 0.1 and math.isnan(table[("arousal", "song")])
 
 
 def test_collect_model_metrics_includes_every_report_of_the_folder_once():

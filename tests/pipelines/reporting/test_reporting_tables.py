@@ -94,6 +94,27 @@ def test_markdown_has_one_table_per_emotion_with_the_best_row_starred(model_metr
     assert len([line for line in text.splitlines() if re.match(r"\| (★ )?\**[A-Z]", line)]) == 3 * 5
 
 
+def test_the_star_follows_the_cross_validated_r2_where_a_label_has_one(model_metrics):
+    """As inference.model: best does: a cross-validated model before any lower validation
+    loss; a label without CV figures keeps the validation loss's choice."""
+    cv = np.where(
+        (model_metrics["label"] == "valence") & (model_metrics["network"] == "lstm"),
+        np.where(model_metrics["feature"] == "vggish", 0.3, 0.2), np.nan,
+    )  # fmt: skip
+    table = build_results_table(model_metrics.assign(cv_r2_mean=cv), levels=["song"])
+    best = table[table["best"]].set_index("emotion")
+    assert tuple(best.loc["valence", ["feature", "network"]]) == ("vggish", "lstm")
+    plain = build_results_table(model_metrics, levels=["song"])
+    other = plain[plain["best"]].set_index("emotion")
+    assert tuple(other.loc["valence", ["feature", "network"]]) != ("vggish", "lstm")
+    for label in ("arousal", "dominance"):
+        assert best.loc[label, "network"] == other.loc[label, "network"]
+        assert best.loc[label, "feature"] == other.loc[label, "feature"]
+    assert "highest mean R² of the repeated artist-grouped cross-validation" in results_markdown(
+        table
+    )
+
+
 def test_markdown_names_the_training_target_when_a_model_learnt_several_labels(
     model_metrics, make_metric_row
 ):
@@ -310,7 +331,7 @@ def test_html_report_shows_cross_validation_per_corpus_and_coverage_in_the_answe
     parser = _Sections()
     parser.feed(page)
     answer = parser.sections[0][1]
-    assert "0.21 [0.10, 0.30] (4 x 5 folds)" in answer and "not cross-validated" in answer
+    assert "0.20 ± 0.03 (4 x 5 folds)" in answer and "not cross-validated" in answer
     assert "real_music_dev: R² 0.20 [0.05, 0.33]; real_music_dev_4q: AUC 0.78 [0.70, 0.85]" in (
         answer
     )

@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 
 KEY_SEPARATOR = "__"
 BEST = "best"
-MODEL_COLUMNS = ("label", "feature", "network", "target", "output_index", "best_val_loss")
+MODEL_COLUMNS = (
+    "label", "feature", "network", "target", "output_index", "best_val_loss", "cv_r2_mean",
+)  # fmt: skip
 # Which model made a result and what it was trained on; written into every inference output.
 # model_sha256: its file's hash as its metrics recorded it (the file is loaded only if equal).
 IDENTITY_COLUMNS = ("model", "model_version", "corpus_kind", "corpus_fingerprint", "source",
@@ -140,7 +142,7 @@ def select_inference_models(
     )
     variants = models["feature"] + "_" + models["network"]
     if choice == BEST:
-        pool = models[models["best_val_loss"].notna()]
+        pool = models[models["best_val_loss"].notna() | _cross_validated(models, identity)]
         if pool.empty:
             raise ParameterError(
                 f"inference.model={choice!r}: model_metrics lists no trained {list(features)} "
@@ -178,7 +180,8 @@ def select_inference_models(
         best = ranked.iloc[int(np.argmin(selection_rank(ranked).to_numpy()))]
         index = TARGETS[best["target"]].index(label)
         rows.append((label, best["feature"], best["network"], best["target"], index,
-                     best["best_val_loss"], *(best[c] for c in IDENTITY_COLUMNS)))  # fmt: skip
+                     best["best_val_loss"], best[SELECTION_CV_COLUMN],
+                     *(best[c] for c in IDENTITY_COLUMNS)))  # fmt: skip
     chosen = pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *IDENTITY_COLUMNS])
     if trained_models is not None:
         _require_model_files(chosen, trained_models)
@@ -217,6 +220,17 @@ def with_half_widths(
                     "model: retrain it, or set modelling.intervals.levels)",
                     f"{level:g}", missing, column)  # fmt: skip
     return chosen
+
+
+def _cross_validated(models: pd.DataFrame, model_metrics: pd.DataFrame) -> pd.Series:
+    """Whether each of ``models`` has a cross-validated R² of some label in ``model_metrics``
+    (a figure of the choice, as its validation loss is)."""
+    key = ["feature", "network", "target"]
+    if SELECTION_CV_COLUMN not in model_metrics:
+        return pd.Series(False, index=models.index)
+    done = model_metrics.loc[model_metrics[SELECTION_CV_COLUMN].notna(), key]
+    found = pd.MultiIndex.from_frame(models[key]).isin(pd.MultiIndex.from_frame(done))
+    return pd.Series(found, index=models.index)
 
 
 def with_cv_scores(candidates: pd.DataFrame, model_metrics: pd.DataFrame) -> pd.DataFrame:
@@ -260,7 +274,7 @@ def _registered_choice(
     labels = TARGETS[found["target"]]
     rows = [
         (label, found["feature"], found["network"], found["target"], labels.index(label),
-         np.nan, f"{found['feature']}_{found['network']}.{found['target']}", found["uri"],
+         np.nan, np.nan, f"{found['feature']}_{found['network']}.{found['target']}", found["uri"],
          found["corpus_kind"] or "unknown", found["corpus_fingerprint"], found["uri"],
          found["model_sha256"])
         for label in labels

@@ -631,8 +631,10 @@ def _cv_figure(row: pd.Series, cv_metrics: pd.DataFrame | None) -> str:
     cv = match.iloc[0]
     if cv.get("note"):
         return str(cv["note"])
-    folds = f"{int(cv['repeats'])} x {int(cv['folds'])} folds"
-    return f"{_figure(cv['r2'], cv['r2_ci_low'], cv['r2_ci_high'])} ({folds})"
+    # the figure the model was chosen by (metrics.SELECTION_RULE): the mean over repeats
+    mean = "n/a" if pd.isna(cv["r2_mean"]) else f"{cv['r2_mean']:.2f}"
+    spread = "" if pd.isna(cv["r2_sd"]) else f" ± {cv['r2_sd']:.2f}"
+    return f"{mean}{spread} ({int(cv['repeats'])} x {int(cv['folds'])} folds)"
 
 
 def _corpus_figures(row: pd.Series, corpus_metrics: pd.DataFrame | None) -> str:
@@ -746,7 +748,7 @@ def _answer_section(
         line += [corpus_cell] if any(corpus_cells) else []
         cells.append(line)
     header += [_words(c).capitalize() for c in coverage]
-    header += ["Cross-validated R²"] if any(cv_cells) else []
+    header += ["Cross-validated R² (mean ± sd over repeats)"] if any(cv_cells) else []
     header += ["Per corpus (test)"] if any(corpus_cells) else []
     parts.append(_html_table(header, cells))
     corpus = html.escape(_corpus_line(context))
