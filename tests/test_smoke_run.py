@@ -160,8 +160,9 @@ def test_every_listed_model_was_trained_scored_and_saved(in_project):
     assert len(variants) >= 2 and set(metrics["level"]) == {"frame", "song"}
     assert np.isfinite(metrics[["mse", "mae", "baseline_mse"]].to_numpy()).all()
     for row in variants.itertuples(index=False):
-        key = pd.Series(list(row), index=["feature", "network", "target"])
-        mine = (metrics[["feature", "network", "target"]] == key).all(axis=1)
+        mine = (metrics["feature"] == row.feature) & (metrics["network"] == row.network) & (
+            metrics["target"] == row.target
+        )
         recorded = metrics.loc[mine, "model_sha256"].iloc[0]
         # the saved file is the one its metrics were measured on (loading checks the hash)
         model = trained[f"{row.feature}_{row.network}/{row.target}"]().load(
