@@ -110,9 +110,12 @@ def test_the_star_follows_the_cross_validated_r2_where_a_label_has_one(model_met
     for label in ("arousal", "dominance"):
         assert best.loc[label, "network"] == other.loc[label, "network"]
         assert best.loc[label, "feature"] == other.loc[label, "feature"]
-    assert "highest mean R² of the repeated artist-grouped cross-validation" in results_markdown(
-        table
-    )
+    text = results_markdown(table)
+    assert "highest mean R² of the repeated artist-grouped cross-validation" in text
+    # the figure that chose it is shown beside the test figures, where there is one
+    assert "| CV R² (the choice) |" in text and "| ★ **LSTM** | **VGGish** |" in text
+    assert "| 0.300 |" in text.split("### Valence")[1].split("###")[0].replace("**", "")
+    assert "CV R²" not in results_markdown(plain)
 
 
 def test_markdown_names_the_training_target_when_a_model_learnt_several_labels(

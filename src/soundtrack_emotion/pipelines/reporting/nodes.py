@@ -13,7 +13,12 @@ from typing import Any
 import pandas as pd
 
 from soundtrack_emotion.core.families import FAMILIES, FEATURES, model_display_name
-from soundtrack_emotion.core.metrics import CONFIDENCE_LEVEL, SELECTION_RULE, selection_rank
+from soundtrack_emotion.core.metrics import (
+    CONFIDENCE_LEVEL,
+    SELECTION_CV_COLUMN,
+    SELECTION_RULE,
+    selection_rank,
+)
 from soundtrack_emotion.core.vocabulary import (
     JOINT_NAME,
     LEVELS,
@@ -61,6 +66,7 @@ _SHOWN = {
     "baseline_mae": "Baseline MAE",
     "mse_to_baseline": "MSE / baseline",
     "mse_ci": "MSE 95 % CI",
+    SELECTION_CV_COLUMN: "CV R² (the choice)",
 }
 _FORMATS = {"mse": "{:.5f}", "mae": "{:.5f}", "baseline_mse": "{:.5f}", "baseline_mae": "{:.5f}"}
 
@@ -90,7 +96,9 @@ def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd
     MAE), extended with R², Pearson r, the predict-the-training-mean baseline and
     ``mse_to_baseline`` (< 1 beats the baseline). ``best`` marks the model chosen for each
     emotion by ``metrics.SELECTION_RULE`` (never on these test figures), at
-    every level. One row per (level, emotion, network, feature, target), thesis order.
+    every level, and ``cv_r2_mean``, the cross-validated R² it chooses by, follows where
+    ``model_metrics`` has it. One row per (level, emotion, network, feature, target), thesis
+    order.
     """
     missing = [c for c in METRIC_COLUMNS if c not in model_metrics.columns]
     if missing:
@@ -109,7 +117,8 @@ def build_results_table(model_metrics: pd.DataFrame, *, levels: list[str]) -> pd
     )
     table = _sorted_by(table, ["level", "emotion", "feature", "network", "target"])
     coverage = [c for c in table.columns if COVERAGE_MARK in c and c not in RESULT_COLUMNS]
-    return table[[*RESULT_COLUMNS, *coverage]]
+    chosen_by = [SELECTION_CV_COLUMN] if SELECTION_CV_COLUMN in table else []
+    return table[[*RESULT_COLUMNS, *chosen_by, *coverage]]
 
 
 def _sections(results_table: pd.DataFrame) -> Iterator[tuple[str, str, pd.DataFrame]]:
@@ -127,6 +136,8 @@ def _shown(results_table: pd.DataFrame) -> dict[str, str]:
     for column, metric in _INTERVALS.items():
         if results_table[f"{metric}_ci_low"].isna().all():
             shown.pop(column)
+    if SELECTION_CV_COLUMN not in results_table or results_table[SELECTION_CV_COLUMN].isna().all():
+        shown.pop(SELECTION_CV_COLUMN)
     return shown
 
 
