@@ -338,7 +338,7 @@ def test_html_report_shows_cross_validation_per_corpus_and_coverage_in_the_answe
     assert "real_music_dev: R² 0.20 [0.05, 0.33]; real_music_dev_4q: AUC 0.78 [0.70, 0.85]" in (
         answer
     )
-    assert "Interval coverage" in answer and "0.9" in answer
+    assert "Interval coverage" in answer and " 90% " in answer
 
 
 def test_html_report_renders_nested_report_records_as_tables_never_as_python_dicts(

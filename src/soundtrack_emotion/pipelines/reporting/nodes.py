@@ -629,6 +629,23 @@ def _verdict(row: pd.Series) -> str:
     return "not distinguishable from the mean"
 
 
+def _coverage_cell(value: Any) -> str:
+    """A measured coverage (a share of test songs) as a percentage; ``n/a`` without one."""
+    return "n/a" if pd.isna(value) else f"{float(value):.0%}"
+
+
+def _coverage_header(column: str) -> str:
+    """``coverage_80`` -> ``Test coverage of 80 % intervals``; another name in words.
+
+    >>> _coverage_header("coverage_90"), _coverage_header("interval_coverage")
+    ('Test coverage of 90 % intervals', 'Interval coverage')
+    """
+    level = column.removeprefix(f"{COVERAGE_MARK}_")
+    if level.isdigit():
+        return f"Test coverage of {level} % intervals"
+    return _words(column).capitalize()
+
+
 def _cv_figure(row: pd.Series, cv_metrics: pd.DataFrame | None) -> str:
     if cv_metrics is None or not len(cv_metrics):
         return ""
@@ -754,12 +771,12 @@ def _answer_section(
             _figure(row["mse_to_baseline"], float("nan"), float("nan")),
             _verdict(row),
         ]
-        line += [_scalar(row[c]) if not pd.isna(row[c]) else "n/a" for c in coverage]
+        line += [_coverage_cell(row[c]) for c in coverage]
         line += [cv_cell] if any(cv_cells) else []
         line += [corpus_cell] if any(corpus_cells) else []
         cells.append(line)
-    header += [_words(c).capitalize() for c in coverage]
-    header += ["Cross-validated R² (mean ± sd over repeats)"] if any(cv_cells) else []
+    header += [_coverage_header(c) for c in coverage]
+    header += ["CV R² (mean ± sd)"] if any(cv_cells) else []
     header += ["Per corpus (test)"] if any(corpus_cells) else []
     parts.append(_html_table(header, cells))
     corpus = html.escape(_corpus_line(context))
