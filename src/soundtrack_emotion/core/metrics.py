@@ -229,10 +229,10 @@ def auc_interval(
 # MLP for valence: it told positive from negative music of another corpus at AUC 0.54, the
 # cross-validated fusion kernel ridge at 0.70; trained on both dev corpora, every family's MLP
 # scored valence AUC 0.61-0.70 on the quadrant corpus's test songs, its ridge and kernel ridge
-# 0.71-0.83 (docs/benchmarks/valence.md). Models without a CV
-# figure (the gradient-trained networks) cannot be compared with it: they are chosen only
-# where no model of the label was cross-validated, by song-level validation MSE (which ranks
-# them as validation R² does: the same songs). The test split is scored after the choice.
+# 0.71-0.83 (docs/benchmarks/valence.md). Models without a CV figure (the gradient-trained
+# networks) cannot be compared with it: they are chosen only where no model of the label was
+# cross-validated, by song-level validation MSE (which ranks them as validation R² does: the
+# same songs). The test split is scored after the choice.
 SELECTION_COLUMN = "best_val_loss"
 SELECTION_CV_COLUMN = "cv_r2_mean"
 SELECTION_RULE = (
