@@ -250,6 +250,8 @@ section.answer { background: #f6f9fc; border: 2px solid #1f77b4; border-radius: 
 section.answer h2 { margin-top: .6rem; border-bottom: none; }
 section.answer table { font-size: .95rem; }
 section.answer td { white-space: nowrap; }
+/* from the verdict on, cells may wrap: the table stays inside the answer box */
+section.answer td:nth-child(n+6) { white-space: normal; min-width: 5rem; }
 ul.conclusions li { margin: .25rem 0; }
 """
 
