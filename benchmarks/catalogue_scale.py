@@ -22,9 +22,11 @@ start to the next node's start (its outputs saved, generator nodes' chunks inclu
 
 * scoring: listing, model choice, ``predict_vad_timelines``;
 * tables: ``collect_vad_timelines`` (the catalogue-wide tables, streamed to their files);
-* aggregation: ``aggregate_movies`` less the time spent saving ``movie_plots`` (the figures
-  are drawn when saved), ``build_catalogue_table``, ``build_catalogue_page``;
-* plots: saving ``movie_plots``, ``plot_catalogue``;
+* aggregation: ``aggregate_movies`` less the time spent saving ``movie_profile_plots`` and
+  ``movie_plots`` (the plots are made when saved), ``build_catalogue_table``,
+  ``build_catalogue_page``;
+* plots: saving ``movie_profile_plots`` (one SVG per movie) and ``movie_plots`` (with
+  ``--plots tracks``, a PNG per track), ``plot_catalogue`` (one PNG);
 
 then the peak resident memory of the whole process tree (sampled every 0.1 s: the Kedro
 process and, with Dask, its workers), audio seconds per wall second (scored audio over the
@@ -66,7 +68,7 @@ NODE_STAGES = {
     "build_catalogue_page": "aggregation",
     "plot_catalogue": "plots",
 }
-PLOT_DATASETS = ("movie_plots", "catalogue_plot")
+PLOT_DATASETS = ("movie_profile_plots", "movie_plots", "catalogue_plot")
 
 
 # ------------------------------------------------------------------------------ the catalogue
@@ -177,7 +179,7 @@ class StageClock:
         totals = dict.fromkeys(STAGES, 0.0)
         for name, seconds in self.nodes.items():
             totals[NODE_STAGES.get(name, "aggregation")] += seconds
-        # movie_plots is saved inside aggregate_movies (drawn as it is saved)
+        # the movie plots are saved inside aggregate_movies (made as they are saved)
         totals["aggregation"] -= self.plot_saves
         totals["plots"] += self.plot_saves
         return totals
@@ -257,7 +259,8 @@ def run_one(args: argparse.Namespace) -> None:
     wall = time.perf_counter() - started
     track_vad = pd.read_parquet(run_dir / "data/07_model_output/inference/track_vad.parquet")
     scored = track_vad[track_vad["status"] != "error"]
-    pngs = sum(1 for _ in (run_dir / "data/08_reporting/inference/movies").rglob("*.png"))
+    movies = run_dir / "data/08_reporting/inference/movies"
+    plots = sum(1 for p in movies.rglob("*") if p.suffix in (".png", ".svg"))
     result = {
         "tracks": len(track_vad),
         "failed": int((track_vad["status"] == "error").sum()),
@@ -265,7 +268,7 @@ def run_one(args: argparse.Namespace) -> None:
         "audio_s": float(scored["duration_s"].sum()),
         "wall_s": wall,
         "stages": clock.stages(),
-        "pngs": pngs,
+        "plots": plots,
     }
     print(json.dumps(result))
 
@@ -353,7 +356,7 @@ def main() -> None:
                 *((("dask", n) for n in dask_workers) if args.dask else ())]  # fmt: skip
     header = (f"{'backend':<10}{'share':>6}{'tracks':>8}{'scoring s':>11}{'tables s':>10}"
               f"{'aggr. s':>9}{'plots s':>9}{'wall s':>9}{'audio s/s':>11}{'other/scoring':>15}"
-              f"{'peak RSS MiB':>14}{'PNGs':>7}")  # fmt: skip
+              f"{'peak RSS MiB':>14}{'plots':>7}")  # fmt: skip
     print(header)
     for backend, n_workers in backends:
         for fraction in (float(f) for f in args.fractions.split(",")):
@@ -370,7 +373,7 @@ def main() -> None:
             print(f"{name:<10}{fraction:>6.0%}{result['tracks']:>8}{s['scoring']:>11.1f}"
                   f"{s['tables']:>10.1f}{s['aggregation']:>9.1f}{s['plots']:>9.1f}"
                   f"{result['wall_s']:>9.1f}{result['audio_s'] / result['wall_s']:>11.1f}"
-                  f"{other / s['scoring']:>15.3f}{peak:>14.0f}{result['pngs']:>7}",
+                  f"{other / s['scoring']:>15.3f}{peak:>14.0f}{result['plots']:>7}",
                   flush=True)  # fmt: skip
             if result["failed"]:
                 print(f"  ({result['failed']} tracks unreadable)")

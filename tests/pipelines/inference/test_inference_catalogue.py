@@ -104,12 +104,12 @@ def _score(cache_dir, path, value: float, seconds: float, *, error: bool = False
 def _aggregate(*args, **kwargs) -> tuple[dict, ...]:
     """Every chunk ``aggregate_movies`` yields, merged as Kedro saves them: the partitions of
     every chunk, the digests of the last one."""
-    merged: tuple[dict, ...] = ({}, {}, {}, {}, {}, {})
+    merged: tuple[dict, ...] = tuple({} for _ in range(7))
     for chunk in aggregate_movies(*args, **kwargs):
-        for target, part in zip(merged[:5], chunk[:5], strict=True):
+        for target, part in zip(merged[:6], chunk[:6], strict=True):
             assert not set(target) & set(part), "a partition saved twice"
             target.update(part)
-        merged = (*merged[:5], chunk[5])
+        merged = (*merged[:6], chunk[6])
     return merged
 
 
@@ -134,12 +134,13 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
     tracks, files = _two_movies(tmp_path)
     cache_dir = tmp_path / "cache"
     cache = TrackCache(cache_dir)
-    timelines, track_vad, profiles, arcs, plots, digests = _aggregate(tracks, cache, CHOSEN, {})
+    timelines, track_vad, profiles, arcs, svgs, plots, digests = _aggregate(
+        tracks, cache, CHOSEN, {}
+    )
     assert set(profiles) == set(track_vad) == set(timelines) == set(arcs) == {"A", "B"}
-    assert sorted(plots) == ["A/profile", "B/profile"]  # the default: one plot per movie
-    # drawn one after the other on one figure as they are saved, each of its own movie
-    titles = [plots[name]().get_suptitle() for name in sorted(plots)]
-    assert titles == ["Alpha (2 tracks, 0.7 min)", "Beta (1 tracks, 0.1 min)"]
+    assert sorted(svgs) == ["A", "B"] and plots == {}  # the default: one profile per movie
+    # each made as it is saved, of its own movie
+    assert "Alpha (2 tracks, 0.7 min)" in svgs["A"]() and "Beta (1 tracks, 0.1 min)" in svgs["B"]()
     stored_profiles = dict(profiles)
     stored_tracks = dict(track_vad)
     assert stored_profiles["A"].set_index("label").loc["valence", "mean"] == pytest.approx(
@@ -149,8 +150,8 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
 
     # Nothing changed: nothing to aggregate. One track of B rescored: only B.
     again = _aggregate(tracks, cache, CHOSEN, digests)
-    assert not any(again[:5])
-    assert again[5] == digests
+    assert not any(again[:6])
+    assert again[6] == digests
     _score(cache_dir, files["b2"], 0.9, 5)
     changed = _aggregate(tracks, cache, CHOSEN, digests)
     assert set(changed[2]) == {"B"}
@@ -160,7 +161,7 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
         {k: (lambda v=v: v) for k, v in stored_profiles.items()},
         {k: (lambda v=v: v) for k, v in stored_tracks.items()},
         CHOSEN,
-        changed[5],
+        changed[6],
     )
     assert table["movie_id"].tolist() == ["A", "B"]
     assert table["year"].tolist() == [1999, 2005]
@@ -180,11 +181,12 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
 def test_plots_say_which_figures_are_drawn_and_a_change_redraws_every_movie(tmp_path):
     tracks, _ = _two_movies(tmp_path)
     cache = TrackCache(tmp_path / "cache")
-    *_, none, digests = _aggregate(tracks, cache, CHOSEN, {}, "none")
-    assert none == {}
-    *_, per_track, digests = _aggregate(tracks, cache, CHOSEN, digests, "tracks")
-    assert sorted(per_track) == ["A/profile", "A/timelines/001_a1", "A/timelines/002_a2",
-                                 "B/profile", "B/timelines/001_b1"]  # fmt: skip
+    *_, no_svg, none, digests = _aggregate(tracks, cache, CHOSEN, {}, "none")
+    assert no_svg == none == {}
+    *_, svgs, per_track, digests = _aggregate(tracks, cache, CHOSEN, digests, "tracks")
+    assert sorted(svgs) == ["A", "B"]
+    assert sorted(per_track) == ["A/timelines/001_a1", "A/timelines/002_a2",
+                                 "B/timelines/001_b1"]  # fmt: skip
     figure = per_track["A/timelines/002_a2"]()
     top = figure.axes[0]
     assert top.get_title().startswith("a2: overall valence 0.80")
@@ -215,11 +217,11 @@ def test_each_track_record_is_read_once_per_aggregation_in_chunks_of_whole_movie
     chunks = list(aggregate_movies(tracks, TrackCache(cache_dir), CHOSEN, {}, "tracks",
                                    chunk_tracks=8))  # fmt: skip
     assert [sorted(chunk[1]) for chunk in chunks] == [["m0", "m1"], ["m2", "m3"], ["m4", "m5"]]
-    for chunk in chunks:  # drawing the figures reads no record
-        for draw in chunk[4].values():
+    for chunk in chunks:  # drawing the plots reads no record
+        for draw in (*chunk[4].values(), *chunk[5].values()):
             draw()
     assert sorted(reads) == sorted(track_cache_key(p) for p in tracks["path"])
-    assert [len(chunk[5]) for chunk in chunks] == [2, 4, 6]  # digests saved chunk by chunk
+    assert [len(chunk[6]) for chunk in chunks] == [2, 4, 6]  # digests saved chunk by chunk
 
 
 @pytest.mark.parametrize(

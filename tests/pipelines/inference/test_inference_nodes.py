@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.patches import StepPatch
 
 from soundtrack_emotion.core.metrics import selection_rank
 from soundtrack_emotion.core.model_files import ModelFile, serialise_model
-from soundtrack_emotion.core.vad_plots import plot_movie_profile
+from soundtrack_emotion.core.profile_svg import movie_profile_svg
 from soundtrack_emotion.core.vocabulary import VAD_LABELS, model_partition
 from soundtrack_emotion.exceptions import ModelUnavailableError, ParameterError
 from soundtrack_emotion.pipelines.inference.nodes import (
@@ -418,8 +417,8 @@ def test_a_run_where_nothing_is_readable_still_reports_every_track(
     assert track_vad["status"].tolist() == ["error"]
     profile, arc = build_movie_profile(track_vad)
     assert arc.empty and profile["n_tracks"].tolist() == [0, 0, 0]
-    empty = plot_movie_profile(arc, profile, audio_path="", title="")
-    assert empty.get_suptitle() == "Emotional arc of the demo's test songs (0 tracks, 0.0 min)"
+    empty = movie_profile_svg(arc, profile, audio_path="", title="")
+    assert "Emotional arc of the demo&#x27;s test songs (0 tracks, 0.0 min)" in empty
 
 
 def test_only_the_chosen_models_are_loaded_and_a_missing_one_says_how_to_train_it(
@@ -513,28 +512,15 @@ def test_movie_profile_is_duration_weighted(album):
     assert arc["album_end_s"].tolist() == [60.0, 180.0, 360.0]
 
 
-def test_movie_profile_plot_has_a_panel_per_label_on_the_album_clock(album):
+def test_movie_profile_plot_is_drawn_from_the_arc_on_the_album_clock(album):
     profile, arc = build_movie_profile(album)
 
-    fig = plot_movie_profile(arc, profile, audio_path="/music/Interstellar", title="")
+    svg = movie_profile_svg(arc, profile, audio_path="/music/Interstellar", title="")
 
-    panels = fig.axes
-    assert len(panels) == 3
-    (track_axis,) = panels[0].child_axes  # track numbers along the top
-    assert track_axis.get_xlabel() == "Track number"
-    assert [t.get_text() for t in track_axis.get_xticklabels()] == ["1", "3", "4"]
-    assert [ax.get_ylabel() for ax in panels] == ["Valence", "Arousal", "Dominance"]
-    assert panels[-1].get_xlabel() == "Album time (min)"
-    assert panels[0].get_xlim() == pytest.approx((0.0, 6.0))
-    (steps,) = [p for p in panels[0].patches if isinstance(p, StepPatch)]
-    np.testing.assert_allclose(steps.get_data().edges, [0, 1, 3, 6])
-    np.testing.assert_allclose(steps.get_data().values, [0.2, 0.5, 0.8])
-    legend = [t.get_text() for t in panels[0].get_legend().get_texts()]
-    assert legend == ["track", "weighted mean 0.60", "± std 0.22"]
-    assert fig.get_suptitle() == "Emotional arc of Interstellar (3 tracks, 6.0 min)"
-    assert (
-        "Memento" in plot_movie_profile(arc, profile, audio_path="", title="Memento").get_suptitle()
-    )
+    assert "Emotional arc of Interstellar (3 tracks, 6.0 min)" in svg
+    assert "weighted mean 0.60" in svg and "± std 0.22" in svg
+    assert "track 3 chase: valence 0.50" in svg  # the unreadable track 2 has no step
+    assert "Memento (3 tracks" in movie_profile_svg(arc, profile, audio_path="", title="Memento")
 
 
 def test_a_tampered_model_file_is_refused_naming_the_file_and_both_hashes(

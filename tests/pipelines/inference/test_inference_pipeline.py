@@ -35,6 +35,7 @@ LAYERS = {
     "movie_track_vad": "model_output",
     "movie_profiles": "reporting",
     "movie_arcs": "reporting",
+    "movie_profile_plots": "reporting",
     "movie_plots": "reporting",
     "movie_digests": "model_output",
     "catalogue_table": "reporting",
@@ -217,7 +218,9 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
         out / "07_model_output/inference/movies/album/timelines.parquet"
     )
     assert set(movie_timelines["model"]) == set(track_vad["model"])
-    assert (movie / "profile.png").stat().st_size > 10_000
+    profile_svg = (movie / "profile.svg").read_text(encoding="utf-8")
+    assert profile_svg.startswith("<svg") and "album (2 tracks, 0.2 min)" in profile_svg
+    assert not list(movie.rglob("*.png"))
     movie_tracks = pd.read_parquet(out / "07_model_output/inference/movies/album/track_vad.parquet")
     pd.testing.assert_frame_equal(movie_tracks, track_vad.drop(columns=["movie_id", "title"]))
     table = pd.read_csv(out / "08_reporting/inference/catalogue.csv")
@@ -248,7 +251,7 @@ def test_a_chosen_variant_is_loaded_from_its_files(offline_project, extraction_p
     movie = out / "08_reporting/inference/movies/album"
     plots = sorted(p.name for p in (movie / "timelines").iterdir())
     assert plots == ["001_01_Opening.png", "003_03_Finale.png"]
-    assert (movie / "profile.png").is_file()
+    assert (movie / "profile.svg").is_file()
 
 
 @pytest.mark.filterwarnings("ignore:.*dot notation.*:UserWarning")

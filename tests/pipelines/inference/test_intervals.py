@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from soundtrack_emotion.core.vad_plots import plot_movie_profile, plot_vad_timeline
+from soundtrack_emotion.core.profile_svg import movie_profile_svg
+from soundtrack_emotion.core.vad_plots import plot_vad_timeline
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import TrackCacheDataset
 from soundtrack_emotion.pipelines.inference.models import (
@@ -168,10 +169,10 @@ def test_the_catalogue_table_carries_each_movies_mean_interval_and_level(catalog
 
 def test_the_figures_shade_the_intervals(album):
     profile, arc = build_movie_profile(album)
-    fig = plot_movie_profile(arc, profile, audio_path=None, title="One")
-    valence, _, dominance = fig.axes[:3]
-    assert "90% interval" in [t.get_text() for t in valence.get_legend().get_texts()]
-    assert "90% interval" not in [t.get_text() for t in dominance.get_legend().get_texts()]
+    svg = movie_profile_svg(arc, profile, audio_path=None, title="One")
+    panels = dict(part.split('">', 1) for part in svg.split('<g class="panel" data-label="')[1:])
+    assert "90% interval" in panels["valence"]
+    assert "90% interval" not in panels["dominance"]
 
     timeline = pd.DataFrame({"track": "a", "start_s": [0.0, 5.0], "end_s": [5.0, 8.0],
                              "valence": [0.2, 0.4], "arousal": 0.5, "dominance": 0.5,

@@ -15,7 +15,7 @@ import soundfile as sf
 
 from soundtrack_emotion.core.audio import decode
 from soundtrack_emotion.core.out_of_domain import block_rows, feature_blocks, fit_domain_reference
-from soundtrack_emotion.core.vad_plots import plot_movie_profile
+from soundtrack_emotion.core.profile_svg import movie_profile_svg
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import DomainReferenceDataset, DomainReferencesDataset
 from soundtrack_emotion.pipelines.inference.nodes import (
@@ -140,10 +140,9 @@ def test_a_track_unlike_the_corpus_is_flagged_in_every_output(
     profile, arc = build_movie_profile(track_vad)
     assert profile["n_out_of_domain"].tolist() == [1, 1, 1]
     assert arc.set_index("track")["out_of_domain"].to_dict() == {"tone": False, "noise": True}
-    figure = plot_movie_profile(arc, profile, audio_path="album", title=None)
-    assert "1 out of domain" in figure.get_suptitle()
-    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
-    assert "out of domain" in legend
+    svg = movie_profile_svg(arc, profile, audio_path="album", title=None)
+    assert "(2 tracks, " in svg and ", 1 out of domain)" in svg
+    assert "noise: valence" in svg and "out of domain (unlike the training music" in svg
 
 
 def test_a_reference_of_another_corpus_is_not_used(

@@ -29,12 +29,8 @@ from matplotlib.figure import Figure
 
 from soundtrack_emotion.core.audio import AUDIO_EXTENSIONS
 from soundtrack_emotion.core.matching import file_safe_id, file_safe_ids
-from soundtrack_emotion.core.vad_plots import (
-    MovieProfileFigure,
-    album_title,
-    file_name,
-    plot_vad_timeline,
-)
+from soundtrack_emotion.core.profile_svg import album_title, movie_profile_svg
+from soundtrack_emotion.core.vad_plots import file_name, plot_vad_timeline
 from soundtrack_emotion.core.vocabulary import VAD_LABELS
 from soundtrack_emotion.datasets import TrackCache
 from soundtrack_emotion.datasets.track_cache import ERROR
@@ -59,8 +55,8 @@ logger = logging.getLogger(__name__)
 
 CATALOGUE_COLUMNS = ("movie_id", "title", "position", "path")
 # Bump when the aggregation changes, so every movie is re-aggregated.
-# 2: the plots mode is part of the digest
-AGGREGATION_VERSION = 2
+# 2: the plots mode is part of the digest; 3: the profile is an SVG document
+AGGREGATION_VERSION = 3
 # inference.plots: one profile plot per movie (default), also one timeline plot per track, or
 # none.
 PROFILE_PLOTS, TRACK_PLOTS, NO_PLOTS = "profile", "tracks", "none"
@@ -260,22 +256,23 @@ def _movie_outputs(
     inference_models: pd.DataFrame,
     *,
     plots: str,
-    profile_figure: MovieProfileFigure | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Lazy]]:
-    """One movie's tables, read from the track cache once, and its figures (lazy: drawn when
-    saved, each from its own rows, so the plotting cost is linear in tracks; the profile on
-    ``profile_figure``, shared by the movies, None when ``plots`` is none)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Lazy],
+           dict[str, Lazy]]:  # fmt: skip
+    """One movie's tables, read from the track cache once, its profile SVG and its track
+    figures (both lazy: made when saved, each from its own rows, so the plotting cost is
+    linear in tracks; none when ``plots`` is none)."""
     tracks = movie[["position", "track", "path"]].reset_index(drop=True)
     timelines, track_vad, waveforms = collect_vad_timelines(
         tracks, inference_results, inference_models, quiet=True
     )
     profile, arc = build_movie_profile(track_vad)
-    figures: dict[str, Lazy] = {}
-    if profile_figure is not None:
+    profile_plots: dict[str, Lazy] = {}
+    if plots != NO_PLOTS:
         title = str(movie["title"].iloc[0])
-        figures[f"{movie_id}/profile"] = partial(
-            profile_figure.draw, arc, profile, audio_path=None, title=title
+        profile_plots[movie_id] = partial(
+            movie_profile_svg, arc, profile, audio_path=None, title=title
         )
+    figures: dict[str, Lazy] = {}
     if plots == TRACK_PLOTS:
         timeline_rows = timelines.groupby("track", sort=False).indices
         waveform_rows = waveforms.groupby("track", sort=False).indices
@@ -287,13 +284,15 @@ def _movie_outputs(
                 waveforms.iloc[waveform_rows.get(row["track"], [])],
                 row,
             )
-    return timelines, track_vad, profile, arc, figures
+    return timelines, track_vad, profile, arc, profile_plots, figures
 
 
 MovieChunk = tuple[
     dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, pd.DataFrame],
-    dict[str, pd.DataFrame], dict[str, Lazy], dict[str, str],
+    dict[str, pd.DataFrame], dict[str, Lazy], dict[str, Lazy], dict[str, str],
 ]  # fmt: skip
+# The per-movie outputs of a chunk, in aggregate_movies' order (the digests follow).
+CHUNK_OUTPUTS = 6
 
 
 def aggregate_movies(
@@ -312,17 +311,16 @@ def aggregate_movies(
 
     Yields ``movie_timelines``, ``movie_track_vad`` (one row per track, ``TRACK_COLUMNS``),
     ``movie_profiles`` (per label, see :func:`build_movie_profile`), ``movie_arcs``,
-    ``movie_plots`` (``plots``, ``inference.plots``: ``profile`` = ``<movie>/profile.png``;
-    ``tracks`` = also ``<movie>/timelines/<pos>_<track>.png``; ``none``), all keyed by movie
-    partition id, and the updated ``movie_digests`` (saved after the chunk's partitions: a
-    run that dies part-way re-aggregates the movies it had not saved). Nothing changed:
-    one chunk of empty partitions and the digests as they were. The profiles are drawn on
-    one :class:`MovieProfileFigure`, each when its partition is saved.
+    ``movie_profile_plots`` (``<movie>/profile.svg``, :func:`movie_profile_svg`; none when
+    ``plots``, ``inference.plots``, is ``none``), ``movie_plots`` (with ``plots: tracks``,
+    ``<movie>/timelines/<pos>_<track>.png``), all keyed by movie partition id, and the
+    updated ``movie_digests`` (saved after the chunk's partitions: a run that dies part-way
+    re-aggregates the movies it had not saved). Nothing changed: one chunk of empty
+    partitions and the digests as they were. Plots are made as their partitions are saved.
     """
     check_plots(plots)
-    profile_figure = MovieProfileFigure() if plots != NO_PLOTS else None
     digests = dict(existing_digests)
-    chunk: tuple[dict[str, Any], ...] = ({}, {}, {}, {}, {})
+    chunk: tuple[dict[str, Any], ...] = tuple({} for _ in range(CHUNK_OUTPUTS))
     n_changed = n_in_chunk = 0
     models = digest_models(inference_models)
     movies = inference_tracks.groupby("movie_id", sort=False)
@@ -333,15 +331,16 @@ def aggregate_movies(
             continue
         n_changed += 1
         outputs = _movie_outputs(movie_id, movie, inference_results, inference_models,
-                                 plots=plots, profile_figure=profile_figure)  # fmt: skip
+                                 plots=plots)  # fmt: skip
         for target, value in zip(chunk[:4], outputs[:4], strict=True):
             target[movie_id] = value
         chunk[4].update(outputs[4])
+        chunk[5].update(outputs[5])
         digests[movie_id] = digest
         n_in_chunk += len(movie)
         if n_in_chunk >= chunk_tracks:
             yield (*chunk, dict(digests))  # type: ignore[misc]
-            chunk, n_in_chunk = ({}, {}, {}, {}, {}), 0
+            chunk, n_in_chunk = tuple({} for _ in range(CHUNK_OUTPUTS)), 0
     if n_in_chunk or not n_changed:
         yield (*chunk, dict(digests))  # type: ignore[misc]
     n_movies = movies.ngroups

@@ -138,6 +138,7 @@ def _catalogue_nodes() -> list[Node]:
                 "movie_track_vad",
                 "movie_profiles",
                 "movie_arcs",
+                "movie_profile_plots",
                 "movie_plots",
                 "movie_digests",
             ],
