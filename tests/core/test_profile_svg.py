@@ -174,3 +174,18 @@ def test_titles_and_track_names_with_markup_are_escaped():
     assert hover[1] == "track 2 Tom & Jerry's \"chase\": arousal 0.80"
     (title,) = [t for t in root.iter(f"{SVG}text") if t.get("class") == "title"]
     assert title.text.startswith('Face/Off <&> "2"')
+
+
+@pytest.mark.parametrize("demo", [False, True])
+def test_the_models_that_made_the_values_are_named_and_demo_models_flagged(demo):
+    arc, profile = _movie(3)
+    arc = arc.assign(model="valence=musicnn_ridge.valence; arousal=…",
+                     trained_on="real 1234abcd", demo_model=demo)  # fmt: skip
+
+    root = _parse(movie_profile_svg(arc, profile, audio_path=None, title="x"))
+
+    texts = {t.get("class"): t.text for t in root.iter(f"{SVG}text")}
+    assert texts["models"] == "valence=musicnn_ridge.valence; arousal=…, trained on real 1234abcd"
+    assert ("demo" in texts) is demo
+    if demo:
+        assert texts["demo"].startswith("DEMO models")

@@ -25,7 +25,7 @@ from soundtrack_emotion.core.vocabulary import VAD_COLORS, VAD_LABELS
 # The page, in pixels (an 11 x 7 inch figure at 100 dpi).
 WIDTH_PX, HEIGHT_PX = 1100, 700
 PLOT_LEFT_PX, PLOT_RIGHT_PX = 72.0, 880.0
-PLOT_TOP_PX, PLOT_BOTTOM_PX = 100.0, 640.0
+PLOT_TOP_PX, PLOT_BOTTOM_PX = 112.0, 640.0
 PANEL_GAP_PX = 18.0
 LEGEND_X_PX = 894.0
 LEGEND_ROW_PX = 17.0
@@ -37,6 +37,7 @@ TARGET_X_TICKS = 8
 MAX_TRACK_TICKS = 25
 # Longer titles are cut (with an ellipsis) so they stay on the page.
 MAX_TITLE_CHARS = 100
+MAX_MODEL_CHARS = 150
 SECONDS_PER_MINUTE = 60.0
 STEP_WIDTH_PX = 2.0
 STD_OPACITY, INTERVAL_OPACITY = 0.12, 0.18
@@ -47,6 +48,8 @@ STYLE = (
     ".title { font-size: 16px; }\n"
     ".axis-label { font-size: 12px; }\n"
     ".track-number { font-size: 9px; }\n"
+    ".models { font-size: 10px; fill: #555555; }\n"
+    f".demo {{ font-size: 10px; fill: {FLAG_COLOR}; font-weight: bold; }}\n"
     f".track-number.flagged {{ fill: {FLAG_COLOR}; font-weight: bold; }}\n"
     ".track:hover { fill: #000000; fill-opacity: 0.06; }\n"
 )
@@ -79,8 +82,9 @@ def movie_profile_svg(
     ``album_end_s``, valence, arousal, dominance; optional ``track``: named in the hover
     titles; optional ``out_of_domain``: such tracks are hatched, their numbers marked ``!``;
     optional ``{label}_low`` / ``{label}_high`` and ``interval_level``: each track's
-    prediction interval, shaded); ``profile``: one row per label (``label``, ``mean``,
-    ``std``); the title is ``title``, else named after ``audio_path``
+    prediction interval, shaded; optional ``model``, ``trained_on``, ``demo_model``: the
+    models named under the title, demo models flagged); ``profile``: one row per label
+    (``label``, ``mean``, ``std``); the title is ``title``, else named after ``audio_path``
     (:func:`album_title`), followed by the number of tracks, minutes and flagged tracks.
 
     >>> arc = pd.DataFrame({"position": [1, 2], "album_start_s": [0.0, 60.0],
@@ -106,6 +110,7 @@ def movie_profile_svg(
         f'<text class="title" x="{(PLOT_LEFT_PX + PLOT_RIGHT_PX) / 2:.1f}" y="28" '
         f'text-anchor="middle">{escape(heading)} ({len(arc)} tracks, {total_min:.1f} min'
         f"{escape(note)})</text>",
+        *_model_line(arc),
     ]
     for index, label in enumerate(VAD_LABELS):
         top, bottom = _panel_rows(index)
@@ -115,6 +120,22 @@ def movie_profile_svg(
     parts += _time_axis(span, bottom=_panel_rows(len(VAD_LABELS) - 1)[1])
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def _model_line(arc: pd.DataFrame) -> list[str]:
+    """Under the title, the models that made the values and their corpus (the arc's
+    ``model`` and ``trained_on`` columns), and a warning when they are demo models."""
+    if not len(arc) or "model" not in arc or not str(arc["model"].iloc[0]):
+        return []
+    trained_on = arc["trained_on"].iloc[0] if "trained_on" in arc else "unknown"
+    text = _cut(f"{arc['model'].iloc[0]}, trained on {trained_on}", MAX_MODEL_CHARS)
+    centre = (PLOT_LEFT_PX + PLOT_RIGHT_PX) / 2
+    lines = [f'<text class="models" x="{centre:.1f}" y="45" '
+             f'text-anchor="middle">{escape(text)}</text>']  # fmt: skip
+    if "demo_model" in arc and bool(arc["demo_model"].iloc[0]):
+        lines.append(f'<text class="demo" x="{centre:.1f}" y="59" text-anchor="middle">'
+                     "DEMO models: these values say nothing about real music</text>")  # fmt: skip
+    return lines
 
 
 # ---------------------------------------------------------------------------------- geometry
@@ -176,9 +197,9 @@ def nice_ticks(low: float, high: float, *, target: int = TARGET_X_TICKS) -> np.n
     return np.round((first + np.arange(count)) * step, 9)
 
 
-def _cut(text: str) -> str:
-    """``text`` cut to ``MAX_TITLE_CHARS`` characters (an ellipsis marks the cut)."""
-    return text if len(text) <= MAX_TITLE_CHARS else text[: MAX_TITLE_CHARS - 1] + "…"
+def _cut(text: str, limit: int = MAX_TITLE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ------------------------------------------------------------------------------------ panels

@@ -230,7 +230,7 @@ def movie_digest(
         records.append([meta.get(k) for k in ("fingerprint", "source", "status")])
     spec = {
         "version": AGGREGATION_VERSION,
-        "rows": movie.astype(str).to_dict("split")["data"],
+        "rows": [[str(v) for v in row] for row in movie.itertuples(index=False, name=None)],
         "columns": list(movie.columns),
         "records": records,
         "models": models,
@@ -252,19 +252,16 @@ def _track_figure(timeline: pd.DataFrame, waveform: pd.DataFrame, row: Mapping[s
 def _movie_outputs(
     movie_id: str,
     movie: pd.DataFrame,
-    inference_results: TrackCache,
-    inference_models: pd.DataFrame,
+    tables: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
     *,
     plots: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Lazy],
            dict[str, Lazy]]:  # fmt: skip
-    """One movie's tables, read from the track cache once, its profile SVG and its track
-    figures (both lazy: made when saved, each from its own rows, so the plotting cost is
-    linear in tracks; none when ``plots`` is none)."""
-    tracks = movie[["position", "track", "path"]].reset_index(drop=True)
-    timelines, track_vad, waveforms = collect_vad_timelines(
-        tracks, inference_results, inference_models, quiet=True
-    )
+    """One movie's tables (its rows of ``tables``: timelines, ``track_vad``, waveforms), its
+    profile and arc, its profile SVG and its track figures (both lazy: made when saved, each
+    from its own rows, so the plotting cost is linear in tracks; none when ``plots`` is
+    none)."""
+    timelines, track_vad, waveforms = tables
     profile, arc = build_movie_profile(track_vad)
     profile_plots: dict[str, Lazy] = {}
     if plots != NO_PLOTS:
@@ -293,6 +290,38 @@ MovieChunk = tuple[
 ]  # fmt: skip
 # The per-movie outputs of a chunk, in aggregate_movies' order (the digests follow).
 CHUNK_OUTPUTS = 6
+Pending = list[tuple[str, pd.DataFrame, str]]
+
+
+def _chunk(
+    pending: Pending,
+    inference_results: TrackCache,
+    inference_models: pd.DataFrame,
+    digests: dict[str, str],
+    *,
+    plots: str,
+) -> MovieChunk:
+    """The outputs of the ``pending`` movies (``movie_id, rows, digest``), their records read
+    in one pass (tables built once for the chunk, then split by movie: the cost of a table is
+    paid per chunk, not per movie), and ``digests`` updated with theirs."""
+    chunk: tuple[dict[str, Any], ...] = tuple({} for _ in range(CHUNK_OUTPUTS))
+    if not pending:
+        return (*chunk, dict(digests))  # type: ignore[return-value]
+    tracks = pd.concat([movie[["movie_id", "position", "track", "path"]]
+                        for _, movie, _ in pending], ignore_index=True)  # fmt: skip
+    tables = collect_vad_timelines(tracks, inference_results, inference_models, quiet=True)
+    rows = [table.groupby("movie_id", sort=False).indices for table in tables]
+    tables = tuple(table.drop(columns="movie_id") for table in tables)
+    for movie_id, movie, digest in pending:
+        own = tuple(table.iloc[index.get(movie_id, [])].reset_index(drop=True)
+                    for table, index in zip(tables, rows, strict=True))  # fmt: skip
+        outputs = _movie_outputs(movie_id, movie, own, plots=plots)  # type: ignore[arg-type]
+        for target, value in zip(chunk[:4], outputs[:4], strict=True):
+            target[movie_id] = value
+        chunk[4].update(outputs[4])
+        chunk[5].update(outputs[5])
+        digests[movie_id] = digest
+    return (*chunk, dict(digests))  # type: ignore[return-value]
 
 
 def aggregate_movies(
@@ -320,7 +349,7 @@ def aggregate_movies(
     """
     check_plots(plots)
     digests = dict(existing_digests)
-    chunk: tuple[dict[str, Any], ...] = tuple({} for _ in range(CHUNK_OUTPUTS))
+    pending: Pending = []
     n_changed = n_in_chunk = 0
     models = digest_models(inference_models)
     movies = inference_tracks.groupby("movie_id", sort=False)
@@ -330,19 +359,13 @@ def aggregate_movies(
         if digests.get(movie_id) == digest:
             continue
         n_changed += 1
-        outputs = _movie_outputs(movie_id, movie, inference_results, inference_models,
-                                 plots=plots)  # fmt: skip
-        for target, value in zip(chunk[:4], outputs[:4], strict=True):
-            target[movie_id] = value
-        chunk[4].update(outputs[4])
-        chunk[5].update(outputs[5])
-        digests[movie_id] = digest
+        pending.append((movie_id, movie, digest))
         n_in_chunk += len(movie)
         if n_in_chunk >= chunk_tracks:
-            yield (*chunk, dict(digests))  # type: ignore[misc]
-            chunk, n_in_chunk = tuple({} for _ in range(CHUNK_OUTPUTS)), 0
-    if n_in_chunk or not n_changed:
-        yield (*chunk, dict(digests))  # type: ignore[misc]
+            yield _chunk(pending, inference_results, inference_models, digests, plots=plots)
+            pending, n_in_chunk = [], 0
+    if pending or not n_changed:
+        yield _chunk(pending, inference_results, inference_models, digests, plots=plots)
     n_movies = movies.ngroups
     logger.info(
         "inference: %d of %d movies aggregated, %d unchanged since the last run",
