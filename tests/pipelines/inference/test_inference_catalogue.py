@@ -178,6 +178,19 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
     assert figure.axes[0].get_xlabel().startswith("Valence")
 
 
+def test_a_movie_read_in_a_chunk_of_many_gets_the_tables_it_would_get_alone(tmp_path):
+    tracks, _ = _two_movies(tmp_path)
+    cache = TrackCache(tmp_path / "cache")
+
+    timelines, track_vad, *_ = _aggregate(tracks, cache, CHOSEN, {})  # A and B in one chunk
+
+    for movie_id in ("A", "B"):
+        alone = tracks[tracks["movie_id"] == movie_id][["position", "track", "path"]]
+        expected = collect_vad_timelines(alone.reset_index(drop=True), cache, CHOSEN, quiet=True)
+        pd.testing.assert_frame_equal(timelines[movie_id], expected[0])
+        pd.testing.assert_frame_equal(track_vad[movie_id], expected[1])
+
+
 def test_plots_say_which_figures_are_drawn_and_a_change_redraws_every_movie(tmp_path):
     tracks, _ = _two_movies(tmp_path)
     cache = TrackCache(tmp_path / "cache")
