@@ -159,7 +159,36 @@ def test_every_text_lies_on_the_page_and_numbers_stay_legible(n_tracks):
     numbers = [t for t in root.iter(f"{SVG}text") if "track-number" in (t.get("class") or "")]
     assert 1 <= len(numbers) <= 25
     (title,) = [t for t in root.iter(f"{SVG}text") if t.get("class") == "title"]
-    assert title.text.startswith(LONG_TITLE) and "…" in title.text
+    # cut before its counts, and narrow enough for the page centred: 16 px DejaVu Sans
+    # averages under 9 px a character
+    assert title.text.startswith(LONG_TITLE) and f"… ({n_tracks} tracks, " in title.text
+    assert float(title.get("x")) == WIDTH_PX / 2 and len(title.text) * 9 <= WIDTH_PX
+
+
+def test_missing_values_and_control_characters_leave_a_well_formed_drawing():
+    arc, profile = _movie(4)
+    arc.loc[1, "valence"] = np.nan
+    arc["track"] = ["a", "b\x1b[31m", "c\x00", "d"]
+    profile.loc[2, "mean"] = np.nan  # dominance: no summary
+
+    svg = movie_profile_svg(arc, profile, audio_path=None, title="Alien\x0c")
+
+    root = _parse(svg)
+    assert not re.search(r"\bnan\b", svg, re.IGNORECASE)
+    (steps,) = [p for p in _panel(root, "valence").iter(f"{SVG}path") if p.get("class") == "steps"]
+    assert steps.get("d").count("M") == 2  # broken at the missing value
+    assert "track 2 b\ufffd[31m: valence n/a" in [t.text for t in root.iter(f"{SVG}title")]
+    assert _legend(_panel(root, "dominance")) == ["track"]
+
+
+def test_unknown_durations_put_the_tracks_side_by_side():
+    arc, profile = _movie(3)
+    arc["album_end_s"] = np.nan
+
+    root = _parse(movie_profile_svg(arc, profile, audio_path=None, title="x"))
+
+    edges, _ = _drawn_steps(_panel(root, "valence"))
+    np.testing.assert_allclose(edges, [0, 1 / 3, 2 / 3, 1], atol=1e-3)
 
 
 def test_titles_and_track_names_with_markup_are_escaped():

@@ -178,13 +178,16 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
     assert figure.axes[0].get_xlabel().startswith("Valence")
 
 
-def test_a_movie_read_in_a_chunk_of_many_gets_the_tables_it_would_get_alone(tmp_path):
+@pytest.mark.parametrize("ids", [("A", "B"), (1917, 2001)])
+def test_a_movie_read_in_a_chunk_of_many_gets_the_tables_it_would_get_alone(tmp_path, ids):
     tracks, _ = _two_movies(tmp_path)
+    tracks["movie_id"] = tracks["movie_id"].map(dict(zip(("A", "B"), ids, strict=True)))
     cache = TrackCache(tmp_path / "cache")
 
-    timelines, track_vad, *_ = _aggregate(tracks, cache, CHOSEN, {})  # A and B in one chunk
+    timelines, track_vad, *_ = _aggregate(tracks, cache, CHOSEN, {})  # both in one chunk
 
-    for movie_id in ("A", "B"):
+    assert len(timelines[ids[0]]) == 40
+    for movie_id in ids:
         alone = tracks[tracks["movie_id"] == movie_id][["position", "track", "path"]]
         expected = collect_vad_timelines(alone.reset_index(drop=True), cache, CHOSEN, quiet=True)
         pd.testing.assert_frame_equal(timelines[movie_id], expected[0])

@@ -88,6 +88,24 @@ def test_every_inference_output_is_catalogued_with_its_layer():
     assert models["metadata"]["kedro-viz"]["layer"] == "models"
 
 
+def test_movie_ids_that_look_like_numbers_come_back_as_text(tmp_path):
+    """A movie folder called 1917 is the text "1917" when the listing is read back, so its
+    partitions and lookups match the ids the tables carry."""
+    from kedro.io import DataCatalog
+
+    config = {**_config()["catalog"]["inference_tracks"],
+              "filepath": str(tmp_path / "inference_tracks.csv")}  # fmt: skip
+    dataset = DataCatalog.from_config({"inference_tracks": config})
+    listing = pd.DataFrame({"movie_id": ["1917", "007"], "title": ["1917", "007"],
+                            "position": [1, 1], "track": ["01", "02"],
+                            "path": ["a", "b"]})  # fmt: skip
+    dataset.save("inference_tracks", listing)
+    loaded = dataset.load("inference_tracks")
+    assert loaded[["movie_id", "title", "track"]].to_numpy().tolist() == [
+        ["1917", "1917", "01"], ["007", "007", "02"]
+    ]
+
+
 MFCC_ONLY_METRICS = pd.DataFrame(
     [
         ("mfcc", network, label, label, 0.01 if network == "lstm" else 0.02)

@@ -309,11 +309,13 @@ def _chunk(
         return (*chunk, dict(digests))  # type: ignore[return-value]
     tracks = pd.concat([movie[["movie_id", "position", "track", "path"]]
                         for _, movie, _ in pending], ignore_index=True)  # fmt: skip
+    # the tables' movie_id is text whatever the catalogue's type: look movies up as text
+    tracks["movie_id"] = tracks["movie_id"].astype(str)
     tables = collect_vad_timelines(tracks, inference_results, inference_models, quiet=True)
     rows = [table.groupby("movie_id", sort=False).indices for table in tables]
     tables = tuple(table.drop(columns="movie_id") for table in tables)
     for movie_id, movie, digest in pending:
-        own = tuple(table.iloc[index.get(movie_id, [])].reset_index(drop=True)
+        own = tuple(table.iloc[index.get(str(movie_id), [])].reset_index(drop=True)
                     for table, index in zip(tables, rows, strict=True))  # fmt: skip
         outputs = _movie_outputs(movie_id, movie, own, plots=plots)  # type: ignore[arg-type]
         for target, value in zip(chunk[:4], outputs[:4], strict=True):
