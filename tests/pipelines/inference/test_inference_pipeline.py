@@ -91,11 +91,14 @@ def test_every_inference_output_is_catalogued_with_its_layer():
 def test_movie_ids_that_look_like_numbers_come_back_as_text(tmp_path):
     """A movie folder called 1917 is the text "1917" when the listing is read back, so its
     partitions and lookups match the ids the tables carry."""
+    from kedro.framework.context.context import _convert_paths_to_absolute_posix
     from kedro.io import DataCatalog
 
-    config = {**_config()["catalog"]["inference_tracks"],
-              "filepath": str(tmp_path / "inference_tracks.csv")}  # fmt: skip
-    dataset = DataCatalog.from_config({"inference_tracks": config})
+    # the entry as `kedro run` builds it: relative paths made absolute under the project
+    config = _convert_paths_to_absolute_posix(
+        tmp_path, {"inference_tracks": _config()["catalog"]["inference_tracks"]}
+    )
+    dataset = DataCatalog.from_config(config)
     listing = pd.DataFrame({"movie_id": ["1917", "007"], "title": ["1917", "007"],
                             "position": [1, 1], "track": ["01", "02"],
                             "path": ["a", "b"]})  # fmt: skip
