@@ -189,6 +189,9 @@ def test_unknown_durations_put_the_tracks_side_by_side():
 
     edges, _ = _drawn_steps(_panel(root, "valence"))
     np.testing.assert_allclose(edges, [0, 1 / 3, 2 / 3, 1], atol=1e-3)
+    (title,) = [t for t in root.iter(f"{SVG}text") if t.get("class") == "title"]
+    assert title.text == "x (3 tracks, length unknown)"
+    assert _texts(_group(root, "time-axis"))[-1] == "Tracks (lengths unknown)"
 
 
 def test_titles_and_track_names_with_markup_are_escaped():

@@ -97,13 +97,13 @@ def movie_profile_svg(
     >>> svg.startswith("<svg") and "Memento (2 tracks, 2.5 min)" in svg
     True
     """
-    edges_min = _edges_min(arc)
+    edges_min, clock_known = _edges_min(arc)
     flagged = _out_of_domain(arc)
     span = (float(edges_min[0]), float(edges_min[-1]))
     stats = profile.set_index("label") if len(arc) else None
-    total_min = span[1] if len(arc) else 0.0
+    minutes = f"{span[1] if len(arc) else 0.0:.1f} min" if clock_known else "length unknown"
     note = f", {int(flagged.sum())} out of domain" if flagged.any() else ""
-    counts = f" ({len(arc)} tracks, {total_min:.1f} min{note})"
+    counts = f" ({len(arc)} tracks, {minutes}{note})"
     heading = _cut(album_title(audio_path, title), MAX_TITLE_CHARS - len(counts)) + counts
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{HEIGHT_PX}" '
@@ -119,7 +119,8 @@ def movie_profile_svg(
         parts += _panel(label, arc, stats, edges_min, flagged, span=span, top=top,
                         bottom=bottom)  # fmt: skip
     parts += _track_numbers(arc, edges_min, flagged, span=span)
-    parts += _time_axis(span, bottom=_panel_rows(len(VAD_LABELS) - 1)[1])
+    parts += _time_axis(span, bottom=_panel_rows(len(VAD_LABELS) - 1)[1],
+                        label="Album time (min)" if clock_known else "Tracks (lengths unknown)")
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
@@ -143,16 +144,16 @@ def _model_line(arc: pd.DataFrame) -> list[str]:
 # ---------------------------------------------------------------------------------- geometry
 
 
-def _edges_min(arc: pd.DataFrame) -> np.ndarray:
-    """Track edges [n + 1] in album minutes; ``[0, 1]`` for an empty arc, one minute a track
-    where the album clock is unknown (a missing duration)."""
+def _edges_min(arc: pd.DataFrame) -> tuple[np.ndarray, bool]:
+    """Track edges [n + 1] in album minutes, and whether the album clock is known: ``[0, 1]``
+    for an empty arc; one unit a track where a duration is missing (not known)."""
     if not len(arc):
-        return np.array([0.0, 1.0])
+        return np.array([0.0, 1.0]), True
     starts = arc["album_start_s"].to_numpy(float)
     edges = np.append(starts, arc["album_end_s"].to_numpy(float)[-1:]) / SECONDS_PER_MINUTE
     if not (np.isfinite(edges).all() and edges[-1] > edges[0]):
-        return np.arange(len(arc) + 1, dtype=float)
-    return edges
+        return np.arange(len(arc) + 1, dtype=float), False
+    return edges, True
 
 
 def _out_of_domain(arc: pd.DataFrame) -> np.ndarray:
@@ -418,8 +419,8 @@ def _track_numbers(
     return parts
 
 
-def _time_axis(span: tuple[float, float], *, bottom: float) -> list[str]:
-    """Minute ticks and their label under the bottom panel."""
+def _time_axis(span: tuple[float, float], *, bottom: float, label: str) -> list[str]:
+    """Minute ticks and the axis ``label`` under the bottom panel."""
     parts = ['<g class="time-axis">']
     for tick in nice_ticks(*span):
         x = float(_x(tick, span))
@@ -427,7 +428,7 @@ def _time_axis(span: tuple[float, float], *, bottom: float) -> list[str]:
         parts.append(f'<text x="{x:.1f}" y="{bottom + 18:.1f}" '
                      f'text-anchor="middle">{tick:g}</text>')  # fmt: skip
     parts.append(f'<text class="axis-label" x="{(PLOT_LEFT_PX + PLOT_RIGHT_PX) / 2:.1f}" '
-                 f'y="{bottom + 40:.1f}" text-anchor="middle">Album time (min)</text>')  # fmt: skip
+                 f'y="{bottom + 40:.1f}" text-anchor="middle">{label}</text>')  # fmt: skip
     parts.append("</g>")
     return parts
 
