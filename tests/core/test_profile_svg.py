@@ -161,7 +161,8 @@ def test_every_text_lies_on_the_page_and_numbers_stay_legible(n_tracks):
     (title,) = [t for t in root.iter(f"{SVG}text") if t.get("class") == "title"]
     # cut before its counts, and narrow enough for the page centred: 16 px DejaVu Sans
     # averages under 9 px a character
-    assert title.text.startswith(LONG_TITLE) and f"… ({n_tracks} tracks, " in title.text
+    tracks = "1 track" if n_tracks == 1 else f"{n_tracks} tracks"
+    assert title.text.startswith(LONG_TITLE) and f"… ({tracks}, " in title.text
     assert float(title.get("x")) == WIDTH_PX / 2 and len(title.text) * 9 <= WIDTH_PX
 
 

@@ -76,8 +76,9 @@ def album_title(audio_path: str | None, title: str | None) -> str:
 
 
 def movie_profile_svg(
-    arc: pd.DataFrame, profile: pd.DataFrame, *, audio_path: str | None, title: str | None
-) -> str:
+    arc: pd.DataFrame, profile: pd.DataFrame, *, audio_path: str | None, title: str | None,
+    n_unreadable: int = 0,
+) -> str:  # fmt: skip
     """The arc of an album as an SVG document (text).
 
     ``arc``: one row per readable track in album order (``position``, ``album_start_s``,
@@ -87,7 +88,8 @@ def movie_profile_svg(
     prediction interval, shaded; optional ``model``, ``trained_on``, ``demo_model``: the
     models named under the title, demo models flagged); ``profile``: one row per label
     (``label``, ``mean``, ``std``); the title is ``title``, else named after ``audio_path``
-    (:func:`album_title`), followed by the number of tracks, minutes and flagged tracks.
+    (:func:`album_title`), followed by the number of tracks, minutes, flagged tracks and
+    ``n_unreadable`` (the movie's tracks that could not be scored, absent from ``arc``).
 
     >>> arc = pd.DataFrame({"position": [1, 2], "album_start_s": [0.0, 60.0],
     ...                     "album_end_s": [60.0, 150.0], "valence": [0.2, 0.8],
@@ -103,7 +105,8 @@ def movie_profile_svg(
     stats = profile.set_index("label") if len(arc) else None
     minutes = f"{span[1] if len(arc) else 0.0:.1f} min" if clock_known else "length unknown"
     note = f", {int(flagged.sum())} out of domain" if flagged.any() else ""
-    counts = f" ({len(arc)} tracks, {minutes}{note})"
+    note += f", {n_unreadable} unreadable" if n_unreadable else ""
+    counts = f" ({len(arc)} track{'' if len(arc) == 1 else 's'}, {minutes}{note})"
     heading = _cut(album_title(audio_path, title), MAX_TITLE_CHARS - len(counts)) + counts
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{HEIGHT_PX}" '

@@ -140,7 +140,8 @@ def test_only_changed_movies_are_re_aggregated_and_the_table_covers_the_catalogu
     assert set(profiles) == set(track_vad) == set(timelines) == set(arcs) == {"A", "B"}
     assert sorted(svgs) == ["A", "B"] and plots == {}  # the default: one profile per movie
     # each made as it is saved, of its own movie
-    assert "Alpha (2 tracks, 0.7 min)" in svgs["A"]() and "Beta (1 tracks, 0.1 min)" in svgs["B"]()
+    assert "Alpha (2 tracks, 0.7 min)" in svgs["A"]()
+    assert "Beta (1 track, 0.1 min, 1 unreadable)" in svgs["B"]()  # b2 could not be read
     stored_profiles = dict(profiles)
     stored_tracks = dict(track_vad)
     assert stored_profiles["A"].set_index("label").loc["valence", "mean"] == pytest.approx(

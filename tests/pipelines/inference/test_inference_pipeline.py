@@ -240,7 +240,8 @@ def test_inference_run_on_a_folder_writes_timelines_profile_and_plots(
     )
     assert set(movie_timelines["model"]) == set(track_vad["model"])
     profile_svg = (movie / "profile.svg").read_text(encoding="utf-8")
-    assert profile_svg.startswith("<svg") and "album (2 tracks, 0.2 min)" in profile_svg
+    assert profile_svg.startswith("<svg")
+    assert "album (2 tracks, 0.2 min, 1 unreadable)" in profile_svg
     assert not list(movie.rglob("*.png"))
     movie_tracks = pd.read_parquet(out / "07_model_output/inference/movies/album/track_vad.parquet")
     pd.testing.assert_frame_equal(movie_tracks, track_vad.drop(columns=["movie_id", "title"]))

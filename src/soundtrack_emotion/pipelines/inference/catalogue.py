@@ -267,8 +267,9 @@ def _movie_outputs(
     if plots != NO_PLOTS:
         title = str(movie["title"].iloc[0])
         profile_plots[movie_id] = partial(
-            movie_profile_svg, arc, profile, audio_path=None, title=title
-        )
+            movie_profile_svg, arc, profile, audio_path=None, title=title,
+            n_unreadable=int((track_vad["status"] == ERROR).sum()),
+        )  # fmt: skip
     figures: dict[str, Lazy] = {}
     if plots == TRACK_PLOTS:
         timeline_rows = timelines.groupby("track", sort=False).indices
